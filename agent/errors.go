@@ -1,0 +1,90 @@
+package agent
+
+import (
+	"fmt"
+	"time"
+)
+
+// ErrorKind classifies a failed call so callers can decide whether to retry
+// and how to account for it.
+type ErrorKind int
+
+const (
+	// KindTransport: the request could not be sent or the connection broke.
+	KindTransport ErrorKind = iota + 1
+	// KindTimeout: the call did not finish within its timeout.
+	KindTimeout
+	// KindThrottled: the server answered 429 (rate limited).
+	KindThrottled
+	// KindQuotaExhausted: the server says the monthly quota is used up
+	// (a 402, or a 429/403 whose message says so).
+	KindQuotaExhausted
+	// KindClient: any other 4xx (bad key, unknown chat, validation error).
+	KindClient
+	// KindServer: a 5xx.
+	KindServer
+	// KindProtocol: a 2xx whose body is not what the API documents.
+	KindProtocol
+)
+
+// String returns the kind's short name as used in reports:
+// transport, timeout, throttled, quota_exhausted, client, server, protocol.
+func (k ErrorKind) String() string {
+	switch k {
+	case KindTransport:
+		return "transport"
+	case KindTimeout:
+		return "timeout"
+	case KindThrottled:
+		return "throttled"
+	case KindQuotaExhausted:
+		return "quota_exhausted"
+	case KindClient:
+		return "client"
+	case KindServer:
+		return "server"
+	case KindProtocol:
+		return "protocol"
+	}
+	return fmt.Sprintf("ErrorKind(%d)", int(k))
+}
+
+// Error is the error every transport returns for a failed call.
+type Error struct {
+	Kind   ErrorKind
+	Op     string // "new-chat", "send", "health"
+	Status int    // HTTP status, 0 when none was received
+	// RetryAfter is the server's Retry-After, zero when absent.
+	RetryAfter time.Duration
+	// Detail is a short, secret-free description (e.g. the server's message).
+	Detail string
+	Err    error // underlying error, may be nil
+}
+
+func (e *Error) Error() string {
+	s := e.Op + ": " + e.Kind.String()
+	if e.Status != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Retryable reports whether sending the same call again may succeed:
+// throttling, timeouts, transport failures and 502/503/504.
+func (e *Error) Retryable() bool {
+	switch e.Kind {
+	case KindThrottled, KindTimeout, KindTransport:
+		return true
+	case KindServer:
+		return e.Status == 502 || e.Status == 503 || e.Status == 504
+	}
+	return false
+}

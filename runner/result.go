@@ -1,0 +1,85 @@
+package runner
+
+import (
+	"time"
+
+	"github.com/evalrun/evalrun/agent"
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// CallKind is the kind of agent call.
+type CallKind string
+
+const (
+	CallNewChat CallKind = "new_chat" // POST /external/message/new-chat
+	CallTurn    CallKind = "turn"     // POST /external/agent/v2
+)
+
+// Outcome is how a conversation (or a turn) ended. Every report keeps the
+// outcomes apart.
+type Outcome string
+
+const (
+	Passed    Outcome = "passed"    // every expectation held
+	Failed    Outcome = "failed"    // an expectation did not hold
+	Errored   Outcome = "error"     // transport error or 5xx after retries
+	Throttled Outcome = "throttled" // 429 after retries
+	NotRun    Outcome = "not_run"   // budget, quota exhausted or interrupt stopped it before it finished
+)
+
+// Call is one agent call, retries included, as the runner saw it.
+type Call struct {
+	Kind         CallKind
+	Scenario     string // scenario name
+	Conversation int    // run-wide conversation number
+	Turn         int    // 0-based turn index; -1 for a new-chat call
+	// Intended is when the call should have been sent; latency is measured
+	// from it, so waiting for a limiter or a retry counts.
+	Intended time.Time
+	Latency  time.Duration // intended send to the final reply (or failure)
+	Service  time.Duration // last attempt: actual send to reply
+	Attempts int           // 1 + retries
+	Status   int           // HTTP status of the last attempt, 0 when none
+	// Err is nil on success; otherwise the last attempt's error kind.
+	Err *agent.Error
+}
+
+// TurnResult is the record of one turn of a conversation.
+type TurnResult struct {
+	Index    int                   `json:"index"`
+	Sent     string                `json:"sent"`
+	Reply    string                `json:"reply"`
+	Tools    []agent.ToolExecution `json:"tools,omitempty"`
+	Handoff  bool                  `json:"handoff,omitempty"`
+	Tokens   int                   `json:"tokens,omitempty"`
+	Latency  time.Duration         `json:"latency_ns"`
+	Attempts int                   `json:"attempts"`
+	Outcome  Outcome               `json:"outcome"`
+	Error    string                `json:"error,omitempty"`
+	Verdicts []scenarios.Verdict   `json:"verdicts,omitempty"`
+}
+
+// Conversation is the record of one conversation (one repeat of a scenario).
+type Conversation struct {
+	ID        int                 // run-wide conversation number
+	Scenario  *scenarios.Scenario // the scenario it replays
+	Iteration int                 // 0-based repeat index
+	ChatID    string
+	ClientID  string
+	Outcome   Outcome
+	// Reason is a one-line explanation when Outcome is not Passed.
+	Reason string
+	Start  time.Time
+	End    time.Time
+	Turns  []TurnResult // the turns that were sent, in order
+}
+
+// Observer receives the runner's results as they happen. Methods are called
+// from many goroutines at once; implementations must be safe for that.
+type Observer interface {
+	// CallDone is called once per agent call, after its last attempt.
+	CallDone(c *Call)
+	// ConversationDone is called once per conversation the runner started or
+	// skipped (skipped ones with Outcome NotRun and no turns).
+	ConversationDone(c *Conversation)
+}

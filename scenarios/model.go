@@ -1,0 +1,96 @@
+// Package scenarios is the scenario language of evalrun: the model of a
+// conversation and the outcomes expected at each turn, loading it from YAML
+// with strict validation (every error names file:line:col), templating,
+// captures, and the evaluation of expectations against an agent's reply.
+//
+// The package knows nothing about transports: the runner turns an agent's
+// reply into an Observation and asks the Turn for its Verdicts.
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Suite is a set of scenarios loaded together. Names are unique in a suite.
+type Suite struct {
+	Scenarios []*Scenario
+}
+
+// Pos is a place in a scenario file. Line and Col are 1-based.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+
+// OnFail says what a conversation does after a failed turn.
+type OnFail string
+
+const (
+	// OnFailStop ends the conversation at the failed turn (the default).
+	OnFailStop OnFail = "stop"
+	// OnFailContinue runs the remaining turns anyway.
+	OnFailContinue OnFail = "continue"
+)
+
+// Scenario is one multi-turn conversation and what is expected of it.
+type Scenario struct {
+	Name        string
+	Description string
+	Tags        []string
+	File        string // the file it was loaded from
+	Pos         Pos    // where the scenario starts
+	Vars        map[string]string
+	// ClientID renders the client_id of each conversation; nil means the
+	// runner's default (evalrun-<run id>-<n>).
+	ClientID    *Template
+	Repeat      int     // conversations to run; at least 1
+	MinPassRate float64 // fraction of Repeat that must pass; default 1
+	OnFail      OnFail
+	Turns       []*Turn
+}
+
+// Turn is one user message and the expectations on the agent's reply.
+type Turn struct {
+	Index    int // 0-based position in Scenario.Turns
+	Pos      Pos
+	User     *Template
+	Think    time.Duration // pause before sending this turn
+	Expect   []*Expectation
+	Captures []Capture // applied to the reply text, in order
+}
+
+// Tool is one tool the agent executed, as seen by expectations.
+type Tool struct {
+	Name   string
+	Status string
+	Data   map[string]any
+}
+
+// Observation is what an expectation is checked against: one reply of the
+// agent and how long it took.
+type Observation struct {
+	Text       string
+	Tools      []Tool
+	Handoff    bool
+	TokensUsed int
+	Latency    time.Duration
+	// Raw is the reply's JSON body, for field expectations; may be nil.
+	Raw json.RawMessage
+}
+
+// Verdict is the outcome of one expectation (or capture) on one reply.
+type Verdict struct {
+	// Expectation describes the check as written, e.g. `icontains "growth"`.
+	Expectation string `json:"expectation"`
+	// Name is the user's name for it, if any.
+	Name   string `json:"name,omitempty"`
+	Passed bool   `json:"passed"`
+	// Reason is a one-line, human-readable explanation of a failure, e.g.
+	// `regex '\$\d+' did not match "We have three plans…"`. Empty on success.
+	Reason string `json:"reason,omitempty"`
+}
