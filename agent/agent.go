@@ -11,6 +11,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"time"
 )
@@ -81,8 +82,9 @@ type ToolExecution struct {
 type Options struct {
 	// BaseURL is the agent server's base, e.g. https://api.optimly.io.
 	BaseURL string
-	// APIKey is sent as "Authorization: Bearer <key>". It never appears in an
-	// error message.
+	// APIKey is sent as "Authorization: Bearer <key>" (see Header). It never
+	// appears in an error message, even when a server echoes it back. Empty
+	// means no credentials are sent.
 	APIKey string
 	// Timeout bounds one call, from sending the request to reading the whole
 	// body. Zero means 30s.
@@ -93,4 +95,20 @@ type Options struct {
 	MaxBodyBytes int64
 	// UserAgent is sent with every request. Zero means "evalrun".
 	UserAgent string
+	// AllowInsecureHTTP permits a plain http:// BaseURL whose host is not
+	// loopback (localhost, 127.0.0.0/8, ::1). Without it such a URL is refused
+	// before any connection is made, so a key is never sent in clear text by
+	// accident. Loopback http:// is always allowed.
+	AllowInsecureHTTP bool
+	// APIVersion selects the Optimly message endpoint: 2 (the default when
+	// zero) posts to /external/agent/v2 with metadata, 1 to the legacy
+	// /external/agent with chat_id and content only.
+	APIVersion int
+	// Header names where the key goes: "" or "Authorization" sends
+	// "Authorization: Bearer <key>", "X-API-Key" sends "X-API-Key: <key>".
+	// Names are matched case-insensitively.
+	Header string
+	// TLSConfig, when set, is used (cloned) for https connections, e.g. to
+	// trust a private CA. Nil means the system roots.
+	TLSConfig *tls.Config
 }

@@ -23,12 +23,19 @@ const (
 	KindClient
 	// KindServer: a 5xx.
 	KindServer
-	// KindProtocol: a 2xx whose body is not what the API documents.
+	// KindProtocol: a 2xx whose body is not what the API documents (or a
+	// response that is neither 2xx, 4xx nor 5xx, such as a redirect).
 	KindProtocol
+	// KindCanceled: the caller's own context was cancelled (or reached the
+	// caller's deadline) before the call finished. Err wraps the context's
+	// error, so errors.Is(err, context.Canceled) tells an interrupted run.
+	// It is never retryable.
+	KindCanceled
 )
 
 // String returns the kind's short name as used in reports:
-// transport, timeout, throttled, quota_exhausted, client, server, protocol.
+// transport, timeout, throttled, quota_exhausted, client, server, protocol,
+// canceled.
 func (k ErrorKind) String() string {
 	switch k {
 	case KindTransport:
@@ -45,6 +52,8 @@ func (k ErrorKind) String() string {
 		return "server"
 	case KindProtocol:
 		return "protocol"
+	case KindCanceled:
+		return "canceled"
 	}
 	return fmt.Sprintf("ErrorKind(%d)", int(k))
 }
@@ -61,6 +70,8 @@ type Error struct {
 	Err    error // underlying error, may be nil
 }
 
+// Error returns "op: kind (HTTP status): detail: underlying error", leaving
+// out the parts that are empty. It never contains the API key.
 func (e *Error) Error() string {
 	s := e.Op + ": " + e.Kind.String()
 	if e.Status != 0 {
@@ -75,6 +86,8 @@ func (e *Error) Error() string {
 	return s
 }
 
+// Unwrap returns the underlying error, so errors.Is(err, context.Canceled)
+// and errors.Is(err, context.DeadlineExceeded) work through an *Error.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Retryable reports whether sending the same call again may succeed:

@@ -69,9 +69,12 @@ type Conversation struct {
 	Outcome   Outcome
 	// Reason is a one-line explanation when Outcome is not Passed.
 	Reason string
-	Start  time.Time
-	End    time.Time
-	Turns  []TurnResult // the turns that were sent, in order
+	// Scheduled is when the Schedule meant the conversation to start; Start
+	// minus Scheduled is the schedule lag. Zero for conversations never started.
+	Scheduled time.Time
+	Start     time.Time
+	End       time.Time
+	Turns     []TurnResult // the turns that were sent, in order
 }
 
 // Observer receives the runner's results as they happen. Methods are called
@@ -82,4 +85,30 @@ type Observer interface {
 	// ConversationDone is called once per conversation the runner started or
 	// skipped (skipped ones with Outcome NotRun and no turns).
 	ConversationDone(c *Conversation)
+}
+
+// Summary is the outcome of a whole Run.
+type Summary struct {
+	RunID string
+	// Conversations is how many conversations the run was to replay (after
+	// Options.MaxConversations); each was reported once to the Observer.
+	Conversations int
+	// Started is how many of them started (reserved their budget and began).
+	Started int
+	// Completed is how many ran to their end (any outcome but NotRun).
+	Completed int
+	// Outcomes counts conversations by outcome.
+	Outcomes map[Outcome]int
+	// Interrupted is true when the run's context was cancelled before every
+	// conversation had finished.
+	Interrupted bool
+	// StopReason is why the run stopped early: "" (it did not),
+	// StopInterrupted or StopQuotaExhausted.
+	StopReason string
+	// Attempts is the number of call attempts sent, retries included.
+	Attempts int64
+	// Spent is the budget units charged during the run (Attempts when there
+	// is no Budget).
+	Spent   int64
+	Elapsed time.Duration
 }

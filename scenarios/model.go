@@ -25,6 +25,7 @@ type Pos struct {
 	Col  int
 }
 
+// String formats the position as file:line:col.
 func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
 
 // OnFail says what a conversation does after a failed turn.
@@ -52,6 +53,8 @@ type Scenario struct {
 	MinPassRate float64 // fraction of Repeat that must pass; default 1
 	OnFail      OnFail
 	Turns       []*Turn
+
+	namePos Pos // where the name is written (Pos when defaulted)
 }
 
 // Turn is one user message and the expectations on the agent's reply.

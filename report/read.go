@@ -1,0 +1,251 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/evalrun/evalrun/runner"
+)
+
+// ErrUnsupportedSchema is wrapped by the error ReadResult returns for a
+// result file of a schema_version it does not read.
+var ErrUnsupportedSchema = errors.New("unsupported result schema_version")
+
+// ReadError is the error ReadResult returns for a result it cannot use. It
+// names the place: Line and Col (1-based) for a JSON syntax or type error,
+// Field (e.g. "scenarios[2].status") for a value that is not valid.
+type ReadError struct {
+	Path  string // file name, set by ReadResultFile
+	Line  int
+	Col   int
+	Field string
+	Msg   string
+	Err   error // underlying error, may be nil
+}
+
+func (e *ReadError) Error() string {
+	var b strings.Builder
+	switch {
+	case e.Path != "" && e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d:%d: ", e.Path, e.Line, e.Col)
+	case e.Path != "":
+		b.WriteString(e.Path + ": ")
+	case e.Line > 0:
+		fmt.Fprintf(&b, "result line %d, column %d: ", e.Line, e.Col)
+	default:
+		b.WriteString("result: ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// ReadResultFile reads the result file at path; see ReadResult.
+func ReadResultFile(path string) (*Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read result: %w", err)
+	}
+	defer f.Close()
+	r, err := ReadResult(f)
+	if re, ok := err.(*ReadError); ok {
+		re.Path = path
+	}
+	return r, err
+}
+
+// ReadResult reads a result file written by JSONWriter. It accepts only
+// SchemaVersion (anything else is an error wrapping ErrUnsupportedSchema)
+// and checks the result is consistent: known outcomes and statuses, counts
+// that add up, unique scenario names, histograms that decode with evalrun's
+// geometry and hold the values their count says. Unknown fields are
+// ignored, so files from newer releases of the same schema version read.
+// Errors are *ReadError.
+func ReadResult(r io.Reader) (*Result, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, &ReadError{Msg: err.Error(), Err: err}
+	}
+	var head struct {
+		SchemaVersion *json.RawMessage `json:"schema_version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, jsonError(data, err)
+	}
+	if head.SchemaVersion == nil {
+		return nil, &ReadError{Field: "schema_version", Msg: "missing; is this an evalrun result file?", Err: ErrUnsupportedSchema}
+	}
+	if v := string(*head.SchemaVersion); v != fmt.Sprint(SchemaVersion) {
+		return nil, &ReadError{Field: "schema_version",
+			Msg: fmt.Sprintf("%s is not supported: this evalrun reads result schema_version %d", v, SchemaVersion),
+			Err: ErrUnsupportedSchema}
+	}
+	var res Result
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, jsonError(data, err)
+	}
+	if err := res.validate(); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// jsonError turns an encoding/json error into a ReadError with a position.
+func jsonError(data []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		// Offset counts the bytes read, the offending one included.
+		line, col := lineCol(data, max(syn.Offset-1, 0))
+		return &ReadError{Line: line, Col: col, Msg: "invalid JSON: " + syn.Error(), Err: err}
+	case errors.As(err, &typ):
+		line, col := lineCol(data, typ.Offset)
+		return &ReadError{Line: line, Col: col, Field: typ.Field,
+			Msg: fmt.Sprintf("got JSON %s, want %s", typ.Value, typ.Type), Err: err}
+	}
+	return &ReadError{Msg: err.Error(), Err: err}
+}
+
+// lineCol converts a byte offset into a 1-based line and column (in bytes).
+func lineCol(data []byte, off int64) (int, int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	if off < 0 {
+		off = 0
+	}
+	before := data[:off]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := len(before) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
+var validOutcomes = []runner.Outcome{runner.Passed, runner.Failed, runner.Errored, runner.Throttled, runner.NotRun}
+
+func knownOutcome(o runner.Outcome) bool {
+	for _, v := range validOutcomes {
+		if o == v {
+			return true
+		}
+	}
+	return false
+}
+
+func outcomeError(field string, o runner.Outcome) error {
+	return &ReadError{Field: field, Msg: fmt.Sprintf("unknown outcome %q (valid: passed, failed, error, throttled, not_run)", o)}
+}
+
+func fieldErr(field, format string, args ...any) error {
+	return &ReadError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// validate checks the invariants every result this package writes holds.
+func (r *Result) validate() error {
+	t := r.Totals
+	for _, c := range []struct {
+		name string
+		v    int64
+	}{
+		{"conversations", int64(t.Conversations)}, {"passed", int64(t.Passed)}, {"failed", int64(t.Failed)},
+		{"error", int64(t.Error)}, {"throttled", int64(t.Throttled)}, {"not_run", int64(t.NotRun)},
+		{"calls", t.Calls}, {"attempts", t.Attempts}, {"turns", t.Turns},
+	} {
+		if c.v < 0 {
+			return fieldErr("totals."+c.name, "negative count %d", c.v)
+		}
+	}
+	if sum := t.Passed + t.Failed + t.Error + t.Throttled + t.NotRun; sum != t.Conversations {
+		return fieldErr("totals", "outcomes add up to %d, conversations is %d", sum, t.Conversations)
+	}
+	seen := make(map[string]bool, len(r.Scenarios))
+	runs := 0
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		f := fmt.Sprintf("scenarios[%d]", i)
+		if s.Name == "" {
+			return fieldErr(f+".name", "empty")
+		}
+		if seen[s.Name] {
+			return fieldErr(f+".name", "scenario %q appears twice", s.Name)
+		}
+		seen[s.Name] = true
+		if err := s.validate(f); err != nil {
+			return err
+		}
+		runs += s.Runs
+	}
+	if len(r.Scenarios) > 0 && runs != t.Conversations {
+		return fieldErr("totals.conversations", "%d, but the scenarios' runs add up to %d", t.Conversations, runs)
+	}
+	for i := range r.Histograms {
+		h := &r.Histograms[i]
+		f := fmt.Sprintf("histograms[%d]", i)
+		if h.Kind == "" || h.Name == "" {
+			return fieldErr(f, "kind and name must not be empty")
+		}
+		if _, err := h.Decode(); err != nil {
+			return &ReadError{Field: f, Msg: err.Error(), Err: err}
+		}
+	}
+	return nil
+}
+
+func (s *ScenarioResult) validate(f string) error {
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"runs", s.Runs}, {"passed", s.Passed}, {"failed", s.Failed}, {"error", s.Error},
+		{"throttled", s.Throttled}, {"not_run", s.NotRun}, {"required", s.Required}} {
+		if c.v < 0 {
+			return fieldErr(f+"."+c.name, "negative count %d", c.v)
+		}
+	}
+	if sum := s.Passed + s.Failed + s.Error + s.Throttled + s.NotRun; sum != s.Runs {
+		return fieldErr(f, "outcomes add up to %d, runs is %d", sum, s.Runs)
+	}
+	if !(s.PassRate >= 0 && s.PassRate <= 1) {
+		return fieldErr(f+".pass_rate", "%v is not between 0 and 1", s.PassRate)
+	}
+	if !(s.MinPassRate >= 0 && s.MinPassRate <= 1) {
+		return fieldErr(f+".min_pass_rate", "%v is not between 0 and 1", s.MinPassRate)
+	}
+	if s.Status != StatusPassed && s.Status != StatusFailed {
+		return fieldErr(f+".status", "%q is not valid (valid: passed, failed)", s.Status)
+	}
+	if s.Status == StatusPassed && (s.Runs == 0 || s.Passed < s.Required) {
+		return fieldErr(f+".status", "passed, but %d of %d runs passed and %d are required", s.Passed, s.Runs, s.Required)
+	}
+	if ff := s.FirstFailure; ff != nil && !knownOutcome(ff.Outcome) {
+		return outcomeError(f+".first_failure.outcome", ff.Outcome)
+	}
+	if len(s.Conversations) > s.Runs {
+		return fieldErr(f+".conversations", "%d transcripts for %d runs", len(s.Conversations), s.Runs)
+	}
+	for j := range s.Conversations {
+		c := &s.Conversations[j]
+		cf := fmt.Sprintf("%s.conversations[%d]", f, j)
+		if !knownOutcome(c.Outcome) {
+			return outcomeError(cf+".outcome", c.Outcome)
+		}
+		if math.IsNaN(c.DurationMS) || c.DurationMS < 0 {
+			return fieldErr(cf+".duration_ms", "%v is not a duration", c.DurationMS)
+		}
+		for k := range c.Turns {
+			if o := c.Turns[k].Outcome; o != "" && !knownOutcome(o) {
+				return outcomeError(fmt.Sprintf("%s.turns[%d].outcome", cf, k), o)
+			}
+		}
+	}
+	return nil
+}

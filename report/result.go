@@ -1,0 +1,215 @@
+package report
+
+import (
+	"time"
+
+	"github.com/evalrun/evalrun/agent"
+	"github.com/evalrun/evalrun/runner"
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// SchemaVersion is the version of the result file this package writes and
+// the only one ReadResult accepts. It changes whenever a field changes
+// meaning or is removed; adding a field does not change it.
+const SchemaVersion = 1
+
+// Scenario statuses, the value of ScenarioResult.Status.
+const (
+	StatusPassed = "passed"
+	StatusFailed = "failed"
+)
+
+// Result is the outcome of one run: the JSON result file. Counts come from
+// counters, not from the length of Conversations, so a result may keep only
+// some transcripts and still count every conversation.
+type Result struct {
+	SchemaVersion int       `json:"schema_version"`
+	RunID         string    `json:"run_id"`
+	Version       string    `json:"evalrun_version"`
+	Started       time.Time `json:"started"`
+	Ended         time.Time `json:"ended"`
+	DurationMS    float64   `json:"duration_ms"`
+	Seed          int64     `json:"seed"`
+	// Target is the agent the run talked to: never a key.
+	Target Target `json:"target"`
+	// Settings are the run's effective settings (concurrency, rate, …), as
+	// the CLI chose to record them; never a secret.
+	Settings map[string]any `json:"settings,omitempty"`
+	Budget   BudgetInfo     `json:"budget"`
+	Totals   Totals         `json:"totals"`
+	// Scenarios are sorted by name.
+	Scenarios []ScenarioResult `json:"scenarios"`
+	// Histograms: overall, per call kind, per scenario (by name), per turn
+	// index (ascending), in that order.
+	Histograms []HistogramResult `json:"histograms"`
+	// Interrupted is true when the run was stopped before it finished (an
+	// interrupt, a quota answer from the server, a deadline).
+	Interrupted bool   `json:"interrupted"`
+	StopReason  string `json:"stop_reason,omitempty"`
+}
+
+// Target is the agent under test as recorded in a result: its name, kind
+// (e.g. "optimly", "simulated") and base URL with any user info and query
+// values removed.
+type Target struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+}
+
+// BudgetInfo is the quota budget of a run, in Unit ("calls" or "messages").
+// A Limit of 0 or less means no limit. An empty Unit means the run kept no
+// budget.
+type BudgetInfo struct {
+	Unit string `json:"unit,omitempty"`
+	// Plan is the plan the limit comes from ("starter", …), empty when the
+	// limit was given as a number.
+	Plan       string `json:"plan,omitempty"`
+	Limit      int64  `json:"limit"`
+	UsedBefore int64  `json:"used_before"` // used in this billing cycle before the run
+	Spent      int64  `json:"spent"`       // charged by this run, retries included
+}
+
+// Unlimited reports whether the budget has no limit.
+func (b BudgetInfo) Unlimited() bool { return b.Limit <= 0 }
+
+// Left returns what remains of the budget after the run, never below 0; 0
+// when the budget is unlimited.
+func (b BudgetInfo) Left() int64 {
+	if b.Unlimited() {
+		return 0
+	}
+	return max(0, b.Limit-b.UsedBefore-b.Spent)
+}
+
+// Totals are the run-wide counts. The conversation outcomes add up to
+// Conversations.
+type Totals struct {
+	Conversations int `json:"conversations"`
+	Passed        int `json:"passed"`
+	Failed        int `json:"failed"`
+	Error         int `json:"error"`
+	Throttled     int `json:"throttled"`
+	NotRun        int `json:"not_run"`
+	// Calls counts agent calls (new chats and turns), each once however
+	// many attempts it took; Attempts counts the attempts.
+	Calls    int64 `json:"calls"`
+	Attempts int64 `json:"attempts"`
+	// Turns counts the turns sent, over all conversations.
+	Turns int64 `json:"turns"`
+	// CallErrors counts failed calls by error kind (agent.ErrorKind names).
+	CallErrors map[string]int64 `json:"call_errors,omitempty"`
+}
+
+// ScenarioResult is the outcome of one scenario over all its conversations.
+type ScenarioResult struct {
+	Name      string   `json:"name"`
+	File      string   `json:"file,omitempty"`
+	Tags      []string `json:"tags,omitempty"`
+	Runs      int      `json:"runs"` // conversations, every outcome included
+	Passed    int      `json:"passed"`
+	Failed    int      `json:"failed"`
+	Error     int      `json:"error"`
+	Throttled int      `json:"throttled"`
+	NotRun    int      `json:"not_run"`
+	// PassRate is Passed/Runs (0 when there were no runs).
+	PassRate    float64 `json:"pass_rate"`
+	MinPassRate float64 `json:"min_pass_rate"`
+	// Required is the number of passed runs MinPassRate asks for.
+	Required int    `json:"required"`
+	Status   string `json:"status"` // StatusPassed or StatusFailed
+	// FirstFailure is the first failure by iteration; nil when none.
+	FirstFailure  *Failure             `json:"first_failure,omitempty"`
+	Conversations []ConversationResult `json:"conversations"`
+}
+
+// Failure names the first thing that went wrong in a scenario: in the
+// conversation with the lowest iteration whose outcome is failed, error or
+// throttled, the first turn that did not pass and its first failing
+// expectation.
+type Failure struct {
+	Conversation int            `json:"conversation"`
+	Iteration    int            `json:"iteration"`
+	Outcome      runner.Outcome `json:"outcome"`
+	// Turn is the 0-based turn index; -1 when the conversation failed before
+	// its first turn (e.g. opening the chat).
+	Turn int `json:"turn"`
+	// Expectation is empty when no expectation failed (an error or a 429).
+	Expectation  string `json:"expectation,omitempty"`
+	Reason       string `json:"reason"`
+	ReplyExcerpt string `json:"reply_excerpt,omitempty"`
+}
+
+// ConversationResult is the transcript of one conversation.
+type ConversationResult struct {
+	ID         int            `json:"id"`
+	Iteration  int            `json:"iteration"`
+	ChatID     string         `json:"chat_id,omitempty"`
+	ClientID   string         `json:"client_id,omitempty"`
+	Outcome    runner.Outcome `json:"outcome"`
+	Reason     string         `json:"reason,omitempty"`
+	Start      time.Time      `json:"start"`
+	DurationMS float64        `json:"duration_ms"`
+	Turns      []TurnRecord   `json:"turns"`
+}
+
+// TurnRecord is one turn of a conversation as stored in a result.
+type TurnRecord struct {
+	Index     int                   `json:"index"`
+	Sent      string                `json:"sent"`
+	Reply     string                `json:"reply"`
+	Tools     []agent.ToolExecution `json:"tools,omitempty"`
+	Handoff   bool                  `json:"handoff,omitempty"`
+	Tokens    int                   `json:"tokens,omitempty"`
+	LatencyMS float64               `json:"latency_ms"`
+	Attempts  int                   `json:"attempts"`
+	Outcome   runner.Outcome        `json:"outcome"`
+	Error     string                `json:"error,omitempty"`
+	Verdicts  []scenarios.Verdict   `json:"verdicts,omitempty"`
+}
+
+// Duration returns how long the run took.
+func (r *Result) Duration() time.Duration { return r.Ended.Sub(r.Started) }
+
+// Passed reports whether the run passed: it has at least one conversation,
+// every scenario reached its min_pass_rate, and nothing was interrupted,
+// not run, errored or throttled.
+func (r *Result) Passed() bool {
+	t := r.Totals
+	if r.Interrupted || t.Conversations == 0 || t.Error+t.Throttled+t.NotRun > 0 {
+		return false
+	}
+	for i := range r.Scenarios {
+		if r.Scenarios[i].Status != StatusPassed {
+			return false
+		}
+	}
+	return true
+}
+
+// Finished reports whether the run did all it set out to do: it was not
+// interrupted and no conversation was left not run. A run that finished
+// may still have failed (see Passed).
+func (r *Result) Finished() bool {
+	return !r.Interrupted && r.Totals.NotRun == 0
+}
+
+// Scenario returns the scenario named name, or nil.
+func (r *Result) Scenario(name string) *ScenarioResult {
+	for i := range r.Scenarios {
+		if r.Scenarios[i].Name == name {
+			return &r.Scenarios[i]
+		}
+	}
+	return nil
+}
+
+// Histogram returns the histogram of the given kind and name, or nil.
+func (r *Result) Histogram(kind, name string) *HistogramResult {
+	for i := range r.Histograms {
+		if h := &r.Histograms[i]; h.Kind == kind && h.Name == name {
+			return h
+		}
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/evalrun/evalrun/agent"
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// Options configure one Run. Only Conn is required.
+type Options struct {
+	// Conn is the agent the conversations are replayed against.
+	Conn agent.Conn
+	// Concurrency is the number of conversations in flight in the closed
+	// model (default 1). It is ignored when Schedule is set.
+	Concurrency int
+	// Schedule decides when conversations start; nil means Closed(Concurrency).
+	Schedule Schedule
+	// Limiters pace every agent call, new chats and turns, retries included:
+	// a call is sent only when every limiter allows it. A *rate.Limiter is a
+	// Limiter; --rate R/s is one, --limit 100/min --limit 1000/h are two.
+	Limiters []Limiter
+	// NewChatLimiter, if set, additionally paces new-chat calls.
+	NewChatLimiter Limiter
+	// Budget is the quota budget that every call attempt is charged to before
+	// it is sent; nil means unlimited.
+	Budget *Budget
+	// Retry says how retryable failures are retried.
+	Retry RetryPolicy
+	// RunID names the run in default client IDs (evalrun-<RunID>-<n>) and
+	// templates; empty means one made from the start time.
+	RunID string
+	// Seed makes the run reproducible: fake template data and retry jitter
+	// derive from it and the conversation number.
+	Seed int64
+	// Observer receives every call and conversation as it ends; nil means
+	// results are only counted in the Summary.
+	Observer Observer
+	// Abort, when done, cancels the calls in flight (the second Ctrl-C).
+	// Cancelling Run's context lets them finish; nil means never abort.
+	Abort context.Context
+	// CallTimeout bounds each call attempt, on top of the Conn's own
+	// timeout; zero means only the Conn's.
+	CallTimeout time.Duration
+	// MaxConversations runs only the first n conversations in run order
+	// (see FitConversations); zero means all.
+	MaxConversations int
+
+	// evaluate replaces Turn.Evaluate in tests.
+	evaluate func(t *scenarios.Turn, obs *scenarios.Observation, captures map[string]string) []scenarios.Verdict
+}
+
+// nopObserver discards results.
+type nopObserver struct{}
+
+func (nopObserver) CallDone(*Call)                 {}
+func (nopObserver) ConversationDone(*Conversation) {}
+
+// withDefaults checks the options and fills in the defaults.
+func (o Options) withDefaults(now time.Time) (Options, error) {
+	var errs []error
+	if o.Conn == nil {
+		errs = append(errs, errors.New("runner: Options.Conn is nil; an agent connection is required"))
+	}
+	if o.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("runner: Options.Concurrency is %d; it must be 1 or more (0 means 1)", o.Concurrency))
+	}
+	if o.MaxConversations < 0 {
+		errs = append(errs, fmt.Errorf("runner: Options.MaxConversations is %d; it must be 0 (all) or more", o.MaxConversations))
+	}
+	if o.CallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("runner: Options.CallTimeout is %v; it must be 0 (none) or more", o.CallTimeout))
+	}
+	retry, err := o.Retry.withDefaults()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return o, errors.Join(errs...)
+	}
+	o.Retry = retry
+	o.Concurrency = max(o.Concurrency, 1)
+	if o.Schedule == nil {
+		o.Schedule = Closed(o.Concurrency)
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	if o.RunID == "" {
+		o.RunID = now.UTC().Format("20060102T150405")
+	}
+	if o.evaluate == nil {
+		o.evaluate = (*scenarios.Turn).Evaluate
+	}
+	return o, nil
+}

@@ -1,0 +1,522 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evalrun/evalrun/agent"
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// Run replays every conversation of suite against opts.Conn and returns a
+// Summary once every conversation has ended and every goroutine it started
+// has stopped.
+//
+// Each scenario runs Repeat times; the conversations are numbered 1..N in a
+// fixed run order (the first repeat of every scenario, then the second, ...),
+// and opts.MaxConversations keeps only the first ones. A conversation starts
+// when the Schedule allows it and its worst case (new chat + turns) is
+// reserved from the Budget; if it cannot be reserved it is reported NotRun
+// with reason "budget". It then opens a chat and sends its turns in order,
+// each after its think time, evaluating the expectations on every reply. A
+// failed turn makes the conversation Failed and, unless its scenario says
+// on_fail: continue, ends it. A call that still fails after its retries ends
+// the conversation as Throttled (429) or Errored (anything else).
+//
+// The Observer gets every call after its last attempt and every conversation
+// exactly once, including those that never started.
+//
+// When ctx is cancelled, no conversation starts and no call (or retry) is
+// sent any more; calls in flight finish or time out, unless opts.Abort is
+// done, which cancels them. Conversations cut short, and those never started,
+// are reported NotRun with reason "interrupted", and Run returns an error
+// wrapping ErrInterrupted. When the server says the quota is used up, the run
+// stops the same way with reason "quota exhausted" and Run returns an error
+// wrapping ErrQuotaExhausted. In every case the returned Summary is non-nil.
+//
+// A conversation's outcome is decided by the first thing that goes wrong in
+// it: a conversation Failed on an earlier turn (on_fail: continue) stays
+// Failed if it is later cut short or errors.
+func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, error) {
+	begin := time.Now()
+	sum := &Summary{RunID: opts.RunID, Outcomes: map[Outcome]int{}}
+	if suite == nil {
+		return sum, errors.New("runner: suite is nil")
+	}
+	opts, err := opts.withDefaults(begin)
+	if err != nil {
+		return sum, err
+	}
+	sum.RunID = opts.RunID
+	convs := plan(suite)
+	if opts.MaxConversations > 0 && opts.MaxConversations < len(convs) {
+		convs = convs[:opts.MaxConversations]
+	}
+	sum.Conversations = len(convs)
+
+	r := &run{opts: opts, sum: sum}
+	r.stopCtx, r.stop = context.WithCancelCause(ctx)
+	defer r.stop(nil)
+	var cancelCalls context.CancelFunc
+	r.callBase, cancelCalls = context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCalls()
+	if opts.Abort != nil {
+		unregister := context.AfterFunc(opts.Abort, cancelCalls)
+		defer unregister()
+	}
+	spent0 := opts.Budget.Spent()
+
+	var wg sync.WaitGroup
+	var schedErr error
+	next := 0
+	for next < len(convs) {
+		scheduled, err := opts.Schedule.Next(r.stopCtx)
+		if err != nil {
+			if r.stopCtx.Err() == nil {
+				schedErr = fmt.Errorf("runner: schedule: %w", err)
+			}
+			break
+		}
+		if r.stopCtx.Err() != nil {
+			opts.Schedule.Done()
+			break
+		}
+		p := convs[next]
+		next++
+		res, ok := opts.Budget.Reserve(p.calls())
+		if !ok {
+			opts.Schedule.Done()
+			r.finish(p.conversation(NotRun, ReasonBudget), false)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer opts.Schedule.Done()
+			r.converse(p, scheduled, res)
+		}()
+	}
+	if next < len(convs) {
+		reason := r.stopReason()
+		if schedErr != nil {
+			reason = schedErr.Error()
+		} else if reason == ReasonInterrupted {
+			r.interrupted.Store(true)
+		}
+		for _, p := range convs[next:] {
+			r.finish(p.conversation(NotRun, reason), false)
+		}
+	}
+	wg.Wait()
+
+	sum.Attempts = r.attempts.Load()
+	if opts.Budget != nil {
+		sum.Spent = opts.Budget.Spent() - spent0
+	} else {
+		sum.Spent = sum.Attempts
+	}
+	sum.Interrupted = r.interrupted.Load()
+	sum.Elapsed = time.Since(begin)
+	switch {
+	case r.quotaHit.Load():
+		sum.StopReason = StopQuotaExhausted
+		r.mu.Lock()
+		qerr := r.quotaErr
+		r.mu.Unlock()
+		return sum, fmt.Errorf("runner: %w: %w", ErrQuotaExhausted, qerr)
+	case sum.Interrupted:
+		sum.StopReason = StopInterrupted
+		return sum, fmt.Errorf("runner: %w: %w", ErrInterrupted, context.Cause(ctx))
+	case schedErr != nil:
+		return sum, schedErr
+	}
+	return sum, nil
+}
+
+// run is the state of one Run shared by its conversations.
+type run struct {
+	opts Options
+	sum  *Summary // counts guarded by mu
+
+	// stopCtx is done when no new work may start: Run's context was
+	// cancelled or the quota is exhausted.
+	stopCtx context.Context
+	stop    context.CancelCauseFunc
+	// callBase is the parent of every call's context; it is done only when
+	// Options.Abort is (calls in flight survive a plain interrupt).
+	callBase context.Context
+
+	attempts    atomic.Int64
+	quotaHit    atomic.Bool
+	interrupted atomic.Bool
+
+	mu       sync.Mutex
+	quotaErr *agent.Error // the first quota-exhausted answer
+}
+
+// conversation returns the record of a conversation that did not start.
+func (p planned) conversation(o Outcome, reason string) *Conversation {
+	return &Conversation{ID: p.ID, Scenario: p.Scenario, Iteration: p.Iteration, Outcome: o, Reason: reason}
+}
+
+// stopReason says why the run is stopping, for conversations it cuts short.
+func (r *run) stopReason() string {
+	if r.quotaHit.Load() {
+		return ReasonQuotaExhausted
+	}
+	return ReasonInterrupted
+}
+
+// quotaExhausted stops the run after the server said the quota is used up.
+func (r *run) quotaExhausted(err *agent.Error) {
+	r.mu.Lock()
+	if r.quotaErr == nil {
+		r.quotaErr = err
+	}
+	r.mu.Unlock()
+	r.quotaHit.Store(true)
+	r.stop(ErrQuotaExhausted)
+}
+
+// finish counts a conversation and reports it to the Observer.
+func (r *run) finish(c *Conversation, started bool) {
+	r.mu.Lock()
+	r.sum.Outcomes[c.Outcome]++
+	if started {
+		r.sum.Started++
+	}
+	if c.Outcome != NotRun {
+		r.sum.Completed++
+	}
+	r.mu.Unlock()
+	r.opts.Observer.ConversationDone(c)
+}
+
+// converse runs one conversation that has its reservation.
+func (r *run) converse(p planned, scheduled time.Time, res *Reservation) {
+	defer res.Release()
+	c := &Conversation{ID: p.ID, Scenario: p.Scenario, Iteration: p.Iteration, Scheduled: scheduled, Start: time.Now()}
+	r.replay(c, res)
+	c.End = time.Now()
+	r.finish(c, true)
+}
+
+// settle gives the conversation its outcome unless it already has one.
+func settle(c *Conversation, o Outcome, reason string) {
+	if c.Outcome == "" {
+		c.Outcome, c.Reason = o, reason
+	}
+}
+
+// replay opens the chat and sends the turns, filling in c.
+func (r *run) replay(c *Conversation, res *Reservation) {
+	sc := c.Scenario
+	rng := rand.New(rand.NewPCG(uint64(r.opts.Seed), uint64(c.ID)))
+	env := &scenarios.Env{
+		Vars:         sc.Vars,
+		Captures:     map[string]string{},
+		RunID:        r.opts.RunID,
+		Scenario:     sc.Name,
+		Iteration:    c.Iteration,
+		Conversation: c.ID,
+		Seed:         r.opts.Seed,
+	}
+	c.ClientID = "evalrun-" + r.opts.RunID + "-" + strconv.Itoa(c.ID)
+	if sc.ClientID != nil {
+		id, err := sc.ClientID.Render(env)
+		if err != nil {
+			settle(c, Errored, fmt.Sprintf("client_id: %v", err))
+			return
+		}
+		c.ClientID = id
+	}
+
+	var chat agent.Chat
+	out := r.call(c, CallNewChat, -1, c.Scheduled, res, rng, func(ctx context.Context) error {
+		var err error
+		chat, err = r.opts.Conn.NewChat(ctx, agent.NewChatRequest{ClientID: c.ClientID})
+		return err
+	})
+	if !out.ok() {
+		r.fail(c, out, "new chat: ")
+		return
+	}
+	c.ChatID = chat.ID
+	prevEnd := out.end
+
+	for i, turn := range sc.Turns {
+		// A turn is meant to be sent its think time after the previous reply.
+		intended := prevEnd.Add(turn.Think)
+		if !sleepUntil(r.stopCtx, intended) {
+			settle(c, NotRun, r.cutShort())
+			return
+		}
+		text, err := turn.User.Render(env)
+		if err != nil {
+			settle(c, Errored, fmt.Sprintf("turn %d: render user message: %v", i+1, err))
+			return
+		}
+		msg := agent.Message{
+			Content:   text,
+			ClientID:  c.ClientID,
+			SessionID: r.opts.RunID + "-" + strconv.Itoa(c.ID),
+			Source:    "evalrun",
+		}
+		var reply agent.Reply
+		out := r.call(c, CallTurn, i, intended, res, rng, func(ctx context.Context) error {
+			var err error
+			reply, err = r.opts.Conn.Send(ctx, chat, msg)
+			return err
+		})
+		if out.call == nil { // nothing was sent
+			r.fail(c, out, fmt.Sprintf("turn %d: ", i+1))
+			return
+		}
+		tr := TurnResult{Index: i, Sent: text, Attempts: out.call.Attempts, Latency: out.call.Latency}
+		if !out.ok() {
+			tr.Outcome, tr.Error = r.fail(c, out, fmt.Sprintf("turn %d: ", i+1))
+			c.Turns = append(c.Turns, tr)
+			return
+		}
+		obs := observation(&reply, out.call.Service)
+		tr.Reply, tr.Tools, tr.Handoff, tr.Tokens = reply.Text, reply.Tools, reply.Handoff, reply.TokensUsed
+		tr.Verdicts = r.opts.evaluate(turn, obs, env.Captures)
+		tr.Outcome = Passed
+		for _, v := range tr.Verdicts {
+			if !v.Passed {
+				tr.Outcome = Failed
+				why := v.Expectation
+				if v.Reason != "" {
+					why += ": " + v.Reason
+				}
+				settle(c, Failed, fmt.Sprintf("turn %d: %s", i+1, why))
+				break
+			}
+		}
+		c.Turns = append(c.Turns, tr)
+		if tr.Outcome == Failed && sc.OnFail != scenarios.OnFailContinue {
+			return
+		}
+		prevEnd = out.end
+	}
+	settle(c, Passed, "")
+}
+
+// observation is what the expectations of a turn see of a reply. Its latency
+// is the agent's own answer time (the last attempt's service time), so that
+// max_latency judges the agent, not the run's pacing.
+func observation(reply *agent.Reply, service time.Duration) *scenarios.Observation {
+	obs := &scenarios.Observation{
+		Text:       reply.Text,
+		Handoff:    reply.Handoff,
+		TokensUsed: reply.TokensUsed,
+		Latency:    service,
+		Raw:        reply.Raw,
+	}
+	for _, t := range reply.Tools {
+		obs.Tools = append(obs.Tools, scenarios.Tool{Name: t.Tool, Status: t.Status, Data: t.Data})
+	}
+	return obs
+}
+
+// callOutcome is how one call (all its attempts) ended.
+type callOutcome struct {
+	call    *Call        // nil when no attempt was sent
+	err     *agent.Error // the last attempt's error; nil on success
+	other   error        // a failure before sending (e.g. a broken limiter)
+	stopped bool         // the run stopped or calls were aborted before it could succeed
+	budget  bool         // the reservation did not cover the first attempt
+	end     time.Time    // when the last attempt ended
+}
+
+func (o callOutcome) ok() bool {
+	return o.call != nil && o.err == nil && o.other == nil && !o.stopped && !o.budget
+}
+
+// cutShort returns the reason for a conversation the run's stop cuts short,
+// noting that the run was interrupted when it was.
+func (r *run) cutShort() string {
+	reason := r.stopReason()
+	if reason == ReasonInterrupted {
+		r.interrupted.Store(true)
+	}
+	return reason
+}
+
+// fail settles the conversation after an unsuccessful call and returns the
+// call's own outcome and reason. Reasons of NotRun are the bare Reason*
+// constants; others are prefixed with where it happened.
+func (r *run) fail(c *Conversation, o callOutcome, where string) (Outcome, string) {
+	outcome, reason := r.failure(o)
+	if outcome == NotRun {
+		settle(c, outcome, reason)
+	} else {
+		settle(c, outcome, where+reason)
+	}
+	return outcome, reason
+}
+
+// failure turns an unsuccessful call into an outcome and a reason.
+func (r *run) failure(o callOutcome) (Outcome, string) {
+	switch {
+	case o.err != nil && o.err.Kind == agent.KindQuotaExhausted:
+		return NotRun, ReasonQuotaExhausted
+	case o.stopped:
+		return NotRun, r.cutShort()
+	case o.budget:
+		return NotRun, ReasonBudget
+	case o.other != nil:
+		return Errored, o.other.Error()
+	case o.err != nil && o.err.Kind == agent.KindThrottled:
+		return Throttled, describe(o.err, o.call)
+	case o.err != nil:
+		return Errored, describe(o.err, o.call)
+	}
+	return Errored, "call failed"
+}
+
+// describe says what went wrong with a call, without the operation (the
+// caller says where), e.g. "throttled (HTTP 429) after 4 attempts".
+func describe(e *agent.Error, c *Call) string {
+	s := e.Kind.String()
+	if e.Status != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if c != nil && c.Attempts > 1 {
+		s += fmt.Sprintf(" after %d attempts", c.Attempts)
+	}
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// call sends one agent call with its retries: each attempt waits for the
+// limiters, is charged to the budget (the first to the conversation's
+// reservation, retries to the retry allowance) and only then is sent. The
+// call is reported to the Observer when at least one attempt was sent.
+func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time, res *Reservation, rng *rand.Rand, send func(context.Context) error) callOutcome {
+	stack := r.opts.Limiters
+	if kind == CallNewChat && r.opts.NewChatLimiter != nil {
+		stack = append(slices.Clip(stack), r.opts.NewChatLimiter)
+	}
+	rec := &Call{Kind: kind, Scenario: c.Scenario.Name, Conversation: c.ID, Turn: turn, Intended: intended}
+	var out callOutcome
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			if attempt > r.opts.Retry.MaxAttempts || !r.opts.Budget.hasRetryAllowance() {
+				break
+			}
+			if !sleepUntil(r.stopCtx, time.Now().Add(r.opts.Retry.delay(attempt-1, out.err.RetryAfter, rng))) {
+				out.stopped = true
+				break
+			}
+		}
+		if r.stopCtx.Err() != nil {
+			out.stopped = true
+			break
+		}
+		if err := waitAll(r.stopCtx, stack); err != nil {
+			if r.stopCtx.Err() != nil {
+				out.stopped = true
+			} else {
+				out.other = fmt.Errorf("rate limiter: %w", err)
+			}
+			break
+		}
+		if attempt == 1 && !res.Charge() {
+			out.budget = true
+			break
+		}
+		if attempt > 1 && !r.opts.Budget.ChargeRetry() {
+			break
+		}
+		ctx, cancel := r.callContext()
+		start := time.Now()
+		err := send(ctx)
+		out.end = time.Now()
+		cancel()
+		r.attempts.Add(1)
+		rec.Attempts = attempt
+		rec.Service = out.end.Sub(start)
+		if err == nil {
+			out.err = nil
+			rec.Status = 200
+			break
+		}
+		out.err = asAgentError(err, kind)
+		rec.Status = out.err.Status
+		if out.err.Kind == agent.KindQuotaExhausted {
+			r.quotaExhausted(out.err)
+			break
+		}
+		if r.callBase.Err() != nil {
+			out.stopped = true
+			break
+		}
+		if !out.err.Retryable() {
+			break
+		}
+	}
+	if rec.Attempts > 0 {
+		rec.Latency = out.end.Sub(intended)
+		rec.Err = out.err
+		out.call = rec
+		r.opts.Observer.CallDone(rec)
+	}
+	return out
+}
+
+// callContext returns the context of one call attempt: cancelled by Abort,
+// bounded by CallTimeout.
+func (r *run) callContext() (context.Context, context.CancelFunc) {
+	if r.opts.CallTimeout > 0 {
+		return context.WithTimeout(r.callBase, r.opts.CallTimeout)
+	}
+	return context.WithCancel(r.callBase)
+}
+
+// asAgentError returns err as an *agent.Error; errors of a Conn that does
+// not classify them count as transport failures (timeouts as timeouts).
+func asAgentError(err error, kind CallKind) *agent.Error {
+	var ae *agent.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	op := "send"
+	if kind == CallNewChat {
+		op = "new-chat"
+	}
+	k := agent.KindTransport
+	if errors.Is(err, context.DeadlineExceeded) {
+		k = agent.KindTimeout
+	}
+	return &agent.Error{Kind: k, Op: op, Err: err}
+}
+
+// sleepUntil waits until t and reports true, or reports false as soon as ctx
+// is done.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return ctx.Err() == nil
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,235 @@
+package scenarios
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The structure, cost and speed kinds check what the agent did besides
+// writing text: the tools it executed, a handoff to a human, the time the
+// reply took and the tokens it used.
+
+// StatusExecuted is the tool status a `tool:` expectation wants by default.
+const StatusExecuted = "executed"
+
+func init() {
+	kinds["tool"] = kindSpec{"the agent ran this tool: `tool: NAME` or `tool: {name: NAME, status: STATUS}` (status default executed)", parseTool}
+	kinds["no_tool"] = kindSpec{"the agent did not call this tool (`no_tool: NAME`), or no tool at all (`no_tool: true`)", parseNoTool}
+	kinds["handoff"] = kindSpec{"the reply hands the conversation to a human (true) or not (false)", parseHandoff}
+	kinds["max_latency"] = kindSpec{"the reply took at most this long, e.g. 3s or 800ms", parseMaxLatency}
+	kinds["max_tokens"] = kindSpec{"the reply used at most this many tokens, as the agent reports them", parseMaxTokens}
+}
+
+func parseTool(d *decoder, v *yaml.Node) checker {
+	switch v.Kind {
+	case yaml.ScalarNode:
+		name, ok := d.nonEmpty(v, "tool")
+		if !ok {
+			return nil
+		}
+		return toolCheck{name: name, status: StatusExecuted}
+	case yaml.MappingNode:
+	default:
+		d.errorf(v, "tool: expected a tool name or a mapping {name, status}, got %s", describe(v))
+		return nil
+	}
+	before := len(d.errs)
+	fs, _ := d.fields(v, "tool", []string{"name", "status"})
+	c := toolCheck{status: StatusExecuted}
+	hasName := false
+	for _, f := range fs {
+		s, ok := d.nonEmpty(f.val, f.name)
+		if !ok {
+			continue
+		}
+		if f.name == "name" {
+			c.name, hasName = s, true
+		} else {
+			c.status = s
+		}
+	}
+	if len(d.errs) > before {
+		return nil
+	}
+	if !hasName {
+		d.errorf(v, "tool: missing name, e.g. {name: lead_capture, status: executed}")
+		return nil
+	}
+	return c
+}
+
+type toolCheck struct{ name, status string }
+
+func (c toolCheck) String() string {
+	if c.status == StatusExecuted {
+		return "tool " + c.name
+	}
+	return "tool " + c.name + " status " + c.status
+}
+
+func (c toolCheck) check(obs *Observation) (bool, string) {
+	var other []string
+	for _, t := range obs.Tools {
+		if t.Name == c.name {
+			if t.Status == c.status {
+				return true, ""
+			}
+			other = append(other, statusOrNone(t.Status))
+		}
+	}
+	if len(other) > 0 {
+		return false, fmt.Sprintf("tool %s has status %s, want %s", c.name, strings.Join(other, ", "), c.status)
+	}
+	return false, fmt.Sprintf("no tool %s %s (tools: %s)", c.name, c.status, toolNames(obs.Tools, false))
+}
+
+func statusOrNone(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return s
+}
+
+// toolNames lists tools for reasons: "lead_capture, appointment" or "none";
+// withStatus adds each tool's status in parentheses.
+func toolNames(tools []Tool, withStatus bool) string {
+	if len(tools) == 0 {
+		return "none"
+	}
+	names := make([]string, len(tools))
+	for i, t := range tools {
+		names[i] = t.Name
+		if withStatus {
+			names[i] += " (" + statusOrNone(t.Status) + ")"
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func parseNoTool(d *decoder, v *yaml.Node) checker {
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
+		b, _ := d.bool(v, "no_tool")
+		if !b {
+			d.errorf(v, "no_tool: false checks nothing; use `no_tool: NAME` or `no_tool: true` (no tool at all)")
+			return nil
+		}
+		return noToolCheck{}
+	}
+	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
+		d.errorf(v, "no_tool: expected a tool name or true, got %s", describe(v))
+		return nil
+	}
+	name, ok := d.nonEmpty(v, "no_tool")
+	if !ok {
+		return nil
+	}
+	return noToolCheck{name: name}
+}
+
+// noToolCheck fails when the named tool (any tool, if name is "") was
+// called, whatever its status: an attempt counts.
+type noToolCheck struct{ name string }
+
+func (c noToolCheck) String() string {
+	if c.name == "" {
+		return "no_tool true"
+	}
+	return "no_tool " + c.name
+}
+
+func (c noToolCheck) check(obs *Observation) (bool, string) {
+	if c.name == "" {
+		if len(obs.Tools) == 0 {
+			return true, ""
+		}
+		return false, "tools were called: " + toolNames(obs.Tools, true)
+	}
+	for _, t := range obs.Tools {
+		if t.Name == c.name {
+			return false, fmt.Sprintf("tool %s was called (status %s)", c.name, statusOrNone(t.Status))
+		}
+	}
+	return true, ""
+}
+
+func parseHandoff(d *decoder, v *yaml.Node) checker {
+	b, ok := d.bool(v, "handoff")
+	if !ok {
+		return nil
+	}
+	return handoffCheck{b}
+}
+
+type handoffCheck struct{ want bool }
+
+func (c handoffCheck) String() string { return "handoff " + strconv.FormatBool(c.want) }
+
+func (c handoffCheck) check(obs *Observation) (bool, string) {
+	switch {
+	case obs.Handoff == c.want:
+		return true, ""
+	case c.want:
+		return false, "no handoff to a human in reply " + replyExcerpt(obs.Text)
+	default:
+		return false, "unexpected handoff to a human in reply " + replyExcerpt(obs.Text)
+	}
+}
+
+func parseMaxLatency(d *decoder, v *yaml.Node) checker {
+	dur, ok := d.duration(v, "max_latency")
+	if !ok {
+		return nil
+	}
+	if dur == 0 {
+		d.errorf(v, "max_latency: must be more than 0")
+		return nil
+	}
+	return maxLatencyCheck{dur}
+}
+
+type maxLatencyCheck struct{ max time.Duration }
+
+func (c maxLatencyCheck) String() string { return "max_latency " + c.max.String() }
+
+func (c maxLatencyCheck) check(obs *Observation) (bool, string) {
+	if obs.Latency <= c.max {
+		return true, ""
+	}
+	return false, fmt.Sprintf("latency %s exceeds %s", roundDuration(obs.Latency), c.max)
+}
+
+// roundDuration shortens a measured duration for messages: 4.213s, 812ms,
+// 950µs.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
+}
+
+func parseMaxTokens(d *decoder, v *yaml.Node) checker {
+	n, ok := d.nonNegInt(v, "max_tokens")
+	if !ok {
+		return nil
+	}
+	return maxTokensCheck{n}
+}
+
+type maxTokensCheck struct{ max int }
+
+func (c maxTokensCheck) String() string { return "max_tokens " + strconv.Itoa(c.max) }
+
+func (c maxTokensCheck) check(obs *Observation) (bool, string) {
+	if obs.TokensUsed <= c.max {
+		return true, ""
+	}
+	return false, fmt.Sprintf("reply used %d tokens, limit %d", obs.TokensUsed, c.max)
+}

@@ -1,0 +1,65 @@
+package scenarios
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under ../testdata/scenarios")
+
+// testdata is the repository's shared testdata directory.
+const testdata = "../testdata/scenarios"
+
+// TestMalformedGolden loads every file under testdata/scenarios/malformed
+// and compares the whole error output with NAME.golden. File names in the
+// output are relative to the repository root, as a user running evalrun
+// there would see them.
+func TestMalformedGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testdata, "malformed", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 14 {
+		t.Fatalf("only %d malformed files", len(files))
+	}
+	lineRE := regexp.MustCompile(`^testdata/scenarios/malformed/[a-z-]+\.yaml(:\d+:\d+)?: \S`)
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scs, err := Parse("testdata/scenarios/malformed/"+name, data)
+			var list ErrorList
+			if !errors.As(err, &list) || scs != nil {
+				t.Fatalf("Parse = %d scenarios, %v; want nil and an ErrorList", len(scs), err)
+			}
+			got := err.Error() + "\n"
+			for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+				if !lineRE.MatchString(l) {
+					t.Errorf("line does not name file:line:col: %q", l)
+				}
+			}
+			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("errors differ from %s\n--- got:\n%s--- want:\n%s", golden, got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,562 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Keys of a scenario document and of a turn, in the order messages list them.
+var (
+	scenarioKeys = []string{"name", "description", "tags", "vars", "client_id", "repeat", "min_pass_rate", "on_fail", "turns"}
+	turnKeys     = []string{"user", "think", "expect", "capture"}
+)
+
+const (
+	maxRepeat   = 1_000_000
+	maxFileSize = 10 << 20 // bytes; scenario files are small, this catches mistakes
+)
+
+// Load reads scenario files and directories. A directory is searched
+// recursively for *.yaml and *.yml files in lexical order, skipping files
+// and directories whose name starts with "." or "_", agent files of the
+// simulated agent (*.agent.yaml) and configuration files (evalrun.yaml); a
+// file named explicitly is read whatever its name. Each file holds one scenario or
+// several separated by "---". Scenario names must be unique in the suite.
+//
+// Loading is strict: unknown keys, wrong types, bad regular expressions,
+// unknown expectation kinds and undefined template names are all errors.
+// The error, if any, is an ErrorList holding every problem found, each with
+// its file:line:col, file paths as given.
+func Load(paths ...string) (*Suite, error) {
+	var errs ErrorList
+	if len(paths) == 0 {
+		errs.add(Pos{}, "no scenario files or directories given")
+		return nil, errs.Err()
+	}
+	suite := &Suite{}
+	for _, file := range collectFiles(paths, &errs) {
+		data, err := readFile(file)
+		if err != nil {
+			errs.add(Pos{File: file}, "%v", err)
+			continue
+		}
+		scs, ferrs := parseFile(file, data)
+		errs = append(errs, ferrs...)
+		suite.Scenarios = append(suite.Scenarios, scs...)
+	}
+	errs = append(errs, duplicateNames(suite.Scenarios)...)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return suite, nil
+}
+
+func readFile(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, cause(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, cause(err)
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("file is larger than %d MiB; is it a scenario file?", maxFileSize>>20)
+	}
+	return data, nil
+}
+
+// cause drops the path from a *fs.PathError: messages already start with it.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// collectFiles expands paths into scenario files, each once, in order.
+func collectFiles(paths []string, errs *ErrorList) []string {
+	var files []string
+	seen := map[string]bool{}
+	addFile := func(f string) {
+		if c := filepath.Clean(f); !seen[c] {
+			seen[c] = true
+			files = append(files, f)
+		}
+	}
+	for _, root := range paths {
+		info, err := os.Stat(root)
+		if err != nil {
+			errs.add(Pos{File: root}, "%v", cause(err))
+			continue
+		}
+		if !info.IsDir() {
+			addFile(root)
+			continue
+		}
+		found := 0
+		err = filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+			if err != nil {
+				errs.add(Pos{File: path}, "%v", cause(err))
+				if e != nil && e.IsDir() && path != root {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if path != root && (strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_")) {
+				if e.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if e.IsDir() || !isScenarioFile(e.Name()) {
+				return nil
+			}
+			found++
+			addFile(path)
+			return nil
+		})
+		if err != nil {
+			errs.add(Pos{File: root}, "%v", cause(err))
+		} else if found == 0 {
+			errs.add(Pos{File: root}, "no scenario files (*.yaml, *.yml) in this directory")
+		}
+	}
+	return files
+}
+
+// isScenarioFile reports whether a file found in a directory walk holds
+// scenarios: *.yaml and *.yml, except agent files of the simulated agent
+// (*.agent.yaml) and the suite's configuration (evalrun.yaml).
+func isScenarioFile(name string) bool {
+	lower := strings.ToLower(name)
+	ext := filepath.Ext(lower)
+	if ext != ".yaml" && ext != ".yml" {
+		return false
+	}
+	base := strings.TrimSuffix(lower, ext)
+	return base != "evalrun" && !strings.HasSuffix(base, ".agent")
+}
+
+// Parse parses the scenarios of one file's contents; file names it in
+// positions and gives scenarios without a name their default name. The
+// error, if any, is an ErrorList.
+func Parse(file string, data []byte) ([]*Scenario, error) {
+	scs, errs := parseFile(file, data)
+	errs = append(errs, duplicateNames(scs)...)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return scs, nil
+}
+
+// splitLines splits s at YAML line breaks: LF, CR LF, CR, and the Unicode
+// NEL, LS and PS, so that line numbers agree with the YAML library's.
+func splitLines(s string) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		switch r {
+		case '\r':
+			lines = append(lines, s[start:i])
+			if i+1 < len(s) && s[i+1] == '\n' {
+				w = 2
+			}
+			start = i + w
+		case '\n', '\u0085', '\u2028', '\u2029':
+			lines = append(lines, s[start:i])
+			start = i + w
+		}
+		i += w
+	}
+	return append(lines, s[start:])
+}
+
+// decodeDoc decodes the next document. The YAML library is not ours: a
+// panic in it is reported as a bad file, not a crash of the run.
+func decodeDoc(dec *yaml.Decoder, doc *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: %v", r)
+		}
+	}()
+	return dec.Decode(doc)
+}
+
+var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseFile decodes every document of one file, collecting all errors. It
+// returns the scenarios with errors too, so that duplicate names are found
+// in the same pass; callers discard them on error.
+func parseFile(file string, data []byte) ([]*Scenario, ErrorList) {
+	var scs []*Scenario
+	d := &decoder{file: file, lines: splitLines(string(data))}
+	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	docs := 0
+	for {
+		var doc yaml.Node
+		err := decodeDoc(dec, &doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			d.yamlError(err)
+			break
+		}
+		root := &doc
+		if doc.Kind == yaml.DocumentNode {
+			if len(doc.Content) == 0 {
+				continue
+			}
+			root = d.resolve(doc.Content[0])
+		}
+		if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+			continue // an empty document, e.g. after a trailing ---
+		}
+		docs++
+		if sc := d.scenario(root, docs, base); sc != nil {
+			scs = append(scs, sc) // broken ones too, for duplicate names
+		}
+	}
+	if docs == 0 && len(d.errs) == 0 {
+		d.errs.add(Pos{File: file}, "no scenario in this file: it needs at least `turns:` with one `- user: ...`")
+	}
+	return scs, d.errs
+}
+
+// yamlParserProblems are the YAML library's parser (not scanner) errors:
+// it reports their line 0-based, while scanner errors are 1-based.
+var yamlParserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// yamlError turns the YAML library's error into an Error with a 1-based
+// line. The library gives no column, so it is 1.
+func (d *decoder) yamlError(err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1 // the library omits the line when the problem is on the first
+	if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if yamlParserProblems[msg] {
+			line++
+		}
+	} else if l, c, ok := d.badCharacter(); ok {
+		// Reader errors (control characters, invalid UTF-8) carry no
+		// position: find the offending character ourselves.
+		d.errs.add(Pos{File: d.file, Line: l, Col: c}, "invalid YAML: %s", msg)
+		return
+	}
+	d.errs.add(Pos{File: d.file, Line: line, Col: 1}, "invalid YAML: %s", msg)
+}
+
+// badCharacter finds the first character YAML does not allow in a stream:
+// invalid UTF-8 or a control character other than tab, LF, CR and NEL.
+func (d *decoder) badCharacter() (line, col int, ok bool) {
+	for i, l := range d.lines {
+		c := 0
+		for _, r := range l {
+			c++
+			if r == utf8.RuneError || r < 0x20 && r != '\t' && r != '\r' || r == 0x7f ||
+				r >= 0x80 && r < 0xa0 && r != 0x85 || r == 0xfffe || r == 0xffff {
+				return i + 1, c, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// duplicateNames reports each scenario whose name an earlier one has.
+func duplicateNames(scs []*Scenario) ErrorList {
+	var errs ErrorList
+	first := map[string]*Scenario{}
+	for _, sc := range scs {
+		if f, dup := first[sc.Name]; dup {
+			errs.add(sc.namePos, "duplicate scenario name %q (also at %s); names must be unique in the suite", sc.Name, f.namePos)
+			continue
+		}
+		first[sc.Name] = sc
+	}
+	return errs
+}
+
+// scenario decodes one document. idx is the 1-based number of the
+// document in its file, for default names.
+func (d *decoder) scenario(n *yaml.Node, idx int, base string) *Scenario {
+	fs, ok := d.fields(n, "scenario", scenarioKeys)
+	if !ok {
+		return nil
+	}
+	sc := &Scenario{
+		File: d.file, Pos: d.pos(n), namePos: d.pos(n),
+		Name: base, Repeat: 1, MinPassRate: 1, OnFail: OnFailStop,
+		Vars: map[string]string{},
+	}
+	if idx > 1 {
+		sc.Name = base + "#" + strconv.Itoa(idx)
+	}
+	byKey := map[string]*yaml.Node{}
+	for _, f := range fs {
+		byKey[f.name] = f.val
+	}
+	// vars first: templates are checked against them.
+	if v := byKey["vars"]; v != nil {
+		d.vars(v, sc)
+	}
+	for _, f := range fs {
+		v := f.val
+		switch f.name {
+		case "name":
+			if s, ok := d.nonEmpty(v, "name"); ok {
+				if strings.ContainsAny(s, "\r\n") {
+					d.errorf(v, "name: must be one line")
+				}
+				sc.Name, sc.namePos = s, d.pos(v)
+			}
+		case "description":
+			if s, ok := d.text(v, "description"); ok {
+				sc.Description = s
+			}
+		case "tags":
+			if l, ok := d.strList(v, "tags", false); ok {
+				sc.Tags = l
+			}
+		case "repeat":
+			if r, ok := d.int(v, "repeat"); ok {
+				if r < 1 || r > maxRepeat {
+					d.errorf(v, "repeat: must be between 1 and %d, got %d", maxRepeat, r)
+				} else {
+					sc.Repeat = r
+				}
+			}
+		case "min_pass_rate":
+			if f, ok := d.float(v, "min_pass_rate"); ok {
+				if !(f >= 0 && f <= 1) {
+					hint := ""
+					if f > 1 && f <= 100 {
+						hint = fmt.Sprintf(" (for %s%% write %s)", v.Value, strconv.FormatFloat(f/100, 'f', -1, 64))
+					}
+					d.errorf(v, "min_pass_rate: must be between 0 and 1, got %s%s", v.Value, hint)
+				} else {
+					sc.MinPassRate = f
+				}
+			}
+		case "on_fail":
+			if s, ok := d.text(v, "on_fail"); ok {
+				switch OnFail(s) {
+				case OnFailStop, OnFailContinue:
+					sc.OnFail = OnFail(s)
+				default:
+					d.errorf(v, "on_fail: expected stop or continue, got %s", excerpt(s, 40))
+				}
+			}
+		}
+	}
+	captured := map[string]int{}
+	if v := byKey["turns"]; v != nil {
+		captured = d.turns(v, sc)
+	} else if !misspelled(n, "turns") {
+		d.errorf(n, "scenario %q has no turns: add `turns:` with at least one `- user: ...`", sc.Name)
+	}
+	// client_id last: a capture used there gets a precise message.
+	if v := byKey["client_id"]; v != nil {
+		if s, ok := d.nonEmpty(v, "client_id"); ok {
+			sc.ClientID = d.template(v, "client_id", s, &tmplScope{vars: sc.Vars, captured: captured, turn: -1})
+		}
+	}
+	return sc
+}
+
+// misspelled reports whether mapping n has a key that is a typo of key
+// (already reported as unknown, with the suggestion).
+func misspelled(n *yaml.Node, key string) bool {
+	for i := 0; i < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Value != key && closest(k.Value, scenarioKeys) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// vars decodes `vars:`, a mapping of names to texts.
+func (d *decoder) vars(n *yaml.Node, sc *Scenario) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "vars: expected a mapping of names to values, got %s", describe(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
+		name, ok := d.key(k)
+		if !ok {
+			continue
+		}
+		switch {
+		case seen[name]:
+			d.errorf(k, "vars: duplicate name %q", name)
+			continue
+		case !validName(name, false):
+			d.errorf(k, "vars: invalid name %q: use letters, digits and '_', starting with a letter or '_'", name)
+			continue
+		case builtins[name].render != nil:
+			d.errorf(k, "vars: %q is a built-in template name; choose another", name)
+			continue
+		}
+		seen[name] = true
+		if s, ok := d.text(v, "vars."+name); ok {
+			sc.Vars[name] = s
+		}
+	}
+}
+
+// turns decodes the list of turns, then checks their templates: a turn's
+// message can use the captures of earlier turns only. It returns every
+// capture name with the index of the first turn capturing it.
+func (d *decoder) turns(n *yaml.Node, sc *Scenario) map[string]int {
+	items, ok := d.list(n, "turns")
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		d.errorf(n, "turns: a scenario needs at least one turn (`- user: ...`)")
+		return nil
+	}
+	scope := &tmplScope{vars: sc.Vars, captured: map[string]int{}}
+	type pending struct {
+		turn *Turn
+		user *yaml.Node
+		src  string
+	}
+	var todo []pending
+	for i, it := range items {
+		t, user, src := d.turn(it, i, sc.Vars)
+		if t == nil {
+			continue
+		}
+		sc.Turns = append(sc.Turns, t)
+		for _, c := range t.Captures {
+			if _, ok := scope.captured[c.Name]; !ok {
+				scope.captured[c.Name] = i
+			}
+		}
+		if user != nil {
+			todo = append(todo, pending{t, user, src})
+		}
+	}
+	for _, p := range todo {
+		scope.turn = p.turn.Index
+		p.turn.User = d.template(p.user, "user", p.src, scope)
+	}
+	return scope.captured
+}
+
+// turn decodes one turn; the user message is returned undecoded (node and
+// text) so that its template is checked once all captures are known.
+func (d *decoder) turn(n *yaml.Node, idx int, vars map[string]string) (*Turn, *yaml.Node, string) {
+	fs, ok := d.fields(n, fmt.Sprintf("turn %d", idx+1), turnKeys)
+	if !ok {
+		return nil, nil, ""
+	}
+	t := &Turn{Index: idx, Pos: d.pos(n)}
+	var userNode *yaml.Node
+	var userSrc string
+	hasUser := false
+	for _, f := range fs {
+		v := f.val
+		switch f.name {
+		case "user":
+			hasUser = true
+			if s, ok := d.nonEmpty(v, "user"); ok {
+				userNode, userSrc = v, s
+			}
+		case "think":
+			if dur, ok := d.duration(v, "think"); ok {
+				t.Think = dur
+			}
+		case "expect":
+			items, ok := d.list(v, "expect")
+			if !ok {
+				continue
+			}
+			for _, it := range items {
+				if e := d.expectation(it); e != nil {
+					t.Expect = append(t.Expect, e)
+				}
+			}
+		case "capture":
+			t.Captures = d.captures(v, vars)
+		}
+	}
+	if !hasUser {
+		d.errorf(n, "turn %d: missing user: the message to send", idx+1)
+	}
+	return t, userNode, userSrc
+}
+
+// captures decodes `capture:`, a mapping of names to patterns with a group.
+func (d *decoder) captures(n *yaml.Node, vars map[string]string) []Capture {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "capture: expected a mapping of names to regular expressions, e.g. {price: '\\$(\\d+)'}, got %s", describe(n))
+		return nil
+	}
+	var out []Capture
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
+		name, ok := d.key(k)
+		if !ok {
+			continue
+		}
+		switch {
+		case seen[name]:
+			d.errorf(k, "capture: duplicate name %q", name)
+			continue
+		case !validName(name, false):
+			d.errorf(k, "capture: invalid name %q: use letters, digits and '_', starting with a letter or '_'", name)
+			continue
+		case builtins[name].render != nil:
+			d.errorf(k, "capture: %q is a built-in template name; choose another", name)
+			continue
+		}
+		if _, isVar := vars[name]; isVar {
+			d.errorf(k, "capture: %q is already a var; choose another name", name)
+			continue
+		}
+		seen[name] = true
+		re, ok := d.regexp(v, "capture "+name)
+		if !ok {
+			continue
+		}
+		if re.NumSubexp() < 1 {
+			d.errorf(v, "capture %s: pattern '%s' has no group; put the part to capture in parentheses, e.g. 'order (\\d+)'", name, re)
+			continue
+		}
+		out = append(out, Capture{Name: name, Pattern: re, Pos: d.pos(k)})
+	}
+	return out
+}
