@@ -124,13 +124,16 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 	}
 	sum.Interrupted = r.interrupted.Load()
 	sum.Elapsed = time.Since(begin)
+	r.mu.Lock()
+	haltErr, haltCause := r.haltErr, r.haltCause
+	r.mu.Unlock()
 	switch {
-	case r.quotaHit.Load():
+	case haltCause == ErrQuotaExhausted:
 		sum.StopReason = StopQuotaExhausted
-		r.mu.Lock()
-		qerr := r.quotaErr
-		r.mu.Unlock()
-		return sum, fmt.Errorf("runner: %w: %w", ErrQuotaExhausted, qerr)
+		return sum, fmt.Errorf("runner: %w: %w", ErrQuotaExhausted, haltErr)
+	case haltCause == ErrRejected:
+		sum.StopReason = StopRejected
+		return sum, fmt.Errorf("runner: %w: %w", ErrRejected, haltErr)
 	case sum.Interrupted:
 		sum.StopReason = StopInterrupted
 		return sum, fmt.Errorf("runner: %w: %w", ErrInterrupted, context.Cause(ctx))
@@ -154,11 +157,14 @@ type run struct {
 	callBase context.Context
 
 	attempts    atomic.Int64
-	quotaHit    atomic.Bool
+	halted      atomic.Bool
 	interrupted atomic.Bool
 
-	mu       sync.Mutex
-	quotaErr *agent.Error // the first quota-exhausted answer
+	mu sync.Mutex
+	// The first answer that halted the run, and which halt it was
+	// (ErrQuotaExhausted or ErrRejected).
+	haltErr   *agent.Error
+	haltCause error
 }
 
 // conversation returns the record of a conversation that did not start.
@@ -168,21 +174,39 @@ func (p planned) conversation(o Outcome, reason string) *Conversation {
 
 // stopReason says why the run is stopping, for conversations it cuts short.
 func (r *run) stopReason() string {
-	if r.quotaHit.Load() {
+	if r.halted.Load() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.haltCause == ErrRejected {
+			return ReasonRejected
+		}
 		return ReasonQuotaExhausted
 	}
 	return ReasonInterrupted
 }
 
-// quotaExhausted stops the run after the server said the quota is used up.
-func (r *run) quotaExhausted(err *agent.Error) {
+// halt stops the run after an answer that every further call would get too:
+// the quota is used up (ErrQuotaExhausted), or the key is rejected
+// (ErrRejected).
+func (r *run) halt(cause error, err *agent.Error) {
 	r.mu.Lock()
-	if r.quotaErr == nil {
-		r.quotaErr = err
+	if r.haltErr == nil {
+		r.haltErr, r.haltCause = err, cause
 	}
 	r.mu.Unlock()
-	r.quotaHit.Store(true)
-	r.stop(ErrQuotaExhausted)
+	r.halted.Store(true)
+	r.stop(cause)
+}
+
+// haltCause says whether an answer must stop the whole run: nil when not.
+func haltCause(err *agent.Error) error {
+	switch {
+	case err.Kind == agent.KindQuotaExhausted:
+		return ErrQuotaExhausted
+	case err.Kind == agent.KindClient && (err.Status == 401 || err.Status == 403):
+		return ErrRejected
+	}
+	return nil
 }
 
 // finish counts a conversation and reports it to the Observer.
@@ -456,8 +480,8 @@ func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time,
 		}
 		out.err = asAgentError(err, kind)
 		rec.Status = out.err.Status
-		if out.err.Kind == agent.KindQuotaExhausted {
-			r.quotaExhausted(out.err)
+		if cause := haltCause(out.err); cause != nil {
+			r.halt(cause, out.err)
 			break
 		}
 		if r.callBase.Err() != nil {

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -279,5 +280,38 @@ func TestRunWithCancelledContextStartsNothing(t *testing.T) {
 		if c.Outcome != NotRun || c.Reason != ReasonInterrupted {
 			t.Errorf("conversation %d: %s %q", c.ID, c.Outcome, c.Reason)
 		}
+	}
+}
+
+func TestRejectedKeyStopsTheRun(t *testing.T) {
+	for _, status := range []int{401, 403} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			rec := &recorder{}
+			conn := &fakeConn{fault: func(n int64, op string) *agent.Error {
+				return &agent.Error{Kind: agent.KindClient, Status: status, Op: op, Detail: "Invalid API key"}
+			}}
+			sum, err := Run(context.Background(), suiteOf(scenario(t, "s", 2, 30)), Options{Conn: conn, Observer: rec, Concurrency: 2})
+			if !errors.Is(err, ErrRejected) || sum.StopReason != StopRejected {
+				t.Fatalf("err %v, stop reason %q; want ErrRejected", err, sum.StopReason)
+			}
+			if n := conn.attempts.Load(); n > 2 {
+				t.Errorf("%d calls sent with a rejected key, want at most one per worker", n)
+			}
+			m := rec.checkAccounted(t, 30)
+			var errored, rejected int
+			for _, c := range m {
+				switch {
+				case c.Outcome == Errored:
+					errored++
+				case c.Outcome == NotRun && c.Reason == ReasonRejected:
+					rejected++
+				default:
+					t.Errorf("conversation %d: %s %q", c.ID, c.Outcome, c.Reason)
+				}
+			}
+			if errored < 1 || errored+rejected != 30 {
+				t.Errorf("errored %d, not run for the key %d", errored, rejected)
+			}
+		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"time"
 
@@ -32,9 +31,9 @@ type runFlags struct {
 	timeout     time.Duration
 	attempts    int
 	seed        int64
-	out         string
 	quiet       bool
 	quota       quotaFlags
+	reports     reportFlags
 }
 
 func (a *app) run(args []string) error {
@@ -50,7 +49,7 @@ func (a *app) run(args []string) error {
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of one agent call")
 	fs.IntVar(&f.attempts, "max-attempts", 4, "attempts per call, retries of 429/502/503/504 and transport errors included")
 	fs.Int64Var(&f.seed, "seed", 1, "seed for fake data and retry jitter")
-	fs.StringVar(&f.out, "out", "", "write the JSON result to `FILE`")
+	f.reports.register(fs)
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress output")
 	fs.StringVar(&f.quota.plan, "plan", "", "the agent's plan: starter, growth, scale, enterprise")
 	fs.Int64Var(&f.quota.quota, "quota", 0, "monthly call quota (instead of --plan)")
@@ -171,19 +170,15 @@ func (a *app) run(args []string) error {
 	res := agg.Result(fin)
 
 	// Reports first: nothing recorded is lost, whatever stopped the run.
-	if err := (report.ConsoleWriter{}).Write(a.stdout, res); err != nil {
-		return fmt.Errorf("writing summary: %w", err)
-	}
-	if f.out != "" {
-		err := report.WriteFileAtomic(f.out, func(w io.Writer) error { return (report.JSONWriter{}).Write(w, res) })
-		if err != nil {
-			return unfinishedErr("writing result file: %v", err)
-		}
+	if err := a.writeReports(res, &f.reports); err != nil {
+		return err
 	}
 
 	switch {
 	case errors.Is(runErr, runner.ErrInterrupted) || (runErr == nil && sum.Interrupted):
 		return unfinishedErr("interrupted; the reports written are marked interrupted")
+	case errors.Is(runErr, runner.ErrRejected):
+		return unfinishedErr("the target refused the API key in %s (%v); the run stopped", f.apiKeyEnv, runErr)
 	case errors.Is(runErr, runner.ErrQuotaExhausted):
 		return unfinishedErr("the agent's quota is used up; the run stopped cleanly (results written)")
 	case runErr != nil:

@@ -42,8 +42,14 @@ func TestMadeUpKeyNeverWritten(t *testing.T) {
 	}
 	// A wrong key: the error must not echo it either.
 	bad := cli{env: map[string]string{"OPTIMLY_API_KEY": key + "-wrong"}}
-	if code := bad.run(t, "run", "--target", srv.URL, repoPath("examples")); code == exitOK {
-		t.Fatalf("a wrong key passed")
+	if code := bad.run(t, "run", "--target", srv.URL, repoPath("examples")); code != exitUnfinished {
+		t.Fatalf("a wrong key: exit %d, want %d\n%s", code, exitUnfinished, bad.stderr.String())
+	}
+	if !strings.Contains(bad.stderr.String(), "refused the API key") {
+		t.Errorf("a wrong key is not named as the cause:\n%s", bad.stderr.String())
+	}
+	if n := srv.Server.Stats().ByStatus[401]; n > 4 {
+		t.Errorf("%d calls answered 401: the run did not stop at the first", n)
 	}
 	outputs := map[string]string{
 		"stdout": c.stdout.String(), "stderr": c.stderr.String(),
