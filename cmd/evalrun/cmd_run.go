@@ -32,6 +32,7 @@ type runFlags struct {
 	attempts    int
 	seed        int64
 	quiet       bool
+	targetName  string // from evalrun.yaml's target, for reports
 	quota       quotaFlags
 	reports     reportFlags
 }
@@ -57,15 +58,32 @@ func (a *app) run(args []string) error {
 	fs.StringVar(&f.quota.costUnit, "cost-unit", "calls", "what the quota counts: calls, or messages (2 per turn)")
 	fs.BoolVar(&f.quota.partial, "partial", false, "when the suite does not fit the quota, run the whole conversations that fit")
 	fs.Float64Var(&f.quota.retries, "retry-allowance", 0.1, "share of the worst-case calls reserved for retries (0 to 1)")
+	configPath := fs.String("config", "", "configuration `FILE` (default: ./evalrun.yaml when present); flags override it")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if err := applyConfig(cfg, fs); err != nil {
+		return err
+	}
+	if err := applyTarget(cfg, fs); err != nil {
+		return err
+	}
+	if cfg != nil && len(cfg.Targets) == 1 {
+		f.targetName = cfg.Targets[0].Name
+	}
 	if err := f.check(); err != nil {
 		return err
 	}
+	if len(paths) == 0 && cfg != nil {
+		paths = cfg.Suite
+	}
 	if len(paths) == 0 {
-		return usageErr("no scenario paths given; e.g. evalrun run examples")
+		return usageErr("no scenario paths given; e.g. evalrun run examples (or list them under suite: in evalrun.yaml)")
 	}
 
 	suite, err := scenarios.Load(paths...)
@@ -249,6 +267,9 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 			return nil, tgt, nil, usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env)", f.apiKeyEnv)
 		}
 		tgt.Name = u.Host
+		if f.targetName != "" {
+			tgt.Name = f.targetName
+		}
 		tgt.URL = u.Redacted()
 	}
 	conn, err := agent.NewOptimly(agent.Options{

@@ -1,0 +1,382 @@
+// Package config reads evalrun.yaml, the optional suite configuration.
+//
+// The file is flat: every flag of "evalrun run" can be set under its own
+// name (concurrency: 8, limit: [100/min, 1000/h], threshold: ["p95<2s"]),
+// and a few keys hold what a flag cannot say: suite (the default scenario
+// paths), targets, defaults (applied to every scenario), judge and env_allow.
+// Flags given on the command line override the file.
+//
+// Parsing is strict: every problem is reported with file:line:col, all at
+// once. Which setting names are valid is the caller's to decide (they are
+// the CLI's flag names), so Parse keeps settings as text with positions and
+// the CLI applies them through its own flag parsing.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultFile is the name looked for in the working directory.
+const DefaultFile = "evalrun.yaml"
+
+// maxFileSize bounds what Parse reads; configuration files are small.
+const maxFileSize = 1 << 20
+
+// File is a parsed evalrun.yaml.
+type File struct {
+	Path string
+	// Suite holds the default scenario paths, resolved against the
+	// directory of the file.
+	Suite []string
+	// Settings are flag values in file order.
+	Settings []Setting
+	// Targets are the agents to run the suite against, side by side.
+	Targets []Target
+	// Defaults is the `defaults:` node, for scenarios.ParseDefaults.
+	Defaults *yaml.Node
+	// Judge configures the LLM judge; nil when absent.
+	Judge *Judge
+	// EnvAllow lists the environment variables templates may read.
+	EnvAllow []string
+}
+
+// Setting is one flag set in the file. A list value gives the flag once per
+// element (for repeatable flags such as limit and threshold).
+type Setting struct {
+	Name   string
+	Values []string
+	Pos    Pos
+}
+
+// Target is one agent to run against.
+type Target struct {
+	Name      string
+	Kind      string // optimly (default), openai, http
+	URL       string // empty: the simulated agent
+	APIKeyEnv string
+	// Agent is the simulated agent's file when URL is empty, resolved
+	// against the file's directory.
+	Agent string
+	// Options is the kind-specific section (the `optimly:`, `openai:` or
+	// `http:` key), nil when absent.
+	Options *yaml.Node
+	Pos     Pos
+}
+
+// Judge is the `judge:` section.
+type Judge struct {
+	URL       string
+	Model     string
+	APIKeyEnv string
+	Pos       Pos
+}
+
+// Pos is a place in the file; Line and Col are 1-based.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+
+// Error is one problem in the file.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// ErrorList is every problem found, in file order.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Load reads and parses the file at path.
+func Load(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(ioLimit(f)); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return Parse(path, buf.Bytes())
+}
+
+// Parse parses the contents of a configuration file named file.
+func Parse(file string, data []byte) (*File, error) {
+	if len(data) > maxFileSize {
+		return nil, ErrorList{{Pos: Pos{file, 1, 1}, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileSize)}}
+	}
+	p := &parser{file: file, cfg: &File{Path: file}}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, errEOF) {
+			return p.cfg, nil // an empty file configures nothing
+		}
+		return nil, ErrorList{{Pos: Pos{file, yamlErrLine(err), 1}, Msg: "invalid YAML: " + yamlErrMsg(err)}}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		p.errf(&extra, "a configuration file holds one document; remove the second `---`")
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	switch {
+	case root.Kind == yaml.ScalarNode && root.Tag == "!!null":
+		return p.cfg, nil
+	case root.Kind != yaml.MappingNode:
+		p.errf(root, "want a mapping of settings (key: value), got %s", kindName(root))
+	default:
+		p.top(root)
+	}
+	if len(p.errs) > 0 {
+		sort.SliceStable(p.errs, func(i, j int) bool {
+			a, b := p.errs[i].Pos, p.errs[j].Pos
+			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		})
+		return nil, p.errs
+	}
+	return p.cfg, nil
+}
+
+// Keys that are not flags.
+var sectionKeys = []string{"suite", "targets", "defaults", "judge", "env_allow"}
+
+type parser struct {
+	file string
+	cfg  *File
+	errs ErrorList
+}
+
+func (p *parser) pos(n *yaml.Node) Pos { return Pos{p.file, n.Line, n.Column} }
+
+func (p *parser) errf(n *yaml.Node, format string, args ...any) {
+	p.errs = append(p.errs, &Error{Pos: p.pos(n), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) dir() string { return filepath.Dir(p.file) }
+
+func (p *parser) top(m *yaml.Node) {
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			p.errf(k, "a key must be a plain name")
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			p.errf(k, "%q is set twice (also at line %d)", k.Value, prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		switch k.Value {
+		case "suite":
+			for _, s := range p.strings(k.Value, v) {
+				p.cfg.Suite = append(p.cfg.Suite, p.resolve(s))
+			}
+		case "targets":
+			p.targets(v)
+		case "defaults":
+			if v.Kind != yaml.MappingNode {
+				p.errf(v, "defaults: want a mapping (tags, vars, expect), got %s", kindName(v))
+				continue
+			}
+			p.cfg.Defaults = v
+		case "judge":
+			p.judge(v)
+		case "env_allow":
+			p.cfg.EnvAllow = p.strings(k.Value, v)
+		default:
+			vals := p.strings(k.Value, v)
+			if vals != nil {
+				p.cfg.Settings = append(p.cfg.Settings, Setting{Name: k.Value, Values: vals, Pos: p.pos(k)})
+			}
+		}
+	}
+}
+
+// strings reads a scalar or a list of scalars.
+func (p *parser) strings(key string, v *yaml.Node) []string {
+	switch v.Kind {
+	case yaml.ScalarNode:
+		if v.Tag == "!!null" {
+			p.errf(v, "%s: missing value", key)
+			return nil
+		}
+		return []string{v.Value}
+	case yaml.SequenceNode:
+		out := make([]string, 0, len(v.Content))
+		for _, e := range v.Content {
+			if e.Kind != yaml.ScalarNode || e.Tag == "!!null" {
+				p.errf(e, "%s: each item must be a plain value, got %s", key, kindName(e))
+				continue
+			}
+			out = append(out, e.Value)
+		}
+		return out
+	}
+	p.errf(v, "%s: want a value or a list of values, got %s", key, kindName(v))
+	return nil
+}
+
+func (p *parser) scalar(key string, v *yaml.Node) (string, bool) {
+	if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+		p.errf(v, "%s: want a plain value, got %s", key, kindName(v))
+		return "", false
+	}
+	return v.Value, true
+}
+
+func (p *parser) resolve(path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(p.dir(), path)
+}
+
+var targetKeys = []string{"name", "kind", "url", "api_key_env", "agent", "optimly", "openai", "http"}
+
+// Kinds of target.
+var Kinds = []string{"optimly", "openai", "http"}
+
+func (p *parser) targets(v *yaml.Node) {
+	if v.Kind != yaml.SequenceNode {
+		p.errf(v, "targets: want a list of targets (- name: ..., url: ...), got %s", kindName(v))
+		return
+	}
+	names := map[string]int{}
+	for i, tn := range v.Content {
+		if tn.Kind != yaml.MappingNode {
+			p.errf(tn, "targets[%d]: want a mapping with name, kind, url, api_key_env, got %s", i, kindName(tn))
+			continue
+		}
+		t := Target{Kind: "optimly", Pos: p.pos(tn)}
+		var kindNode *yaml.Node
+		for j := 0; j+1 < len(tn.Content); j += 2 {
+			k, val := tn.Content[j], tn.Content[j+1]
+			field := fmt.Sprintf("targets[%d].%s", i, k.Value)
+			switch k.Value {
+			case "name":
+				t.Name, _ = p.scalar(field, val)
+			case "kind":
+				t.Kind, _ = p.scalar(field, val)
+				kindNode = val
+			case "url":
+				t.URL, _ = p.scalar(field, val)
+			case "api_key_env":
+				t.APIKeyEnv, _ = p.scalar(field, val)
+			case "agent":
+				s, _ := p.scalar(field, val)
+				t.Agent = p.resolve(s)
+			case "optimly", "openai", "http":
+				if val.Kind != yaml.MappingNode {
+					p.errf(val, "%s: want a mapping, got %s", field, kindName(val))
+					continue
+				}
+				t.Options = val
+			default:
+				p.errf(k, "unknown key %q in a target%s; valid keys: %s", k.Value, suggest(k.Value, targetKeys), strings.Join(targetKeys, ", "))
+			}
+		}
+		if !contains(Kinds, t.Kind) && kindNode != nil {
+			p.errf(kindNode, "targets[%d].kind: %q is not a kind; valid kinds: %s", i, t.Kind, strings.Join(Kinds, ", "))
+		}
+		if t.Options != nil {
+			// The kind-specific section must match the kind.
+			for j := 0; j+1 < len(tn.Content); j += 2 {
+				k := tn.Content[j]
+				if contains(Kinds, k.Value) && k.Value != t.Kind {
+					p.errf(k, "targets[%d]: section %q does not match kind %q", i, k.Value, t.Kind)
+				}
+			}
+		}
+		if t.Name == "" {
+			p.errf(tn, "targets[%d]: missing name (used in reports to tell targets apart)", i)
+		} else if prev, dup := names[t.Name]; dup {
+			p.errf(tn, "targets[%d]: name %q is also used by targets[%d]; names must be unique", i, t.Name, prev)
+		} else {
+			names[t.Name] = i
+		}
+		if t.URL != "" && t.Agent != "" {
+			p.errf(tn, "targets[%d]: give url (a real agent) or agent (a simulated agent file), not both", i)
+		}
+		p.cfg.Targets = append(p.cfg.Targets, t)
+	}
+}
+
+var judgeKeys = []string{"url", "model", "api_key_env"}
+
+func (p *parser) judge(v *yaml.Node) {
+	if v.Kind != yaml.MappingNode {
+		p.errf(v, "judge: want a mapping with url, model, api_key_env, got %s", kindName(v))
+		return
+	}
+	j := &Judge{Pos: p.pos(v)}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		switch k.Value {
+		case "url":
+			j.URL, _ = p.scalar("judge.url", val)
+		case "model":
+			j.Model, _ = p.scalar("judge.model", val)
+		case "api_key_env":
+			j.APIKeyEnv, _ = p.scalar("judge.api_key_env", val)
+		default:
+			p.errf(k, "unknown key %q in judge%s; valid keys: %s", k.Value, suggest(k.Value, judgeKeys), strings.Join(judgeKeys, ", "))
+		}
+	}
+	if j.URL == "" {
+		p.errf(v, "judge: missing url (an OpenAI-compatible base URL)")
+	}
+	if j.Model == "" {
+		p.errf(v, "judge: missing model")
+	}
+	p.cfg.Judge = j
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
