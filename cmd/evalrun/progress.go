@@ -65,17 +65,20 @@ func (a *app) startProgress(f *runFlags, agg *report.Aggregator, total int64, bu
 		defer pr.wg.Done()
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
-		for {
-			s := agg.Snapshot()
-			convs.SetCurrent(s.Conversations)
+		update := func() {
+			convs.SetCurrent(agg.Snapshot().Conversations)
 			if calls != nil {
 				calls.SetCurrent(budget.Spent())
 			}
+		}
+		for {
+			update()
 			select {
 			case <-pr.done:
-				convs.SetTotal(-1, true)
+				update()
+				convs.SetTotal(-1, true) // complete at the count reached
 				if calls != nil {
-					calls.SetTotal(-1, true)
+					calls.Abort(false) // keep showing spent of budget
 				}
 				return
 			case <-t.C:
