@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"io"
 	"time"
 )
 
@@ -41,6 +42,15 @@ type Chat struct {
 	ClientID  string `json:"client_id,omitempty"`
 	CreatedAt string `json:"created_at,omitempty"`
 	Status    string `json:"status,omitempty"`
+	// TraceID is the W3C trace id (32 lower-case hex digits) shared by
+	// every call of this chat: each call sends it in its traceparent header
+	// with a span id of its own. NewChat sets it; an empty or malformed one
+	// makes each call start a trace of its own.
+	TraceID string `json:"trace_id,omitempty"`
+
+	// local is the client-side state of transports that keep the
+	// conversation themselves (openai, http); nil for Optimly.
+	local *localChat
 }
 
 // Message is one user turn.
@@ -67,8 +77,32 @@ type Reply struct {
 	TokensUsed     int     `json:"tokens_used,omitempty"`
 	KnowledgeUsed  int     `json:"knowledge_chunks_used,omitempty"`
 	// Raw is the reply body as received (unwrapped from a {"data":...}
-	// envelope), for expectations over arbitrary JSON fields.
+	// envelope), for expectations over arbitrary JSON fields. A streamed
+	// reply has no body of its own: Raw is then the assembled message as
+	// a non-streamed answer would carry it.
 	Raw json.RawMessage `json:"-"`
+
+	// PromptTokens and CompletionTokens split TokensUsed when the server
+	// reports them (OpenAI-compatible usage); zero otherwise.
+	PromptTokens     int `json:"prompt_tokens,omitempty"`
+	CompletionTokens int `json:"completion_tokens,omitempty"`
+
+	// Streaming measurements, set only by a streamed reply (the openai
+	// transport with Stream): TTFT is the time from sending the request to
+	// the first content (or tool-call) chunk, Chunks the number of data
+	// events that carried content, Gaps the time between consecutive
+	// content chunks (len(Gaps) == Chunks-1) and MaxGap the longest of them
+	// (the longest stall of the stream).
+	TTFT   time.Duration   `json:"ttft_ns,omitempty"`
+	Chunks int             `json:"chunks,omitempty"`
+	Gaps   []time.Duration `json:"-"`
+	MaxGap time.Duration   `json:"max_gap_ns,omitempty"`
+
+	// RequestID is the X-Request-ID sent with the attempt that produced
+	// this reply, and TraceID the trace id of its traceparent header, so a
+	// server's logs can be joined with the report.
+	RequestID string `json:"request_id,omitempty"`
+	TraceID   string `json:"trace_id,omitempty"`
 }
 
 // ToolExecution is one tool the agent ran while answering.
@@ -111,4 +145,50 @@ type Options struct {
 	// TLSConfig, when set, is used (cloned) for https connections, e.g. to
 	// trust a private CA. Nil means the system roots.
 	TLSConfig *tls.Config
+	// Auth says how the key is sent: "" or "bearer" as
+	// "Authorization: Bearer <key>" (unless Header says X-API-Key),
+	// "header" as-is (no "Bearer ") in the header named by Header (default
+	// X-API-Key; "Authorization" sends the bare key there), "query"
+	// as the query parameter named by QueryParam. Matched
+	// case-insensitively. A key sent in the query is redacted from errors
+	// and debug output like any other, but may still reach server and
+	// proxy logs: prefer a header when the server accepts one.
+	Auth string
+	// QueryParam is the query parameter that carries the key with Auth
+	// "query". Zero means "api_key".
+	QueryParam string
+	// CACertFile names a PEM file of CA certificates trusted for https in
+	// addition to the system roots (e.g. a company proxy's or a staging
+	// server's private CA). It is read once, by the constructor.
+	CACertFile string
+	// Debug, when set, receives one line per request and per response
+	// (method, URL, status, headers, a body excerpt) with the key redacted
+	// wherever it appears: the Authorization and X-API-Key headers, the
+	// key's query parameter and any body text. Writes are serialised.
+	Debug io.Writer
+}
+
+// HistoryReader is implemented by transports whose server keeps the
+// conversation and can list it (Optimly: GET /external/chat/{id}/messages).
+// Reading the history is an agent call: it counts against the quota like
+// any other.
+type HistoryReader interface {
+	// History returns the chat's messages, oldest first.
+	History(ctx context.Context, chat Chat) ([]HistoryMessage, error)
+}
+
+// HistoryMessage is one message of a chat as the server kept it.
+type HistoryMessage struct {
+	ID        string `json:"message_id,omitempty"`
+	Sender    string `json:"sender"` // "user" or "assistant"
+	Content   string `json:"content"`
+	Timestamp string `json:"timestamp,omitempty"`
+}
+
+// CallCoster is implemented by transports whose NewChat is not an agent
+// call (the chat is kept client-side), so a quota estimate can leave it
+// out. A Conn that does not implement it costs one call per NewChat.
+type CallCoster interface {
+	// NewChatCalls returns how many agent calls one NewChat makes.
+	NewChatCalls() int
 }

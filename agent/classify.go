@@ -56,7 +56,7 @@ func ParseRetryAfter(value string, now time.Time) time.Duration {
 // statusError classifies a non-2xx answer by its status and the message in
 // its body: 402 and quota messages on 429/403 are quota exhausted, other
 // 429s throttled, other 4xx client, 5xx server, anything else protocol.
-func (o *Optimly) statusError(op string, status int, header http.Header, body []byte) *Error {
+func (o *core) statusError(op string, status int, header http.Header, body []byte) *Error {
 	e := &Error{
 		Op:         op,
 		Status:     status,
@@ -96,8 +96,8 @@ func (o *Optimly) statusError(op string, status int, header http.Header, body []
 // detail makes a server message safe and short for Error.Detail: the key is
 // redacted first (so truncation cannot leave part of it), then the text is
 // cut to maxDetail runes.
-func (o *Optimly) detail(msg string) string {
-	return shorten(Redact(msg, o.key), maxDetail)
+func (o *core) detail(msg string) string {
+	return shorten(o.redact(msg), maxDetail)
 }
 
 // mentionsQuota reports whether a server message says a quota or plan limit

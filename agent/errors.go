@@ -68,6 +68,10 @@ type Error struct {
 	// Detail is a short, secret-free description (e.g. the server's message).
 	Detail string
 	Err    error // underlying error, may be nil
+	// RequestID is the X-Request-ID of the failed attempt ("" when no
+	// request was built), for finding it in the server's logs. It is not
+	// part of Error().
+	RequestID string
 }
 
 // Error returns "op: kind (HTTP status): detail: underlying error", leaving

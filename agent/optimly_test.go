@@ -322,6 +322,10 @@ func TestNewChat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if !validTraceID(chat.TraceID) {
+				t.Errorf("chat trace id %q is not 32 hex digits", chat.TraceID)
+			}
+			chat.TraceID = ""
 			if chat != tt.wantChat {
 				t.Errorf("chat = %+v, want %+v", chat, tt.wantChat)
 			}
@@ -441,6 +445,10 @@ func TestSendReplyShapes(t *testing.T) {
 				t.Errorf("Raw = %s\nwant %s", got.Raw, wantRaw)
 			}
 			got.Raw = nil
+			if !validTraceID(got.TraceID) || got.RequestID == "" {
+				t.Errorf("reply lacks ids: request %q, trace %q", got.RequestID, got.TraceID)
+			}
+			got.RequestID, got.TraceID = "", ""
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("reply\n got %+v\nwant %+v", got, tt.want)
 			}

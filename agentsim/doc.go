@@ -2,6 +2,12 @@
 // the built-in default target of `evalrun run`, the fixture of evalrun's tests
 // and the target of its benchmarks.
 //
+// It also plays an OpenAI-compatible chat completions server
+// (POST /v1/chat/completions, streamed or not; see openai.go) with the same
+// knowledge, tools, latency and faults, and accepts the key as a Bearer
+// token, an X-API-Key header or an api_key query parameter on the Optimly
+// endpoints.
+//
 // An agent file (YAML, see examples/agents/baseline.agent.yaml) describes the agent:
 // its API keys, a knowledge base of entries matched by keywords and phrases, a
 // fallback answer, the tools it runs (lead capture, appointment booking, human

@@ -32,6 +32,7 @@ type Server struct {
 	msgSeq  atomic.Uint64
 
 	newChats, turns, v1Turns, messages, health, agentCalls, dropped, canceled atomic.Int64
+	openAITurns                                                               atomic.Int64
 	byStatus                                                                  [600]atomic.Int64
 }
 
@@ -70,6 +71,9 @@ type Stats struct {
 	// success (including malformed and slow answers): chats opened, v2 and v1
 	// turns answered, chat histories read.
 	NewChats, Turns, V1Turns, Messages int64
+	// OpenAITurns counts chat completions answered on /v1/chat/completions
+	// (streamed or not).
+	OpenAITurns int64
 	// Health counts health checks.
 	Health int64
 	// AgentCalls counts every agent call, whatever its answer.
@@ -112,15 +116,16 @@ func (s *Server) SetFaults(f Faults) {
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		NewChats:   s.newChats.Load(),
-		Turns:      s.turns.Load(),
-		V1Turns:    s.v1Turns.Load(),
-		Messages:   s.messages.Load(),
-		Health:     s.health.Load(),
-		AgentCalls: s.agentCalls.Load(),
-		Dropped:    s.dropped.Load(),
-		Canceled:   s.canceled.Load(),
-		ByStatus:   map[int]int64{},
+		NewChats:    s.newChats.Load(),
+		Turns:       s.turns.Load(),
+		V1Turns:     s.v1Turns.Load(),
+		Messages:    s.messages.Load(),
+		OpenAITurns: s.openAITurns.Load(),
+		Health:      s.health.Load(),
+		AgentCalls:  s.agentCalls.Load(),
+		Dropped:     s.dropped.Load(),
+		Canceled:    s.canceled.Load(),
+		ByStatus:    map[int]int64{},
 	}
 	for code := range s.byStatus {
 		if n := s.byStatus[code].Load(); n > 0 {
@@ -173,6 +178,8 @@ const (
 //	POST /external/agent/v2                   one turn, with tools and metadata
 //	POST /external/agent                      one turn, legacy v1 shape, no tools
 //	GET  /external/chat/{chat_id}/messages    the chat's history
+//	POST /v1/chat/completions                 OpenAI-compatible (see openai.go)
+//	GET  /v1/models                           OpenAI-compatible model list; no auth, never counted
 //
 // An agent call is checked in this order: API key (401), quota (429), rate
 // limits (429 with Retry-After), injected faults, request body (422, or 413
@@ -180,6 +187,14 @@ const (
 // if the client goes away) and the agent answers.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
+	switch path {
+	case openAIPath:
+		s.serveOpenAI(w, r)
+		return
+	case openAIModels:
+		s.serveModels(w, r)
+		return
+	}
 	ep, chatID, method := epNone, "", http.MethodPost
 	switch {
 	case path == "/health":
@@ -258,14 +273,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorized reports whether r carries one of the agent's keys, as a Bearer
-// token or an X-API-Key header.
+// token, an X-API-Key header or an api_key query parameter.
 func (s *Server) authorized(r *http.Request) bool {
 	key := ""
 	if h := r.Header.Get("Authorization"); len(h) > 7 && equalFoldASCII(h[:7], "bearer ") {
 		key = strings.TrimSpace(h[7:])
 	} else if h := r.Header.Get("X-API-Key"); h != "" {
 		key = strings.TrimSpace(h)
+	} else if r.URL.RawQuery != "" {
+		key = r.URL.Query().Get("api_key")
 	}
+	return s.validKey(key)
+}
+
+// validKey reports whether key is one of the agent's keys, in constant time.
+func (s *Server) validKey(key string) bool {
 	if key == "" {
 		return false
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
@@ -28,6 +29,29 @@ type Meta struct {
 	// Settings are recorded in the result file; they must hold no secret.
 	Settings map[string]any
 	Seed     int64
+	// Load is the run's load model (see LoadInfo).
+	Load LoadInfo
+	// Transcripts decides which conversations the result keeps in full and
+	// where every conversation is streamed; the zero value keeps failures
+	// and a sample (see Transcripts).
+	Transcripts Transcripts
+}
+
+// Load models of LoadInfo.Model.
+const (
+	LoadClosed = "closed" // N conversations in flight
+	LoadOpen   = "open"   // conversations start on an arrival schedule
+)
+
+// LoadInfo describes a run's load model. When Model is set, the result has
+// the service-time and schedule-lag histograms (HistService,
+// HistScheduleLag) and warns when the run fell behind its schedule.
+type LoadInfo struct {
+	// Model is LoadClosed or LoadOpen; empty says nothing about the load.
+	Model string
+	// PeakRate is the open model's highest arrival rate, in conversations
+	// per second; its inter-arrival gap is what schedule lag is judged by.
+	PeakRate float64
 }
 
 // Finish describes how a run ended; Result records it.
@@ -37,7 +61,13 @@ type Finish struct {
 	// StopReason says why the run stopped early (e.g. "interrupted",
 	// "quota exhausted"); empty when it ran to the end.
 	StopReason string
-	Budget     BudgetInfo
+	// Schedule is what the runner's schedule reported (runner.Summary's
+	// Schedule): the result warns when its cap held arrivals back.
+	Schedule runner.ScheduleStats
+	// Warnings are added to the result's warnings, before those the
+	// Aggregator finds itself.
+	Warnings []string
+	Budget   BudgetInfo
 }
 
 // Snapshot is the live state of a run, for progress bars.
@@ -67,6 +97,10 @@ type Aggregator struct {
 
 	mu    sync.Mutex // guards hists
 	hists histSet
+
+	policy TranscriptPolicy
+	sample int
+	stream *transcriptStream // nil unless streaming every conversation
 }
 
 // UnnamedScenario is the name results use for calls and conversations that
@@ -79,13 +113,26 @@ const (
 	excerptLen = 200 // runes of a reply kept in a Failure
 )
 
-// sample is one call's latency waiting to be recorded.
+// sample is one call's latency waiting to be recorded, or a
+// conversation's schedule lag (kind sampleLag, in us).
 type sample struct {
 	kind     runner.CallKind
 	scenario string
 	turn     int
 	us       int64
+	service  int64 // the last attempt's service time in µs
+	bucket   int64 // sendBucket of the intended send time; -1 when unknown
 }
+
+// sampleLag marks a sample that is a conversation's schedule lag.
+const sampleLag runner.CallKind = "\x00schedule_lag"
+
+// sendBucket is the width of the buckets that count calls by intended send
+// time, from which the closed model's stalls are found.
+const sendBucket = 100 * time.Millisecond
+
+// maxSendBuckets bounds those buckets (about 11 days of run).
+const maxSendBuckets = 10_000_000
 
 type stripe struct {
 	mu         sync.Mutex
@@ -137,9 +184,30 @@ type scenarioAcc struct {
 	outcomes    outcomeCounts
 	turns       int64
 	convs       []ConversationResult
+	// first is the failure of the failing conversation with the lowest
+	// (iteration, id), kept or not.
+	first *Failure
+}
+
+// earlier reports whether failure f comes before g (nil is last).
+func earlier(f, g *Failure) bool {
+	if f == nil {
+		return false
+	}
+	if g == nil {
+		return true
+	}
+	return cmp.Or(cmp.Compare(f.Iteration, g.Iteration), cmp.Compare(f.Conversation, g.Conversation)) < 0
 }
 
 type histSet struct {
+	// service is the service time (send to reply of the last attempt) by
+	// call kind; lag the conversations' schedule lag; sends counts calls by
+	// intended send time in sendBucket steps from Meta.Started.
+	service map[runner.CallKind]*hdrhistogram.Histogram
+	lag     *hdrhistogram.Histogram
+	sends   []int64
+
 	all       *hdrhistogram.Histogram
 	kinds     map[runner.CallKind]*hdrhistogram.Histogram
 	scenarios map[string]*hdrhistogram.Histogram
@@ -152,12 +220,19 @@ func NewAggregator(meta Meta) *Aggregator {
 	a := &Aggregator{
 		meta: meta,
 		hists: histSet{
+			service:   map[runner.CallKind]*hdrhistogram.Histogram{},
+			lag:       newLatencyHistogram(),
 			all:       newLatencyHistogram(),
 			kinds:     map[runner.CallKind]*hdrhistogram.Histogram{},
 			scenarios: map[string]*hdrhistogram.Histogram{},
 			turns:     map[int]*hdrhistogram.Histogram{},
 		},
 	}
+	a.policy, a.sample = meta.Transcripts.policy()
+	if a.policy == TranscriptsAll && meta.Transcripts.Stream != nil {
+		a.stream = newTranscriptStream(meta.Transcripts.Stream)
+	}
+	a.meta.Transcripts.Stream = nil // the Aggregator writes only through a.stream
 	a.bufs.New = func() any { s := make([]sample, 0, flushAt); return &s }
 	for i := range a.stripes {
 		a.stripes[i].buf = a.bufs.Get().(*[]sample)
@@ -177,7 +252,11 @@ func (a *Aggregator) CallDone(c *runner.Call) {
 	if c == nil {
 		return
 	}
-	smp := sample{kind: c.Kind, scenario: cmp.Or(c.Scenario, UnnamedScenario), turn: c.Turn, us: latencyMicros(c.Latency)}
+	smp := sample{kind: c.Kind, scenario: cmp.Or(c.Scenario, UnnamedScenario), turn: c.Turn, us: latencyMicros(c.Latency),
+		service: latencyMicros(c.Service), bucket: -1}
+	if start := a.meta.Started; !start.IsZero() && !c.Intended.Before(start) {
+		smp.bucket = int64(c.Intended.Sub(start) / sendBucket)
+	}
 	s := a.stripe(c.Conversation)
 	var full *[]sample
 	s.mu.Lock()
@@ -207,6 +286,17 @@ func (a *Aggregator) record(batch *[]sample) {
 	for _, smp := range *batch {
 		// RecordValue only fails for a value out of range; latencyMicros
 		// clamps every value into it.
+		if smp.kind == sampleLag {
+			_ = h.lag.RecordValue(smp.us)
+			continue
+		}
+		_ = histFor(h.service, smp.kind).RecordValue(smp.service)
+		if b := smp.bucket; b >= 0 && b < maxSendBuckets {
+			for int64(len(h.sends)) <= b {
+				h.sends = append(h.sends, 0)
+			}
+			h.sends[b]++
+		}
 		_ = h.all.RecordValue(smp.us)
 		_ = histFor(h.kinds, smp.kind).RecordValue(smp.us)
 		if smp.kind == runner.CallTurn {
@@ -247,9 +337,10 @@ func (a *Aggregator) flush() {
 	}
 }
 
-// ConversationDone records how a conversation ended and keeps its
-// transcript. A nil conversation is ignored; an outcome the runner does not
-// define counts as an error.
+// ConversationDone records how a conversation ended, keeps its transcript
+// if the transcript policy says so, and streams it when the policy is
+// TranscriptsAll. A nil conversation is ignored; an outcome the runner does
+// not define counts as an error.
 func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	if c == nil {
 		return
@@ -258,6 +349,14 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	name, file, tags, minPass := UnnamedScenario, "", []string(nil), 1.0
 	if sc := c.Scenario; sc != nil {
 		name, file, tags, minPass = cmp.Or(sc.Name, UnnamedScenario), sc.File, sc.Tags, sc.MinPassRate
+	}
+	if a.stream != nil {
+		a.stream.write(&TranscriptLine{Target: a.meta.Target.Name, Scenario: name, File: file, ConversationResult: rec})
+	}
+	keep := keepTranscript(a.policy, a.sample, a.stream != nil, &rec)
+	var fail *Failure
+	if rec.Outcome == runner.Failed || rec.Outcome == runner.Errored || rec.Outcome == runner.Throttled {
+		fail = firstFailure([]ConversationResult{rec})
 	}
 	s := a.stripe(c.ID)
 	s.mu.Lock()
@@ -268,9 +367,25 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	}
 	acc.outcomes.add(rec.Outcome)
 	acc.turns += int64(len(rec.Turns))
-	acc.convs = append(acc.convs, rec)
+	if keep {
+		acc.convs = append(acc.convs, rec)
+	}
+	if earlier(fail, acc.first) {
+		acc.first = fail
+	}
 	s.outcomes.add(rec.Outcome)
+	var full *[]sample
+	if !c.Start.IsZero() && !c.Scheduled.IsZero() {
+		*s.buf = append(*s.buf, sample{kind: sampleLag, us: latencyMicros(c.Start.Sub(c.Scheduled)), bucket: -1})
+		if len(*s.buf) >= flushAt {
+			full = s.buf
+			s.buf = a.bufs.Get().(*[]sample)
+		}
+	}
 	s.mu.Unlock()
+	if full != nil {
+		a.record(full)
+	}
 }
 
 // conversationRecord converts a runner conversation into its stored form.
@@ -303,7 +418,8 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 			Tools:     t.Tools,
 			Handoff:   t.Handoff,
 			Tokens:    t.Tokens,
-			LatencyMS: millis(t.Latency),
+			LatencyMS: millis(max(t.Latency, 0)),
+			ServiceMS: millis(max(t.Service, 0)),
 			Attempts:  t.Attempts,
 			Outcome:   t.Outcome,
 			Error:     t.Error,
@@ -396,6 +512,9 @@ func (a *Aggregator) Result(end Finish) *Result {
 			m.outcomes.merge(acc.outcomes)
 			m.turns += acc.turns
 			m.convs = append(m.convs, acc.convs...)
+			if earlier(acc.first, m.first) {
+				m.first = acc.first
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -413,7 +532,41 @@ func (a *Aggregator) Result(end Finish) *Result {
 	}
 	slices.SortFunc(res.Scenarios, func(x, y ScenarioResult) int { return strings.Compare(x.Name, y.Name) })
 	res.Histograms = a.histograms()
+	res.Warnings = a.warnings(end, res)
+	res.Transcripts = a.transcriptInfo(res)
 	return res
+}
+
+// transcriptInfo records the transcript policy and what it kept.
+func (a *Aggregator) transcriptInfo(res *Result) *TranscriptInfo {
+	ti := &TranscriptInfo{Policy: a.policy}
+	if a.policy == TranscriptsSample || a.policy == TranscriptsAll {
+		ti.Sample = a.sample
+	}
+	for i := range res.Scenarios {
+		ti.Kept += len(res.Scenarios[i].Conversations)
+	}
+	if a.stream != nil {
+		ti.File = a.meta.Transcripts.StreamName
+		n, err := a.stream.flush()
+		ti.Streamed = n
+		if err != nil {
+			ti.StreamError = err.Error()
+		}
+	}
+	return ti
+}
+
+// FlushTranscripts writes out what the transcript stream buffers and
+// returns the first error writing it met, if any; nil when there is no
+// stream. Call it after the last ConversationDone and before closing the
+// stream's file. Result flushes too, and records the error.
+func (a *Aggregator) FlushTranscripts() error {
+	if a.stream == nil {
+		return nil
+	}
+	_, err := a.stream.flush()
+	return err
 }
 
 // scenarioResult builds one scenario's result from its accumulated runs.
@@ -452,7 +605,7 @@ func scenarioResult(name string, acc *scenarioAcc) ScenarioResult {
 	if sr.Conversations == nil {
 		sr.Conversations = []ConversationResult{}
 	}
-	sr.FirstFailure = firstFailure(sr.Conversations)
+	sr.FirstFailure = acc.first
 	return sr
 }
 
@@ -540,7 +693,112 @@ func (a *Aggregator) histograms() []HistogramResult {
 	for _, i := range slices.Sorted(maps.Keys(h.turns)) {
 		out = append(out, summarize(HistTurn, strconv.Itoa(i), h.turns[i]))
 	}
+	if a.meta.Load.Model != "" {
+		for _, k := range []runner.CallKind{runner.CallNewChat, runner.CallTurn} {
+			histFor(h.service, k)
+		}
+		for _, k := range slices.Sorted(maps.Keys(h.service)) {
+			out = append(out, summarize(HistService, string(k), h.service[k]))
+		}
+		out = append(out, summarize(HistScheduleLag, ScheduleLagName, h.lag))
+	}
 	return out
+}
+
+// warnings says how the run fell behind its schedule, so that nobody reads
+// its latencies without knowing: extra first, then the cap on conversations
+// in flight, then the schedule lag (open model) or the stalls (closed model).
+func (a *Aggregator) warnings(end Finish, res *Result) []string {
+	out := append([]string(nil), end.Warnings...)
+	if st := end.Schedule; st.CapHits > 0 {
+		out = append(out, fmt.Sprintf("the cap of %d conversations in flight (--max-in-flight) held back %d arrivals, the first at +%s; they started late, and their latencies include the wait",
+			st.MaxInFlight, st.CapHits, fmtWarnDuration(st.FirstCapHit)))
+	}
+	switch a.meta.Load.Model {
+	case LoadOpen:
+		lag := res.Histogram(HistScheduleLag, ScheduleLagName)
+		if lag == nil || lag.Count == 0 || a.meta.Load.PeakRate <= 0 {
+			break
+		}
+		p99 := time.Duration(lag.P99US) * time.Microsecond
+		gap := time.Duration(float64(time.Second) / a.meta.Load.PeakRate)
+		if p99 > max(gap/10, MinLagWarning) {
+			out = append(out, fmt.Sprintf("the run fell behind schedule: p99 schedule lag %s (conversations start every %s at the peak rate); latencies include the queueing",
+				fmtWarnDuration(p99), fmtWarnDuration(gap)))
+		}
+	case LoadClosed:
+		a.mu.Lock()
+		stalled, median := closedStalls(a.hists.sends)
+		a.mu.Unlock()
+		if stalled > 0 {
+			out = append(out, fmt.Sprintf("the run fell behind schedule: the closed model sent almost no calls for %s in all (%d calls/s otherwise) while calls were slow; the calls it would have sent meanwhile are missing from its latencies (coordinated omission); --arrival-rate measures them from their intended send times",
+				fmtWarnDuration(stalled), median*int64(time.Second/sendBucket)))
+		}
+	}
+	return out
+}
+
+// MinLagWarning is the schedule lag p99 below which an open-model run is
+// never said to have fallen behind, however short its inter-arrival gap: a
+// few milliseconds of lag are timer and scheduler noise on a busy machine,
+// and small beside any agent's latency.
+const MinLagWarning = 5 * time.Millisecond
+
+// closedStalls finds the stalls of a closed-model run in its calls counted
+// per sendBucket: runs of at least three buckets (300 ms) with fewer than a
+// quarter of the median count, between the first and the last bucket that
+// reach it (a run's ramp-up and tail are not stalls). A closed model sends
+// its next call only when a reply arrives, so while the agent stalls it
+// sends nothing, and those calls never appear in its latencies. It returns
+// the stalled time and the median count per bucket; 0 when the median is
+// below 10 calls per bucket (too few to tell a stall from the pace of think
+// times) or the run is shorter than 2 s.
+func closedStalls(sends []int64) (time.Duration, int64) {
+	if len(sends) < 20 {
+		return 0, 0
+	}
+	sorted := slices.Clone(sends)
+	slices.Sort(sorted)
+	median := sorted[len(sorted)/2]
+	if median < 10 {
+		return 0, median
+	}
+	low := func(n int64) bool { return n*4 < median }
+	first, last := 0, len(sends)-1
+	for first <= last && low(sends[first]) {
+		first++
+	}
+	for last >= first && low(sends[last]) {
+		last--
+	}
+	stalled, run := 0, 0
+	for i := first; i <= last+1; i++ {
+		if i <= last && low(sends[i]) {
+			run++
+			continue
+		}
+		if run >= 3 {
+			stalled += run
+		}
+		run = 0
+	}
+	return time.Duration(stalled) * sendBucket, median
+}
+
+// fmtWarnDuration formats a duration for a warning with about three
+// significant digits: 850µs, 12.3ms, 1.2s, 2m30s.
+func fmtWarnDuration(d time.Duration) string {
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	case d >= 10*time.Millisecond:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 0, 64) + "ms"
+	case d >= time.Millisecond:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + "ms"
+	}
+	return strconv.FormatInt(d.Microseconds(), 10) + "µs"
 }
 
 // redactURL removes user info and query values from a URL so no

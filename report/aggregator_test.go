@@ -33,7 +33,7 @@ func TestAggregatorConcurrent(t *testing.T) {
 		return plan{scen: id % 5, turns: 1 + id%4, outcome: outcomes[id%7]}
 	}
 
-	a := NewAggregator(Meta{RunID: "race", Started: t0})
+	a := NewAggregator(Meta{RunID: "race", Started: t0, Transcripts: Transcripts{Policy: TranscriptsAll}})
 	stop := make(chan struct{})
 	var snaps sync.WaitGroup
 	snaps.Add(1)

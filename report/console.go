@@ -50,6 +50,7 @@ func (cw ConsoleWriter) Write(w io.Writer, r *Result) error {
 	p.outcomes(r)
 	p.latency(r)
 	p.budget(r)
+	p.warnings(r)
 	p.verdict(r)
 	if _, err := io.WriteString(w, p.b.String()); err != nil {
 		return fmt.Errorf("write summary: %w", err)
@@ -300,7 +301,7 @@ func (p *printer) latency(r *Result) {
 	var rows []HistogramResult
 	for _, h := range r.Histograms {
 		switch h.Kind {
-		case HistOverall, HistCallKind, HistTurn:
+		case HistOverall, HistCallKind, HistTurn, HistService, HistScheduleLag:
 			if h.Count > 0 || h.Kind == HistOverall {
 				rows = append(rows, h)
 			}
@@ -328,6 +329,10 @@ func (p *printer) latency(r *Result) {
 			}
 		case HistOverall:
 			name = "all calls"
+		case HistService:
+			name = "service " + strings.ReplaceAll(h.Name, "_", " ")
+		case HistScheduleLag:
+			name = "schedule lag"
 		}
 		row := []cell{{text: name}, {text: fmtInt(h.Count)}}
 		for _, v := range []int64{h.P50US, h.P90US, h.P95US, h.P99US, h.MaxUS} {
@@ -375,6 +380,15 @@ func (p *printer) budget(r *Result) {
 	p.flow("", "  ", ", ", []part{{text: s}, left})
 }
 
+// warnings prints the result's warnings (e.g. that the run fell behind its
+// schedule), each wrapped under a "warning:" lead.
+func (p *printer) warnings(r *Result) {
+	for _, w := range r.Warnings {
+		p.b.WriteString("\n")
+		p.wrapped("warning: ", "  ", w)
+	}
+}
+
 func (p *printer) verdict(r *Result) {
 	failed := 0
 	for i := range r.Scenarios {
@@ -390,6 +404,9 @@ func (p *printer) verdict(r *Result) {
 	var why []part
 	if failed > 0 {
 		why = append(why, part{text: fmt.Sprintf("%d of %d scenarios failed", failed, len(r.Scenarios))})
+	}
+	if th := breached(r.Thresholds); th > 0 {
+		why = append(why, part{text: fmt.Sprintf("%d of %d thresholds breached", th, len(r.Thresholds))})
 	}
 	t := r.Totals
 	if t.Conversations == 0 {

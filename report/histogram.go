@@ -36,7 +36,19 @@ const (
 	// HistTurn covers the turn calls at one 0-based turn index; its name is
 	// the index in decimal ("0", "1", …).
 	HistTurn = "turn_index"
+	// HistService covers the service time of the calls of one kind: the
+	// last attempt's actual send to its reply, without the waits (limiters,
+	// retries, a late schedule) that latency counts; its name is the
+	// runner.CallKind. Present when the run's Meta.Load is set.
+	HistService = "service"
+	// HistScheduleLag covers the schedule lag of the conversations that
+	// started: actual start minus scheduled start; its name is
+	// ScheduleLagName. Present when the run's Meta.Load is set.
+	HistScheduleLag = "schedule_lag"
 )
+
+// ScheduleLagName is the name of the HistScheduleLag histogram.
+const ScheduleLagName = "conversations"
 
 // HistogramResult is one latency histogram in the result file: a summary
 // for people and Encoded, the full histogram, for tools that merge or

@@ -188,6 +188,19 @@ func (r *Result) validate() error {
 	if len(r.Scenarios) > 0 && runs != t.Conversations {
 		return fieldErr("totals.conversations", "%d, but the scenarios' runs add up to %d", t.Conversations, runs)
 	}
+	if ti := r.Transcripts; ti != nil {
+		if _, err := ParseTranscriptPolicy(string(ti.Policy)); err != nil {
+			return fieldErr("transcripts.policy", "%v", err)
+		}
+		kept := 0
+		for i := range r.Scenarios {
+			kept += len(r.Scenarios[i].Conversations)
+		}
+		if ti.Kept != kept || ti.Sample < 0 || ti.Streamed < 0 {
+			return fieldErr("transcripts", "kept %d, sample %d, streamed %d: the scenarios hold %d transcripts, counts must not be negative",
+				ti.Kept, ti.Sample, ti.Streamed, kept)
+		}
+	}
 	for i := range r.Histograms {
 		h := &r.Histograms[i]
 		f := fmt.Sprintf("histograms[%d]", i)
@@ -233,18 +246,29 @@ func (s *ScenarioResult) validate(f string) error {
 		return fieldErr(f+".conversations", "%d transcripts for %d runs", len(s.Conversations), s.Runs)
 	}
 	for j := range s.Conversations {
-		c := &s.Conversations[j]
-		cf := fmt.Sprintf("%s.conversations[%d]", f, j)
-		if !knownOutcome(c.Outcome) {
-			return outcomeError(cf+".outcome", c.Outcome)
+		if err := s.Conversations[j].validate(fmt.Sprintf("%s.conversations[%d].", f, j)); err != nil {
+			return err
 		}
-		if math.IsNaN(c.DurationMS) || c.DurationMS < 0 {
-			return fieldErr(cf+".duration_ms", "%v is not a duration", c.DurationMS)
+	}
+	return nil
+}
+
+// validate checks one transcript; prefix starts the field names of errors
+// (e.g. "scenarios[0].conversations[3].").
+func (c *ConversationResult) validate(prefix string) error {
+	if !knownOutcome(c.Outcome) {
+		return outcomeError(prefix+"outcome", c.Outcome)
+	}
+	if math.IsNaN(c.DurationMS) || c.DurationMS < 0 {
+		return fieldErr(prefix+"duration_ms", "%v is not a duration", c.DurationMS)
+	}
+	for k := range c.Turns {
+		t := &c.Turns[k]
+		if o := t.Outcome; o != "" && !knownOutcome(o) {
+			return outcomeError(fmt.Sprintf("%sturns[%d].outcome", prefix, k), o)
 		}
-		for k := range c.Turns {
-			if o := c.Turns[k].Outcome; o != "" && !knownOutcome(o) {
-				return outcomeError(fmt.Sprintf("%s.turns[%d].outcome", cf, k), o)
-			}
+		if math.IsNaN(t.LatencyMS) || t.LatencyMS < 0 {
+			return fieldErr(fmt.Sprintf("%sturns[%d].latency_ms", prefix, k), "%v is not a latency", t.LatencyMS)
 		}
 	}
 	return nil

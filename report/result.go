@@ -40,12 +40,59 @@ type Result struct {
 	// Scenarios are sorted by name.
 	Scenarios []ScenarioResult `json:"scenarios"`
 	// Histograms: overall, per call kind, per scenario (by name), per turn
-	// index (ascending), in that order.
+	// index (ascending), then, when the run said its load model, service
+	// time per call kind and schedule lag, in that order.
 	Histograms []HistogramResult `json:"histograms"`
 	// Interrupted is true when the run was stopped before it finished (an
 	// interrupt, a quota answer from the server, a deadline).
 	Interrupted bool   `json:"interrupted"`
 	StopReason  string `json:"stop_reason,omitempty"`
+	// Warnings say what makes the run's numbers less than they seem, e.g.
+	// that it fell behind its schedule (its latencies then include the
+	// queueing); empty when nothing did.
+	Warnings []string `json:"warnings,omitempty"`
+	// Transcripts says which conversations the result keeps in
+	// Scenarios[].Conversations and where the others went. Absent in files
+	// written before it existed: those keep every transcript.
+	Transcripts *TranscriptInfo `json:"transcripts,omitempty"`
+	// Thresholds are the run's pass/fail gates (--threshold), each with the
+	// value measured; empty when the run had none.
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+}
+
+// ThresholdResult is one threshold evaluated against a run.
+type ThresholdResult struct {
+	// Expr is the threshold as written, e.g. "p95<2s".
+	Expr string `json:"expr"`
+	// Scope is what it applies to, e.g. "scenario:pricing"; empty for the
+	// whole run.
+	Scope string `json:"scope,omitempty"`
+	// Value is the measured value, formatted for people (e.g. "1.52s",
+	// "96.0%").
+	Value  string `json:"value"`
+	Passed bool   `json:"passed"`
+}
+
+// TranscriptInfo records the transcript policy of a run (see Transcripts)
+// and what it kept.
+type TranscriptInfo struct {
+	// Policy is TranscriptsFailed, TranscriptsSample, TranscriptsAll or
+	// TranscriptsNone.
+	Policy TranscriptPolicy `json:"policy"`
+	// Sample is how many iterations of each scenario keep their passed (and
+	// not run) conversations under the sample and all policies.
+	Sample int `json:"sample,omitempty"`
+	// Kept is the number of conversations in the result;
+	// Totals.Conversations minus Kept were counted but not kept.
+	Kept int `json:"kept"`
+	// File is the JSON Lines file every conversation was streamed to
+	// (policy all), as the run named it; empty otherwise.
+	File string `json:"file,omitempty"`
+	// Streamed is how many conversations were written to File.
+	Streamed int64 `json:"streamed,omitempty"`
+	// StreamError is set when writing File failed; the file is then
+	// incomplete.
+	StreamError string `json:"stream_error,omitempty"`
 }
 
 // Target is the agent under test as recorded in a result: its name, kind
@@ -162,22 +209,30 @@ type TurnRecord struct {
 	Handoff   bool                  `json:"handoff,omitempty"`
 	Tokens    int                   `json:"tokens,omitempty"`
 	LatencyMS float64               `json:"latency_ms"`
-	Attempts  int                   `json:"attempts"`
-	Outcome   runner.Outcome        `json:"outcome"`
-	Error     string                `json:"error,omitempty"`
-	Verdicts  []scenarios.Verdict   `json:"verdicts,omitempty"`
+	// ServiceMS is the agent's own answer time (the last attempt), what
+	// max_latency expectations judge; 0 in results that predate it.
+	ServiceMS float64             `json:"service_ms,omitempty"`
+	Attempts  int                 `json:"attempts"`
+	Outcome   runner.Outcome      `json:"outcome"`
+	Error     string              `json:"error,omitempty"`
+	Verdicts  []scenarios.Verdict `json:"verdicts,omitempty"`
 }
 
 // Duration returns how long the run took.
 func (r *Result) Duration() time.Duration { return r.Ended.Sub(r.Started) }
 
 // Passed reports whether the run passed: it has at least one conversation,
-// every scenario reached its min_pass_rate, and nothing was interrupted,
-// not run, errored or throttled.
+// every scenario reached its min_pass_rate, every threshold held, and
+// nothing was interrupted, not run, errored or throttled.
 func (r *Result) Passed() bool {
 	t := r.Totals
 	if r.Interrupted || t.Conversations == 0 || t.Error+t.Throttled+t.NotRun > 0 {
 		return false
+	}
+	for _, th := range r.Thresholds {
+		if !th.Passed {
+			return false
+		}
 	}
 	for i := range r.Scenarios {
 		if r.Scenarios[i].Status != StatusPassed {

@@ -6,38 +6,300 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
 // Limiter paces agent calls: Wait blocks until one call may be sent, or
-// returns an error when ctx is done first. A *rate.Limiter is a Limiter.
+// returns an error when ctx is done first. A *Limits and a *rate.Limiter are
+// Limiters.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-var _ Limiter = (*rate.Limiter)(nil)
+var (
+	_ Limiter = (*rate.Limiter)(nil)
+	_ Limiter = (*Limits)(nil)
+)
 
-// waitAll waits until every limiter of the stack allows one call. Each
-// limiter is consulted in order, so a call is sent only when all allow it and
-// no limiter is ever exceeded. Nil entries are skipped.
-func waitAll(ctx context.Context, stack []Limiter) error {
-	for _, l := range stack {
-		if l == nil {
-			continue
+// Limit is a published rate limit: at most Count calls in any window of
+// length Per, e.g. {100, time.Minute} for "100/min".
+type Limit struct {
+	Count int64
+	Per   time.Duration
+}
+
+// maxLimitCount bounds Limit.Count: a Limits keeps the times of the last
+// Count calls of each limit.
+const maxLimitCount = 1_000_000
+
+// String returns the limit as ParseRateLimit reads it, e.g. "100/min".
+func (l Limit) String() string {
+	switch {
+	case l.Per == time.Hour:
+		return fmt.Sprintf("%d/h", l.Count)
+	case l.Per == time.Minute:
+		return fmt.Sprintf("%d/min", l.Count)
+	case l.Per == time.Second:
+		return fmt.Sprintf("%d/s", l.Count)
+	}
+	return fmt.Sprintf("%d/%v", l.Count, l.Per)
+}
+
+// interval returns Per/Count: the spacing of calls at the limit's rate.
+func (l Limit) interval() time.Duration { return l.Per / time.Duration(l.Count) }
+
+// ParseRateLimit parses a rate limit written as COUNT/UNIT: "10/s", "100/min",
+// "1000/h" (units: s, sec, second, m, min, minute, h, hour). A decimal COUNT
+// is scaled to a whole one over a longer window ("2.5/s" is 5 per 2 s, "0.5/s"
+// is 1 per 2 s). It is the parser of --limit, --new-chat-limit, --rate and
+// the config keys limits and new_chat_limit.
+func ParseRateLimit(s string) (Limit, error) {
+	count, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		return Limit{}, fmt.Errorf("rate limit %q: want COUNT/UNIT, e.g. 10/s, 100/min or 1000/h", s)
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(count), 64)
+	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n <= 0 || n > maxLimitCount {
+		return Limit{}, fmt.Errorf("rate limit %q: count must be a number above 0 and at most %d", s, maxLimitCount)
+	}
+	var per time.Duration
+	switch strings.ToLower(strings.TrimSpace(unit)) {
+	case "s", "sec", "second":
+		per = time.Second
+	case "m", "min", "minute":
+		per = time.Minute
+	case "h", "hour":
+		per = time.Hour
+	default:
+		return Limit{}, fmt.Errorf("rate limit %q: unknown unit %q; valid units: s, min, h", s, unit)
+	}
+	for k := int64(1); k <= 1000; k++ {
+		scaled := n * float64(k)
+		if r := math.Round(scaled); r >= 1 && math.Abs(scaled-r) < 1e-9 && r <= maxLimitCount {
+			return Limit{Count: int64(r), Per: per * time.Duration(k)}, nil
 		}
-		if err := l.Wait(ctx); err != nil {
-			return err
+	}
+	return Limit{}, fmt.Errorf("rate limit %q: count %v has too many decimals; write it as a whole count over a longer unit", s, n)
+}
+
+// Limits paces one stream of calls under a stack of limits (e.g. 100/min and
+// 1000/h), never letting a call through that would put more than Count calls
+// in any window of length Per of any limit — closed windows included, so not
+// even a server that counts both ends of its window sees the limit exceeded.
+// That is the exact sliding-window meaning of a published limit: a coarse
+// limit (1000/h) allows its whole allowance as fast as the finer limits let
+// it through.
+//
+// Calls are spread, not bunched: consecutive calls are at least the interval
+// of the fastest limit apart (Per/Count: 600 ms for 100/min), so a 100/min
+// limit sends one call every 0.6 s rather than 100 at once and then nothing
+// for a minute. This is a burst of one at the fastest limit's rate.
+//
+// The guarantee is about the times at which Wait lets calls go. A caller
+// that is descheduled between Wait and the send, or a network that delays
+// one request more than the next, can still shift calls; servers that count
+// arrivals see the calls at most that much closer together.
+//
+// When several Limits pace one call (the stack of every call and the
+// new-chat limit), the runner takes their slots at one instant that suits
+// them all, so each records the call at the time it is really sent. A slot
+// taken by a Wait whose context ends before the call is sent stays used: the
+// limits err on the side of sending less.
+//
+// A Limits is safe for concurrent use. A nil *Limits, or one with no limits,
+// lets every call through at once.
+type Limits struct {
+	limits []Limit
+	pace   int64 // ns between consecutive calls
+	// Guarded by limitsMu.
+	last    int64 // ns since epoch of the last call; valid if any
+	any     bool
+	windows []ring // per limit, the times of its last Count calls
+	now     func() time.Time
+}
+
+// limitsMu guards every Limits, so that a call paced by several takes its
+// slots in all of them at once.
+var limitsMu sync.Mutex
+
+// epoch is the origin of the times kept by Limits (monotonic).
+var epoch = time.Now()
+
+// NewLimits returns a stack of the given limits (none: no limit).
+func NewLimits(limits ...Limit) (*Limits, error) {
+	l := &Limits{now: time.Now}
+	for _, lim := range limits {
+		if lim.Count < 1 || lim.Count > maxLimitCount || lim.Per <= 0 {
+			return nil, fmt.Errorf("runner: limit %d per %v: want 1 to %d calls per positive duration", lim.Count, lim.Per, maxLimitCount)
+		}
+		l.limits = append(l.limits, lim)
+		l.windows = append(l.windows, ring{t: make([]int64, lim.Count)})
+		if iv := int64(lim.interval()); l.pace == 0 || iv < l.pace {
+			l.pace = iv
+		}
+	}
+	return l, nil
+}
+
+// Limits returns the limits of the stack.
+func (l *Limits) Limits() []Limit {
+	if l == nil {
+		return nil
+	}
+	return append([]Limit(nil), l.limits...)
+}
+
+// Wait blocks until the limits let one more call through and reports nil, or
+// returns ctx's error if ctx is done first.
+func (l *Limits) Wait(ctx context.Context) error {
+	if l == nil || len(l.limits) == 0 {
+		return ctx.Err()
+	}
+	return waitJoint(ctx, []*Limits{l})
+}
+
+// waitJoint takes one call's slot in every stack at the earliest instant all
+// allow, then sleeps until that instant.
+func waitJoint(ctx context.Context, stacks []*Limits) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(stacks) == 0 {
+		return nil
+	}
+	at := reserveJoint(stacks[0].now(), stacks)
+	if d := time.Until(at); d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	return nil
+}
+
+// reserveJoint records one call in every stack at the earliest time not
+// before now that all allow, and returns that time.
+func reserveJoint(now time.Time, stacks []*Limits) time.Time {
+	limitsMu.Lock()
+	defer limitsMu.Unlock()
+	at := int64(now.Sub(epoch))
+	for _, s := range stacks {
+		at = max(at, s.earliest())
+	}
+	for _, s := range stacks {
+		s.record(at)
+	}
+	return epoch.Add(time.Duration(at))
+}
+
+// earliest returns the first time (ns since epoch) the stack allows a call.
+func (l *Limits) earliest() int64 {
+	var at int64 = math.MinInt64
+	if l.any {
+		at = l.last + l.pace
+	}
+	for i, w := range l.windows {
+		if w.full() {
+			// The call Count calls back must be more than Per earlier, so
+			// that no closed window of length Per holds Count+1 calls.
+			at = max(at, w.oldest()+int64(l.limits[i].Per)+1)
+		}
+	}
+	return at
+}
+
+func (l *Limits) record(at int64) {
+	l.last, l.any = at, true
+	for i := range l.windows {
+		l.windows[i].push(at)
+	}
+}
+
+// ring holds the times of the last len(t) calls.
+type ring struct {
+	t    []int64
+	next int // where the next time goes; the oldest when full
+	n    int
+}
+
+func (r *ring) full() bool    { return r.n == len(r.t) }
+func (r *ring) oldest() int64 { return r.t[r.next] }
+func (r *ring) push(at int64) {
+	r.t[r.next] = at
+	r.next = (r.next + 1) % len(r.t)
+	r.n = min(r.n+1, len(r.t))
+}
+
+// MinDuration returns the least time from the first to the last of calls
+// calls that the limits allow: how long sending them takes at best under
+// Limits, whatever the agent's speed. It is 0 with no limits or fewer than
+// two calls.
+func MinDuration(calls int64, limits ...Limit) (time.Duration, error) {
+	l, err := NewLimits(limits...)
+	if err != nil || calls < 2 || len(limits) == 0 {
+		return 0, err
+	}
+	// Simulate a caller that always waits for the next slot. Past a few
+	// million calls, extrapolate from the steady state instead.
+	const simulate = 1_000_000
+	start := epoch
+	now := start
+	n := min(calls, simulate)
+	for range n {
+		now = reserveJoint(now, []*Limits{l})
+	}
+	d := now.Sub(start)
+	if calls > n {
+		// Long-run spacing: the slowest of the limits' rates and the pace.
+		var per float64
+		for _, lim := range limits {
+			per = max(per, float64(lim.Per)/float64(lim.Count))
+		}
+		extra := float64(calls-n) * per
+		if extra > float64(math.MaxInt64-int64(d)) {
+			return time.Duration(math.MaxInt64), nil
+		}
+		d += time.Duration(extra)
+	}
+	return d, nil
+}
+
+// waitAll waits until every limiter of the stack allows one call. The
+// *Limits of the stack take their slots together, at one instant that suits
+// them all (see Limits); other Limiters are waited for first, one by one.
+// Nil entries are skipped.
+func waitAll(ctx context.Context, stack []Limiter) error {
+	var joint []*Limits
+	for _, l := range stack {
+		switch v := l.(type) {
+		case nil:
+		case *Limits:
+			if v != nil && len(v.limits) > 0 {
+				joint = append(joint, v)
+			}
+		default:
+			if err := l.Wait(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return waitJoint(ctx, joint)
 }
 
 // ParseLimit parses a rate limit written as COUNT/UNIT, e.g. "5/s", "100/min"
 // or "1000/h" (units: s, sec, second, m, min, minute, h, hour; COUNT may be a
 // decimal), and returns a token bucket with that rate and a burst of one, so
 // calls are spread evenly and never bunch up.
+//
+// Deprecated: a token bucket can let one call more than its count through in
+// a closed window of its length, and stacked buckets waited one after the
+// other can let more through; use ParseRateLimit and NewLimits.
 func ParseLimit(s string) (*rate.Limiter, error) {
 	count, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
 	if !ok {

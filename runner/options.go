@@ -48,8 +48,34 @@ type Options struct {
 	// MaxConversations runs only the first n conversations in run order
 	// (see FitConversations); zero means all.
 	MaxConversations int
+	// Repeat replays the whole suite Repeat times, in the same order each
+	// time; zero means once (without limit when Duration is set).
+	Repeat int
+	// Duration, when above zero, replays the suite over and over (up to
+	// Repeat times when that is set) and stops scheduling when it has passed
+	// since Run began, or when the Schedule ends, or when a conversation
+	// cannot reserve its worst case from the Budget: with a Duration the
+	// budget bounds the run instead of failing conversations.
+	Duration time.Duration
+	// Grace is how long the conversations started before the end of
+	// Duration may go on after it; then the calls still in flight are
+	// cancelled and the conversations cut short are reported NotRun with
+	// reason "grace". Zero means DefaultGrace; below zero, no grace.
+	Grace time.Duration
+	// Shard runs only the shard's slice of the conversations (see Shard);
+	// MaxConversations then counts within the slice. The zero Shard runs
+	// them all.
+	Shard Shard
 
-	// evaluate replaces Turn.Evaluate in tests.
+	// Judge grades the scenarios' `judge:` expectations; nil means they
+	// fail with a reason saying no judge is configured. Judge calls are
+	// not agent calls: they are not charged to Budget nor paced by
+	// Limiters (the Judge paces and counts its own).
+	Judge scenarios.Judge
+
+	// start is when Run began; {{ date }} is relative to it.
+	start time.Time
+	// evaluate replaces Turn.EvaluateContext in tests.
 	evaluate func(t *scenarios.Turn, obs *scenarios.Observation, captures map[string]string) []scenarios.Verdict
 }
 
@@ -71,6 +97,12 @@ func (o Options) withDefaults(now time.Time) (Options, error) {
 	if o.MaxConversations < 0 {
 		errs = append(errs, fmt.Errorf("runner: Options.MaxConversations is %d; it must be 0 (all) or more", o.MaxConversations))
 	}
+	if o.Repeat < 0 {
+		errs = append(errs, fmt.Errorf("runner: Options.Repeat is %d; it must be 0 (once) or more", o.Repeat))
+	}
+	if o.Duration < 0 {
+		errs = append(errs, fmt.Errorf("runner: Options.Duration is %v; it must be 0 (none) or more", o.Duration))
+	}
 	if o.CallTimeout < 0 {
 		errs = append(errs, fmt.Errorf("runner: Options.CallTimeout is %v; it must be 0 (none) or more", o.CallTimeout))
 	}
@@ -86,14 +118,18 @@ func (o Options) withDefaults(now time.Time) (Options, error) {
 	if o.Schedule == nil {
 		o.Schedule = Closed(o.Concurrency)
 	}
+	switch {
+	case o.Grace == 0:
+		o.Grace = DefaultGrace
+	case o.Grace < 0:
+		o.Grace = 0
+	}
 	if o.Observer == nil {
 		o.Observer = nopObserver{}
 	}
 	if o.RunID == "" {
 		o.RunID = now.UTC().Format("20060102T150405")
 	}
-	if o.evaluate == nil {
-		o.evaluate = (*scenarios.Turn).Evaluate
-	}
+	o.start = now
 	return o, nil
 }

@@ -10,8 +10,14 @@ type planned struct {
 }
 
 // calls returns the worst-case number of first attempts of the conversation:
-// its new chat and every turn.
-func (p planned) calls() int { return 1 + len(p.Scenario.Turns) }
+// its new chat, every turn, and each turn's extra calls (a history read).
+func (p planned) calls() int {
+	n := 1 + len(p.Scenario.Turns)
+	for _, t := range p.Scenario.Turns {
+		n += t.ExtraCalls()
+	}
+	return n
+}
 
 // repeats returns how many conversations a scenario asks for (at least one).
 func repeats(sc *scenarios.Scenario) int { return max(sc.Repeat, 1) }

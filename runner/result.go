@@ -13,6 +13,9 @@ type CallKind string
 const (
 	CallNewChat CallKind = "new_chat" // POST /external/message/new-chat
 	CallTurn    CallKind = "turn"     // POST /external/agent/v2
+	// CallHistory reads the chat's history back from the server (GET
+	// /external/chat/{id}/messages) for a `history:` expectation.
+	CallHistory CallKind = "history"
 )
 
 // Outcome is how a conversation (or a turn) ended. Every report keeps the
@@ -46,17 +49,32 @@ type Call struct {
 
 // TurnResult is the record of one turn of a conversation.
 type TurnResult struct {
-	Index    int                   `json:"index"`
-	Sent     string                `json:"sent"`
-	Reply    string                `json:"reply"`
-	Tools    []agent.ToolExecution `json:"tools,omitempty"`
-	Handoff  bool                  `json:"handoff,omitempty"`
-	Tokens   int                   `json:"tokens,omitempty"`
-	Latency  time.Duration         `json:"latency_ns"`
-	Attempts int                   `json:"attempts"`
-	Outcome  Outcome               `json:"outcome"`
-	Error    string                `json:"error,omitempty"`
-	Verdicts []scenarios.Verdict   `json:"verdicts,omitempty"`
+	Index   int                   `json:"index"`
+	Sent    string                `json:"sent"`
+	Reply   string                `json:"reply"`
+	Tools   []agent.ToolExecution `json:"tools,omitempty"`
+	Handoff bool                  `json:"handoff,omitempty"`
+	Tokens  int                   `json:"tokens,omitempty"`
+	Latency time.Duration         `json:"latency_ns"`
+	// Service is the agent's own answer time: the last attempt's send to
+	// reply, what max_latency expectations judge.
+	Service  time.Duration       `json:"service_ns,omitempty"`
+	Attempts int                 `json:"attempts"`
+	Outcome  Outcome             `json:"outcome"`
+	Error    string              `json:"error,omitempty"`
+	Verdicts []scenarios.Verdict `json:"verdicts,omitempty"`
+	// RequestID is the X-Request-ID of the attempt that got the reply and
+	// TraceID the conversation's W3C trace id, to find the call in the
+	// server's logs.
+	RequestID string `json:"request_id,omitempty"`
+	TraceID   string `json:"trace_id,omitempty"`
+	// Streaming measurements of a streamed reply (openai targets with
+	// stream): time to first token, content chunks, the gaps between them
+	// (not written to result files) and the longest gap.
+	TTFT   time.Duration   `json:"ttft_ns,omitempty"`
+	Chunks int             `json:"chunks,omitempty"`
+	Gaps   []time.Duration `json:"-"`
+	MaxGap time.Duration   `json:"max_gap_ns,omitempty"`
 }
 
 // Conversation is the record of one conversation (one repeat of a scenario).
@@ -91,7 +109,8 @@ type Observer interface {
 type Summary struct {
 	RunID string
 	// Conversations is how many conversations the run was to replay (after
-	// Options.MaxConversations); each was reported once to the Observer.
+	// Options.MaxConversations); each was reported once to the Observer. A
+	// run with a Duration counts only those it scheduled.
 	Conversations int
 	// Started is how many of them started (reserved their budget and began).
 	Started int
@@ -111,4 +130,10 @@ type Summary struct {
 	// is no Budget).
 	Spent   int64
 	Elapsed time.Duration
+	// EndedBy says why the run stopped scheduling conversations when no stop
+	// (StopReason) did: EndSuite, EndDuration, EndSchedule or EndBudget.
+	EndedBy string
+	// Schedule is what the Schedule reports about itself (an open model's
+	// cap on conversations in flight and how often it held arrivals back).
+	Schedule ScheduleStats
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -21,6 +22,14 @@ type RetryPolicy struct {
 	// MaxRetryAfter caps how long a server's Retry-After is honoured
 	// (default 60s).
 	MaxRetryAfter time.Duration
+}
+
+// Validate reports whether the policy is usable: no field may be negative.
+// It is the check of the config keys retry.max_attempts, retry.base_delay,
+// retry.max_delay and retry.max_retry_after (and --max-attempts).
+func (p RetryPolicy) Validate() error {
+	_, err := p.withDefaults()
+	return err
 }
 
 func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
@@ -58,9 +67,13 @@ func (p RetryPolicy) delay(retry int, retryAfter time.Duration, rng *rand.Rand) 
 	}
 	ceiling := p.BaseDelay
 	for i := 1; i < retry && ceiling < p.MaxDelay; i++ {
+		if ceiling > p.MaxDelay/2 {
+			ceiling = p.MaxDelay // doubling would pass the cap (or overflow)
+			break
+		}
 		ceiling *= 2
 	}
-	ceiling = min(ceiling, p.MaxDelay)
+	ceiling = min(ceiling, p.MaxDelay, math.MaxInt64-1)
 	if ceiling <= 0 {
 		return 0
 	}

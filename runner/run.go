@@ -19,16 +19,23 @@ import (
 // Summary once every conversation has ended and every goroutine it started
 // has stopped.
 //
-// Each scenario runs Repeat times; the conversations are numbered 1..N in a
-// fixed run order (the first repeat of every scenario, then the second, ...),
-// and opts.MaxConversations keeps only the first ones. A conversation starts
-// when the Schedule allows it and its worst case (new chat + turns) is
-// reserved from the Budget; if it cannot be reserved it is reported NotRun
-// with reason "budget". It then opens a chat and sends its turns in order,
+// The conversations are the suite's in a fixed run order, numbered from 1:
+// the first repeat of every scenario, then the second, ... (a scenario's
+// repeat: setting), that whole order once, or opts.Repeat times, or — with
+// opts.Duration — over and over until the duration is up; opts.MaxConversations
+// keeps only the first ones. A conversation starts when the Schedule allows it
+// and its worst case (new chat + turns) is reserved from the Budget; if it
+// cannot be reserved it is reported NotRun with reason "budget", except in a
+// run with a Duration, which then stops scheduling (Summary.EndedBy is
+// EndBudget). It then opens a chat and sends its turns in order,
 // each after its think time, evaluating the expectations on every reply. A
 // failed turn makes the conversation Failed and, unless its scenario says
 // on_fail: continue, ends it. A call that still fails after its retries ends
 // the conversation as Throttled (429) or Errored (anything else).
+//
+// With a Duration, the conversations still going when it is up may finish
+// within opts.Grace; then their calls in flight are cancelled and they are
+// reported NotRun with reason "grace".
 //
 // The Observer gets every call after its last attempt and every conversation
 // exactly once, including those that never started.
@@ -55,11 +62,7 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 		return sum, err
 	}
 	sum.RunID = opts.RunID
-	convs := plan(suite)
-	if opts.MaxConversations > 0 && opts.MaxConversations < len(convs) {
-		convs = convs[:opts.MaxConversations]
-	}
-	sum.Conversations = len(convs)
+	src := newSource(plan(suite), opts)
 
 	r := &run{opts: opts, sum: sum}
 	r.stopCtx, r.stop = context.WithCancelCause(ctx)
@@ -73,13 +76,41 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 	}
 	spent0 := opts.Budget.Spent()
 
+	// With a Duration, scheduling stops at the deadline, and the calls of
+	// the conversations still going are cancelled a grace period later.
+	schedCtx := r.stopCtx
+	if opts.Duration > 0 {
+		deadline := begin.Add(opts.Duration)
+		var cancelSched context.CancelFunc
+		schedCtx, cancelSched = context.WithDeadline(r.stopCtx, deadline)
+		defer cancelSched()
+		cut := time.AfterFunc(time.Until(deadline.Add(opts.Grace)), func() {
+			r.graceOver.Store(true)
+			r.stop(errGraceOver)
+			cancelCalls()
+		})
+		defer cut.Stop()
+	}
+
 	var wg sync.WaitGroup
 	var schedErr error
-	next := 0
-	for next < len(convs) {
-		scheduled, err := opts.Schedule.Next(r.stopCtx)
+	for {
+		p, ok := src.peek()
+		if !ok {
+			sum.EndedBy = EndSuite
+			break
+		}
+		scheduled, err := opts.Schedule.Next(schedCtx)
 		if err != nil {
-			if r.stopCtx.Err() == nil {
+			switch {
+			case r.graceOver.Load():
+				sum.EndedBy = EndDuration
+			case r.stopCtx.Err() != nil:
+			case errors.Is(err, ErrScheduleEnded):
+				sum.EndedBy = EndSchedule
+			case schedCtx.Err() != nil || (opts.Duration > 0 && errors.Is(err, context.DeadlineExceeded)):
+				sum.EndedBy = EndDuration
+			default:
 				schedErr = fmt.Errorf("runner: schedule: %w", err)
 			}
 			break
@@ -88,9 +119,15 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 			opts.Schedule.Done()
 			break
 		}
-		p := convs[next]
-		next++
 		res, ok := opts.Budget.Reserve(p.calls())
+		if !ok && src.looping {
+			// A run bounded by time is bounded by the budget too: it stops
+			// scheduling instead of failing conversations.
+			opts.Schedule.Done()
+			sum.EndedBy = EndBudget
+			break
+		}
+		src.advance()
 		if !ok {
 			opts.Schedule.Done()
 			r.finish(p.conversation(NotRun, ReasonBudget), false)
@@ -103,16 +140,22 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 			r.converse(p, scheduled, res)
 		}()
 	}
-	if next < len(convs) {
+	if sum.EndedBy == "" && !src.looping {
+		// The conversations a stop kept from starting are reported too (a
+		// run bounded by time has no such conversations: they never existed).
 		reason := r.stopReason()
 		if schedErr != nil {
 			reason = schedErr.Error()
 		} else if reason == ReasonInterrupted {
 			r.interrupted.Store(true)
 		}
-		for _, p := range convs[next:] {
+		for p, ok := src.peek(); ok; p, ok = src.peek() {
+			src.advance()
 			r.finish(p.conversation(NotRun, reason), false)
 		}
+	}
+	if st, ok := opts.Schedule.(interface{ Stats() ScheduleStats }); ok {
+		sum.Schedule = st.Stats()
 	}
 	wg.Wait()
 
@@ -143,6 +186,58 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 	return sum, nil
 }
 
+// errGraceOver is the cause of a run's stop when its grace period is over.
+var errGraceOver = errors.New("the grace period after the duration is over")
+
+// source hands out the conversations of a run in run order: the suite's
+// plan, repeated (pass k has iterations k×most … k×most+most−1, so a
+// scenario's iterations stay distinct), up to its limit.
+type source struct {
+	pass    []planned
+	most    int   // iterations per pass
+	limit   int64 // conversations in all; -1 for no limit
+	next    int64 // conversations handed out
+	looping bool  // bounded by time: conversations not started are not part of the run
+	shard   Shard // hand out only this shard's conversations (limit counts them)
+}
+
+func newSource(pass []planned, o Options) *source {
+	s := &source{pass: pass, limit: int64(len(pass)), looping: o.Duration > 0}
+	for _, p := range pass {
+		s.most = max(s.most, p.Iteration+1)
+	}
+	switch {
+	case o.Repeat > 0:
+		s.limit = satMul(int64(len(pass)), int64(o.Repeat))
+	case s.looping:
+		s.limit = -1
+	}
+	if len(pass) == 0 {
+		s.limit = 0
+	}
+	s.shard, s.limit = o.Shard, o.Shard.Conversations(s.limit)
+	if m := int64(o.MaxConversations); m > 0 && (s.limit < 0 || m < s.limit) {
+		s.limit = m
+	}
+	return s
+}
+
+// peek returns the next conversation without handing it out.
+func (s *source) peek() (planned, bool) {
+	if s.limit >= 0 && s.next >= s.limit {
+		return planned{}, false
+	}
+	per := int64(len(s.pass))
+	g := s.shard.global(s.next) // the run-wide index, the same in every shard
+	p := s.pass[g%per]
+	p.ID = int(g + 1)
+	p.Iteration += int(g/per) * s.most
+	return p, true
+}
+
+// advance hands out the conversation peek returned.
+func (s *source) advance() { s.next++ }
+
 // run is the state of one Run shared by its conversations.
 type run struct {
 	opts Options
@@ -159,6 +254,7 @@ type run struct {
 	attempts    atomic.Int64
 	halted      atomic.Bool
 	interrupted atomic.Bool
+	graceOver   atomic.Bool
 
 	mu sync.Mutex
 	// The first answer that halted the run, and which halt it was
@@ -181,6 +277,9 @@ func (r *run) stopReason() string {
 			return ReasonRejected
 		}
 		return ReasonQuotaExhausted
+	}
+	if r.graceOver.Load() {
+		return ReasonGrace
 	}
 	return ReasonInterrupted
 }
@@ -213,6 +312,7 @@ func haltCause(err *agent.Error) error {
 func (r *run) finish(c *Conversation, started bool) {
 	r.mu.Lock()
 	r.sum.Outcomes[c.Outcome]++
+	r.sum.Conversations++
 	if started {
 		r.sum.Started++
 	}
@@ -251,6 +351,7 @@ func (r *run) replay(c *Conversation, res *Reservation) {
 		Iteration:    c.Iteration,
 		Conversation: c.ID,
 		Seed:         r.opts.Seed,
+		Now:          r.opts.start,
 	}
 	c.ClientID = "evalrun-" + r.opts.RunID + "-" + strconv.Itoa(c.ID)
 	if sc.ClientID != nil {
@@ -303,7 +404,7 @@ func (r *run) replay(c *Conversation, res *Reservation) {
 			r.fail(c, out, fmt.Sprintf("turn %d: ", i+1))
 			return
 		}
-		tr := TurnResult{Index: i, Sent: text, Attempts: out.call.Attempts, Latency: out.call.Latency}
+		tr := TurnResult{Index: i, Sent: text, Attempts: out.call.Attempts, Latency: out.call.Latency, Service: out.call.Service}
 		if !out.ok() {
 			tr.Outcome, tr.Error = r.fail(c, out, fmt.Sprintf("turn %d: ", i+1))
 			c.Turns = append(c.Turns, tr)
@@ -311,7 +412,19 @@ func (r *run) replay(c *Conversation, res *Reservation) {
 		}
 		obs := observation(&reply, out.call.Service)
 		tr.Reply, tr.Tools, tr.Handoff, tr.Tokens = reply.Text, reply.Tools, reply.Handoff, reply.TokensUsed
-		tr.Verdicts = r.opts.evaluate(turn, obs, env.Captures)
+		tr.RequestID, tr.TraceID = reply.RequestID, reply.TraceID
+		tr.TTFT, tr.Chunks, tr.Gaps, tr.MaxGap = reply.TTFT, reply.Chunks, reply.Gaps, reply.MaxGap
+		if turn.NeedsHistory() {
+			if stop := r.readHistory(c, chat, i, res, rng, obs); stop {
+				c.Turns = append(c.Turns, tr)
+				return
+			}
+		}
+		if r.opts.evaluate != nil {
+			tr.Verdicts = r.opts.evaluate(turn, obs, env.Captures)
+		} else {
+			tr.Verdicts = turn.EvaluateContext(r.callBase, obs, env.Captures, r.opts.Judge)
+		}
 		tr.Outcome = Passed
 		for _, v := range tr.Verdicts {
 			if !v.Passed {
@@ -543,4 +656,39 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// readHistory reads the chat's history back from the server into obs for a
+// turn with a history expectation: one more agent call, charged to the
+// conversation's reservation like any other. A failed read becomes
+// obs.HistoryError (the expectation fails with it); it reports true when
+// the conversation must end instead (budget, quota, interrupt).
+func (r *run) readHistory(c *Conversation, chat agent.Chat, turn int, res *Reservation, rng *rand.Rand, obs *scenarios.Observation) bool {
+	hr, ok := r.opts.Conn.(agent.HistoryReader)
+	if !ok {
+		obs.HistoryError = "this target's transport cannot read a chat's history (only Optimly targets can)"
+		return false
+	}
+	var msgs []agent.HistoryMessage
+	out := r.call(c, CallHistory, turn, time.Now(), res, rng, func(ctx context.Context) error {
+		var err error
+		msgs, err = hr.History(ctx, chat)
+		return err
+	})
+	if out.ok() {
+		for _, m := range msgs {
+			obs.History = append(obs.History, scenarios.HistoryEntry{Sender: m.Sender, Content: m.Content})
+		}
+		return false
+	}
+	if outcome, _ := r.failure(out); outcome == NotRun || out.call == nil {
+		r.fail(c, out, fmt.Sprintf("turn %d: history: ", turn+1))
+		return true
+	}
+	if out.err != nil {
+		obs.HistoryError = describe(out.err, out.call)
+	} else {
+		obs.HistoryError = "call failed"
+	}
+	return false
 }

@@ -11,21 +11,39 @@ import (
 
 // builtin is a template name that evalrun defines.
 type builtin struct {
-	doc    string
-	render func(env *Env) string
+	doc string
+	// args parses the text after the name ({{ date +2d }}); nil means the
+	// built-in takes no arguments.
+	args func(args string) (any, error)
+	// render returns the value for env and the parsed arguments; false
+	// means there is none (an unset environment variable).
+	render func(env *Env, arg any) (string, bool)
+}
+
+// plain wraps a built-in without arguments.
+func plain(f func(*Env) string) func(*Env, any) (string, bool) {
+	return func(e *Env, _ any) (string, bool) { return f(e), true }
 }
 
 // builtins are the template names every scenario can use. Vars and captures
 // may not reuse them.
 var builtins = map[string]builtin{
-	"uuid":         {"a random UUID (v4 format), new at each use, reproducible for the run id, seed and conversation", (*Env).uuid},
-	"iteration":    {"0-based index of the conversation among its scenario's repeats", func(e *Env) string { return strconv.Itoa(e.Iteration) }},
-	"run_id":       {"the run's id", func(e *Env) string { return e.RunID }},
-	"scenario":     {"the scenario's name", func(e *Env) string { return e.Scenario }},
-	"fake.name":    {"a made-up person's full name, the same within one conversation", func(e *Env) string { return e.person().name() }},
-	"fake.email":   {"that person's e-mail address (at an example.* domain)", func(e *Env) string { return e.person().email() }},
-	"fake.phone":   {"that person's phone number (a fictional 555-01xx number)", func(e *Env) string { return e.person().phone() }},
-	"fake.company": {"that person's company", func(e *Env) string { return e.person().company() }},
+	"uuid":         {doc: "a random UUID (v4 format), new at each use, reproducible for the run id, seed and conversation", render: plain((*Env).uuid)},
+	"iteration":    {doc: "0-based index of the conversation among its scenario's repeats", render: plain(func(e *Env) string { return strconv.Itoa(e.Iteration) })},
+	"run_id":       {doc: "the run's id", render: plain(func(e *Env) string { return e.RunID })},
+	"scenario":     {doc: "the scenario's name (with its matrix row key, e.g. pricing[gold])", render: plain(func(e *Env) string { return e.Scenario })},
+	"fake.name":    {doc: "a made-up person's full name, the same within one conversation", render: plain(func(e *Env) string { return e.person().name() })},
+	"fake.email":   {doc: "that person's e-mail address (at an example.* domain)", render: plain(func(e *Env) string { return e.person().email() })},
+	"fake.phone":   {doc: "that person's phone number (a fictional 555-01xx number)", render: plain(func(e *Env) string { return e.person().phone() })},
+	"fake.company": {doc: "that person's company", render: plain(func(e *Env) string { return e.person().company() })},
+	"date":         {doc: "the run's start date, optionally moved and formatted: {{ date +2d }}, {{ date -1w }}, {{ date +3h \"2006-01-02 15:04\" }}, {{ date +1d weekday }}", args: parseDateArgs, render: renderDate},
+	"env":          {doc: "an environment variable listed in env_allow of evalrun.yaml: {{ env NAME }}; names like *KEY*, *TOKEN*, *SECRET*, *PASSWORD* are refused", args: parseEnvArgs, render: renderEnv},
+}
+
+// isBuiltin reports whether name is a built-in template name.
+func isBuiltin(name string) bool {
+	_, ok := builtins[name]
+	return ok
 }
 
 // Builtins returns the names of the built-in template values, sorted.

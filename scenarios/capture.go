@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 )
@@ -43,13 +44,27 @@ func (c *Capture) Apply(text string, captures map[string]string) Verdict {
 // the turn's captures to the reply text, storing captured values in
 // captures. It returns one Verdict per expectation, in order, followed by
 // one per capture (`capture NAME`): the turn passed when all of them passed.
+// Judged expectations fail (no judge is configured); use EvaluateContext
+// to grade them.
 func (t *Turn) Evaluate(obs *Observation, captures map[string]string) []Verdict {
+	return t.EvaluateContext(context.Background(), obs, captures, nil)
+}
+
+// EvaluateContext is Evaluate with a context and a judge for the judged
+// expectations (`judge`, also nested in any/all/not). The context bounds
+// the judge's calls; with a nil judge, judged expectations fail with a
+// reason saying that no judge is configured.
+func (t *Turn) EvaluateContext(ctx context.Context, obs *Observation, captures map[string]string, judge Judge) []Verdict {
 	if obs == nil {
 		obs = &Observation{}
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ec := &evalCtx{ctx: ctx, judge: judge}
 	out := make([]Verdict, 0, len(t.Expect)+len(t.Captures))
 	for _, e := range t.Expect {
-		out = append(out, e.Evaluate(obs))
+		out = append(out, e.evaluate(ec, obs))
 	}
 	for i := range t.Captures {
 		out = append(out, t.Captures[i].Apply(obs.Text, captures))

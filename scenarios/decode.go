@@ -22,6 +22,8 @@ type decoder struct {
 	errs    ErrorList
 	aliased int                // nodes expanded through aliases so far
 	sizes   map[*yaml.Node]int // subtree sizes of alias targets
+	opts    *LoadOptions       // nil for Parse: judge allowed, no env, no defaults
+	depth   int                // nesting of any/all/not
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }

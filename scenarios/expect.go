@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,10 +30,37 @@ type checker interface {
 	String() string
 }
 
-// kindSpec describes an expectation kind: how its value is decoded.
+// ctxChecker is a checker that needs more than the reply: the judge, or
+// the evaluation of nested expectations (which may use the judge).
+type ctxChecker interface {
+	checkCtx(ec *evalCtx, obs *Observation) (ok bool, reason string)
+}
+
+// parent is a checker that wraps other expectations (any, all, not).
+type parent interface {
+	children() []*Expectation
+}
+
+// evalCtx is what an evaluation carries besides the reply.
+type evalCtx struct {
+	ctx   context.Context
+	judge Judge
+}
+
+// run evaluates c with the evaluation context when it needs one.
+func (ec *evalCtx) run(c checker, obs *Observation) (bool, string) {
+	if cc, ok := c.(ctxChecker); ok {
+		return cc.checkCtx(ec, obs)
+	}
+	return c.check(obs)
+}
+
+// kindSpec describes an expectation kind: how its value is decoded, and
+// the JSON Schema of the value for `evalrun schema`.
 type kindSpec struct {
-	doc   string
-	parse func(d *decoder, v *yaml.Node) checker // nil on error (reported to d)
+	doc    string
+	parse  func(d *decoder, v *yaml.Node) checker // nil on error (reported to d)
+	schema map[string]any                         // nil: filled in by schemaFor
 }
 
 // kinds is the registry of expectation kinds, filled by the files that
@@ -65,9 +93,25 @@ func (e *Expectation) String() string {
 	return e.check.String()
 }
 
-// Evaluate checks the expectation against one observation. A nil
-// observation is treated as an empty reply.
+// Evaluate checks the expectation against one observation without a
+// judge: a `judge` expectation fails with a reason saying none is
+// configured. A nil observation is treated as an empty reply.
 func (e *Expectation) Evaluate(obs *Observation) Verdict {
+	return e.EvaluateContext(context.Background(), obs, nil)
+}
+
+// EvaluateContext checks the expectation against one observation. Judged
+// expectations (`judge`, also inside any/all/not) ask judge for a grade,
+// under ctx; with a nil judge they fail with a reason saying so. A nil
+// observation is treated as an empty reply.
+func (e *Expectation) EvaluateContext(ctx context.Context, obs *Observation, judge Judge) Verdict {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return e.evaluate(&evalCtx{ctx: ctx, judge: judge}, obs)
+}
+
+func (e *Expectation) evaluate(ec *evalCtx, obs *Observation) Verdict {
 	v := Verdict{Expectation: e.String(), Name: e.Name}
 	if e.check == nil {
 		v.Reason = "expectation was not loaded by Load or Parse"
@@ -76,11 +120,30 @@ func (e *Expectation) Evaluate(obs *Observation) Verdict {
 	if obs == nil {
 		obs = &Observation{}
 	}
-	v.Passed, v.Reason = e.check.check(obs)
+	v.Passed, v.Reason = ec.run(e.check, obs)
 	if v.Passed {
 		v.Reason = ""
 	}
 	return v
+}
+
+// label names the expectation inside a logic kind's description and
+// reasons: its name when it has one, else the check as written.
+func (e *Expectation) label() string {
+	if e.Name != "" {
+		return strconv.Quote(e.Name)
+	}
+	return e.String()
+}
+
+// walk calls f for e and every expectation nested in it, depth first.
+func (e *Expectation) walk(f func(*Expectation)) {
+	f(e)
+	if p, ok := e.check.(parent); ok {
+		for _, c := range p.children() {
+			c.walk(f)
+		}
+	}
 }
 
 // expectation decodes one list item of a turn's `expect:`.

@@ -17,11 +17,11 @@ import (
 const StatusExecuted = "executed"
 
 func init() {
-	kinds["tool"] = kindSpec{"the agent ran this tool: `tool: NAME` or `tool: {name: NAME, status: STATUS}` (status default executed)", parseTool}
-	kinds["no_tool"] = kindSpec{"the agent did not call this tool (`no_tool: NAME`), or no tool at all (`no_tool: true`)", parseNoTool}
-	kinds["handoff"] = kindSpec{"the reply hands the conversation to a human (true) or not (false)", parseHandoff}
-	kinds["max_latency"] = kindSpec{"the reply took at most this long, e.g. 3s or 800ms", parseMaxLatency}
-	kinds["max_tokens"] = kindSpec{"the reply used at most this many tokens, as the agent reports them", parseMaxTokens}
+	kinds["tool"] = kindSpec{doc: "the agent ran this tool: `tool: NAME` or `tool: {name: NAME, status: STATUS, data: {...}}` (status default executed; data is matched as a subset)", parse: parseTool}
+	kinds["no_tool"] = kindSpec{doc: "the agent did not call this tool (`no_tool: NAME`), or no tool at all (`no_tool: true`)", parse: parseNoTool}
+	kinds["handoff"] = kindSpec{doc: "the reply hands the conversation to a human (true) or not (false)", parse: parseHandoff}
+	kinds["max_latency"] = kindSpec{doc: "the reply took at most this long, e.g. 3s or 800ms", parse: parseMaxLatency}
+	kinds["max_tokens"] = kindSpec{doc: "the reply used at most this many tokens, as the agent reports them", parse: parseMaxTokens}
 }
 
 func parseTool(d *decoder, v *yaml.Node) checker {
@@ -34,14 +34,24 @@ func parseTool(d *decoder, v *yaml.Node) checker {
 		return toolCheck{name: name, status: StatusExecuted}
 	case yaml.MappingNode:
 	default:
-		d.errorf(v, "tool: expected a tool name or a mapping {name, status}, got %s", describe(v))
+		d.errorf(v, "tool: expected a tool name or a mapping {name, status, data}, got %s", describe(v))
 		return nil
 	}
 	before := len(d.errs)
-	fs, _ := d.fields(v, "tool", []string{"name", "status"})
+	fs, _ := d.fields(v, "tool", []string{"name", "status", "data"})
 	c := toolCheck{status: StatusExecuted}
 	hasName := false
 	for _, f := range fs {
+		if f.name == "data" {
+			if f.val.Kind != yaml.MappingNode {
+				d.errorf(f.val, "tool.data: expected a mapping of the fields the tool's data must contain, got %s", describe(f.val))
+				continue
+			}
+			if val, ok := d.value(f.val, "tool.data"); ok {
+				c.data = val.(map[string]any)
+			}
+			continue
+		}
 		s, ok := d.nonEmpty(f.val, f.name)
 		if !ok {
 			continue
@@ -62,24 +72,51 @@ func parseTool(d *decoder, v *yaml.Node) checker {
 	return c
 }
 
-type toolCheck struct{ name, status string }
+// toolCheck wants a tool with the name and status whose data contains
+// data (a subset match; nil checks nothing).
+type toolCheck struct {
+	name, status string
+	data         map[string]any
+}
 
 func (c toolCheck) String() string {
-	if c.status == StatusExecuted {
-		return "tool " + c.name
+	s := "tool " + c.name
+	if c.status != StatusExecuted {
+		s += " status " + c.status
 	}
-	return "tool " + c.name + " status " + c.status
+	if c.data != nil {
+		s += " data " + showValue(c.data)
+	}
+	return s
 }
 
 func (c toolCheck) check(obs *Observation) (bool, string) {
 	var other []string
+	dataWhy := ""
 	for _, t := range obs.Tools {
 		if t.Name == c.name {
-			if t.Status == c.status {
+			if t.Status != c.status {
+				other = append(other, statusOrNone(t.Status))
+				continue
+			}
+			if c.data == nil {
 				return true, ""
 			}
-			other = append(other, statusOrNone(t.Status))
+			var got any = map[string]any(t.Data)
+			if t.Data == nil {
+				got = map[string]any{}
+			}
+			ok, where, found := subset(c.data, got, "data")
+			if ok {
+				return true, ""
+			}
+			if dataWhy == "" {
+				dataWhy = fmt.Sprintf("tool %s %s %s", c.name, where, found)
+			}
 		}
+	}
+	if dataWhy != "" {
+		return false, dataWhy
 	}
 	if len(other) > 0 {
 		return false, fmt.Sprintf("tool %s has status %s, want %s", c.name, strings.Join(other, ", "), c.status)

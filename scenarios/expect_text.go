@@ -14,18 +14,18 @@ import (
 // starts with "i" (icontains, not_icontains).
 
 func init() {
-	kinds["equals"] = kindSpec{"the reply is exactly this text (surrounding white space ignored)", parseText("equals", true, func(s string) checker { return equalsCheck{s} })}
-	kinds["contains"] = kindSpec{"the reply contains this text", parseText("contains", false, func(s string) checker { return containsCheck{want: s} })}
-	kinds["icontains"] = kindSpec{"the reply contains this text, ignoring case", parseText("icontains", false, func(s string) checker { return containsCheck{want: s, fold: true} })}
-	kinds["not_contains"] = kindSpec{"the reply does not contain this text", parseText("not_contains", false, func(s string) checker { return containsCheck{want: s, negate: true} })}
-	kinds["not_icontains"] = kindSpec{"the reply does not contain this text, ignoring case", parseText("not_icontains", false, func(s string) checker { return containsCheck{want: s, fold: true, negate: true} })}
-	kinds["starts_with"] = kindSpec{"the reply starts with this text (leading white space ignored)", parseText("starts_with", false, func(s string) checker { return startsWithCheck{s} })}
-	kinds["regex"] = kindSpec{"the reply matches this regular expression (RE2 syntax)", parseRegex(false)}
-	kinds["not_regex"] = kindSpec{"the reply does not match this regular expression", parseRegex(true)}
-	kinds["contains_any"] = kindSpec{"the reply contains at least one of these texts", parseTextList("contains_any", func(l []string) checker { return containsListCheck{l, false} })}
-	kinds["contains_all"] = kindSpec{"the reply contains every one of these texts", parseTextList("contains_all", func(l []string) checker { return containsListCheck{l, true} })}
-	kinds["min_length"] = kindSpec{"the reply has at least this many characters", parseLength("min_length", false)}
-	kinds["max_length"] = kindSpec{"the reply has at most this many characters", parseLength("max_length", true)}
+	kinds["equals"] = kindSpec{doc: "the reply is exactly this text (surrounding white space ignored)", parse: parseText("equals", true, func(s string) checker { return equalsCheck{s} })}
+	kinds["contains"] = kindSpec{doc: "the reply contains this text", parse: parseText("contains", false, func(s string) checker { return containsCheck{want: s} })}
+	kinds["icontains"] = kindSpec{doc: "the reply contains this text, ignoring case", parse: parseText("icontains", false, func(s string) checker { return containsCheck{want: s, fold: true} })}
+	kinds["not_contains"] = kindSpec{doc: "the reply does not contain this text", parse: parseText("not_contains", false, func(s string) checker { return containsCheck{want: s, negate: true} })}
+	kinds["not_icontains"] = kindSpec{doc: "the reply does not contain this text, ignoring case", parse: parseText("not_icontains", false, func(s string) checker { return containsCheck{want: s, fold: true, negate: true} })}
+	kinds["starts_with"] = kindSpec{doc: "the reply starts with this text (leading white space ignored)", parse: parseText("starts_with", false, func(s string) checker { return startsWithCheck{s} })}
+	kinds["regex"] = kindSpec{doc: "the reply matches this regular expression (RE2 syntax)", parse: parseRegex(false)}
+	kinds["not_regex"] = kindSpec{doc: "the reply does not match this regular expression", parse: parseRegex(true)}
+	kinds["contains_any"] = kindSpec{doc: "the reply contains at least one of these texts", parse: parseTextList("contains_any", func(l []string) checker { return containsListCheck{l, false} })}
+	kinds["contains_all"] = kindSpec{doc: "the reply contains every one of these texts", parse: parseTextList("contains_all", func(l []string) checker { return containsListCheck{l, true} })}
+	kinds["min_length"] = kindSpec{doc: "the reply has at least this many characters", parse: parseLength("min_length", false)}
+	kinds["max_length"] = kindSpec{doc: "the reply has at most this many characters", parse: parseLength("max_length", true)}
 }
 
 // literal rejects "{{" in an expectation value: expectations are not

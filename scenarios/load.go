@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,7 +19,7 @@ import (
 
 // Keys of a scenario document and of a turn, in the order messages list them.
 var (
-	scenarioKeys = []string{"name", "description", "tags", "vars", "client_id", "repeat", "min_pass_rate", "on_fail", "turns"}
+	scenarioKeys = []string{"name", "description", "tags", "vars", "matrix", "matrix_csv", "client_id", "repeat", "min_pass_rate", "on_fail", "turns"}
 	turnKeys     = []string{"user", "think", "expect", "capture"}
 )
 
@@ -38,8 +39,33 @@ const (
 // unknown expectation kinds and undefined template names are all errors.
 // The error, if any, is an ErrorList holding every problem found, each with
 // its file:line:col, file paths as given.
+//
+// Load accepts `judge:` expectations (they fail at run time without a
+// judge) and refuses {{ env NAME }}; LoadWith sets what a suite may use.
 func Load(paths ...string) (*Suite, error) {
+	return load(nil, paths)
+}
+
+// LoadWith is Load with suite-wide options: whether a judge is configured
+// (without one, a `judge:` expectation is a load-time error), the
+// environment variables {{ env NAME }} may read, and defaults for every
+// scenario. Problems in opts.Defaults' expectations are reported at their
+// place in the configuration file.
+func LoadWith(opts LoadOptions, paths ...string) (*Suite, error) {
+	return load(&opts, paths)
+}
+
+func load(opts *LoadOptions, paths []string) (*Suite, error) {
 	var errs ErrorList
+	if opts != nil && !opts.JudgeConfigured {
+		for _, e := range opts.Defaults.Expect {
+			e.walk(func(x *Expectation) {
+				if _, ok := x.check.(*judgeCheck); ok {
+					errs.add(x.Pos, "judge: no judge is configured; add judge: {url, model, api_key_env} to evalrun.yaml, or remove this default expectation")
+				}
+			})
+		}
+	}
 	if len(paths) == 0 {
 		errs.add(Pos{}, "no scenario files or directories given")
 		return nil, errs.Err()
@@ -51,7 +77,7 @@ func Load(paths ...string) (*Suite, error) {
 			errs.add(Pos{File: file}, "%v", err)
 			continue
 		}
-		scs, ferrs := parseFile(file, data)
+		scs, ferrs := parseFile(file, data, opts)
 		errs = append(errs, ferrs...)
 		suite.Scenarios = append(suite.Scenarios, scs...)
 	}
@@ -154,8 +180,20 @@ func isScenarioFile(name string) bool {
 // Parse parses the scenarios of one file's contents; file names it in
 // positions and gives scenarios without a name their default name. The
 // error, if any, is an ErrorList.
+//
+// Like Load, Parse accepts `judge:` and refuses {{ env NAME }}; a
+// `matrix_csv:` path is read relative to file's directory.
 func Parse(file string, data []byte) ([]*Scenario, error) {
-	scs, errs := parseFile(file, data)
+	return parse(nil, file, data)
+}
+
+// ParseWith is Parse with the options of LoadWith.
+func ParseWith(opts LoadOptions, file string, data []byte) ([]*Scenario, error) {
+	return parse(&opts, file, data)
+}
+
+func parse(opts *LoadOptions, file string, data []byte) ([]*Scenario, error) {
+	scs, errs := parseFile(file, data, opts)
 	errs = append(errs, duplicateNames(scs)...)
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -202,9 +240,9 @@ var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // parseFile decodes every document of one file, collecting all errors. It
 // returns the scenarios with errors too, so that duplicate names are found
 // in the same pass; callers discard them on error.
-func parseFile(file string, data []byte) ([]*Scenario, ErrorList) {
+func parseFile(file string, data []byte, opts *LoadOptions) ([]*Scenario, ErrorList) {
 	var scs []*Scenario
-	d := &decoder{file: file, lines: splitLines(string(data))}
+	d := &decoder{file: file, lines: splitLines(string(data)), opts: opts}
 	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	docs := 0
@@ -229,9 +267,7 @@ func parseFile(file string, data []byte) ([]*Scenario, ErrorList) {
 			continue // an empty document, e.g. after a trailing ---
 		}
 		docs++
-		if sc := d.scenario(root, docs, base); sc != nil {
-			scs = append(scs, sc) // broken ones too, for duplicate names
-		}
+		scs = append(scs, d.scenario(root, docs, base)...) // broken ones too, for duplicate names
 	}
 	if docs == 0 && len(d.errs) == 0 {
 		d.errs.add(Pos{File: file}, "no scenario in this file: it needs at least `turns:` with one `- user: ...`")
@@ -305,9 +341,10 @@ func duplicateNames(scs []*Scenario) ErrorList {
 	return errs
 }
 
-// scenario decodes one document. idx is the 1-based number of the
-// document in its file, for default names.
-func (d *decoder) scenario(n *yaml.Node, idx int, base string) *Scenario {
+// scenario decodes one document: one scenario, or one per matrix row.
+// idx is the 1-based number of the document in its file, for default
+// names.
+func (d *decoder) scenario(n *yaml.Node, idx int, base string) []*Scenario {
 	fs, ok := d.fields(n, "scenario", scenarioKeys)
 	if !ok {
 		return nil
@@ -320,14 +357,45 @@ func (d *decoder) scenario(n *yaml.Node, idx int, base string) *Scenario {
 	if idx > 1 {
 		sc.Name = base + "#" + strconv.Itoa(idx)
 	}
+	if d.opts != nil {
+		maps.Copy(sc.Vars, d.opts.Defaults.Vars)
+	}
 	byKey := map[string]*yaml.Node{}
+	keyNode := map[string]*yaml.Node{}
 	for _, f := range fs {
 		byKey[f.name] = f.val
+		keyNode[f.name] = f.key
 	}
-	// vars first: templates are checked against them.
+	// vars and matrix first: templates are checked against them.
 	if v := byKey["vars"]; v != nil {
-		d.vars(v, sc)
+		d.varsInto(v, "vars", sc.Vars)
 	}
+	var rows []matrixRow
+	var rowNames []string
+	switch {
+	case byKey["matrix"] != nil && byKey["matrix_csv"] != nil:
+		d.errorf(keyNode["matrix_csv"], "matrix_csv: give either matrix or matrix_csv, not both")
+		_, rowNames = d.matrix(byKey["matrix"])
+	case byKey["matrix"] != nil:
+		rows, rowNames = d.matrix(byKey["matrix"])
+	case byKey["matrix_csv"] != nil:
+		rows, rowNames = d.matrixCSV(byKey["matrix_csv"])
+	}
+	scope := &tmplScope{vars: sc.Vars, captured: map[string]int{}, opts: d.opts, uses: map[string]Pos{}}
+	// A CSV that could not be read defines unknown vars: undefined names
+	// are then not reported (the CSV's own error is).
+	scope.unknownVars = byKey["matrix_csv"] != nil && rowNames == nil
+	if len(rowNames) > 0 {
+		// The rows' vars are defined for the templates; checkRows then
+		// reports those some rows lack.
+		scope.vars = maps.Clone(sc.Vars)
+		for _, k := range rowNames {
+			if _, ok := scope.vars[k]; !ok {
+				scope.vars[k] = ""
+			}
+		}
+	}
+	setOnFail := false
 	for _, f := range fs {
 		v := f.val
 		switch f.name {
@@ -367,6 +435,7 @@ func (d *decoder) scenario(n *yaml.Node, idx int, base string) *Scenario {
 				}
 			}
 		case "on_fail":
+			setOnFail = true
 			if s, ok := d.text(v, "on_fail"); ok {
 				switch OnFail(s) {
 				case OnFailStop, OnFailContinue:
@@ -377,19 +446,27 @@ func (d *decoder) scenario(n *yaml.Node, idx int, base string) *Scenario {
 			}
 		}
 	}
-	captured := map[string]int{}
 	if v := byKey["turns"]; v != nil {
-		captured = d.turns(v, sc)
+		d.turns(v, sc, scope)
 	} else if !misspelled(n, "turns") {
 		d.errorf(n, "scenario %q has no turns: add `turns:` with at least one `- user: ...`", sc.Name)
 	}
 	// client_id last: a capture used there gets a precise message.
 	if v := byKey["client_id"]; v != nil {
 		if s, ok := d.nonEmpty(v, "client_id"); ok {
-			sc.ClientID = d.template(v, "client_id", s, &tmplScope{vars: sc.Vars, captured: captured, turn: -1})
+			scope.turn = -1
+			sc.ClientID = d.template(v, "client_id", s, scope)
 		}
 	}
-	return sc
+	if d.opts != nil {
+		d.opts.applyDefaults(sc, setOnFail)
+	}
+	sc.BaseName = sc.Name
+	if len(rows) > 0 {
+		d.checkRows(scope.uses, sc.Vars, rows)
+		return d.expand(sc, rows)
+	}
+	return []*Scenario{sc}
 }
 
 // misspelled reports whether mapping n has a key that is a typo of key
@@ -403,12 +480,15 @@ func misspelled(n *yaml.Node, key string) bool {
 	return false
 }
 
-// vars decodes `vars:`, a mapping of names to texts.
-func (d *decoder) vars(n *yaml.Node, sc *Scenario) {
+// varsInto decodes a mapping of var names to texts (`vars:`, a matrix
+// row) into vars, overriding what is there, and returns the names in the
+// order written. key names the mapping in messages.
+func (d *decoder) varsInto(n *yaml.Node, key string, vars map[string]string) []string {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "vars: expected a mapping of names to values, got %s", describe(n))
-		return
+		d.errorf(n, "%s: expected a mapping of names to values, got %s", key, describe(n))
+		return nil
 	}
+	var order []string
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
@@ -418,35 +498,37 @@ func (d *decoder) vars(n *yaml.Node, sc *Scenario) {
 		}
 		switch {
 		case seen[name]:
-			d.errorf(k, "vars: duplicate name %q", name)
+			d.errorf(k, "%s: duplicate name %q", key, name)
 			continue
 		case !validName(name, false):
-			d.errorf(k, "vars: invalid name %q: use letters, digits and '_', starting with a letter or '_'", name)
+			d.errorf(k, "%s: invalid name %q: use letters, digits and '_', starting with a letter or '_'", key, name)
 			continue
-		case builtins[name].render != nil:
-			d.errorf(k, "vars: %q is a built-in template name; choose another", name)
+		case isBuiltin(name):
+			d.errorf(k, "%s: %q is a built-in template name; choose another", key, name)
 			continue
 		}
 		seen[name] = true
-		if s, ok := d.text(v, "vars."+name); ok {
-			sc.Vars[name] = s
+		order = append(order, name)
+		if s, ok := d.text(v, key+"."+name); ok {
+			vars[name] = s
 		}
 	}
+	return order
 }
 
 // turns decodes the list of turns, then checks their templates: a turn's
-// message can use the captures of earlier turns only. It returns every
-// capture name with the index of the first turn capturing it.
-func (d *decoder) turns(n *yaml.Node, sc *Scenario) map[string]int {
+// message can use the captures of earlier turns only. It records every
+// capture name in scope.captured with the index of the first turn
+// capturing it.
+func (d *decoder) turns(n *yaml.Node, sc *Scenario, scope *tmplScope) {
 	items, ok := d.list(n, "turns")
 	if !ok {
-		return nil
+		return
 	}
 	if len(items) == 0 {
 		d.errorf(n, "turns: a scenario needs at least one turn (`- user: ...`)")
-		return nil
+		return
 	}
-	scope := &tmplScope{vars: sc.Vars, captured: map[string]int{}}
 	type pending struct {
 		turn *Turn
 		user *yaml.Node
@@ -454,7 +536,7 @@ func (d *decoder) turns(n *yaml.Node, sc *Scenario) map[string]int {
 	}
 	var todo []pending
 	for i, it := range items {
-		t, user, src := d.turn(it, i, sc.Vars)
+		t, user, src := d.turn(it, i, scope.vars)
 		if t == nil {
 			continue
 		}
@@ -472,7 +554,6 @@ func (d *decoder) turns(n *yaml.Node, sc *Scenario) map[string]int {
 		scope.turn = p.turn.Index
 		p.turn.User = d.template(p.user, "user", p.src, scope)
 	}
-	return scope.captured
 }
 
 // turn decodes one turn; the user message is returned undecoded (node and
@@ -495,6 +576,7 @@ func (d *decoder) turn(n *yaml.Node, idx int, vars map[string]string) (*Turn, *y
 				userNode, userSrc = v, s
 			}
 		case "think":
+			t.hasThink = true
 			if dur, ok := d.duration(v, "think"); ok {
 				t.Think = dur
 			}
@@ -539,7 +621,7 @@ func (d *decoder) captures(n *yaml.Node, vars map[string]string) []Capture {
 		case !validName(name, false):
 			d.errorf(k, "capture: invalid name %q: use letters, digits and '_', starting with a letter or '_'", name)
 			continue
-		case builtins[name].render != nil:
+		case isBuiltin(name):
 			d.errorf(k, "capture: %q is a built-in template name; choose another", name)
 			continue
 		}

@@ -53,6 +53,14 @@ type Scenario struct {
 	MinPassRate float64 // fraction of Repeat that must pass; default 1
 	OnFail      OnFail
 	Turns       []*Turn
+	// BaseName is the name as written, before matrix expansion; it equals
+	// Name for a scenario without a matrix.
+	BaseName string
+	// Row is the 1-based matrix row this scenario was expanded from, 0
+	// without a matrix; RowKey is the row's key, the part of Name in
+	// brackets (NAME[KEY]).
+	Row    int
+	RowKey string
 
 	namePos Pos // where the name is written (Pos when defaulted)
 }
@@ -65,6 +73,8 @@ type Turn struct {
 	Think    time.Duration // pause before sending this turn
 	Expect   []*Expectation
 	Captures []Capture // applied to the reply text, in order
+
+	hasThink bool // think: was written (defaults do not override it)
 }
 
 // Tool is one tool the agent executed, as seen by expectations.
@@ -84,6 +94,11 @@ type Observation struct {
 	Latency    time.Duration
 	// Raw is the reply's JSON body, for field expectations; may be nil.
 	Raw json.RawMessage
+	// History is the chat as the server kept it, read after the reply
+	// (oldest first). The runner fills it only for a turn whose
+	// NeedsHistory is true; HistoryError says why it could not be read.
+	History      []HistoryEntry
+	HistoryError string
 }
 
 // Verdict is the outcome of one expectation (or capture) on one reply.

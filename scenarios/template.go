@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Template is a text with {{ name }} placeholders (spaces inside the braces
 // are optional). A name is a scenario var, a value captured by an earlier
 // turn, or a built-in: uuid, iteration, run_id, scenario, fake.name,
-// fake.email, fake.phone, fake.company. Load checks every name against what
+// fake.email, fake.phone, fake.company, date (with an optional offset and
+// layout: {{ date +2d "Monday" }}) and env NAME. Load checks every name against what
 // is defined at that place, so a Template from a loaded Suite renders
 // without error. Text outside placeholders is copied as is; "}}" alone is
 // plain text, "{{" must be closed.
@@ -27,7 +29,8 @@ type tmplPart struct {
 // placeholder is one {{ name args }} in a template.
 type placeholder struct {
 	name string
-	args string // text after the name; reserved for built-ins with arguments
+	args string // text after the name, for built-ins with arguments
+	arg  any    // args as parsed by the built-in
 	off  int    // byte offset of "{{" in the source
 }
 
@@ -86,7 +89,15 @@ func parseTemplate(src string) (*Template, *templateError) {
 		if !validName(name, true) {
 			return nil, &templateError{off, fmt.Sprintf("invalid name %q in placeholder: use letters, digits, '_' and '.' (e.g. {{ fake.email }})", name)}
 		}
-		t.parts = append(t.parts, tmplPart{ph: &placeholder{name: name, args: args, off: off}})
+		ph := &placeholder{name: name, args: args, off: off}
+		if b, ok := builtins[name]; ok && b.args != nil {
+			a, err := b.args(args)
+			if err != nil {
+				return nil, &templateError{off, err.Error()}
+			}
+			ph.arg = a
+		}
+		t.parts = append(t.parts, tmplPart{ph: ph})
 		adv := i + 2 + j + 2
 		rest, base = rest[adv:], base+adv
 	}
@@ -170,8 +181,11 @@ func (t *Template) Render(env *Env) (string, error) {
 			b.WriteString(p.lit)
 			continue
 		}
-		v, ok := env.lookup(p.ph.name)
+		v, ok := env.lookup(p.ph)
 		if !ok {
+			if p.ph.name == "env" {
+				return "", fmt.Errorf("{{ env %s }} in %q: %w (environment variable %s is not set)", p.ph.args, t.src, ErrNoValue, p.ph.args)
+			}
 			return "", fmt.Errorf("{{ %s }} in %q: %w (%s)", p.ph.name, t.src, ErrNoValue, noValueHint(p.ph.name))
 		}
 		b.WriteString(v)
@@ -196,11 +210,17 @@ type Env struct {
 	Iteration    int   // 0-based index of the conversation within its scenario's repeats
 	Conversation int   // run-wide conversation number, for per-conversation fake data
 	Seed         int64 // the run's seed; fake.* values derive from (Seed, Conversation)
+	// Now is the run's start time, what {{ date }} is relative to; zero
+	// means the time of rendering.
+	Now time.Time
+	// LookupEnv reads {{ env NAME }}; nil means os.LookupEnv.
+	LookupEnv func(name string) (string, bool)
 
 	uuids uint64 // uuids rendered so far, for reproducible uuid sequences
 }
 
-func (env *Env) lookup(name string) (string, bool) {
+func (env *Env) lookup(ph *placeholder) (string, bool) {
+	name := ph.name
 	if v, ok := env.Captures[name]; ok {
 		return v, true
 	}
@@ -208,7 +228,7 @@ func (env *Env) lookup(name string) (string, bool) {
 		return v, true
 	}
 	if b, ok := builtins[name]; ok {
-		return b.render(env), true
+		return b.render(env, ph.arg)
 	}
 	return "", false
 }

@@ -17,6 +17,11 @@ type tmplScope struct {
 	vars     map[string]string
 	captured map[string]int // capture name → index of the first turn capturing it
 	turn     int            // index of the turn whose message this is; -1 for client_id
+	opts     *LoadOptions   // nil: no {{ env }} allowed
+	uses     map[string]Pos // vars used, with the place of the first use (nil: not recorded)
+	// unknownVars: the vars are not all known (an unreadable matrix CSV),
+	// so undefined names are not reported.
+	unknownVars bool
 }
 
 // template parses src, the text of node n under key, and checks that every
@@ -38,6 +43,12 @@ func (d *decoder) template(n *yaml.Node, key, src string, sc *tmplScope) *Templa
 				break
 			}
 			d.errs.add(d.placeholderPos(n, src, ph.off), "%s", msg)
+			continue
+		}
+		if _, isVar := sc.vars[ph.name]; isVar && sc.uses != nil {
+			if _, seen := sc.uses[ph.name]; !seen {
+				sc.uses[ph.name] = d.placeholderPos(n, src, ph.off)
+			}
 		}
 	}
 	if !ok {
@@ -50,6 +61,12 @@ func (d *decoder) template(n *yaml.Node, key, src string, sc *tmplScope) *Templa
 // here, or "".
 func (sc *tmplScope) check(ph *placeholder, key string) string {
 	name := ph.name
+	if b, ok := builtins[name]; ok && b.args != nil {
+		if name == "env" {
+			return sc.checkEnv(key, ph.arg.(string))
+		}
+		return ""
+	}
 	if ph.args != "" {
 		return fmt.Sprintf("%s: {{ %s }} takes no arguments, got %q", key, name, ph.args)
 	}
@@ -70,6 +87,9 @@ func (sc *tmplScope) check(ph *placeholder, key string) string {
 		}
 		return ""
 	}
+	if sc.unknownVars {
+		return ""
+	}
 	var here []string
 	for v := range sc.vars {
 		here = append(here, v)
@@ -86,6 +106,17 @@ func (sc *tmplScope) check(ph *placeholder, key string) string {
 		msg += "defined here: " + strings.Join(here, ", ") + "; "
 	}
 	return msg + "built-ins: " + strings.Join(Builtins(), ", ")
+}
+
+// checkEnv checks {{ env NAME }}: NAME must be in the allow-list and set.
+func (sc *tmplScope) checkEnv(key, name string) string {
+	if sc.opts == nil || !sc.opts.envAllowed(name) {
+		return fmt.Sprintf("%s: {{ env %s }}: %s is not in the allow-list; list it under env_allow in evalrun.yaml to read it", key, name, name)
+	}
+	if _, ok := sc.opts.lookupEnv(name); !ok {
+		return fmt.Sprintf("%s: {{ env %s }}: environment variable %s is not set", key, name, name)
+	}
+	return ""
 }
 
 // placeholderPos finds where the "{{" at byte offset off of a scalar's

@@ -155,7 +155,7 @@ func TestTemplateNamesAtLoad(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"var", "vars: {a: x}\nturns:\n  - user: '{{ a }} {{ fake.company }}'\n", ""},
 		{"undefined", "vars: {company: x}\nturns:\n  - user: 'Hi {{ compnay }}'\n",
-			`t.yaml:3:15: user: undefined name {{ compnay }} (did you mean company?); defined here: company; built-ins: fake.company, fake.email, fake.name, fake.phone, iteration, run_id, scenario, uuid`},
+			`t.yaml:3:15: user: undefined name {{ compnay }} (did you mean company?); defined here: company; built-ins: date, env, fake.company, fake.email, fake.name, fake.phone, iteration, run_id, scenario, uuid`},
 		{"builtin typo", "turns:\n  - user: \"{{ fake.emial }}\"\n", `t.yaml:2:12: user: undefined name {{ fake.emial }} (did you mean fake.email?)`},
 		{"capture later", "turns:\n  - user: 'it is {{ p }}'\n  - user: x\n    capture: {p: '(\\d)'}\n",
 			"t.yaml:2:18: user: {{ p }} is captured by turn 2; it can be used from turn 3 on"},

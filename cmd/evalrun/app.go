@@ -53,8 +53,14 @@ pass/fail and latency, within the agent's call quota.
 
 Usage:
   evalrun run [flags] [paths...]      replay scenario files or directories
-  evalrun validate [paths...]         parse and check scenarios, no calls
+  evalrun validate [paths...]         parse and check scenarios, no calls; print the plan
+  evalrun schema                      print the JSON Schema of scenario files (for editors)
+  evalrun quota [flags] [paths...]    usage ledger: quota used and left per key
   evalrun serve [flags]               start the simulated Optimly agent
+  evalrun report RESULT [flags]       render a saved result: --junit, --md, --html, --hgrm
+  evalrun compare BASE NEW            compare two results: flips, pass rates, latency
+  evalrun merge RESULTS... -o OUT     merge the results of the shards of a run
+  evalrun regrade RESULT [paths...]   grade stored transcripts with the current scenarios
   evalrun version                     print the version
 
 Run "evalrun COMMAND -h" for a command's flags.
@@ -74,12 +80,24 @@ func (a *app) main(args []string) int {
 		err = a.validate(rest)
 	case "serve":
 		err = a.serve(rest)
+	case "report":
+		err = a.report(rest)
+	case "compare":
+		err = a.compare(rest)
+	case "merge":
+		err = a.merge(rest)
+	case "regrade":
+		err = a.regrade(rest)
+	case "quota":
+		err = a.quota(rest)
+	case "schema":
+		err = a.schema(rest)
 	case "version", "--version", "-version":
 		fmt.Fprintln(a.stdout, "evalrun", version)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(a.stdout, usage)
 	default:
-		err = usageErr("unknown command %q; valid: run, validate, serve, version, help", cmd)
+		err = usageErr("unknown command %q; valid: run, validate, schema, serve, report, compare, merge, regrade, quota, version, help", cmd)
 	}
 	return a.exit(err)
 }

@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/evalrun/evalrun/agent"
 	"github.com/evalrun/evalrun/agentsim"
 	"github.com/evalrun/evalrun/examples"
@@ -27,7 +25,8 @@ type runFlags struct {
 	agentFile   string
 	allowHTTP   bool
 	concurrency int
-	rate        string
+	limits      limitFlags // --limit, --rate, --new-chat-limit (quota.go)
+	load        loadFlags  // --arrival-rate, --stage, --duration, ... (load.go)
 	timeout     time.Duration
 	attempts    int
 	seed        int64
@@ -35,29 +34,29 @@ type runFlags struct {
 	targetName  string // from evalrun.yaml's target, for reports
 	quota       quotaFlags
 	reports     reportFlags
+	gates       gateFlags   // --threshold, --shard (thresholds.go)
+	tx          targetFlags // --ca-cert, --debug, --auth, --model, ... (targets.go)
 }
 
 func (a *app) run(args []string) error {
 	var f runFlags
 	fs := a.newFlagSet("run", "run [flags] [paths...]")
 	fs.StringVar(&f.target, "target", "", "agent base `URL`, e.g. https://api.optimly.io; empty: start the simulated agent on 127.0.0.1")
-	fs.StringVar(&f.kind, "kind", "optimly", "target kind: optimly")
+	fs.StringVar(&f.kind, "kind", "optimly", "target kind: optimly, openai or http")
+	f.tx.register(fs)
 	fs.StringVar(&f.apiKeyEnv, "api-key-env", "OPTIMLY_API_KEY", "environment variable holding the agent's API key")
 	fs.StringVar(&f.agentFile, "agent", "", "agent `FILE` for the simulated agent (default: the built-in baseline agent)")
 	fs.BoolVar(&f.allowHTTP, "allow-insecure-http", false, "allow plain http:// to a non-loopback target")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "conversations in flight at once (closed model)")
-	fs.StringVar(&f.rate, "rate", "none", "limit agent calls to `R/s` (also R/min, R/h); none for no limit")
+	f.limits.register(fs)
+	f.load.register(fs)
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of one agent call")
 	fs.IntVar(&f.attempts, "max-attempts", 4, "attempts per call, retries of 429/502/503/504 and transport errors included")
 	fs.Int64Var(&f.seed, "seed", 1, "seed for fake data and retry jitter")
-	f.reports.register(fs)
+	f.reports.registerRun(fs)
+	f.gates.register(fs)
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress output")
-	fs.StringVar(&f.quota.plan, "plan", "", "the agent's plan: starter, growth, scale, enterprise")
-	fs.Int64Var(&f.quota.quota, "quota", 0, "monthly call quota (instead of --plan)")
-	fs.Int64Var(&f.quota.used, "quota-used", 0, "calls already used this billing cycle")
-	fs.StringVar(&f.quota.costUnit, "cost-unit", "calls", "what the quota counts: calls, or messages (2 per turn)")
-	fs.BoolVar(&f.quota.partial, "partial", false, "when the suite does not fit the quota, run the whole conversations that fit")
-	fs.Float64Var(&f.quota.retries, "retry-allowance", 0.1, "share of the worst-case calls reserved for retries (0 to 1)")
+	f.quota.register(fs, true)
 	configPath := fs.String("config", "", "configuration `FILE` (default: ./evalrun.yaml when present); flags override it")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
@@ -79,6 +78,15 @@ func (a *app) run(args []string) error {
 	if err := f.check(); err != nil {
 		return err
 	}
+	if err := f.reports.checkTranscripts(); err != nil {
+		return err
+	}
+	if err := f.gates.check(); err != nil {
+		return err
+	}
+	if err := f.load.resolve(fs, f.concurrency, f.gates.shard); err != nil {
+		return err
+	}
 	if len(paths) == 0 && cfg != nil {
 		paths = cfg.Suite
 	}
@@ -86,42 +94,43 @@ func (a *app) run(args []string) error {
 		return usageErr("no scenario paths given; e.g. evalrun run examples (or list them under suite: in evalrun.yaml)")
 	}
 
-	suite, err := scenarios.Load(paths...)
+	lopts, err := a.scenarioOptions(cfg)
+	if err != nil {
+		return err
+	}
+	suite, err := scenarios.LoadWith(lopts, paths...)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	judge, err := a.openJudge(cfg, suite)
+	if err != nil {
+		return err
+	}
+	if judge != nil {
+		defer judge.Close()
+	}
 
-	// Quota: the worst case must fit the headroom before the first call.
-	limit, quotaLabel, err := f.quota.limit()
+	// Quota and limits: the worst case must fit the headroom before the
+	// first call (quota.go, dryrun.go).
+	lims, err := f.limits.resolve(f.kind, f.target)
 	if err != nil {
 		return err
 	}
-	cost, err := f.quota.costPerCall()
+	limitsSetting := lims.String() // the whole run's, the same in every shard
+	lims = lims.shard(f.gates.shard)
+	cf := shardCost(&f.gates, suite, f.quota.retries)
+	if f.load.shapesCount() {
+		cf = f.load.cost(suite, f.quota.retries)
+	}
+	qp, ac, err := a.checkQuota(&f.quota, cf, f.gates.headroom, f.target, f.apiKeyEnv)
 	if err != nil {
 		return err
 	}
-	est := runner.EstimateCost(suite, cost, f.quota.retries)
-	maxConv := 0
-	var budget *runner.Budget
-	headroom := int64(-1)
-	if limit >= 0 {
-		headroom = max(limit-f.quota.used, 0)
-		if est.WorstCase > headroom {
-			n, fit := runner.FitConversations(suite, headroom, cost, f.quota.retries)
-			if !f.quota.partial || n == 0 {
-				msg := fmt.Sprintf("the run needs up to %d %s (%d conversations) but only %d are left (%s, %d used)",
-					est.WorstCase, f.quota.unit(), est.Conversations, headroom, quotaLabel, f.quota.used)
-				if n > 0 {
-					msg += fmt.Sprintf("; --partial runs the %d whole conversations that fit (up to %d %s)", n, fit.WorstCase, f.quota.unit())
-				} else {
-					msg += "; not even one conversation fits"
-				}
-				return usageErr("%s", msg)
-			}
-			maxConv = n
-			est = fit
-		}
-		budget = runner.NewBudget(headroom, cost, est.WorstCase-est.Calls*cost)
+	if f.quota.dryRun {
+		return a.dryRun(a.stdout, qp, ac, lims, f.target, f.apiKeyEnv)
+	}
+	if err := qp.refusalErr(ac); err != nil {
+		return err
 	}
 
 	conn, tgt, closeTarget, err := a.connect(&f)
@@ -138,27 +147,37 @@ func (a *app) run(args []string) error {
 	}
 
 	runID := newRunID()
+	if qp, err = a.reserveQuota(&f.quota, qp, ac, cf, f.gates.headroom, runID, tgt.URL); err != nil {
+		return err
+	}
+	est, maxConv, budget, limit, quotaLabel := qp.est, int(qp.maxConv), qp.budget(f.quota.retries), qp.limit, qp.label
 	started := time.Now()
+	transcripts, err := f.reports.openTranscripts()
+	if err != nil {
+		return err
+	}
+	defer f.reports.closeTranscripts()
 	agg := report.NewAggregator(report.Meta{
 		RunID:   runID,
 		Version: version,
 		Started: started,
 		Target:  tgt,
 		Seed:    f.seed,
+		Load:    f.load.info(),
 		Settings: map[string]any{
 			"concurrency":  f.concurrency,
-			"rate":         f.rate,
+			"limits":       limitsSetting,
 			"timeout":      f.timeout.String(),
 			"max_attempts": f.attempts,
 			"quota":        quotaLabel,
 			"cost_unit":    f.quota.unit(),
 			"partial":      maxConv > 0,
 		},
+		Transcripts: transcripts,
 	})
 
 	total := est.Conversations
 	prog := a.startProgress(&f, agg, total, budget)
-	lim, burst, _ := parseRate("--rate", f.rate)
 	opts := runner.Options{
 		Conn:             conn,
 		Concurrency:      f.concurrency,
@@ -170,27 +189,43 @@ func (a *app) run(args []string) error {
 		Abort:            a.abort,
 		CallTimeout:      f.timeout,
 		MaxConversations: maxConv,
+		Shard:            f.gates.shard,
 	}
-	if lim != rate.Inf {
-		opts.Limiters = append(opts.Limiters, rate.NewLimiter(lim, burst))
+	if judge != nil {
+		opts.Judge = judge
 	}
+	if err := lims.apply(&opts); err != nil {
+		return err
+	}
+	if err := f.load.apply(&opts, f.seed); err != nil {
+		return err
+	}
+	lr := startLedgerRun(ac, runID, &opts)
 	sum, runErr := runner.Run(a.stop, suite, opts)
 	prog.stop()
+	if err := lr.finish(sum, runErr, qp); err != nil {
+		fmt.Fprintf(a.stderr, "evalrun: warning: usage ledger: %v\n", err)
+	}
 
 	fin := report.Finish{Ended: time.Now()}
 	if sum != nil {
 		fin.Interrupted = sum.Interrupted
 		fin.StopReason = sum.StopReason
+		fin.Schedule = sum.Schedule
 	}
 	if budget != nil {
-		fin.Budget = report.BudgetInfo{Unit: f.quota.unit(), Limit: limit, UsedBefore: f.quota.used, Spent: budget.Spent()}
+		fin.Budget = report.BudgetInfo{Unit: f.quota.unit(), Limit: limit, UsedBefore: qp.usedBefore(), Spent: budget.Spent()}
 	}
 	res := agg.Result(fin)
+	f.load.settings(res.Settings)
+	f.gates.settings(res.Settings, suite)
+	applyThresholds(res, f.gates.thresholds)
 
 	// Reports first: nothing recorded is lost, whatever stopped the run.
 	if err := a.writeReports(res, &f.reports); err != nil {
 		return err
 	}
+	printThresholds(a.stdout, res)
 
 	switch {
 	case errors.Is(runErr, runner.ErrInterrupted) || (runErr == nil && sum.Interrupted):
@@ -215,24 +250,10 @@ func (f *runFlags) check() error {
 		return usageErr("--timeout %v: must be positive", f.timeout)
 	case f.attempts < 1:
 		return usageErr("--max-attempts %d: must be at least 1", f.attempts)
-	case f.quota.retries < 0 || f.quota.retries > 1:
-		return usageErr("--retry-allowance %v: must be between 0 and 1", f.quota.retries)
-	case f.quota.used < 0:
-		return usageErr("--quota-used %d: must not be negative", f.quota.used)
-	case f.kind != "optimly":
-		return usageErr("--kind %q: valid kinds are optimly", f.kind)
+	case checkKind(f.kind) != nil:
+		return checkKind(f.kind)
 	}
-	if _, _, err := parseRate("--rate", f.rate); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (q *quotaFlags) unit() string {
-	if q.costUnit == "" {
-		return "calls"
-	}
-	return q.costUnit
+	return f.quota.check()
 }
 
 // connect opens the target: the given --target with its key from the
@@ -272,19 +293,12 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		}
 		tgt.URL = u.Redacted()
 	}
-	conn, err := agent.NewOptimly(agent.Options{
-		BaseURL:           tgtURL(f, tgt),
-		APIKey:            key,
-		Timeout:           f.timeout,
-		MaxConns:          max(f.concurrency, 16),
-		UserAgent:         "evalrun/" + version,
-		AllowInsecureHTTP: f.allowHTTP,
-	})
+	conn, closeConn, err := buildConn(specFromFlags(f, tgtURL(f, tgt), key, f.target == "", a.stderr))
 	if err != nil {
 		closeFn()
-		return nil, tgt, nil, usageErr("--target: %v", agent.Redact(err.Error(), key))
+		return nil, tgt, nil, err
 	}
-	return conn, tgt, func() { conn.Close(); closeFn() }, nil
+	return conn, tgt, func() { closeConn(); closeFn() }, nil
 }
 
 func tgtURL(f *runFlags, tgt report.Target) string {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
 	"strings"
 
@@ -63,6 +62,7 @@ func applyConfig(cfg *config.File, fset *flag.FlagSet, ignore ...string) error {
 
 	var errs config.ErrorList
 	for _, s := range cfg.Settings {
+		s.Name = flagName(fset, s.Name)
 		fl := fset.Lookup(s.Name)
 		if fl == nil || s.Name == "config" {
 			errs = append(errs, &config.Error{Pos: s.Pos, Msg: fmt.Sprintf("unknown setting %q%s; valid settings are the flags of this command: %s",
@@ -114,4 +114,20 @@ func applyTarget(cfg *config.File, fset *flag.FlagSet) error {
 	return nil
 }
 
-var _ = os.Getenv
+// flagName maps a setting's name to its flag: snake_case is accepted for
+// the dashes (cost_unit is --cost-unit), and the plural of a repeatable flag
+// for the flag (thresholds is --threshold, limits is --limit).
+func flagName(fset *flag.FlagSet, name string) string {
+	name = strings.ReplaceAll(name, "_", "-")
+	if fset.Lookup(name) != nil {
+		return name
+	}
+	if one, ok := strings.CutSuffix(name, "s"); ok {
+		if fl := fset.Lookup(one); fl != nil {
+			if r, ok := fl.Value.(repeatable); ok && r.Repeatable() {
+				return one
+			}
+		}
+	}
+	return name
+}

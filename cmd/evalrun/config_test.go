@@ -51,7 +51,7 @@ func TestConfigSuiteAndFlagsOverride(t *testing.T) {
 	cfg := filepath.Join(dir, "evalrun.yaml")
 	// The suite needs 100 calls; the file's quota refuses it, the
 	// command line's quota lets it run.
-	body := "suite: [" + abs + "]\nquota: 50\nretry-allowance: 0\nquiet: true\n"
+	body := "suite: [" + abs + "]\nquota: 50\nretry_allowance: 0\nquiet: true\nlimits: [1000/s]\nthresholds: [\"pass_rate>=1\"]\n"
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,13 @@ func (c *cli) run(t *testing.T, args ...string) int {
 	if stop == nil {
 		stop = context.Background()
 	}
+	if c.env == nil {
+		c.env = map[string]string{}
+	}
+	if _, ok := c.env["EVALRUN_LEDGER"]; !ok {
+		// Never the user's real ledger: each test gets its own.
+		c.env["EVALRUN_LEDGER"] = filepath.Join(t.TempDir(), "ledger.json")
+	}
 	a := &app{
 		stdout: &syncWriter{w: &c.stdout},
 		stderr: &syncWriter{w: &c.stderr},

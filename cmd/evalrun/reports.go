@@ -4,17 +4,110 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/evalrun/evalrun/report"
 )
 
 // reportFlags are the outputs of a run (and of "evalrun report").
 type reportFlags struct {
-	out string // JSON result file
+	out   string // JSON result file
+	junit string
+	md    string
+	html  string
+	hgrm  string // directory
+
+	// Transcripts (run only).
+	transcripts     string
+	transcriptsFile string
+	sample          int
+	tfile           *os.File // open while the run streams to it
 }
 
+// register adds the report flags every command that renders a result
+// takes.
 func (r *reportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.out, "out", "", "write the JSON result to `FILE`")
+	fs.StringVar(&r.junit, "junit", "", "write a JUnit XML report to `FILE` (one testcase per conversation)")
+	fs.StringVar(&r.md, "md", "", "write a Markdown summary to `FILE` (e.g. $GITHUB_STEP_SUMMARY)")
+	fs.StringVar(&r.html, "html", "", "write a self-contained HTML report to `FILE`")
+	fs.StringVar(&r.hgrm, "hgrm", "", "write each latency histogram as HdrHistogram .hgrm text into `DIR`")
+}
+
+// registerRun adds the report flags and the transcript flags of "evalrun
+// run".
+func (r *reportFlags) registerRun(fs *flag.FlagSet) {
+	r.register(fs)
+	fs.StringVar(&r.transcripts, "transcripts", "sample",
+		"transcripts the result keeps: failed, sample (failed + the first --transcripts-sample iterations), all (as sample, and every conversation streamed to --transcripts-file), none")
+	fs.StringVar(&r.transcriptsFile, "transcripts-file", "", "JSON Lines `FILE` for --transcripts all (default: the --out file with .transcripts.jsonl)")
+	fs.IntVar(&r.sample, "transcripts-sample", report.DefaultTranscriptSample, "iterations per scenario whose passed conversations the sample keeps")
+}
+
+// transcriptsPath is where --transcripts all streams: --transcripts-file,
+// or next to --out (RESULT.transcripts.jsonl, a .json extension dropped).
+func (r *reportFlags) transcriptsPath() string {
+	if r.transcriptsFile != "" {
+		return r.transcriptsFile
+	}
+	if r.out == "" {
+		return ""
+	}
+	return strings.TrimSuffix(r.out, ".json") + ".transcripts.jsonl"
+}
+
+// checkTranscripts validates the transcript flags before the run starts.
+func (r *reportFlags) checkTranscripts() error {
+	p, err := report.ParseTranscriptPolicy(r.transcripts)
+	if err != nil {
+		return usageErr("--transcripts: %v", err)
+	}
+	if r.sample < 0 {
+		return usageErr("--transcripts-sample %d: must not be negative", r.sample)
+	}
+	if p == report.TranscriptsAll && r.transcriptsPath() == "" {
+		return usageErr("--transcripts all streams every conversation to a file: give --out or --transcripts-file")
+	}
+	if p != report.TranscriptsAll && r.transcriptsFile != "" {
+		return usageErr("--transcripts-file is used only with --transcripts all")
+	}
+	return nil
+}
+
+// openTranscripts returns the aggregator's transcript settings and, for
+// --transcripts all, opens the stream file; closeTranscripts closes it.
+func (r *reportFlags) openTranscripts() (report.Transcripts, error) {
+	if err := r.checkTranscripts(); err != nil {
+		return report.Transcripts{}, err
+	}
+	p, _ := report.ParseTranscriptPolicy(r.transcripts)
+	tr := report.Transcripts{Policy: p, Sample: r.sample}
+	if r.sample == 0 {
+		tr.Sample = -1 // the flag's 0 means none; the library's 0 means the default
+	}
+	if p == report.TranscriptsAll {
+		path := r.transcriptsPath()
+		f, err := os.Create(path)
+		if err != nil {
+			return tr, unfinishedErr("--transcripts all: %v", err)
+		}
+		r.tfile = f
+		tr.Stream, tr.StreamName = f, path
+	}
+	return tr, nil
+}
+
+// closeTranscripts closes the stream file, if open; call it after the
+// aggregator's Result (which flushes the stream). It is safe to call more
+// than once.
+func (r *reportFlags) closeTranscripts() error {
+	if r.tfile == nil {
+		return nil
+	}
+	err := r.tfile.Close()
+	r.tfile = nil
+	return err
 }
 
 // writeReports writes the console summary to stdout and every file report
@@ -24,16 +117,42 @@ func (a *app) writeReports(res *report.Result, r *reportFlags) error {
 	if err := (report.ConsoleWriter{}).Write(a.stdout, res); err != nil {
 		return fmt.Errorf("writing summary: %w", err)
 	}
+	return a.writeFiles(res, r)
+}
+
+// writeFiles writes the file reports r asks for and closes the transcript
+// stream of a run.
+func (a *app) writeFiles(res *report.Result, r *reportFlags) error {
 	var first error
+	fail := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
 	write := func(path, what string, w report.Writer) {
 		if path == "" {
 			return
 		}
 		err := report.WriteFileAtomic(path, func(out io.Writer) error { return w.Write(out, res) })
-		if err != nil && first == nil {
-			first = unfinishedErr("writing %s %s: %v", what, path, err)
+		if err != nil {
+			fail(unfinishedErr("writing %s %s: %v", what, path, err))
 		}
 	}
+	if err := r.closeTranscripts(); err != nil {
+		fail(unfinishedErr("closing the transcripts file: %v", err))
+	}
+	if ti := res.Transcripts; ti != nil && ti.StreamError != "" {
+		fail(unfinishedErr("the transcripts file %s is incomplete: %s", ti.File, ti.StreamError))
+	}
+	host, _ := os.Hostname()
 	write(r.out, "result file", report.JSONWriter{})
+	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host})
+	write(r.md, "Markdown summary", report.MarkdownWriter{})
+	write(r.html, "HTML report", report.HTMLWriter{})
+	if r.hgrm != "" {
+		if _, err := report.WriteHgrmDir(r.hgrm, res); err != nil {
+			fail(unfinishedErr("writing histograms to %s: %v", r.hgrm, err))
+		}
+	}
 	return first
 }

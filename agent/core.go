@@ -1,0 +1,513 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// core is what every HTTP transport shares: the validated options, one
+// keep-alive pool, the key and how it is sent, request ids and trace
+// context, the debug dump, and the classification of failures. A
+// transport embeds *core, so Close is promoted to it.
+type core struct {
+	client    *http.Client
+	transport *http.Transport
+	// secrets are redacted from every error and debug line: the key (and
+	// its query-escaped form) and header values taken from the environment.
+	secrets []string
+	timeout time.Duration
+	maxBody int64
+	ua      []string
+
+	authName  string   // header carrying the key; "" with query auth or no key
+	authVal   []string // its value
+	queryName string   // query parameter carrying the key; "" unless Auth is "query"
+	queryVal  string   // the key, query-escaped
+
+	debug    *debugLog // nil when Options.Debug is nil
+	idPrefix string    // random per core, so ids from two runs never collide
+	seq      atomic.Uint64
+}
+
+// Defaults for zero Options fields.
+const (
+	DefaultTimeout      = 30 * time.Second
+	DefaultMaxConns     = 100
+	DefaultMaxBodyBytes = 4 << 20
+	DefaultUserAgent    = "evalrun"
+	// DefaultQueryParam is the query parameter of Auth "query".
+	DefaultQueryParam = "api_key"
+)
+
+// maxErrorBody caps how much of a non-2xx body is read for its message.
+const maxErrorBody = 64 << 10
+
+var (
+	jsonType = []string{"application/json"}
+	// errCallTimeout is the cause of a per-call timeout, to tell it from the
+	// caller's own deadline.
+	errCallTimeout = errors.New("per-call timeout")
+	errTooLarge    = errors.New("response body too large")
+)
+
+// newCore checks the options every transport shares and returns the core
+// and the base URL without a trailing slash. It makes no connection.
+func newCore(opts Options) (*core, string, error) {
+	base, err := checkBaseURL(opts.BaseURL, opts.AllowInsecureHTTP)
+	if err != nil {
+		return nil, "", err
+	}
+	c := &core{timeout: opts.Timeout, maxBody: opts.MaxBodyBytes, idPrefix: randomHex(4)}
+	if c.timeout < 0 {
+		return nil, "", fmt.Errorf("agent: Timeout %v is negative: want a positive duration, or 0 for %v", opts.Timeout, DefaultTimeout)
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.maxBody < 0 {
+		return nil, "", fmt.Errorf("agent: MaxBodyBytes %d is negative: want a positive size, or 0 for %d", opts.MaxBodyBytes, DefaultMaxBodyBytes)
+	}
+	if c.maxBody == 0 {
+		c.maxBody = DefaultMaxBodyBytes
+	}
+	maxConns := opts.MaxConns
+	if maxConns < 0 {
+		return nil, "", fmt.Errorf("agent: MaxConns %d is negative: want a positive pool size, or 0 for %d", opts.MaxConns, DefaultMaxConns)
+	}
+	if maxConns == 0 {
+		maxConns = DefaultMaxConns
+	}
+	if opts.APIKey != "" && !validHeaderValue(opts.APIKey) {
+		return nil, "", errors.New("agent: APIKey contains white space, a control or a non-ASCII character, which cannot be sent in an HTTP header")
+	}
+	if err := c.setAuth(opts); err != nil {
+		return nil, "", err
+	}
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	if !validHeaderValue(strings.ReplaceAll(ua, " ", "-")) {
+		return nil, "", fmt.Errorf("agent: UserAgent %q contains a control or non-ASCII character", ua)
+	}
+	c.ua = []string{ua}
+	tlsConf, err := tlsConfig(opts)
+	if err != nil {
+		return nil, "", err
+	}
+	if opts.Debug != nil {
+		c.debug = &debugLog{w: opts.Debug}
+	}
+
+	c.transport = &http.Transport{
+		// HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured; Go never
+		// proxies requests to loopback hosts, whatever they say.
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   c.timeout,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSClientConfig:       tlsConf,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          max(maxConns, DefaultMaxConns),
+		MaxIdleConnsPerHost:   maxConns,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+	}
+	c.client = &http.Client{
+		Transport: c.transport,
+		// Redirects are answered, not followed: following one would resend
+		// the key to wherever it points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return c, base, nil
+}
+
+// setAuth decides where the key goes (Options.Auth, Header, QueryParam).
+func (c *core) setAuth(opts Options) error {
+	mode := strings.ToLower(opts.Auth)
+	if mode == "" {
+		mode = "bearer"
+		switch {
+		case opts.Header == "" || strings.EqualFold(opts.Header, "Authorization"):
+		case strings.EqualFold(opts.Header, "X-API-Key"):
+			mode = "header"
+		default:
+			return fmt.Errorf("agent: Header %q: want \"\" or \"Authorization\" (Bearer) or \"X-API-Key\", or set Auth to \"header\" to send the key in another header", opts.Header)
+		}
+	}
+	switch mode {
+	case "bearer":
+		if opts.Header != "" && !strings.EqualFold(opts.Header, "Authorization") {
+			return fmt.Errorf("agent: Auth %q with Header %q: bearer auth uses the Authorization header; set Auth to \"header\" to use another", opts.Auth, opts.Header)
+		}
+		c.authName, c.authVal = "Authorization", []string{"Bearer " + opts.APIKey}
+	case "header":
+		name := opts.Header
+		if name == "" {
+			name = "X-API-Key"
+		}
+		if !validHeaderName(name) {
+			return fmt.Errorf("agent: Header %q is not a valid HTTP header name", name)
+		}
+		c.authName, c.authVal = http.CanonicalHeaderKey(name), []string{opts.APIKey}
+	case "query":
+		if opts.Header != "" {
+			return fmt.Errorf("agent: Header %q is set but Auth is \"query\": the key goes in the query parameter %q, not a header", opts.Header, cmpOr(opts.QueryParam, DefaultQueryParam))
+		}
+		c.queryName = cmpOr(opts.QueryParam, DefaultQueryParam)
+		if !validHeaderValue(c.queryName) || strings.ContainsAny(c.queryName, "&=?#") {
+			return fmt.Errorf("agent: QueryParam %q: want a plain parameter name such as %q", c.queryName, DefaultQueryParam)
+		}
+		c.queryVal = url.QueryEscape(opts.APIKey)
+	default:
+		return fmt.Errorf("agent: Auth %q: want \"bearer\" (the default), \"header\" or \"query\"", opts.Auth)
+	}
+	if opts.QueryParam != "" && mode != "query" {
+		return fmt.Errorf("agent: QueryParam %q is set but Auth is %q: set Auth to \"query\" to send the key in the query", opts.QueryParam, mode)
+	}
+	if opts.APIKey == "" {
+		c.authName, c.authVal, c.queryName, c.queryVal = "", nil, "", ""
+		return nil
+	}
+	c.secrets = append(c.secrets, opts.APIKey)
+	if esc := url.QueryEscape(opts.APIKey); esc != opts.APIKey {
+		c.secrets = append(c.secrets, esc)
+	}
+	return nil
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// tlsConfig builds the TLS settings: Options.TLSConfig (cloned) or the
+// defaults, TLS 1.2 at least, and the CA certificates of CACertFile added to
+// the system roots.
+func tlsConfig(opts Options) (*tls.Config, error) {
+	var conf *tls.Config
+	if opts.TLSConfig != nil {
+		conf = opts.TLSConfig.Clone()
+	} else {
+		conf = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if opts.CACertFile == "" {
+		return conf, nil
+	}
+	pem, err := os.ReadFile(opts.CACertFile)
+	if err != nil {
+		return nil, fmt.Errorf("agent: CACertFile: %w", err)
+	}
+	pool := conf.RootCAs
+	if pool != nil {
+		pool = pool.Clone()
+	} else if pool, err = x509.SystemCertPool(); err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("agent: CACertFile %q holds no PEM certificate (want -----BEGIN CERTIFICATE----- blocks)", opts.CACertFile)
+	}
+	conf.RootCAs = pool
+	return conf, nil
+}
+
+// checkBaseURL validates a base URL and returns it without a trailing slash.
+func checkBaseURL(raw string, allowInsecure bool) (string, error) {
+	if raw == "" {
+		return "", errors.New("agent: BaseURL is empty: want an http(s) URL such as https://api.optimly.io")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("agent: BaseURL: %w", err)
+	}
+	shown := u.Redacted()
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("agent: BaseURL %q: scheme must be http or https", shown)
+	case u.Host == "" || u.Hostname() == "":
+		return "", fmt.Errorf("agent: BaseURL %q has no host", shown)
+	case u.User != nil:
+		return "", fmt.Errorf("agent: BaseURL %q carries credentials: pass the key as APIKey instead", shown)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", fmt.Errorf("agent: BaseURL %q: a query or fragment is not allowed (a path prefix is)", RedactURL(raw))
+	case u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()):
+		return "", fmt.Errorf("agent: BaseURL %q: plain http:// to a non-loopback host would send the key unencrypted; use https:// or allow insecure HTTP explicitly", shown)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
+}
+
+// isLoopback reports whether host names this machine: localhost, a
+// *.localhost name, or a loopback IP address.
+func isLoopback(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// validHeaderValue reports whether s is printable ASCII without spaces.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderName reports whether s is an HTTP token (RFC 9110 §5.6.2).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Close releases the pool's idle connections. Calls in flight finish
+// normally; the transport stays usable (new calls open new connections).
+func (c *core) Close() { c.transport.CloseIdleConnections() }
+
+// redact hides every secret of the transport in s.
+func (c *core) redact(s string) string { return Redact(s, c.secrets...) }
+
+// request is one HTTP call a transport wants made.
+type request struct {
+	op, method, url string
+	body            []byte
+	limit           int64       // body cap of a 2xx answer
+	traceID         string      // the chat's trace id; "" or malformed starts a new trace
+	header          http.Header // extra headers, may be nil
+	accept          string      // default application/json
+}
+
+// meta identifies an attempt for the server's logs.
+type meta struct {
+	requestID, traceID string
+}
+
+// open sends req and returns the response of a 2xx answer, its body still
+// to read within the returned context (cancel releases it). Anything else
+// comes back as a classified *Error, its body read and closed.
+func (c *core) open(ctx context.Context, req *request) (*http.Response, context.Context, context.CancelFunc, meta, *Error) {
+	m := meta{requestID: c.idPrefix + "-" + fmt.Sprint(c.seq.Add(1)), traceID: req.traceID}
+	if !validTraceID(m.traceID) {
+		m.traceID = newTraceID()
+	}
+	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errCallTimeout)
+	target := req.url
+	if c.queryName != "" {
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		target += sep + c.queryName + "=" + c.queryVal
+	}
+	var rd io.Reader
+	if req.body != nil {
+		rd = bytes.NewReader(req.body)
+	}
+	hreq, err := http.NewRequestWithContext(cctx, req.method, target, rd)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
+	}
+	h := make(http.Header, 8+len(req.header))
+	for k, v := range req.header {
+		h[k] = v
+	}
+	if req.accept != "" {
+		h["Accept"] = []string{req.accept}
+	} else {
+		h["Accept"] = jsonType
+	}
+	h["User-Agent"] = c.ua
+	if req.body != nil && h["Content-Type"] == nil {
+		h["Content-Type"] = jsonType
+	}
+	if c.authVal != nil {
+		h[c.authName] = c.authVal
+	}
+	h["X-Request-Id"] = []string{m.requestID}
+	h["Traceparent"] = []string{"00-" + m.traceID + "-" + newSpanID() + "-01"}
+	hreq.Header = h
+	start := time.Now()
+	c.debug.request(c, hreq, req.body)
+
+	resp, err := c.client.Do(hreq)
+	if err != nil {
+		e := c.callError(ctx, cctx, req.op, 0, "", err)
+		e.RequestID = m.requestID
+		c.debug.failure(c, m.requestID, e)
+		cancel()
+		return nil, nil, nil, m, e
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		c.debug.response(c, m.requestID, resp, time.Since(start), nil)
+		return resp, cctx, cancel, m, nil
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	data, rerr := readBody(resp.Body, resp.ContentLength, maxErrorBody)
+	if rerr != nil && rerr != errTooLarge {
+		e := c.callError(ctx, cctx, req.op, resp.StatusCode, "reading the response body", rerr)
+		e.RequestID = m.requestID
+		return nil, nil, nil, m, e
+	}
+	c.debug.response(c, m.requestID, resp, time.Since(start), data)
+	e := c.statusError(req.op, resp.StatusCode, resp.Header, data)
+	e.RequestID = m.requestID
+	return nil, nil, nil, m, e
+}
+
+// roundTrip sends req and returns the body (read up to req.limit bytes),
+// status and headers of a 2xx answer. Anything else comes back as a
+// classified *Error. The whole call, body included, is bounded by the
+// per-call timeout.
+func (c *core) roundTrip(ctx context.Context, req *request) ([]byte, int, http.Header, meta, *Error) {
+	resp, cctx, cancel, m, e := c.open(ctx, req)
+	if e != nil {
+		return nil, 0, nil, m, e
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	limit := req.limit
+	if limit <= 0 {
+		limit = c.maxBody
+	}
+	data, err := readBody(resp.Body, resp.ContentLength, limit)
+	if err == errTooLarge {
+		return nil, 0, nil, m, &Error{Op: req.op, Kind: KindProtocol, Status: resp.StatusCode,
+			Detail: fmt.Sprintf("response body exceeds %d bytes", limit), RequestID: m.requestID}
+	}
+	if err != nil {
+		e := c.callError(ctx, cctx, req.op, resp.StatusCode, "reading the response body", err)
+		e.RequestID = m.requestID
+		return nil, 0, nil, m, e
+	}
+	c.debug.body(c, m.requestID, data)
+	return data, resp.StatusCode, resp.Header, m, nil
+}
+
+// callError classifies a failure to get a complete answer: the caller's
+// context ending (KindCanceled), the per-call timeout (KindTimeout), or a
+// transport failure (KindTransport).
+func (c *core) callError(ctx, cctx context.Context, op string, status int, detail string, err error) *Error {
+	e := &Error{Op: op, Status: status, Detail: detail}
+	switch {
+	case ctx.Err() != nil:
+		e.Kind = KindCanceled
+		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+			e.Err = fmt.Errorf("%w: %w", ctx.Err(), cause)
+		} else {
+			e.Err = ctx.Err()
+		}
+	case cctx.Err() != nil:
+		e.Kind = KindTimeout
+		e.Err = fmt.Errorf("no complete response within %v: %w", c.timeout, context.DeadlineExceeded)
+	default:
+		e.Kind = KindTransport
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			e.Kind = KindTimeout
+		}
+		e.Err = c.safeErr(err)
+	}
+	return e
+}
+
+// protocolError reports a 2xx body that is not what the API documents. An
+// envelope with "success": false is classified by its message instead (a
+// quota message means KindQuotaExhausted).
+func (c *core) protocolError(op string, status int, body []byte, err error) *Error {
+	e := &Error{Op: op, Kind: KindProtocol, Status: status}
+	var fb *failureBody
+	if errors.As(err, &fb) {
+		if mentionsQuota(fb.msg) {
+			e.Kind = KindQuotaExhausted
+		}
+		e.Detail = c.detail("server reported failure: " + fb.msg)
+		return e
+	}
+	d := err.Error()
+	if snip := shorten(c.redact(string(body)), 80); snip != "" {
+		d += "; body starts: " + snip
+	}
+	e.Detail = c.detail(d)
+	return e
+}
+
+// safeErr hides the secrets should an underlying error ever mention them
+// (net/http errors quote the URL, which carries a query key).
+func (c *core) safeErr(err error) error {
+	msg := err.Error()
+	if red := redactQueryParams(c.redact(msg)); red != msg {
+		return &redactedError{msg: red, err: err}
+	}
+	return err
+}
+
+// redactedError shows a redacted message but keeps the chain for errors.Is.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (r *redactedError) Error() string { return r.msg }
+func (r *redactedError) Unwrap() error { return r.err }
+
+// readBody reads r to the end, at most limit bytes. A body longer than
+// limit (by Content-Length, or as read) gives errTooLarge. The buffer is
+// sized from Content-Length when known, so a typical reply is one
+// allocation.
+func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	if contentLength > limit {
+		return nil, errTooLarge
+	}
+	size := int64(512)
+	if contentLength >= 0 {
+		size = contentLength + 1 // room to see EOF without growing
+	}
+	buf := make([]byte, 0, min(size, limit+1))
+	lr := io.LimitedReader{R: r, N: limit + 1}
+	for {
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
+	if int64(len(buf)) > limit {
+		return buf[:limit], errTooLarge
+	}
+	return buf, nil
+}

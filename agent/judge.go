@@ -1,0 +1,429 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// JudgeOptions configure a Judge. Options carries the endpoint and its
+// transport settings (BaseURL, APIKey, Timeout, TLS, ...) as for agent
+// transports; the rest is the judge's own.
+type JudgeOptions struct {
+	Options
+	// Model is the chat model that grades, e.g. gpt-4o-mini. Required.
+	Model string
+	// MaxAttempts is the most attempts of one grading, the first included
+	// (default 4). Retries follow the agent calls' policy: throttling,
+	// timeouts, transport failures and 502/503/504 are retried with full
+	// jitter backoff from BaseDelay (default 250ms) doubling up to MaxDelay
+	// (default 10s), honouring Retry-After up to MaxRetryAfter (default 60s).
+	MaxAttempts   int
+	BaseDelay     time.Duration
+	MaxDelay      time.Duration
+	MaxRetryAfter time.Duration
+	// Limiter, when set, paces every judge request (retries included); it
+	// is the judge's own, separate from the agent's limits and quota. A
+	// *rate.Limiter fits.
+	Limiter interface {
+		Wait(ctx context.Context) error
+	}
+	// MaxCalls caps the judge requests of this Judge (retries included);
+	// past it, Grade fails with KindQuotaExhausted. Zero means no cap.
+	MaxCalls int64
+	// CacheDir holds graded answers, one file per (model, rubric, reply),
+	// so that a re-run does not pay twice. "" means
+	// $XDG_CACHE_HOME/evalrun/judge (os.UserCacheDir). NoCache turns the
+	// disk cache off.
+	CacheDir string
+	NoCache  bool
+}
+
+// JudgeStats counts a Judge's work, for reports.
+type JudgeStats struct {
+	Grades    int64 // Grade calls
+	CacheHits int64 // grades answered from the disk cache (or a concurrent identical grading)
+	Calls     int64 // HTTP requests sent to the judge, retries included
+	Failures  int64 // grades that ended in an error
+}
+
+// Judge grades replies with an OpenAI-compatible chat completions model:
+// POST {BaseURL}/v1/chat/completions (a BaseURL already ending in /v1 is
+// not doubled) with a system prompt asking for {"score": 0..1, "reason"},
+// temperature 0. Answers are parsed robustly (JSON alone, in prose, or in a
+// code fence), cached on disk by sha256 of (model, rubric, reply), and
+// identical gradings in flight are made once. Failures are *Error values
+// with Op "judge", classified like agent calls; the API key never appears
+// in them. A Judge implements scenarios.Judge and is safe for concurrent
+// use.
+type Judge struct {
+	*core
+	url, model string
+	policy     JudgeOptions
+	cacheDir   string // "" when the cache is off
+
+	grades, hits, calls, failures atomic.Int64
+
+	mu       sync.Mutex
+	inflight map[string]*judgeFlight
+	rng      *rand.Rand // guarded by mu
+}
+
+type judgeFlight struct {
+	done  chan struct{}
+	grade scenarios.Grade
+	err   error
+}
+
+var _ scenarios.Judge = (*Judge)(nil)
+
+// judgeSystemPrompt asks for a grade as one JSON object.
+const judgeSystemPrompt = `You grade one reply of a customer-facing chat agent against a rubric.
+Read the rubric between <rubric> and </rubric> and the reply between <reply> and </reply>.
+Answer with one JSON object and nothing else: {"score": S, "reason": "R"}
+where S is a number from 0 (the reply fails the rubric entirely) to 1 (it meets the rubric fully)
+and R is one short sentence saying why.`
+
+// judgeCacheVersion changes when the prompt or the cached format does, so
+// that old grades are not reused.
+const judgeCacheVersion = "evalrun-judge-v1"
+
+// NewJudge checks opts and returns a Judge. It makes no connection; the
+// cache directory is created on the first write.
+func NewJudge(opts JudgeOptions) (*Judge, error) {
+	if strings.TrimSpace(opts.Model) == "" {
+		return nil, errors.New("agent: judge: Model is empty: name the chat model that grades, e.g. gpt-4o-mini")
+	}
+	if opts.MaxAttempts < 0 || opts.BaseDelay < 0 || opts.MaxDelay < 0 || opts.MaxRetryAfter < 0 || opts.MaxCalls < 0 {
+		return nil, fmt.Errorf("agent: judge: retry settings and MaxCalls must not be negative (MaxAttempts %d, BaseDelay %v, MaxDelay %v, MaxRetryAfter %v, MaxCalls %d)",
+			opts.MaxAttempts, opts.BaseDelay, opts.MaxDelay, opts.MaxRetryAfter, opts.MaxCalls)
+	}
+	c, base, err := newCore(opts.Options)
+	if err != nil {
+		return nil, fmt.Errorf("agent: judge: %w", err)
+	}
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = 4
+	}
+	if opts.BaseDelay == 0 {
+		opts.BaseDelay = 250 * time.Millisecond
+	}
+	if opts.MaxDelay == 0 {
+		opts.MaxDelay = 10 * time.Second
+	}
+	if opts.MaxRetryAfter == 0 {
+		opts.MaxRetryAfter = 60 * time.Second
+	}
+	j := &Judge{core: c, model: opts.Model, policy: opts, inflight: map[string]*judgeFlight{},
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	j.url = base + "/v1/chat/completions"
+	if strings.HasSuffix(base, "/v1") {
+		j.url = base + "/chat/completions"
+	}
+	if !opts.NoCache {
+		j.cacheDir = opts.CacheDir
+		if j.cacheDir == "" {
+			dir, err := os.UserCacheDir()
+			if err != nil {
+				return nil, fmt.Errorf("agent: judge: no cache directory (%v); set CacheDir or NoCache", err)
+			}
+			j.cacheDir = filepath.Join(dir, "evalrun", "judge")
+		}
+	}
+	return j, nil
+}
+
+// Stats returns the Judge's counts so far.
+func (j *Judge) Stats() JudgeStats {
+	return JudgeStats{Grades: j.grades.Load(), CacheHits: j.hits.Load(), Calls: j.calls.Load(), Failures: j.failures.Load()}
+}
+
+// CacheDir returns the directory of the disk cache, "" when it is off.
+func (j *Judge) CacheDir() string { return j.cacheDir }
+
+// Grade scores reply against rubric (see Judge). A cached grade is
+// returned without a call.
+func (j *Judge) Grade(ctx context.Context, rubric, reply string) (scenarios.Grade, error) {
+	j.grades.Add(1)
+	key := judgeKey(j.model, rubric, reply)
+	if g, ok := j.readCache(key); ok {
+		j.hits.Add(1)
+		return g, nil
+	}
+	j.mu.Lock()
+	if f, ok := j.inflight[key]; ok {
+		j.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			j.failures.Add(1)
+			return scenarios.Grade{}, &Error{Op: "judge", Kind: KindCanceled, Err: ctx.Err()}
+		}
+		if f.err != nil {
+			j.failures.Add(1)
+			return scenarios.Grade{}, f.err
+		}
+		j.hits.Add(1)
+		return f.grade, nil
+	}
+	f := &judgeFlight{done: make(chan struct{})}
+	j.inflight[key] = f
+	j.mu.Unlock()
+
+	f.grade, f.err = j.grade(ctx, rubric, reply)
+	if f.err == nil {
+		j.writeCache(key, f.grade) // a cache that cannot be written only costs a re-grade
+	} else {
+		j.failures.Add(1)
+	}
+	j.mu.Lock()
+	delete(j.inflight, key)
+	j.mu.Unlock()
+	close(f.done)
+	return f.grade, f.err
+}
+
+// grade asks the model, retrying retryable failures.
+func (j *Judge) grade(ctx context.Context, rubric, reply string) (scenarios.Grade, error) {
+	body, err := json.Marshal(map[string]any{
+		"model":       j.model,
+		"temperature": 0,
+		"messages": []map[string]string{
+			{"role": "system", "content": judgeSystemPrompt},
+			{"role": "user", "content": "<rubric>\n" + rubric + "\n</rubric>\n\n<reply>\n" + reply + "\n</reply>"},
+		},
+	})
+	if err != nil {
+		return scenarios.Grade{}, &Error{Op: "judge", Kind: KindClient, Detail: "request cannot be encoded as JSON", Err: err}
+	}
+	for attempt := 1; ; attempt++ {
+		g, e := j.attempt(ctx, body)
+		if e == nil {
+			return g, nil
+		}
+		if !e.Retryable() || attempt >= j.policy.MaxAttempts {
+			return scenarios.Grade{}, e
+		}
+		t := time.NewTimer(j.delay(attempt, e.RetryAfter))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return scenarios.Grade{}, &Error{Op: "judge", Kind: KindCanceled, Err: ctx.Err()}
+		case <-t.C:
+		}
+	}
+}
+
+// delay is the agent calls' backoff: full jitter in [0, min(MaxDelay,
+// BaseDelay × 2^(retry-1))], or the Retry-After (capped) plus up to a
+// tenth of it.
+func (j *Judge) delay(retry int, retryAfter time.Duration) time.Duration {
+	p := j.policy
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if retryAfter > 0 {
+		d := min(retryAfter, p.MaxRetryAfter)
+		if jit := d / 10; jit > 0 {
+			d += time.Duration(j.rng.Int64N(int64(jit) + 1))
+		}
+		return min(d, p.MaxRetryAfter)
+	}
+	ceiling := p.BaseDelay
+	for i := 1; i < retry && ceiling < p.MaxDelay; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, p.MaxDelay)
+	if ceiling <= 0 {
+		return 0
+	}
+	return time.Duration(j.rng.Int64N(int64(ceiling) + 1))
+}
+
+// attempt sends one request.
+func (j *Judge) attempt(ctx context.Context, body []byte) (scenarios.Grade, *Error) {
+	if j.policy.Limiter != nil {
+		if err := j.policy.Limiter.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return scenarios.Grade{}, &Error{Op: "judge", Kind: KindCanceled, Err: ctx.Err()}
+			}
+			return scenarios.Grade{}, &Error{Op: "judge", Kind: KindThrottled, Detail: "judge rate limit: " + err.Error()}
+		}
+	}
+	if n := j.calls.Add(1); j.policy.MaxCalls > 0 && n > j.policy.MaxCalls {
+		j.calls.Add(-1)
+		return scenarios.Grade{}, &Error{Op: "judge", Kind: KindQuotaExhausted, Detail: fmt.Sprintf("the judge's call limit (%d) is reached", j.policy.MaxCalls)}
+	}
+	data, status, _, _, e := j.roundTrip(ctx, &request{op: "judge", method: http.MethodPost, url: j.url, body: body, limit: j.maxBody})
+	if e != nil {
+		return scenarios.Grade{}, e
+	}
+	g, err := parseJudgeAnswer(data)
+	if err != nil {
+		d := err.Error()
+		if snip := shorten(j.redact(string(data)), 80); snip != "" {
+			d += "; body starts: " + snip
+		}
+		return scenarios.Grade{}, &Error{Op: "judge", Kind: KindProtocol, Status: status, Detail: j.detail(d)}
+	}
+	return g, nil
+}
+
+// parseJudgeAnswer reads a chat completion and the grade in its first
+// choice's content.
+func parseJudgeAnswer(body []byte) (scenarios.Grade, error) {
+	var resp struct {
+		Choices []struct {
+			Message struct {
+				Content json.RawMessage `json:"content"`
+			} `json:"message"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return scenarios.Grade{}, fmt.Errorf("not a chat completion: %w", err)
+	}
+	if len(resp.Choices) == 0 {
+		return scenarios.Grade{}, errors.New("chat completion has no choices")
+	}
+	var content string
+	if err := json.Unmarshal(resp.Choices[0].Message.Content, &content); err != nil {
+		return scenarios.Grade{}, errors.New("chat completion's message has no text content")
+	}
+	return parseGrade(content)
+}
+
+// parseGrade finds {"score": S, "reason": R} in a model's answer: the
+// whole text, the inside of a ``` code fence, or the outermost {...} in
+// prose. S may be a number or a numeric string and must be within 0..1.
+func parseGrade(text string) (scenarios.Grade, error) {
+	cands := []string{strings.TrimSpace(text)}
+	if i := strings.Index(text, "```"); i >= 0 {
+		rest := text[i+3:]
+		if nl := strings.IndexByte(rest, '\n'); nl >= 0 && !strings.Contains(rest[:nl], "{") {
+			rest = rest[nl+1:] // the fence's info string, e.g. json
+		}
+		if k := strings.Index(rest, "```"); k >= 0 {
+			cands = append(cands, strings.TrimSpace(rest[:k]))
+		}
+	}
+	if i, k := strings.IndexByte(text, '{'), strings.LastIndexByte(text, '}'); i >= 0 && k > i {
+		cands = append(cands, text[i:k+1])
+	}
+	var lastErr error = errors.New(`no JSON object {"score", "reason"} in the answer`)
+	for _, c := range cands {
+		var a struct {
+			Score  json.RawMessage `json:"score"`
+			Reason any             `json:"reason"`
+		}
+		dec := json.NewDecoder(strings.NewReader(c))
+		if err := dec.Decode(&a); err != nil {
+			continue
+		}
+		if len(a.Score) == 0 || string(a.Score) == "null" {
+			lastErr = errors.New(`the answer's JSON has no "score"`)
+			continue
+		}
+		s := strings.Trim(string(a.Score), `"`)
+		score, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || math.IsNaN(score) {
+			lastErr = fmt.Errorf("score %s is not a number", shorten(string(a.Score), 20))
+			continue
+		}
+		if score < 0 || score > 1 {
+			return scenarios.Grade{}, fmt.Errorf("score %s is outside 0..1", strconv.FormatFloat(score, 'f', -1, 64))
+		}
+		reason := ""
+		if a.Reason != nil {
+			if r, ok := a.Reason.(string); ok {
+				reason = r
+			} else {
+				b, _ := json.Marshal(a.Reason)
+				reason = string(b)
+			}
+		}
+		return scenarios.Grade{Score: score, Reason: shorten(reason, 300)}, nil
+	}
+	return scenarios.Grade{}, lastErr
+}
+
+// judgeKey is the cache key of a grading.
+func judgeKey(model, rubric, reply string) string {
+	h := sha256.New()
+	for _, s := range []string{judgeCacheVersion, model, rubric, reply} {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{0})
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+type judgeCached struct {
+	Score  float64 `json:"score"`
+	Reason string  `json:"reason"`
+}
+
+func (j *Judge) cachePath(key string) string {
+	return filepath.Join(j.cacheDir, key[:2], key+".json")
+}
+
+func (j *Judge) readCache(key string) (scenarios.Grade, bool) {
+	if j.cacheDir == "" {
+		return scenarios.Grade{}, false
+	}
+	data, err := os.ReadFile(j.cachePath(key))
+	if err != nil {
+		return scenarios.Grade{}, false
+	}
+	var c judgeCached
+	if json.Unmarshal(data, &c) != nil || !(c.Score >= 0 && c.Score <= 1) {
+		return scenarios.Grade{}, false // a damaged entry is graded again
+	}
+	return scenarios.Grade{Score: c.Score, Reason: c.Reason}, true
+}
+
+// writeCache stores a grade atomically: a temporary file renamed into
+// place, so a reader never sees half an entry.
+func (j *Judge) writeCache(key string, g scenarios.Grade) error {
+	if j.cacheDir == "" {
+		return nil
+	}
+	path := j.cachePath(key)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	data, _ := json.Marshal(judgeCached{Score: g.Score, Reason: g.Reason})
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, werr := writeAll(f, data)
+	cerr := f.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(f.Name())
+		return errors.Join(werr, cerr)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+func writeAll(f *os.File, data []byte) (int64, error) {
+	return bytes.NewReader(data).WriteTo(f)
+}

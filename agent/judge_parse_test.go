@@ -1,0 +1,53 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseGrade(t *testing.T) {
+	tests := []struct {
+		text   string
+		score  float64
+		reason string
+		err    string
+	}{
+		{`{"score": 0.8, "reason": "good"}`, 0.8, "good", ""},
+		{"Sure.\n```json\n{\"score\": 1, \"reason\": \"all there\"}\n```", 1, "all there", ""},
+		{"```\n{\"score\":0}\n```", 0, "", ""},
+		{`Grade: {"score": "0.25", "reason": "thin"} done`, 0.25, "thin", ""},
+		{`{"score": 0.5, "reason": ["a", "b"]}`, 0.5, `["a","b"]`, ""},
+		{`{"score": 7, "reason": "x"}`, 0, "", "score 7 is outside 0..1"},
+		{`{"reason": "no score"}`, 0, "", `the answer's JSON has no "score"`},
+		{`{"score": "high"}`, 0, "", `score "high" is not a number`},
+		{`I think it is fine.`, 0, "", `no JSON object {"score", "reason"} in the answer`},
+		{``, 0, "", `no JSON object {"score", "reason"} in the answer`},
+	}
+	for _, tt := range tests {
+		g, err := parseGrade(tt.text)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.err || g.Score != tt.score || g.Reason != tt.reason {
+			t.Errorf("parseGrade(%q) = %+v, %q; want %v %q %q", tt.text, g, got, tt.score, tt.reason, tt.err)
+		}
+	}
+	if _, err := parseJudgeAnswer([]byte(`{"choices": []}`)); err == nil || !strings.Contains(err.Error(), "no choices") {
+		t.Errorf("no choices: %v", err)
+	}
+}
+
+// FuzzParseGrade checks that no model answer makes the parser panic and
+// that every accepted score is within 0..1.
+func FuzzParseGrade(f *testing.F) {
+	for _, s := range []string{`{"score": 0.8, "reason": "good"}`, "```json\n{\"score\": 1}\n```", `{"score": "1e-3"}`, `{"score": NaN}`, "{{{}}}", "```", "{\"score\": 1e400}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := parseGrade(s)
+		if err == nil && !(g.Score >= 0 && g.Score <= 1) {
+			t.Fatalf("parseGrade(%q) = %+v", s, g)
+		}
+	})
+}

@@ -1,0 +1,570 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// OpenAIConfig is what the openai transport needs besides Options.
+type OpenAIConfig struct {
+	// Model is sent as "model" (required).
+	Model string
+	// SystemPrompt, when set, is the first message of every conversation
+	// (role "system").
+	SystemPrompt string
+	// Stream asks for the answer as server-sent events ("stream": true),
+	// which gives Reply.TTFT, Chunks, Gaps and MaxGap.
+	Stream bool
+	// NoStreamUsage leaves out "stream_options": {"include_usage": true},
+	// which a streamed request otherwise carries so that the last chunk
+	// reports token usage. Some servers reject stream_options.
+	NoStreamUsage bool
+	// Path is the chat completions path under BaseURL. Zero means
+	// "/v1/chat/completions".
+	Path string
+	// HealthPath is what Health GETs. Zero means "/v1/models".
+	HealthPath string
+	// Temperature and MaxTokens are sent when set.
+	Temperature *float64
+	MaxTokens   int
+	// Tools is a JSON array of tool (function) definitions sent as
+	// "tools" as written; nil sends none.
+	Tools json.RawMessage
+	// ToolStatus is the ToolExecution.Status given to each tool call of a
+	// reply. Zero means "called" (the model asked for the call; the server
+	// did not run it). Set "executed" to reuse Optimly scenarios whose
+	// `tool:` expectations want that status.
+	ToolStatus string
+}
+
+// OpenAI is a Conn to an OpenAI-compatible chat completions server (a local
+// LLM server, a gateway, the OpenAI API). The server keeps no conversation:
+// NewChat creates one client-side (no call is made, see NewChatCalls) and
+// every Send posts the whole conversation so far: the system prompt, each
+// earlier user message and reply, and the new message.
+//
+// With Stream, the reply is read as server-sent events and timed: time to
+// first token, the gaps between chunks, the longest stall. A stream that
+// ends before "data: [DONE]" (or a finish_reason) is an error, never a
+// short reply. Tool calls (and the legacy function_call) become
+// Reply.Tools: the function's name, ToolStatus, and its arguments parsed as
+// a JSON object ({"arguments": TEXT} when they are not one).
+type OpenAI struct {
+	*core
+	cfg        OpenAIConfig
+	url        string
+	healthURL  string
+	toolStatus string
+	prefix     []byte // request body up to the messages, shared read-only
+}
+
+var (
+	_ Conn       = (*OpenAI)(nil)
+	_ CallCoster = (*OpenAI)(nil)
+)
+
+// NewOpenAI checks opts and cfg and returns the transport. It makes no
+// connection.
+func NewOpenAI(opts Options, cfg OpenAIConfig) (*OpenAI, error) {
+	if opts.APIVersion != 0 {
+		return nil, fmt.Errorf("agent: APIVersion %d applies to Optimly targets only", opts.APIVersion)
+	}
+	c, base, err := newCore(opts)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(cfg.Model) == "" {
+		return nil, errors.New("agent: openai: model is required (e.g. gpt-4o-mini, or the name a local server loaded)")
+	}
+	path, err := checkPath("openai: path", cfg.Path, "/v1/chat/completions")
+	if err != nil {
+		return nil, err
+	}
+	hpath, err := checkPath("openai: health_path", cfg.HealthPath, "/v1/models")
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxTokens < 0 {
+		return nil, fmt.Errorf("agent: openai: max_tokens %d is negative", cfg.MaxTokens)
+	}
+	if len(cfg.Tools) > 0 {
+		var tools []json.RawMessage
+		if err := json.Unmarshal(cfg.Tools, &tools); err != nil {
+			return nil, fmt.Errorf("agent: openai: tools must be a JSON array of tool definitions: %w", err)
+		}
+	}
+	o := &OpenAI{core: c, cfg: cfg, url: base + path, healthURL: base + hpath, toolStatus: cmpOr(cfg.ToolStatus, "called")}
+	o.prefix = o.bodyPrefix()
+	return o, nil
+}
+
+// checkPath validates a request path: empty gives def; otherwise it must
+// start with "/" and carry no fragment.
+func checkPath(field, p, def string) (string, error) {
+	if p == "" {
+		return def, nil
+	}
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "# \t\r\n") {
+		return "", fmt.Errorf("agent: %s %q: want an absolute path such as %q", field, p, def)
+	}
+	return p, nil
+}
+
+// NewChatCalls returns 0: NewChat makes no call.
+func (o *OpenAI) NewChatCalls() int { return 0 }
+
+// NewChat starts a conversation client-side: a local chat id and a trace
+// id. No request is sent.
+func (o *OpenAI) NewChat(ctx context.Context, req NewChatRequest) (Chat, error) {
+	if err := ctx.Err(); err != nil {
+		return Chat{}, &Error{Op: "new-chat", Kind: KindCanceled, Err: err}
+	}
+	return Chat{ID: "local-" + randomHex(8), ClientID: req.ClientID, Status: "local", TraceID: NewTraceID(), local: &localChat{}}, nil
+}
+
+// Health GETs HealthPath (default /v1/models); any 2xx means up.
+func (o *OpenAI) Health(ctx context.Context) error {
+	_, _, _, _, e := o.roundTrip(ctx, &request{op: "health", method: http.MethodGet, url: o.healthURL, limit: maxErrorBody})
+	if e != nil {
+		return e
+	}
+	return nil
+}
+
+// bodyPrefix encodes the fixed part of every request body.
+func (o *OpenAI) bodyPrefix() []byte {
+	b := []byte(`{"model":`)
+	b = appendJSONString(b, o.cfg.Model)
+	if o.cfg.Stream {
+		b = append(b, `,"stream":true`...)
+		if !o.cfg.NoStreamUsage {
+			b = append(b, `,"stream_options":{"include_usage":true}`...)
+		}
+	}
+	if o.cfg.Temperature != nil {
+		t, _ := json.Marshal(*o.cfg.Temperature)
+		b = append(b, `,"temperature":`...)
+		b = append(b, t...)
+	}
+	if o.cfg.MaxTokens > 0 {
+		b = append(b, fmt.Sprintf(`,"max_tokens":%d`, o.cfg.MaxTokens)...)
+	}
+	if len(o.cfg.Tools) > 0 {
+		b = append(b, `,"tools":`...)
+		b = append(b, bytes.TrimSpace(o.cfg.Tools)...)
+	}
+	return append(b, `,"messages":[`...)
+}
+
+// body encodes one request: the prefix, the system prompt, the history
+// and the new user message.
+func (o *OpenAI) body(history []chatMessage, content string) []byte {
+	n := len(o.prefix) + len(o.cfg.SystemPrompt) + len(content) + 64
+	for _, m := range history {
+		n += len(m.Content) + 32
+	}
+	b := make([]byte, 0, n+n/8)
+	b = append(b, o.prefix...)
+	first := true
+	msg := func(role, content string) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, `{"role":`...)
+		b = appendJSONString(b, role)
+		b = append(b, `,"content":`...)
+		b = appendJSONString(b, content)
+		b = append(b, '}')
+	}
+	if o.cfg.SystemPrompt != "" {
+		msg("system", o.cfg.SystemPrompt)
+	}
+	for _, m := range history {
+		msg(m.Role, m.Content)
+	}
+	msg("user", content)
+	return append(b, "]}"...)
+}
+
+// Send posts the conversation with the new message and returns the
+// assistant's answer. On success the exchange joins the chat's history.
+func (o *OpenAI) Send(ctx context.Context, chat Chat, msg Message) (Reply, error) {
+	const op = "send"
+	if chat.local == nil {
+		return Reply{}, &Error{Op: op, Kind: KindClient, Detail: "chat was not opened by this transport's NewChat"}
+	}
+	req := &request{op: op, method: http.MethodPost, url: o.url, body: o.body(chat.local.snapshot(), msg.Content), limit: o.maxBody, traceID: chat.TraceID}
+	var (
+		r   Reply
+		err *Error
+	)
+	if o.cfg.Stream {
+		r, err = o.sendStream(ctx, req)
+	} else {
+		data, status, _, m, e := o.roundTrip(ctx, req)
+		if e != nil {
+			return Reply{}, e
+		}
+		r, err = o.decode(op, status, data)
+		r.RequestID, r.TraceID = m.requestID, m.traceID
+		if err != nil {
+			err.RequestID = m.requestID
+		}
+	}
+	if err != nil {
+		return Reply{}, err
+	}
+	chat.local.record(msg.Content, r.Text)
+	return r, nil
+}
+
+// --- non-streamed answers ---------------------------------------------------
+
+type oaFunction struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+type oaToolCall struct {
+	Index    *int       `json:"index,omitempty"`
+	ID       string     `json:"id,omitempty"`
+	Type     string     `json:"type,omitempty"`
+	Function oaFunction `json:"function"`
+}
+
+type oaMessage struct {
+	Role         string       `json:"role,omitempty"`
+	Content      *string      `json:"content"`
+	ToolCalls    []oaToolCall `json:"tool_calls,omitempty"`
+	FunctionCall *oaFunction  `json:"function_call,omitempty"`
+}
+
+type oaUsage struct {
+	PromptTokens     looseNum `json:"prompt_tokens"`
+	CompletionTokens looseNum `json:"completion_tokens"`
+	TotalTokens      looseNum `json:"total_tokens"`
+}
+
+type oaChoice struct {
+	Index        int       `json:"index"`
+	Message      oaMessage `json:"message"`
+	Delta        oaMessage `json:"delta"`
+	FinishReason *string   `json:"finish_reason"`
+}
+
+type oaResponse struct {
+	ID      looseString     `json:"id"`
+	Model   looseString     `json:"model"`
+	Created looseNum        `json:"created"`
+	Choices []oaChoice      `json:"choices"`
+	Usage   *oaUsage        `json:"usage"`
+	Error   json.RawMessage `json:"error"`
+}
+
+// decode reads a chat.completion body.
+func (o *OpenAI) decode(op string, status int, data []byte) (Reply, *Error) {
+	var w oaResponse
+	if err := unmarshalObject(data, &w); err != nil {
+		return Reply{}, o.protocolError(op, status, data, err)
+	}
+	if nonEmptyJSON(w.Error) {
+		return Reply{}, o.streamError(op, status, w.Error)
+	}
+	if len(w.Choices) == 0 {
+		return Reply{}, o.protocolError(op, status, data, errors.New(`body has no "choices"`))
+	}
+	m := w.Choices[0].Message
+	if m.Content == nil && len(m.ToolCalls) == 0 && m.FunctionCall == nil {
+		return Reply{}, o.protocolError(op, status, data, errors.New(`choices[0].message has neither "content" nor "tool_calls"`))
+	}
+	r := Reply{MessageID: w.ID.s, Raw: data}
+	if m.Content != nil {
+		r.Text = *m.Content
+	}
+	o.setTools(&r, m.ToolCalls, m.FunctionCall)
+	setUsage(&r, w.Usage)
+	return r, nil
+}
+
+// streamError classifies an {"error": ...} object in a 2xx answer or in
+// the middle of a stream: a quota message is KindQuotaExhausted, anything
+// else KindServer (the server failed while answering).
+func (o *OpenAI) streamError(op string, status int, raw json.RawMessage) *Error {
+	msg := jsonText(raw, 0)
+	if msg == "" {
+		msg = "error object without a message"
+	}
+	e := &Error{Op: op, Kind: KindServer, Status: status, Detail: o.detail("server reported an error: " + msg)}
+	if mentionsQuota(msg) {
+		e.Kind = KindQuotaExhausted
+	}
+	return e
+}
+
+func setUsage(r *Reply, u *oaUsage) {
+	if u == nil {
+		return
+	}
+	r.PromptTokens = int(u.PromptTokens)
+	r.CompletionTokens = int(u.CompletionTokens)
+	r.TokensUsed = int(u.TotalTokens)
+	if r.TokensUsed == 0 {
+		r.TokensUsed = r.PromptTokens + r.CompletionTokens
+	}
+}
+
+// setTools maps tool calls to Reply.Tools.
+func (o *OpenAI) setTools(r *Reply, calls []oaToolCall, legacy *oaFunction) {
+	add := func(f oaFunction) {
+		t := ToolExecution{Tool: f.Name, Status: o.toolStatus}
+		if args := strings.TrimSpace(f.Arguments); args != "" {
+			var m map[string]any
+			if json.Unmarshal([]byte(args), &m) == nil && m != nil {
+				t.Data = m
+			} else {
+				t.Data = map[string]any{"arguments": f.Arguments}
+			}
+		}
+		r.Tools = append(r.Tools, t)
+		if f.Name == "email_handoff" {
+			r.Handoff = true
+		}
+	}
+	for _, c := range calls {
+		add(c.Function)
+	}
+	if legacy != nil && legacy.Name != "" {
+		add(*legacy)
+	}
+}
+
+// --- streamed answers -------------------------------------------------------
+
+// maxSSELine bounds one line (and one event's data) of a stream.
+const maxSSELine = 1 << 20
+
+// sendStream sends a streamed request and assembles the answer.
+func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
+	req.accept = "text/event-stream"
+	start := time.Now()
+	resp, cctx, cancel, m, e := o.open(ctx, req)
+	if e != nil {
+		return Reply{}, e
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	fail := func(e *Error) (Reply, *Error) {
+		e.RequestID = m.requestID
+		return Reply{}, e
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "text/event-stream") {
+		// The server ignored "stream": read a whole answer.
+		data, err := readBody(resp.Body, resp.ContentLength, o.maxBody)
+		if err == errTooLarge {
+			return fail(&Error{Op: req.op, Kind: KindProtocol, Status: resp.StatusCode, Detail: fmt.Sprintf("response body exceeds %d bytes", o.maxBody)})
+		}
+		if err != nil {
+			return fail(o.callError(ctx, cctx, req.op, resp.StatusCode, "reading the response body", err))
+		}
+		r, pe := o.decode(req.op, resp.StatusCode, data)
+		if pe != nil {
+			return fail(pe)
+		}
+		r.RequestID, r.TraceID = m.requestID, m.traceID
+		return r, nil
+	}
+
+	lim := &io.LimitedReader{R: resp.Body, N: o.maxBody + 1}
+	p := newSSEParser(lim, maxSSELine)
+	var (
+		acc   streamAcc
+		last  time.Time
+		r     Reply
+		done  bool
+		debug []string
+	)
+	for !done {
+		ev, err := p.next()
+		if err != nil {
+			switch {
+			case lim.N <= 0:
+				return fail(&Error{Op: req.op, Kind: KindProtocol, Status: resp.StatusCode, Detail: fmt.Sprintf("event stream exceeds %d bytes", o.maxBody)})
+			case errors.Is(err, errSSELine):
+				return fail(&Error{Op: req.op, Kind: KindProtocol, Status: resp.StatusCode, Detail: err.Error()})
+			case err == io.EOF && acc.finished:
+				done = true // no [DONE], but the answer said it was complete
+				continue
+			case err == io.EOF:
+				return fail(&Error{Op: req.op, Kind: KindTransport, Status: resp.StatusCode, Detail: fmt.Sprintf("event stream ended before [DONE] after %d chunks", r.Chunks)})
+			}
+			return fail(o.callError(ctx, cctx, req.op, resp.StatusCode, fmt.Sprintf("reading the event stream after %d chunks", r.Chunks), err))
+		}
+		now := time.Now()
+		if o.debug != nil {
+			debug = append(debug, "data: "+ev.Data)
+		}
+		data := strings.TrimSpace(ev.Data)
+		if data == "[DONE]" {
+			break
+		}
+		if ev.Event == "error" {
+			return fail(o.streamError(req.op, resp.StatusCode, json.RawMessage(data)))
+		}
+		var chunk oaResponse
+		if err := unmarshalObject([]byte(data), &chunk); err != nil {
+			return fail(o.protocolError(req.op, resp.StatusCode, []byte(data), fmt.Errorf("event %d: %w", r.Chunks+1, err)))
+		}
+		if nonEmptyJSON(chunk.Error) {
+			return fail(o.streamError(req.op, resp.StatusCode, chunk.Error))
+		}
+		if acc.add(&chunk) {
+			if r.Chunks == 0 {
+				r.TTFT = now.Sub(start)
+			} else {
+				gap := now.Sub(last)
+				r.Gaps = append(r.Gaps, gap)
+				r.MaxGap = max(r.MaxGap, gap)
+			}
+			last = now
+			r.Chunks++
+		}
+	}
+	if o.debug != nil {
+		o.debug.write(o.core, []string{"< " + m.requestID + " stream: " + strings.Join(debug, " | ")})
+	}
+	if !acc.any {
+		return fail(&Error{Op: req.op, Kind: KindProtocol, Status: resp.StatusCode, Detail: "event stream carried no chat.completion.chunk"})
+	}
+	r.Text = acc.text.String()
+	r.MessageID = acc.id
+	calls := acc.toolCalls()
+	o.setTools(&r, calls, acc.legacy())
+	setUsage(&r, acc.usage)
+	r.Raw = acc.raw(r.Text, calls)
+	r.RequestID, r.TraceID = m.requestID, m.traceID
+	return r, nil
+}
+
+// streamAcc assembles chat.completion.chunk events into one message.
+type streamAcc struct {
+	any      bool // some chunk arrived
+	finished bool // a finish_reason arrived
+	id       string
+	model    string
+	finish   string
+	text     strings.Builder
+	calls    []*oaToolCall // by index
+	fn       *oaFunction   // legacy function_call
+	usage    *oaUsage
+}
+
+// add folds a chunk in and reports whether it carried content (text or a
+// tool call), i.e. whether it counts as a token chunk for the timings.
+func (a *streamAcc) add(c *oaResponse) bool {
+	a.any = true
+	if a.id == "" {
+		a.id = c.ID.s
+	}
+	if a.model == "" {
+		a.model = c.Model.s
+	}
+	if c.Usage != nil {
+		a.usage = c.Usage
+	}
+	content := false
+	for _, ch := range c.Choices {
+		if ch.Index != 0 {
+			continue // only the first choice is the reply
+		}
+		d := ch.Delta
+		if d.Content != nil && *d.Content != "" {
+			a.text.WriteString(*d.Content)
+			content = true
+		}
+		for _, tc := range d.ToolCalls {
+			i := len(a.calls)
+			if tc.Index != nil {
+				i = *tc.Index
+			}
+			if i < 0 || i > 128 {
+				continue
+			}
+			for len(a.calls) <= i {
+				a.calls = append(a.calls, &oaToolCall{})
+			}
+			t := a.calls[i]
+			if tc.ID != "" {
+				t.ID = tc.ID
+			}
+			if tc.Type != "" {
+				t.Type = tc.Type
+			}
+			t.Function.Name += tc.Function.Name
+			t.Function.Arguments += tc.Function.Arguments
+			content = true
+		}
+		if d.FunctionCall != nil {
+			if a.fn == nil {
+				a.fn = &oaFunction{}
+			}
+			a.fn.Name += d.FunctionCall.Name
+			a.fn.Arguments += d.FunctionCall.Arguments
+			content = true
+		}
+		if ch.FinishReason != nil && *ch.FinishReason != "" {
+			a.finished, a.finish = true, *ch.FinishReason
+		}
+	}
+	return content
+}
+
+func (a *streamAcc) toolCalls() []oaToolCall {
+	var out []oaToolCall
+	for i, c := range a.calls {
+		if c.Function.Name == "" {
+			continue
+		}
+		idx := i
+		out = append(out, oaToolCall{Index: &idx, ID: c.ID, Type: cmpOr(c.Type, "function"), Function: c.Function})
+	}
+	return out
+}
+
+func (a *streamAcc) legacy() *oaFunction { return a.fn }
+
+// raw renders the assembled answer as a non-streamed chat.completion, for
+// field expectations.
+func (a *streamAcc) raw(text string, calls []oaToolCall) json.RawMessage {
+	for i := range calls {
+		calls[i].Index = nil
+	}
+	var finish *string
+	if a.finish != "" {
+		finish = &a.finish
+	}
+	resp := struct {
+		ID      string      `json:"id,omitempty"`
+		Object  string      `json:"object"`
+		Model   string      `json:"model,omitempty"`
+		Choices []oaChoiceW `json:"choices"`
+		Usage   *oaUsage    `json:"usage,omitempty"`
+	}{ID: a.id, Object: "chat.completion", Model: a.model, Usage: a.usage,
+		Choices: []oaChoiceW{{Message: oaMessage{Role: "assistant", Content: &text, ToolCalls: calls, FunctionCall: a.fn}, FinishReason: finish}}}
+	b, _ := json.Marshal(resp)
+	return b
+}
+
+// oaChoiceW is a choice as written into Reply.Raw.
+type oaChoiceW struct {
+	Index        int       `json:"index"`
+	Message      oaMessage `json:"message"`
+	FinishReason *string   `json:"finish_reason"`
+}

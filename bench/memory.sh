@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Memory of the load generator, with the simulated agent in another process
+# on 127.0.0.1 (so only evalrun's own memory is measured):
+#  1. INFLIGHT conversations in flight against an agent that takes 1 s per
+#     turn, each of 3 turns with 5 s of think time, for INFLIGHT_DURATION:
+#     peak RSS (goal < 300 MB). INFLIGHT_MODEL=open (default) starts them at
+#     the rate that keeps INFLIGHT in flight (about 2,000 calls in flight);
+#     INFLIGHT_MODEL=closed starts all at once (INFLIGHT calls in flight, one
+#     HTTP/1.1 connection each).
+#  2. A soak of SOAK_CALLS calls (one-turn conversations, open model at
+#     SOAK_RATE calls/s) against a zero-latency agent: RSS growth after the
+#     first minute (goal < 10%). The default is a quick 400,000 calls; the
+#     goal is stated for SOAK_CALLS=1000000.
+#
+#   bench/memory.sh
+#   SOAK_CALLS=1000000 bench/memory.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+INFLIGHT=${INFLIGHT:-10000}
+INFLIGHT_MODEL=${INFLIGHT_MODEL:-open}
+INFLIGHT_DURATION=${INFLIGHT_DURATION:-40s}
+SOAK_CALLS=${SOAK_CALLS:-400000}
+SOAK_RATE=${SOAK_RATE:-4000}
+tmp=$(mktemp -d)
+srv=
+stop_server() {
+	if [[ -n $srv ]]; then kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; srv=; fi
+}
+trap 'stop_server; rm -rf "$tmp"' EXIT
+go build -o "$tmp/loadbench" ./bench/loadbench
+export LOADBENCH_KEY="loadbench-$RANDOM$RANDOM"
+echo "bench/memory.sh: INFLIGHT=$INFLIGHT INFLIGHT_MODEL=$INFLIGHT_MODEL INFLIGHT_DURATION=$INFLIGHT_DURATION SOAK_CALLS=$SOAK_CALLS SOAK_RATE=$SOAK_RATE ($(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg), ulimit -n $(ulimit -n))"
+
+start_server() {
+	"$tmp/loadbench" serve "$@" >"$tmp/url" &
+	srv=$!
+	for _ in $(seq 50); do [[ -s $tmp/url ]] && break; sleep 0.1; done
+	url=$(head -n1 "$tmp/url")
+	[[ $url == http://127.0.0.1:* ]] || { echo "simulated agent did not start" >&2; exit 1; }
+}
+
+start_server -latency 1s
+"$tmp/loadbench" inflight -url "$url" -model "$INFLIGHT_MODEL" -conversations "$INFLIGHT" -turns 3 -think 5s -latency 1s -duration "$INFLIGHT_DURATION"
+stop_server
+: >"$tmp/url"
+
+start_server
+"$tmp/loadbench" soak -url "$url" -calls "$SOAK_CALLS" -call-rate "$SOAK_RATE"
+stop_server

@@ -1,0 +1,286 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// MarkdownWriter writes a compact GitHub-flavoured Markdown summary of a
+// run, made to be a CI job summary ($GITHUB_STEP_SUMMARY, a GitLab or
+// Jenkins description): a status line, the thresholds with ✓/✗ (when the
+// run had any), one table per target (scenarios with pass rates and
+// latency percentiles, then latency per turn), and the failures (scenario,
+// run, turn, expectation, reason, reply excerpt).
+//
+// Nothing in it links anywhere: text from scenarios and replies is
+// escaped, and anything that could become a link (URLs, replies,
+// expectations, reasons) is put in code spans, which Markdown renderers do
+// not link.
+type MarkdownWriter struct {
+	// MaxFailures caps the failure rows; 0 means 50. The rest are counted.
+	MaxFailures int
+}
+
+// Write writes the Markdown summary of r to w.
+func (mw MarkdownWriter) Write(w io.Writer, r *Result) error {
+	var b strings.Builder
+	maxFail := mw.MaxFailures
+	if maxFail <= 0 {
+		maxFail = 50
+	}
+	mdStatus(&b, r)
+	mdThresholds(&b, r)
+	mdTarget(&b, r)
+	mdFailures(&b, r, maxFail)
+	mdFooter(&b, r)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write Markdown: %w", err)
+	}
+	return nil
+}
+
+func mdStatus(b *strings.Builder, r *Result) {
+	word, why := statusText(r)
+	icon := "❌"
+	switch word {
+	case "PASSED":
+		icon = "✅"
+	case "INTERRUPTED":
+		icon = "⚠️"
+	}
+	fmt.Fprintf(b, "## %s evalrun %s: %s\n\n", icon, word, mdText(why))
+	var parts []string
+	if r.RunID != "" {
+		parts = append(parts, "run "+mdCode(r.RunID))
+	}
+	t := r.Target
+	tgt := "target **" + mdText(targetName(r)) + "**"
+	if t.Kind != "" && t.Kind != t.Name {
+		tgt += " (" + mdText(t.Kind) + ")"
+	}
+	if t.URL != "" {
+		tgt += " " + mdCode(t.URL)
+	}
+	parts = append(parts, tgt)
+	parts = append(parts, plural(int64(r.Totals.Conversations), "conversation"), plural(r.Totals.Calls, "call"),
+		fmtDuration(r.Duration()))
+	if !r.Started.IsZero() {
+		parts = append(parts, "started "+r.Started.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	if r.Version != "" {
+		parts = append(parts, "evalrun "+mdText(r.Version))
+	}
+	b.WriteString(strings.Join(parts, " · ") + "\n")
+	for _, w := range r.Warnings {
+		b.WriteString("\n> ⚠️ " + mdText(w) + "\n")
+	}
+}
+
+func mdThresholds(b *strings.Builder, r *Result) {
+	if len(r.Thresholds) == 0 {
+		return
+	}
+	b.WriteString("\n### Thresholds\n\n| | threshold | scope | measured |\n|---|---|---|--:|\n")
+	for _, t := range r.Thresholds {
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", mdMark(t.Passed), mdCell(mdCode(t.Expr)),
+			mdCell(mdText(cmpOr(t.Scope, "run"))), mdCell(mdText(t.Value)))
+	}
+}
+
+func mdMark(ok bool) string {
+	if ok {
+		return "✓"
+	}
+	return "✗"
+}
+
+func mdTarget(b *strings.Builder, r *Result) {
+	fmt.Fprintf(b, "\n### Target %s\n\n", mdText(targetName(r)))
+	if len(r.Scenarios) == 0 {
+		b.WriteString("No conversations ran.\n")
+		return
+	}
+	b.WriteString("| | scenario | runs | passed | pass rate | needed | p50 | p95 | p99 | incomplete |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		p50, p95, p99 := "–", "–", "–"
+		if h := r.Histogram(HistScenario, s.Name); h != nil && h.Count > 0 {
+			p50, p95, p99 = fmtMicros(h.P50US), fmtMicros(h.P95US), fmtMicros(h.P99US)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdMark(s.Status == StatusPassed),
+			mdCell(mdText(s.Name)), fmtInt(int64(s.Runs)), fmtInt(int64(s.Passed)), fmtPercent(s.PassRate),
+			fmtPercent(s.MinPassRate), p50, p95, p99, incompleteParts(s.Error, s.Throttled, s.NotRun))
+	}
+	var rows []HistogramResult
+	for _, h := range r.Histograms {
+		if (h.Kind == HistTurn || h.Kind == HistCallKind) && h.Count > 0 {
+			rows = append(rows, h)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\n| latency | calls | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, h := range rows {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", histLabel(&h), fmtInt(h.Count),
+			fmtMicros(h.P50US), fmtMicros(h.P90US), fmtMicros(h.P95US), fmtMicros(h.P99US), fmtMicros(h.P999US), fmtMicros(h.MaxUS))
+	}
+}
+
+// histLabel names a histogram for people: "turn 2", "new chat", "all turns".
+func histLabel(h *HistogramResult) string {
+	switch h.Kind {
+	case HistTurn:
+		if n, err := strconv.Atoi(h.Name); err == nil {
+			return "turn " + strconv.Itoa(n+1)
+		}
+	case HistCallKind:
+		switch h.Name {
+		case "new_chat":
+			return "new chat"
+		case "turn":
+			return "all turns"
+		}
+	case HistOverall:
+		return "all calls"
+	}
+	return h.Kind + " " + h.Name
+}
+
+func mdFailures(b *strings.Builder, r *Result, maxRows int) {
+	rows, more := 0, 0
+	header := func() {
+		b.WriteString("\n### Failures\n\n| scenario | run | turn | expectation | reason | reply |\n|---|---|--:|---|---|---|\n")
+	}
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		for j := range s.Conversations {
+			c := &s.Conversations[j]
+			for _, p := range problems(c) {
+				if rows == maxRows {
+					more++
+					continue
+				}
+				if rows == 0 {
+					header()
+				}
+				rows++
+				turn := "–"
+				if p.Turn >= 0 {
+					turn = strconv.Itoa(p.Turn + 1)
+				}
+				fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(mdText(s.Name)), mdCell(mdText(caseName(s, c))), turn,
+					mdCell(mdCode(p.Expectation)), mdCell(mdCode(p.Reason)), mdCell(mdCode(p.Reply)))
+			}
+		}
+		// A failing scenario whose failing runs were not kept still shows
+		// its first failure.
+		if f := s.FirstFailure; f != nil && !hasProblems(s) {
+			if rows == maxRows {
+				more++
+				continue
+			}
+			if rows == 0 {
+				header()
+			}
+			rows++
+			turn := "–"
+			if f.Turn >= 0 {
+				turn = strconv.Itoa(f.Turn + 1)
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(mdText(s.Name)), mdCell(mdText(s.Name+"["+strconv.Itoa(f.Iteration+1)+"]")),
+				turn, mdCell(mdCode(f.Expectation)), mdCell(mdCode(f.Reason)), mdCell(mdCode(f.ReplyExcerpt)))
+		}
+	}
+	if more > 0 {
+		fmt.Fprintf(b, "\n…and %s more failures (see the result file).\n", fmtInt(int64(more)))
+	}
+}
+
+// hasProblems reports whether any kept conversation of s did not pass.
+func hasProblems(s *ScenarioResult) bool {
+	for i := range s.Conversations {
+		if len(problems(&s.Conversations[i])) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func mdFooter(b *strings.Builder, r *Result) {
+	var notes []string
+	if u := r.Budget.Unit; u != "" {
+		s := fmt.Sprintf("%s spent: %s", u, fmtInt(r.Budget.Spent))
+		if !r.Budget.Unlimited() {
+			s += fmt.Sprintf(" of %s budget, %s left", fmtInt(r.Budget.Limit), fmtInt(r.Budget.Left()))
+		}
+		notes = append(notes, s)
+	}
+	if ti := r.Transcripts; ti != nil && ti.Kept < r.Totals.Conversations {
+		notes = append(notes, fmt.Sprintf("transcripts kept: %s of %s (policy %s)", fmtInt(int64(ti.Kept)),
+			fmtInt(int64(r.Totals.Conversations)), mdText(string(ti.Policy))))
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n_" + strings.Join(notes, " · ") + "_\n")
+	}
+}
+
+// mdText escapes s for Markdown text: ASCII punctuation that could start
+// markup is backslash-escaped, '<' '>' '&' become entities, line breaks
+// become spaces. Text that a renderer could turn into a link (a URL, a
+// www. address) is put in a code span instead.
+func mdText(s string) string {
+	s = excerpt(s, 1<<20)
+	if l := strings.ToLower(s); strings.Contains(l, "://") || strings.Contains(l, "www.") || strings.Contains(l, "@") {
+		return mdCode(s)
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '\\', '`', '*', '_', '[', ']', '(', ')', '#', '!', '~', '{', '}', '+', '=':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mdCode puts s on one line in a code span, with a fence of backticks
+// longer than any run of backticks inside it; empty for an empty s.
+func mdCode(s string) string {
+	s = excerpt(s, 1<<20)
+	if s == "" {
+		return ""
+	}
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// mdCell makes a value from mdText or mdCode safe in a table cell: every
+// pipe is escaped, as GFM requires even inside code spans.
+func mdCell(s string) string {
+	return strings.ReplaceAll(s, "|", `\|`)
+}

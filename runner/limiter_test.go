@@ -1,0 +1,272 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// maxInWindow returns the most grants found in any closed window [t, t+w].
+func maxInWindow(grants []time.Time, w time.Duration) int {
+	most, j := 0, 0
+	for i := range grants {
+		for j < len(grants) && grants[j].Sub(grants[i]) <= w {
+			j++
+		}
+		most = max(most, j-i)
+	}
+	return most
+}
+
+func mustLimits(t testing.TB, ls ...Limit) *Limits {
+	t.Helper()
+	l, err := NewLimits(ls...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+var (
+	perMin100 = Limit{100, time.Minute}
+	perHour1k = Limit{1000, time.Hour}
+	chats30   = Limit{30, time.Minute}
+)
+
+func TestStackedLimitsNeverExceedAnyWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// gap returns how long after the previous grant the next call asks.
+		gap func(rng *rand.Rand) time.Duration
+	}{
+		{"greedy", func(*rand.Rand) time.Duration { return 0 }},
+		{"random arrivals", func(rng *rand.Rand) time.Duration { return time.Duration(rng.Int64N(int64(2 * time.Second))) }},
+		{"bursts after pauses", func(rng *rand.Rand) time.Duration {
+			if rng.IntN(50) == 0 {
+				return time.Duration(rng.Int64N(int64(20 * time.Minute)))
+			}
+			return 0
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := mustLimits(t, perMin100, perHour1k)
+			rng := rand.New(rand.NewPCG(7, 11))
+			now := epoch
+			var grants []time.Time
+			for range 3500 {
+				now = reserveJoint(now.Add(tc.gap(rng)), []*Limits{l})
+				if len(grants) > 0 && now.Before(grants[len(grants)-1]) {
+					t.Fatalf("grant %v before the previous one", now)
+				}
+				grants = append(grants, now)
+			}
+			if got := maxInWindow(grants, time.Minute); got > 100 {
+				t.Errorf("%d calls in one 60 s window, limit 100", got)
+			}
+			if got := maxInWindow(grants, time.Hour); got > 1000 {
+				t.Errorf("%d calls in one hour, limit 1000", got)
+			}
+			for i := 1; i < len(grants); i++ {
+				if d := grants[i].Sub(grants[i-1]); d < 600*time.Millisecond {
+					t.Fatalf("calls %d and %d only %v apart; the pace of 100/min is 600ms", i, i+1, d)
+				}
+			}
+			if tc.name == "greedy" {
+				// The hourly allowance goes at the per-minute pace, then the
+				// hour window holds the rest back.
+				if d := grants[999].Sub(grants[0]); d > 10*time.Minute {
+					t.Errorf("1000 greedy calls took %v; 100/min allows them in under 10 min", d)
+				}
+				if d := grants[1000].Sub(grants[0]); d <= time.Hour {
+					t.Errorf("call 1001 came %v after the first, within the hour", d)
+				}
+			}
+		})
+	}
+}
+
+func TestJointLimitsHoldForEveryStack(t *testing.T) {
+	all := mustLimits(t, perMin100, perHour1k)
+	chats := mustLimits(t, chats30)
+	rng := rand.New(rand.NewPCG(3, 4))
+	now := epoch
+	var every, newChats []time.Time
+	for range 2500 {
+		now = now.Add(time.Duration(rng.Int64N(int64(time.Second))))
+		if rng.IntN(3) == 0 { // a new chat: both stacks at once
+			at := reserveJoint(now, []*Limits{all, chats})
+			every, newChats = append(every, at), append(newChats, at)
+		} else {
+			every = append(every, reserveJoint(now, []*Limits{all}))
+		}
+	}
+	// Grants of different goroutines need not be in order; sort by time.
+	sortTimes(every)
+	sortTimes(newChats)
+	if got := maxInWindow(every, time.Minute); got > 100 {
+		t.Errorf("%d calls in 60 s, limit 100", got)
+	}
+	if got := maxInWindow(every, time.Hour); got > 1000 {
+		t.Errorf("%d calls in an hour, limit 1000", got)
+	}
+	if got := maxInWindow(newChats, time.Minute); got > 30 {
+		t.Errorf("%d new chats in 60 s, limit 30", got)
+	}
+}
+
+func sortTimes(ts []time.Time) {
+	for i := 1; i < len(ts); i++ {
+		for j := i; j > 0 && ts[j].Before(ts[j-1]); j-- {
+			ts[j], ts[j-1] = ts[j-1], ts[j]
+		}
+	}
+}
+
+func TestExactRateLimitClosedWindow(t *testing.T) {
+	// 10/s: 600 greedy calls; no closed 1 s window holds 11, and the long
+	// run rate is 10/s to within a microsecond per window.
+	l := mustLimits(t, Limit{10, time.Second})
+	now := epoch
+	var grants []time.Time
+	for range 600 {
+		now = reserveJoint(now, []*Limits{l})
+		grants = append(grants, now)
+	}
+	if got := maxInWindow(grants, time.Second); got != 10 {
+		t.Errorf("most calls in a closed 1 s window: %d, want exactly 10", got)
+	}
+	if d := grants[len(grants)-1].Sub(grants[0]); d < 59900*time.Millisecond || d > 59901*time.Millisecond {
+		t.Errorf("600 calls at 10/s took %v, want 59.9 s", d)
+	}
+}
+
+func TestMinDuration(t *testing.T) {
+	tests := []struct {
+		calls  int64
+		limits []Limit
+		lo, hi time.Duration
+	}{
+		{430, []Limit{perMin100, perHour1k}, 4*time.Minute + 17*time.Second, 4*time.Minute + 18*time.Second},
+		{1, []Limit{perMin100}, 0, 0},
+		{500, nil, 0, 0},
+		{2000, []Limit{perMin100, perHour1k}, time.Hour, time.Hour + 11*time.Minute},
+		{31, []Limit{chats30}, time.Minute, time.Minute + time.Millisecond},
+		// Beyond the simulation: extrapolated at the slowest rate.
+		{3_000_000, []Limit{{1000, time.Second}}, 2999 * time.Second, 3001 * time.Second},
+	}
+	for _, tt := range tests {
+		d, err := MinDuration(tt.calls, tt.limits...)
+		if err != nil || d < tt.lo || d > tt.hi {
+			t.Errorf("MinDuration(%d, %v) = %v, %v; want in [%v, %v]", tt.calls, tt.limits, d, err, tt.lo, tt.hi)
+		}
+	}
+	if _, err := MinDuration(5, Limit{0, time.Second}); err == nil {
+		t.Error("MinDuration with a zero count: no error")
+	}
+}
+
+func TestParseRateLimit(t *testing.T) {
+	ok := map[string]Limit{
+		"100/min":   {100, time.Minute},
+		"1000/h":    {1000, time.Hour},
+		" 5 / s ":   {5, time.Second},
+		"30/minute": {30, time.Minute},
+		"2.5/s":     {5, 2 * time.Second},
+		"0.5/s":     {1, 2 * time.Second},
+		"1/hour":    {1, time.Hour},
+		"7/SEC":     {7, time.Second},
+	}
+	for in, want := range ok {
+		got, err := ParseRateLimit(in)
+		if err != nil || got != want {
+			t.Errorf("ParseRateLimit(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	bad := map[string]string{
+		"":            "COUNT/UNIT",
+		"100":         "COUNT/UNIT",
+		"0/s":         "above 0",
+		"-1/s":        "above 0",
+		"x/s":         "above 0",
+		"NaN/s":       "above 0",
+		"10/day":      "unknown unit",
+		"2000000/s":   "at most",
+		"0.0001234/s": "decimals",
+	}
+	for in, want := range bad {
+		_, err := ParseRateLimit(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseRateLimit(%q): error %v, want one saying %q", in, err, want)
+		}
+	}
+	for _, l := range []Limit{perMin100, perHour1k, {5, time.Second}} {
+		if back, err := ParseRateLimit(l.String()); err != nil || back != l {
+			t.Errorf("%v does not round-trip through String: %v, %v", l, back, err)
+		}
+	}
+}
+
+func FuzzParseRateLimit(f *testing.F) {
+	for _, s := range []string{"100/min", "1000/h", "2.5/s", "0/s", "1e9/s", "5/", "/s", "0.333/min"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseRateLimit(s)
+		if err != nil {
+			return
+		}
+		if l.Count < 1 || l.Count > maxLimitCount || l.Per <= 0 {
+			t.Fatalf("ParseRateLimit(%q) = %+v", s, l)
+		}
+		if _, err := NewLimits(l); err != nil {
+			t.Fatalf("ParseRateLimit(%q) = %+v, which NewLimits refuses: %v", s, l, err)
+		}
+	})
+}
+
+func TestLimitsWaitHonoursContext(t *testing.T) {
+	l := mustLimits(t, Limit{1, time.Hour})
+	if err := l.Wait(context.Background()); err != nil {
+		t.Fatal(err) // the first call goes at once
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(ctx) }()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return after its context was cancelled")
+	}
+	var nilLimits *Limits
+	if err := nilLimits.Wait(context.Background()); err != nil {
+		t.Errorf("nil Limits: %v", err)
+	}
+}
+
+func TestWaitAllMixesLimiters(t *testing.T) {
+	bucket := rate.NewLimiter(rate.Inf, 1)
+	a, b := mustLimits(t, Limit{1000, time.Second}), mustLimits(t, Limit{1000, time.Second})
+	var none *Limits
+	for range 5 {
+		if err := waitAll(context.Background(), []Limiter{bucket, nil, none, a, b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limitsMu.Lock()
+	defer limitsMu.Unlock()
+	if a.windows[0].n != 5 || b.windows[0].n != 5 {
+		t.Errorf("joint waits recorded %d and %d calls, want 5 each", a.windows[0].n, b.windows[0].n)
+	}
+	if a.last != b.last {
+		t.Errorf("joint stacks recorded different times for the same call")
+	}
+}

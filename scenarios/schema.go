@@ -1,0 +1,175 @@
+package scenarios
+
+import "maps"
+
+// SchemaID is the $id of the scenario file JSON Schema.
+const SchemaID = "https://evalrun.dev/schemas/scenario.schema.json"
+
+// keyDocs describe the keys of a scenario and of a turn, for the schema.
+var keyDocs = map[string]string{
+	"name":          "unique name in the suite; default: the file name (NAME#2 for the second document)",
+	"description":   "what the scenario checks, for reports",
+	"tags":          "labels to select and group scenarios",
+	"vars":          "template variables: {{ name }} in user messages and client_id",
+	"matrix":        "one conversation per row: a list of var mappings merged over vars; named NAME[KEY]",
+	"matrix_csv":    "like matrix, from a CSV file (relative to this file) whose header row names the vars",
+	"client_id":     "template of the client_id of each conversation; default evalrun-<run id>-<n>",
+	"repeat":        "how many conversations to run (default 1)",
+	"min_pass_rate": "fraction of the repeats that must pass, 0 to 1 (default 1)",
+	"on_fail":       "after a failed turn: stop (default) ends the conversation, continue keeps going",
+	"turns":         "the user messages, in order, each with its expectations",
+	"user":          "the message to send (a template)",
+	"think":         "pause before this turn, e.g. 2s (simulated reading time)",
+	"expect":        "expectations on the reply; each item has one kind and an optional name",
+	"capture":       "values to capture from the reply text: name → regular expression with a group",
+}
+
+func scalarSchema() map[string]any {
+	return map[string]any{"type": []any{"string", "number", "boolean"}}
+}
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/$defs/" + name} }
+
+func obj(props map[string]any, required ...string) map[string]any {
+	s := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	if len(required) > 0 {
+		r := make([]any, len(required))
+		for i, x := range required {
+			r[i] = x
+		}
+		s["required"] = r
+	}
+	return s
+}
+
+func unit() map[string]any {
+	return map[string]any{"type": "number", "minimum": 0, "maximum": 1}
+}
+
+// kindSchemas are the JSON Schemas of the expectation kinds' values.
+// TestSchemaCoversKinds fails when a kind has none.
+var kindSchemas = map[string]func() map[string]any{
+	"equals":        func() map[string]any { return scalarSchema() },
+	"contains":      func() map[string]any { return scalarSchema() },
+	"icontains":     func() map[string]any { return scalarSchema() },
+	"not_contains":  func() map[string]any { return scalarSchema() },
+	"not_icontains": func() map[string]any { return scalarSchema() },
+	"starts_with":   func() map[string]any { return scalarSchema() },
+	"regex":         func() map[string]any { return map[string]any{"type": "string", "format": "regex", "minLength": 1} },
+	"not_regex":     func() map[string]any { return map[string]any{"type": "string", "format": "regex", "minLength": 1} },
+	"contains_any":  func() map[string]any { return map[string]any{"type": "array", "minItems": 1, "items": scalarSchema()} },
+	"contains_all":  func() map[string]any { return map[string]any{"type": "array", "minItems": 1, "items": scalarSchema()} },
+	"min_length":    func() map[string]any { return map[string]any{"type": "integer", "minimum": 0} },
+	"max_length":    func() map[string]any { return map[string]any{"type": "integer", "minimum": 0} },
+	"max_tokens":    func() map[string]any { return map[string]any{"type": "integer", "minimum": 0} },
+	"max_latency":   func() map[string]any { return ref("duration") },
+	"handoff":       func() map[string]any { return map[string]any{"type": "boolean"} },
+	"no_tool": func() map[string]any {
+		return map[string]any{"oneOf": []any{map[string]any{"type": "string", "minLength": 1}, map[string]any{"const": true}}}
+	},
+	"tool": func() map[string]any {
+		return map[string]any{"oneOf": []any{
+			map[string]any{"type": "string", "minLength": 1},
+			obj(map[string]any{"name": map[string]any{"type": "string"}, "status": map[string]any{"type": "string"}, "data": map[string]any{"type": "object"}}, "name"),
+		}}
+	},
+	"similar": func() map[string]any {
+		return obj(map[string]any{"to": map[string]any{"type": "string", "minLength": 1}, "min": unit()}, "to")
+	},
+	"field": func() map[string]any {
+		return obj(map[string]any{
+			"path":   map[string]any{"type": "string", "minLength": 1, "description": "names joined by '.', [N] or [*] for list items, e.g. tools_executed[0].tool"},
+			"equals": map[string]any{},
+			"gte":    map[string]any{"type": "number"},
+			"lte":    map[string]any{"type": "number"},
+			"exists": map[string]any{"type": "boolean"},
+		}, "path")
+	},
+	"any": func() map[string]any {
+		return map[string]any{"type": "array", "minItems": 1, "items": ref("expectation")}
+	},
+	"all": func() map[string]any {
+		return map[string]any{"type": "array", "minItems": 1, "items": ref("expectation")}
+	},
+	"not": func() map[string]any { return ref("expectation") },
+	"judge": func() map[string]any {
+		return obj(map[string]any{"rubric": map[string]any{"type": "string", "minLength": 1}, "min_score": unit()}, "rubric")
+	},
+	"history": func() map[string]any {
+		return map[string]any{"oneOf": []any{
+			map[string]any{"type": "integer", "minimum": 1},
+			obj(map[string]any{"turns": map[string]any{"type": "integer", "minimum": 1}}, "turns"),
+		}}
+	},
+}
+
+// Schema returns the JSON Schema (draft 2020-12) of a scenario file's
+// documents, for editors (`evalrun schema`). It is built from the tables
+// the loader uses (the scenario and turn keys, Kinds and KindDoc), so the
+// two cannot drift apart. The loader stays stricter: templates, regular
+// expressions and field paths are checked only by Load.
+func Schema() map[string]any {
+	props := map[string]any{
+		"name":          map[string]any{"type": "string", "minLength": 1},
+		"description":   map[string]any{"type": "string"},
+		"tags":          map[string]any{"type": "array", "items": map[string]any{"type": "string", "minLength": 1}},
+		"vars":          ref("vars"),
+		"matrix":        map[string]any{"type": "array", "minItems": 1, "maxItems": maxMatrixRows, "items": ref("vars")},
+		"matrix_csv":    map[string]any{"type": "string", "minLength": 1},
+		"client_id":     map[string]any{"type": "string", "minLength": 1},
+		"repeat":        map[string]any{"type": "integer", "minimum": 1, "maximum": maxRepeat},
+		"min_pass_rate": unit(),
+		"on_fail":       map[string]any{"enum": []any{string(OnFailStop), string(OnFailContinue)}},
+		"turns":         map[string]any{"type": "array", "minItems": 1, "items": ref("turn")},
+	}
+	turnProps := map[string]any{
+		"user":    map[string]any{"type": "string", "minLength": 1},
+		"think":   ref("duration"),
+		"expect":  map[string]any{"type": "array", "items": ref("expectation")},
+		"capture": map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": map[string]any{"type": "string", "format": "regex"}},
+	}
+	describe := func(keys []string, p map[string]any) map[string]any {
+		out := map[string]any{}
+		for _, k := range keys {
+			s, ok := p[k].(map[string]any)
+			if !ok {
+				s = map[string]any{}
+			}
+			s = maps.Clone(s)
+			s["description"] = keyDocs[k]
+			out[k] = s
+		}
+		return out
+	}
+	expProps := map[string]any{"name": map[string]any{"type": "string", "minLength": 1, "description": "a name for the check in reports"}}
+	var oneOf []any
+	for _, k := range Kinds() {
+		s := map[string]any{}
+		if f := kindSchemas[k]; f != nil {
+			s = f()
+		}
+		s["description"] = KindDoc(k)
+		expProps[k] = s
+		oneOf = append(oneOf, map[string]any{"required": []any{k}})
+	}
+	turn := obj(describe(turnKeys, turnProps), "user")
+	scenario := obj(describe(scenarioKeys, props), "turns")
+	scenario["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	scenario["$id"] = SchemaID
+	scenario["title"] = "evalrun scenario"
+	scenario["description"] = "One scenario: a multi-turn conversation and the outcomes expected at each turn. A file may hold several, separated by ---."
+	scenario["$defs"] = map[string]any{
+		"name":     map[string]any{"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+		"vars":     map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": scalarSchema()},
+		"duration": map[string]any{"type": "string", "pattern": `^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h))*\s*$`, "description": "a Go duration such as 2s, 500ms or 1m30s"},
+		"turn":     turn,
+		"expectation": map[string]any{
+			"type":                 "object",
+			"description":          "one check on the reply: exactly one kind, plus an optional name",
+			"properties":           expProps,
+			"additionalProperties": false,
+			"oneOf":                oneOf,
+		},
+	}
+	return scenario
+}
