@@ -3,6 +3,7 @@ package agentsim
 import (
 	"errors"
 	"fmt"
+	"github.com/evalrun/evalrun/internal/suggest"
 	"io"
 	"math"
 	"regexp"
@@ -566,35 +567,4 @@ func contains(list []string, s string) bool {
 }
 
 // closest returns the valid key nearest to key when it is plausibly a typo.
-func closest(key string, valid []string) string {
-	best, bestD := "", 3
-	for _, v := range valid {
-		if dist := editDistance(strings.ToLower(key), v); dist < bestD {
-			best, bestD = v, dist
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func closest(key string, valid []string) string { return suggest.Closest(key, valid) }
