@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,10 @@ type core struct {
 	debug    *debugLog // nil when Options.Debug is nil
 	idPrefix string    // random per core, so ids from two runs never collide
 	seq      atomic.Uint64
+
+	// h1 serves plain http:// calls to the base URL's origin when no proxy
+	// applies and debug logging is off (h1.go); nil otherwise.
+	h1 *h1Client
 }
 
 // Defaults for zero Options fields.
@@ -132,6 +137,9 @@ func newCore(opts Options) (*core, string, error) {
 		// Redirects are answered, not followed: following one would resend
 		// the key to wherever it points.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if c.debug == nil {
+		c.h1 = newH1Client(base, c.timeout, maxConns)
 	}
 	return c, base, nil
 }
@@ -289,7 +297,10 @@ func validHeaderName(s string) bool {
 
 // Close releases the pool's idle connections. Calls in flight finish
 // normally; the transport stays usable (new calls open new connections).
-func (c *core) Close() { c.transport.CloseIdleConnections() }
+func (c *core) Close() {
+	c.transport.CloseIdleConnections()
+	c.h1.closeIdle()
+}
 
 // redact hides every secret of the transport in s.
 func (c *core) redact(s string) string { return Redact(s, c.secrets...) }
@@ -309,14 +320,21 @@ type meta struct {
 	requestID, traceID string
 }
 
+// newMeta returns the ids of one attempt: a new request id, and the
+// request's trace id or, when it has none or a malformed one, a new trace.
+func (c *core) newMeta(req *request) meta {
+	m := meta{requestID: c.idPrefix + "-" + strconv.FormatUint(c.seq.Add(1), 10), traceID: req.traceID}
+	if !validTraceID(m.traceID) {
+		m.traceID = newTraceID()
+	}
+	return m
+}
+
 // open sends req and returns the response of a 2xx answer, its body still
 // to read within the returned context (cancel releases it). Anything else
 // comes back as a classified *Error, its body read and closed.
 func (c *core) open(ctx context.Context, req *request) (*http.Response, context.Context, context.CancelFunc, meta, *Error) {
-	m := meta{requestID: c.idPrefix + "-" + fmt.Sprint(c.seq.Add(1)), traceID: req.traceID}
-	if !validTraceID(m.traceID) {
-		m.traceID = newTraceID()
-	}
+	m := c.newMeta(req)
 	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errCallTimeout)
 	target := req.url
 	if c.queryName != "" {
@@ -334,6 +352,15 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	if err != nil {
 		cancel()
 		return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
+	}
+	if rd == nil {
+		// net/http silently resends a bodiless GET when a reused
+		// connection closes before the answer: a second agent call that
+		// the budget never charged. It never replays a request whose body
+		// it cannot rewind (http.Transport's documented rule), so an empty
+		// body without GetBody makes each attempt go out once; the runner
+		// retries, charged. Nothing is sent on the wire for it.
+		hreq.Body = io.NopCloser(strings.NewReader(""))
 	}
 	h := make(http.Header, 8+len(req.header))
 	for k, v := range req.header {
@@ -388,6 +415,15 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 // classified *Error. The whole call, body included, is bounded by the
 // per-call timeout.
 func (c *core) roundTrip(ctx context.Context, req *request) ([]byte, int, http.Header, meta, *Error) {
+	if path, ok := c.h1.path(req.url); ok && headersOK(req.header) {
+		m := c.newMeta(req)
+		a, e := c.roundTripH1(ctx, req, path, m)
+		if e != nil {
+			e.RequestID = m.requestID
+			return nil, 0, nil, m, e
+		}
+		return a.data, a.status, a.header, m, nil
+	}
 	resp, cctx, cancel, m, e := c.open(ctx, req)
 	if e != nil {
 		return nil, 0, nil, m, e

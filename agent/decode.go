@@ -104,6 +104,14 @@ type chatWire struct {
 // The returned Reply's Raw aliases body (top-level shape) or is a copy of
 // the envelope's data object.
 func decodeReply(body []byte) (Reply, error) {
+	if r, ok := decodeReplyFast(body); ok {
+		return r, nil
+	}
+	return decodeReplySlow(body)
+}
+
+// decodeReplySlow is decodeReply with encoding/json, for every shape.
+func decodeReplySlow(body []byte) (Reply, error) {
 	var w replyWire
 	if err := unmarshalObject(body, &w); err != nil {
 		return Reply{}, err
@@ -163,6 +171,14 @@ func decodeReply(body []byte) (Reply, error) {
 // decodeChat parses the body of a 2xx answer to new-chat, which must carry a
 // non-empty "chat_id".
 func decodeChat(body []byte) (Chat, error) {
+	if ch, ok := decodeChatFast(body); ok {
+		return ch, nil
+	}
+	return decodeChatSlow(body)
+}
+
+// decodeChatSlow is decodeChat with encoding/json, for every shape.
+func decodeChatSlow(body []byte) (Chat, error) {
 	var w chatWire
 	if err := unmarshalObject(body, &w); err != nil {
 		return Chat{}, err

@@ -49,7 +49,7 @@ func ParseJSONPath(s string) (JSONPath, error) {
 		case c == '[':
 			end := strings.IndexByte(in[i:], ']')
 			if end < 0 {
-				return p, fmt.Errorf("path %q: '[' at offset %d is not closed", s, i)
+				return p, fmt.Errorf("path %q: '[' at offset %d is not closed; want e.g. choices[0].message.content", s, i)
 			}
 			inner := in[i+1 : i+end]
 			if len(inner) >= 2 && (inner[0] == '"' || inner[0] == '\'') && inner[len(inner)-1] == inner[0] {
@@ -65,7 +65,7 @@ func ParseJSONPath(s string) (JSONPath, error) {
 			expectKey = false
 		case c == '.':
 			if expectKey {
-				return p, fmt.Errorf("path %q: empty key at offset %d", s, i)
+				return p, fmt.Errorf("path %q: empty key at offset %d; want a name between dots, e.g. data.reply", s, i)
 			}
 			i++
 			expectKey = true
@@ -80,7 +80,7 @@ func ParseJSONPath(s string) (JSONPath, error) {
 		}
 	}
 	if expectKey {
-		return p, fmt.Errorf("path %q ends with '.'", s)
+		return p, fmt.Errorf("path %q ends with '.'; want a name after it, e.g. choices[0].message.content", s)
 	}
 	return p, nil
 }

@@ -10,7 +10,8 @@
 #  2. A soak of SOAK_CALLS calls (one-turn conversations, open model at
 #     SOAK_RATE calls/s) against a zero-latency agent: RSS growth after the
 #     first minute (goal < 10%). The default is a quick 400,000 calls; the
-#     goal is stated for SOAK_CALLS=1000000.
+#     goal is stated for SOAK_CALLS=1000000. SOAK_POOL is the idle HTTP
+#     connection pool (default 1024): the RSS follows its high-water mark.
 #
 #   bench/memory.sh
 #   SOAK_CALLS=1000000 bench/memory.sh
@@ -21,6 +22,7 @@ INFLIGHT_MODEL=${INFLIGHT_MODEL:-open}
 INFLIGHT_DURATION=${INFLIGHT_DURATION:-40s}
 SOAK_CALLS=${SOAK_CALLS:-400000}
 SOAK_RATE=${SOAK_RATE:-4000}
+SOAK_POOL=${SOAK_POOL:-1024}
 tmp=$(mktemp -d)
 srv=
 stop_server() {
@@ -29,7 +31,7 @@ stop_server() {
 trap 'stop_server; rm -rf "$tmp"' EXIT
 go build -o "$tmp/loadbench" ./bench/loadbench
 export LOADBENCH_KEY="loadbench-$RANDOM$RANDOM"
-echo "bench/memory.sh: INFLIGHT=$INFLIGHT INFLIGHT_MODEL=$INFLIGHT_MODEL INFLIGHT_DURATION=$INFLIGHT_DURATION SOAK_CALLS=$SOAK_CALLS SOAK_RATE=$SOAK_RATE ($(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg), ulimit -n $(ulimit -n))"
+echo "bench/memory.sh: INFLIGHT=$INFLIGHT INFLIGHT_MODEL=$INFLIGHT_MODEL INFLIGHT_DURATION=$INFLIGHT_DURATION SOAK_CALLS=$SOAK_CALLS SOAK_RATE=$SOAK_RATE SOAK_POOL=$SOAK_POOL ($(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg), ulimit -n $(ulimit -n))"
 
 start_server() {
 	"$tmp/loadbench" serve "$@" >"$tmp/url" &
@@ -45,5 +47,5 @@ stop_server
 : >"$tmp/url"
 
 start_server
-"$tmp/loadbench" soak -url "$url" -calls "$SOAK_CALLS" -call-rate "$SOAK_RATE"
+"$tmp/loadbench" soak -url "$url" -calls "$SOAK_CALLS" -call-rate "$SOAK_RATE" -pool "$SOAK_POOL"
 stop_server

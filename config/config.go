@@ -68,7 +68,10 @@ type Target struct {
 	// Options is the kind-specific section (the `optimly:`, `openai:` or
 	// `http:` key), nil when absent.
 	Options *yaml.Node
-	Pos     Pos
+	// Node is the whole entry, for the transport settings shared by every
+	// kind (TransportKeys), which the CLI decodes.
+	Node *yaml.Node
+	Pos  Pos
 }
 
 // Judge is the `judge:` section.
@@ -255,7 +258,12 @@ func (p *parser) resolve(path string) string {
 	return filepath.Join(p.dir(), path)
 }
 
-var targetKeys = []string{"name", "kind", "url", "api_key_env", "agent", "optimly", "openai", "http"}
+var targetKeys = append([]string{"name", "kind", "url", "api_key_env", "agent", "optimly", "openai", "http"}, TransportKeys...)
+
+// TransportKeys are the settings of a target shared by every kind (see
+// docs/targets.md); Parse checks they are plain values and leaves their
+// decoding to the caller, through Target.Node.
+var TransportKeys = []string{"auth", "header", "query_param", "api_version", "ca_cert", "allow_insecure_http", "timeout"}
 
 // Kinds of target.
 var Kinds = []string{"optimly", "openai", "http"}
@@ -271,7 +279,7 @@ func (p *parser) targets(v *yaml.Node) {
 			p.errf(tn, "targets[%d]: want a mapping with name, kind, url, api_key_env, got %s", i, kindName(tn))
 			continue
 		}
-		t := Target{Kind: "optimly", Pos: p.pos(tn)}
+		t := Target{Kind: "optimly", Node: tn, Pos: p.pos(tn)}
 		var kindNode *yaml.Node
 		for j := 0; j+1 < len(tn.Content); j += 2 {
 			k, val := tn.Content[j], tn.Content[j+1]
@@ -289,6 +297,8 @@ func (p *parser) targets(v *yaml.Node) {
 			case "agent":
 				s, _ := p.scalar(field, val)
 				t.Agent = p.resolve(s)
+			case "auth", "header", "query_param", "api_version", "ca_cert", "allow_insecure_http", "timeout":
+				p.scalar(field, val)
 			case "optimly", "openai", "http":
 				if val.Kind != yaml.MappingNode {
 					p.errf(val, "%s: want a mapping, got %s", field, kindName(val))

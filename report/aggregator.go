@@ -101,6 +101,7 @@ type Aggregator struct {
 	policy TranscriptPolicy
 	sample int
 	stream *transcriptStream // nil unless streaming every conversation
+	turns  turnCounter       // turns sent and passed per turn index (turncount.go)
 }
 
 // UnnamedScenario is the name results use for calls and conversations that
@@ -113,8 +114,9 @@ const (
 	excerptLen = 200 // runes of a reply kept in a Failure
 )
 
-// sample is one call's latency waiting to be recorded, or a
-// conversation's schedule lag (kind sampleLag, in us).
+// sample is one call's latency waiting to be recorded, a conversation's
+// schedule lag (kind sampleLag, in us) or a streamed turn's measurement
+// (sampleTTFT, sampleGap, sampleStall, in us).
 type sample struct {
 	kind     runner.CallKind
 	scenario string
@@ -124,8 +126,15 @@ type sample struct {
 	bucket   int64 // sendBucket of the intended send time; -1 when unknown
 }
 
-// sampleLag marks a sample that is a conversation's schedule lag.
-const sampleLag runner.CallKind = "\x00schedule_lag"
+// Sample kinds that are not calls: a conversation's schedule lag, and a
+// streamed turn's time to first token, one gap between its chunks, or its
+// longest gap.
+const (
+	sampleLag   runner.CallKind = "\x00schedule_lag"
+	sampleTTFT  runner.CallKind = "\x00ttft"
+	sampleGap   runner.CallKind = "\x00chunk_gap"
+	sampleStall runner.CallKind = "\x00stall"
+)
 
 // sendBucket is the width of the buckets that count calls by intended send
 // time, from which the closed model's stalls are found.
@@ -207,6 +216,9 @@ type histSet struct {
 	service map[runner.CallKind]*hdrhistogram.Histogram
 	lag     *hdrhistogram.Histogram
 	sends   []int64
+	// stream holds the streaming histograms by sample kind (sampleTTFT,
+	// sampleGap, sampleStall), made on the first streamed turn.
+	stream map[runner.CallKind]*hdrhistogram.Histogram
 
 	all       *hdrhistogram.Histogram
 	kinds     map[runner.CallKind]*hdrhistogram.Histogram
@@ -286,8 +298,15 @@ func (a *Aggregator) record(batch *[]sample) {
 	for _, smp := range *batch {
 		// RecordValue only fails for a value out of range; latencyMicros
 		// clamps every value into it.
-		if smp.kind == sampleLag {
+		switch smp.kind {
+		case sampleLag:
 			_ = h.lag.RecordValue(smp.us)
+			continue
+		case sampleTTFT, sampleGap, sampleStall:
+			if h.stream == nil {
+				h.stream = map[runner.CallKind]*hdrhistogram.Histogram{}
+			}
+			_ = histFor(h.stream, smp.kind).RecordValue(smp.us)
 			continue
 		}
 		_ = histFor(h.service, smp.kind).RecordValue(smp.service)
@@ -353,6 +372,7 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	if a.stream != nil {
 		a.stream.write(&TranscriptLine{Target: a.meta.Target.Name, Scenario: name, File: file, ConversationResult: rec})
 	}
+	a.turns.add(c)
 	keep := keepTranscript(a.policy, a.sample, a.stream != nil, &rec)
 	var fail *Failure
 	if rec.Outcome == runner.Failed || rec.Outcome == runner.Errored || rec.Outcome == runner.Throttled {
@@ -377,10 +397,19 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	var full *[]sample
 	if !c.Start.IsZero() && !c.Scheduled.IsZero() {
 		*s.buf = append(*s.buf, sample{kind: sampleLag, us: latencyMicros(c.Start.Sub(c.Scheduled)), bucket: -1})
-		if len(*s.buf) >= flushAt {
-			full = s.buf
-			s.buf = a.bufs.Get().(*[]sample)
+	}
+	for i := range c.Turns {
+		if t := &c.Turns[i]; t.Chunks > 0 {
+			*s.buf = append(*s.buf, sample{kind: sampleTTFT, us: latencyMicros(t.TTFT), bucket: -1},
+				sample{kind: sampleStall, us: latencyMicros(t.MaxGap), bucket: -1})
+			for _, g := range t.Gaps {
+				*s.buf = append(*s.buf, sample{kind: sampleGap, us: latencyMicros(g), bucket: -1})
+			}
 		}
+	}
+	if len(*s.buf) >= flushAt {
+		full = s.buf
+		s.buf = a.bufs.Get().(*[]sample)
 	}
 	s.mu.Unlock()
 	if full != nil {
@@ -424,6 +453,10 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 			Outcome:   t.Outcome,
 			Error:     t.Error,
 			Verdicts:  t.Verdicts,
+		}
+		if t.Chunks > 0 {
+			r := &rec.Turns[i]
+			r.TTFTMS, r.Chunks, r.MaxGapMS = millis(max(t.TTFT, 0)), t.Chunks, millis(max(t.MaxGap, 0))
 		}
 		if t.Outcome != "" && !knownOutcome(t.Outcome) {
 			rec.Turns[i].Outcome = runner.Errored
@@ -534,6 +567,7 @@ func (a *Aggregator) Result(end Finish) *Result {
 	res.Histograms = a.histograms()
 	res.Warnings = a.warnings(end, res)
 	res.Transcripts = a.transcriptInfo(res)
+	res.Turns = a.turns.result()
 	return res
 }
 
@@ -587,6 +621,10 @@ func scenarioResult(name string, acc *scenarioAcc) ScenarioResult {
 	}
 	if sr.Runs > 0 {
 		sr.PassRate = float64(sr.Passed) / float64(sr.Runs)
+	}
+	if sr.Runs > 1 {
+		iv := WilsonInterval(sr.Passed, sr.Runs)
+		sr.PassRateCI = &iv
 	}
 	// Required passes: the smallest whole number ≥ rate×runs, computed with
 	// a little slack so 0.8×5 is 4, not 5 through rounding.
@@ -701,6 +739,15 @@ func (a *Aggregator) histograms() []HistogramResult {
 			out = append(out, summarize(HistService, string(k), h.service[k]))
 		}
 		out = append(out, summarize(HistScheduleLag, ScheduleLagName, h.lag))
+	}
+	// The streaming histograms appear only when some turn streamed.
+	if h.stream != nil {
+		for _, k := range []struct {
+			kind   string
+			sample runner.CallKind
+		}{{HistTTFT, sampleTTFT}, {HistChunkGap, sampleGap}, {HistStall, sampleStall}} {
+			out = append(out, summarize(k.kind, StreamName, histFor(h.stream, k.sample)))
+		}
 	}
 	return out
 }

@@ -146,6 +146,7 @@ func (p *printer) scenarios(r *Result) {
 			{text: incompleteParts(s.Error, s.Throttled, s.NotRun), code: ansiYellow},
 		})
 	}
+	p.addRateIntervals(t, r.Scenarios, 2)
 	t.write(p, 2)
 }
 
@@ -301,7 +302,7 @@ func (p *printer) latency(r *Result) {
 	var rows []HistogramResult
 	for _, h := range r.Histograms {
 		switch h.Kind {
-		case HistOverall, HistCallKind, HistTurn, HistService, HistScheduleLag:
+		case HistOverall, HistCallKind, HistTurn, HistService, HistScheduleLag, HistTTFT, HistChunkGap, HistStall:
 			if h.Count > 0 || h.Kind == HistOverall {
 				rows = append(rows, h)
 			}
@@ -333,6 +334,12 @@ func (p *printer) latency(r *Result) {
 			name = "service " + strings.ReplaceAll(h.Name, "_", " ")
 		case HistScheduleLag:
 			name = "schedule lag"
+		case HistTTFT:
+			name = "first token"
+		case HistChunkGap:
+			name = "chunk gap"
+		case HistStall:
+			name = "longest stall"
 		}
 		row := []cell{{text: name}, {text: fmtInt(h.Count)}}
 		for _, v := range []int64{h.P50US, h.P90US, h.P95US, h.P99US, h.MaxUS} {

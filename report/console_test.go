@@ -21,6 +21,7 @@ func TestConsoleGolden(t *testing.T) {
 	}{
 		{"mixed", mixedResult(), 80},
 		{"mixed_narrow", mixedResult(), 60},
+		{"mixed_wide", mixedResult(), 100}, // room for the 95% CI column
 		{"passed", passedResult(), 0},
 		{"interrupted", interruptedResult(), 60},
 		{"empty", emptyResult(), 80},

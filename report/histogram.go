@@ -45,7 +45,24 @@ const (
 	// started: actual start minus scheduled start; its name is
 	// ScheduleLagName. Present when the run's Meta.Load is set.
 	HistScheduleLag = "schedule_lag"
+	// HistTTFT covers the time to first token of the turn calls whose reply
+	// streamed (openai targets with stream): from sending the request to
+	// the first content chunk, one value per streamed turn; its name is
+	// StreamName. Present only when some turn streamed.
+	HistTTFT = "ttft"
+	// HistChunkGap covers every gap between consecutive content chunks of
+	// the streamed replies (a reply of n chunks adds n-1 values); its name
+	// is StreamName. Present only when some turn streamed.
+	HistChunkGap = "chunk_gap"
+	// HistStall covers the longest gap between chunks of each streamed
+	// reply (0 for a reply of one chunk), one value per streamed turn; its
+	// name is StreamName. Present only when some turn streamed.
+	HistStall = "stall"
 )
+
+// StreamName is the name of the streaming histograms (HistTTFT,
+// HistChunkGap, HistStall): they cover every streamed turn of the run.
+const StreamName = "turn"
 
 // ScheduleLagName is the name of the HistScheduleLag histogram.
 const ScheduleLagName = "conversations"

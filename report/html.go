@@ -174,6 +174,9 @@ func newHTMLPage(r *Result, maxConvs int) (*htmlPage, error) {
 			cell.Class, cell.Mark = "fail", "✗"
 		}
 		cell.Note = "needs " + fmtPercent(s.MinPassRate)
+		if s.PassRateCI != nil {
+			cell.Note += " · 95% interval " + s.PassRateCI.String()
+		}
 		if inc := incompleteParts(s.Error, s.Throttled, s.NotRun); inc != "" {
 			cell.Note += " · " + inc
 		}

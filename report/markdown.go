@@ -111,7 +111,7 @@ func mdTarget(b *strings.Builder, r *Result) {
 			p50, p95, p99 = fmtMicros(h.P50US), fmtMicros(h.P95US), fmtMicros(h.P99US)
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdMark(s.Status == StatusPassed),
-			mdCell(mdText(s.Name)), fmtInt(int64(s.Runs)), fmtInt(int64(s.Passed)), fmtPercent(s.PassRate),
+			mdCell(mdText(s.Name)), fmtInt(int64(s.Runs)), fmtInt(int64(s.Passed)), fmtRateCI(s),
 			fmtPercent(s.MinPassRate), p50, p95, p99, incompleteParts(s.Error, s.Throttled, s.NotRun))
 	}
 	var rows []HistogramResult

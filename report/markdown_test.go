@@ -61,7 +61,7 @@ func TestMarkdownContent(t *testing.T) {
 		"| ✗ | `p95<2s` | run | 2.50s |",
 		"| ✓ | `pass_rate>=0.5` | scenario:pricing | 60.0% |",
 		"### Target sim",
-		"| ✗ | pricing | 5 | 3 | 60.0% | 80.0% |",
+		"| ✗ | pricing | 5 | 3 | 60.0% (23.1–88.2%) | 80.0% |",
 		"| pricing | pricing\\[2\\] | 2 | `contains \"yearly\"` | `reply does not contain \"yearly\"` | `I'm sorry, I can only help",
 		"| turn 2 | 5 |",
 	} {

@@ -137,6 +137,7 @@ func Merge(results ...*Result) (*Result, error) {
 		out.DurationMS = millis(out.Ended.Sub(out.Started))
 	}
 
+	out.Turns = mergeTurnCounts(ordered)
 	if out.Scenarios, err = mergeScenarios(ordered); err != nil {
 		return nil, err
 	}

@@ -233,6 +233,9 @@ func (s *ScenarioResult) validate(f string) error {
 	if !(s.MinPassRate >= 0 && s.MinPassRate <= 1) {
 		return fieldErr(f+".min_pass_rate", "%v is not between 0 and 1", s.MinPassRate)
 	}
+	if iv := s.PassRateCI; iv != nil && !(iv.Low >= 0 && iv.Low <= iv.High && iv.High <= 1) {
+		return fieldErr(f+".pass_rate_ci", "[%v, %v] is not an interval within 0 and 1", iv.Low, iv.High)
+	}
 	if s.Status != StatusPassed && s.Status != StatusFailed {
 		return fieldErr(f+".status", "%q is not valid (valid: passed, failed)", s.Status)
 	}

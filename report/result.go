@@ -41,7 +41,8 @@ type Result struct {
 	Scenarios []ScenarioResult `json:"scenarios"`
 	// Histograms: overall, per call kind, per scenario (by name), per turn
 	// index (ascending), then, when the run said its load model, service
-	// time per call kind and schedule lag, in that order.
+	// time per call kind and schedule lag, then, when some turn streamed,
+	// time to first token, chunk gaps and stalls, in that order.
 	Histograms []HistogramResult `json:"histograms"`
 	// Interrupted is true when the run was stopped before it finished (an
 	// interrupt, a quota answer from the server, a deadline).
@@ -58,6 +59,10 @@ type Result struct {
 	// Thresholds are the run's pass/fail gates (--threshold), each with the
 	// value measured; empty when the run had none.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+	// Turns counts, per turn index, the turns sent and those that passed,
+	// over every conversation (see TurnCount); absent in files written
+	// before it existed.
+	Turns []TurnCount `json:"turns,omitempty"`
 }
 
 // ThresholdResult is one threshold evaluated against a run.
@@ -160,8 +165,13 @@ type ScenarioResult struct {
 	Throttled int      `json:"throttled"`
 	NotRun    int      `json:"not_run"`
 	// PassRate is Passed/Runs (0 when there were no runs).
-	PassRate    float64 `json:"pass_rate"`
-	MinPassRate float64 `json:"min_pass_rate"`
+	PassRate float64 `json:"pass_rate"`
+	// PassRateCI is the Wilson 95% interval of PassRate (WilsonInterval):
+	// how far the true pass rate may be from the one observed. Set when the
+	// scenario ran more than once; absent in files written before it
+	// existed.
+	PassRateCI  *RateInterval `json:"pass_rate_ci,omitempty"`
+	MinPassRate float64       `json:"min_pass_rate"`
 	// Required is the number of passed runs MinPassRate asks for.
 	Required int    `json:"required"`
 	Status   string `json:"status"` // StatusPassed or StatusFailed
@@ -216,6 +226,12 @@ type TurnRecord struct {
 	Outcome   runner.Outcome      `json:"outcome"`
 	Error     string              `json:"error,omitempty"`
 	Verdicts  []scenarios.Verdict `json:"verdicts,omitempty"`
+	// A streamed reply's time to first token, its number of content
+	// chunks and its longest gap between two chunks; absent when the reply
+	// did not stream.
+	TTFTMS   float64 `json:"ttft_ms,omitempty"`
+	Chunks   int     `json:"chunks,omitempty"`
+	MaxGapMS float64 `json:"max_gap_ms,omitempty"`
 }
 
 // Duration returns how long the run took.

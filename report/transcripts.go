@@ -167,13 +167,13 @@ func ReadTranscripts(r io.Reader, fn func(*TranscriptLine) error) error {
 		var line TranscriptLine
 		dec := json.NewDecoder(bytes.NewReader(b))
 		if err := dec.Decode(&line); err != nil {
-			return &ReadError{Line: n, Col: 1, Msg: "transcript: " + err.Error(), Err: err}
+			return &ReadError{Line: n, Col: 1, Msg: "transcript: " + err.Error() + "; want one complete JSON object per line (a line cut short is what a run killed while writing leaves last; the lines before it are complete)", Err: err}
 		}
 		if dec.More() {
-			return &ReadError{Line: n, Col: 1, Msg: "transcript: more than one JSON value on the line"}
+			return &ReadError{Line: n, Col: 1, Msg: "transcript: more than one JSON value on the line; want one JSON object per line"}
 		}
 		if line.Scenario == "" {
-			return &ReadError{Line: n, Col: 1, Field: "scenario", Msg: "empty"}
+			return &ReadError{Line: n, Col: 1, Field: "scenario", Msg: "empty; each line must name its scenario (is this an evalrun transcripts file?)"}
 		}
 		if err := line.ConversationResult.validate(""); err != nil {
 			var re *ReadError

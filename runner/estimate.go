@@ -11,9 +11,12 @@ import (
 // the quota (see Budget).
 type Estimate struct {
 	Conversations int64 // conversations the run replays
-	Calls         int64 // first attempts: Σ over conversations of 1 new chat + turns
-	CostPerCall   int64 // units per call
-	Cost          int64 // Calls × CostPerCall: the cost when nothing is retried
+	Calls         int64 // first attempts: Σ over conversations of its new chat + turns
+	// NewChats is how many of Calls open a chat: Conversations when a new
+	// chat is an agent call (the default), 0 with NewChatCalls(0).
+	NewChats    int64
+	CostPerCall int64 // units per call
+	Cost        int64 // Calls × CostPerCall: the cost when nothing is retried
 	// RetryAllowance is the units set aside for retries:
 	// ceil(Cost × retry fraction).
 	RetryAllowance int64
@@ -22,36 +25,65 @@ type Estimate struct {
 	WorstCase int64
 }
 
+// CostOption adjusts how the estimates (EstimateCost, FitConversations,
+// Shard.EstimateCost, Shard.Fit, ScheduleEstimate, FitSchedule) count a
+// conversation's calls.
+type CostOption func(*costConfig)
+
+type costConfig struct {
+	newChat int // agent calls one new chat makes
+}
+
+// NewChatCalls says how many agent calls opening a chat makes: without it,
+// 1 (Optimly's new-chat endpoint); pass agent.NewChatCost(conn), which is
+// 0 for targets that keep the chat client-side (openai, http without a
+// create-session request), so the estimate agrees with what Run charges.
+// Below 0 counts as 0.
+func NewChatCalls(n int) CostOption {
+	return func(c *costConfig) { c.newChat = max(n, 0) }
+}
+
+func costOptions(opts []CostOption) costConfig {
+	c := costConfig{newChat: 1}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c
+}
+
 // EstimateCost returns the worst-case cost of replaying the whole suite when
 // a call costs costPerCall units (below 1 counts as 1) and retryFraction of
 // the cost is set aside for retries (negative counts as 0).
-func EstimateCost(suite *scenarios.Suite, costPerCall int64, retryFraction float64) Estimate {
-	return estimate(plan(suite), costPerCall, retryFraction)
+func EstimateCost(suite *scenarios.Suite, costPerCall int64, retryFraction float64, opts ...CostOption) Estimate {
+	return estimate(plan(suite), costOptions(opts), costPerCall, retryFraction)
 }
 
 // FitConversations returns the largest number n of conversations, taken in run
 // order, whose worst case fits in headroom units, and the estimate of those n
 // conversations. It is what --partial runs (see Options.MaxConversations).
-func FitConversations(suite *scenarios.Suite, headroom, costPerCall int64, retryFraction float64) (int, Estimate) {
-	convs := plan(suite)
+func FitConversations(suite *scenarios.Suite, headroom, costPerCall int64, retryFraction float64, opts ...CostOption) (int, Estimate) {
+	convs, cc := plan(suite), costOptions(opts)
 	// The worst case grows with every conversation added, so the largest
 	// prefix that fits is found by a binary search over prefixes.
 	lo, hi := 0, len(convs) // estimate(convs[:lo]) fits; convs[:hi+1] does not
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
-		if estimate(convs[:mid], costPerCall, retryFraction).WorstCase <= headroom {
+		if estimate(convs[:mid], cc, costPerCall, retryFraction).WorstCase <= headroom {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
-	return lo, estimate(convs[:lo], costPerCall, retryFraction)
+	return lo, estimate(convs[:lo], cc, costPerCall, retryFraction)
 }
 
-func estimate(convs []planned, costPerCall int64, retryFraction float64) Estimate {
+func estimate(convs []planned, cc costConfig, costPerCall int64, retryFraction float64) Estimate {
 	e := Estimate{Conversations: int64(len(convs)), CostPerCall: max(costPerCall, 1)}
+	e.NewChats = e.Conversations * int64(cc.newChat)
 	for _, c := range convs {
-		e.Calls += int64(c.calls())
+		e.Calls += int64(c.calls(cc.newChat))
 	}
 	e.Cost = e.Calls * e.CostPerCall
 	e.RetryAllowance = retryAllowance(e.Cost, retryFraction)

@@ -13,11 +13,11 @@ func TestEstimateCost(t *testing.T) {
 		fraction float64
 		want     Estimate
 	}{
-		{1, 0, Estimate{Conversations: 6, Calls: 20, CostPerCall: 1, Cost: 20, WorstCase: 20}},
-		{1, 0.25, Estimate{Conversations: 6, Calls: 20, CostPerCall: 1, Cost: 20, RetryAllowance: 5, WorstCase: 25}},
-		{2, 0.1, Estimate{Conversations: 6, Calls: 20, CostPerCall: 2, Cost: 40, RetryAllowance: 4, WorstCase: 44}},
-		{1, 0.01, Estimate{Conversations: 6, Calls: 20, CostPerCall: 1, Cost: 20, RetryAllowance: 1, WorstCase: 21}}, // ceil(0.2)
-		{0, -1, Estimate{Conversations: 6, Calls: 20, CostPerCall: 1, Cost: 20, WorstCase: 20}},
+		{1, 0, Estimate{Conversations: 6, Calls: 20, NewChats: 6, CostPerCall: 1, Cost: 20, WorstCase: 20}},
+		{1, 0.25, Estimate{Conversations: 6, Calls: 20, NewChats: 6, CostPerCall: 1, Cost: 20, RetryAllowance: 5, WorstCase: 25}},
+		{2, 0.1, Estimate{Conversations: 6, Calls: 20, NewChats: 6, CostPerCall: 2, Cost: 40, RetryAllowance: 4, WorstCase: 44}},
+		{1, 0.01, Estimate{Conversations: 6, Calls: 20, NewChats: 6, CostPerCall: 1, Cost: 20, RetryAllowance: 1, WorstCase: 21}}, // ceil(0.2)
+		{0, -1, Estimate{Conversations: 6, Calls: 20, NewChats: 6, CostPerCall: 1, Cost: 20, WorstCase: 20}},
 	}
 	for _, tt := range tests {
 		if got := EstimateCost(suite, tt.cost, tt.fraction); got != tt.want {
@@ -82,7 +82,7 @@ func TestFitConversations(t *testing.T) {
 				t.Fatalf("worst case %d over headroom %d", est.WorstCase, tt.headroom)
 			}
 			if n < 4 {
-				if next := estimate(plan(suite)[:n+1], tt.cost, tt.fraction); next.WorstCase <= tt.headroom {
+				if next := estimate(plan(suite)[:n+1], costOptions(nil), tt.cost, tt.fraction); next.WorstCase <= tt.headroom {
 					t.Fatalf("%d conversations would still fit (%d)", n+1, next.WorstCase)
 				}
 			}

@@ -182,12 +182,12 @@ func ScheduledConversations(suite *scenarios.Suite, l Load) (int64, bool) {
 // repeated suite. It returns false, and a zero Estimate, when the count is
 // not bounded in advance; such a run is bounded by its quota budget instead:
 // it stops scheduling when a conversation cannot reserve its worst case.
-func ScheduleEstimate(suite *scenarios.Suite, l Load, costPerCall int64, retryFraction float64) (Estimate, bool) {
+func ScheduleEstimate(suite *scenarios.Suite, l Load, costPerCall int64, retryFraction float64, opts ...CostOption) (Estimate, bool) {
 	n, ok := ScheduledConversations(suite, l)
 	if !ok {
 		return Estimate{}, false
 	}
-	return loopedEstimate(plan(suite), n, costPerCall, retryFraction), true
+	return loopedEstimate(plan(suite), costOptions(opts), n, costPerCall, retryFraction), true
 }
 
 // FitSchedule returns the largest number n of conversations, taken in run
@@ -195,10 +195,10 @@ func ScheduleEstimate(suite *scenarios.Suite, l Load, costPerCall int64, retryFr
 // worst case fits in headroom units, with the estimate of those n. It is
 // --partial for runs with Repeat, a Duration or stages; set
 // Options.MaxConversations (or Load.MaxConversations) to n.
-func FitSchedule(suite *scenarios.Suite, l Load, headroom, costPerCall int64, retryFraction float64) (int64, Estimate) {
-	convs := plan(suite)
+func FitSchedule(suite *scenarios.Suite, l Load, headroom, costPerCall int64, retryFraction float64, opts ...CostOption) (int64, Estimate) {
+	convs, cc := plan(suite), costOptions(opts)
 	if len(convs) == 0 || headroom <= 0 {
-		return 0, loopedEstimate(convs, 0, costPerCall, retryFraction)
+		return 0, loopedEstimate(convs, cc, 0, costPerCall, retryFraction)
 	}
 	hi, ok := ScheduledConversations(suite, l)
 	// Every conversation costs at least one unit, so no more than headroom fit.
@@ -208,28 +208,29 @@ func FitSchedule(suite *scenarios.Suite, l Load, headroom, costPerCall int64, re
 	lo := int64(0) // loopedEstimate(lo) fits; hi+1 does not
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
-		if loopedEstimate(convs, mid, costPerCall, retryFraction).WorstCase <= headroom {
+		if loopedEstimate(convs, cc, mid, costPerCall, retryFraction).WorstCase <= headroom {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
-	return lo, loopedEstimate(convs, lo, costPerCall, retryFraction)
+	return lo, loopedEstimate(convs, cc, lo, costPerCall, retryFraction)
 }
 
 // loopedEstimate estimates the first n conversations of the suite's plan
 // repeated over and over, without building the repeated plan.
-func loopedEstimate(convs []planned, n, costPerCall int64, retryFraction float64) Estimate {
+func loopedEstimate(convs []planned, cc costConfig, n, costPerCall int64, retryFraction float64) Estimate {
 	if len(convs) == 0 || n <= 0 {
-		return estimate(nil, costPerCall, retryFraction)
+		return estimate(nil, cc, costPerCall, retryFraction)
 	}
 	per := int64(len(convs))
-	full := estimate(convs, costPerCall, 0)
-	part := estimate(convs[:n%per], costPerCall, 0)
+	full := estimate(convs, cc, costPerCall, 0)
+	part := estimate(convs[:n%per], cc, costPerCall, 0)
 	k := n / per
 	e := Estimate{
 		Conversations: n,
 		Calls:         satAdd(satMul(k, full.Calls), part.Calls),
+		NewChats:      satMul(n, int64(cc.newChat)),
 		CostPerCall:   full.CostPerCall,
 		Cost:          satAdd(satMul(k, full.Cost), part.Cost),
 	}

@@ -262,7 +262,7 @@ func TestLoadApplyAndEstimate(t *testing.T) {
 	}
 
 	// The looped estimate agrees with EstimateCost for one pass.
-	if got, want := loopedEstimate(plan(suite), 2, 2, 0.25), EstimateCost(suite, 2, 0.25); got != want {
+	if got, want := loopedEstimate(plan(suite), costOptions(nil), 2, 2, 0.25), EstimateCost(suite, 2, 0.25); got != want {
 		t.Errorf("looped estimate of one pass %+v, EstimateCost %+v", got, want)
 	}
 

@@ -75,6 +75,8 @@ type Options struct {
 
 	// start is when Run began; {{ date }} is relative to it.
 	start time.Time
+	// newChatCalls is what opening a chat costs: agent.NewChatCost(Conn).
+	newChatCalls int
 	// evaluate replaces Turn.EvaluateContext in tests.
 	evaluate func(t *scenarios.Turn, obs *scenarios.Observation, captures map[string]string) []scenarios.Verdict
 }
@@ -131,5 +133,6 @@ func (o Options) withDefaults(now time.Time) (Options, error) {
 		o.RunID = now.UTC().Format("20060102T150405")
 	}
 	o.start = now
+	o.newChatCalls = agent.NewChatCost(o.Conn)
 	return o, nil
 }

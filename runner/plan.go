@@ -9,10 +9,11 @@ type planned struct {
 	Iteration int // 0-based repeat index
 }
 
-// calls returns the worst-case number of first attempts of the conversation:
-// its new chat, every turn, and each turn's extra calls (a history read).
-func (p planned) calls() int {
-	n := 1 + len(p.Scenario.Turns)
+// calls returns the worst-case number of first attempts of the conversation
+// when opening a chat makes newChat calls (see agent.NewChatCost): its new
+// chat, every turn, and each turn's extra calls (a history read).
+func (p planned) calls(newChat int) int {
+	n := newChat + len(p.Scenario.Turns)
 	for _, t := range p.Scenario.Turns {
 		n += t.ExtraCalls()
 	}

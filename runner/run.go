@@ -24,7 +24,8 @@ import (
 // repeat: setting), that whole order once, or opts.Repeat times, or — with
 // opts.Duration — over and over until the duration is up; opts.MaxConversations
 // keeps only the first ones. A conversation starts when the Schedule allows it
-// and its worst case (new chat + turns) is reserved from the Budget; if it
+// and its worst case (new chat + turns; a chat the transport keeps
+// client-side, agent.NewChatCost 0, is no call) is reserved from the Budget; if it
 // cannot be reserved it is reported NotRun with reason "budget", except in a
 // run with a Duration, which then stops scheduling (Summary.EndedBy is
 // EndBudget). It then opens a chat and sends its turns in order,
@@ -94,6 +95,9 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 
 	var wg sync.WaitGroup
 	var schedErr error
+	// Parked conversations wake as soon as the run stops.
+	unpark := context.AfterFunc(r.stopCtx, r.wakeParked)
+	defer unpark()
 	for {
 		p, ok := src.peek()
 		if !ok {
@@ -119,7 +123,7 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 			opts.Schedule.Done()
 			break
 		}
-		res, ok := opts.Budget.Reserve(p.calls())
+		res, ok := opts.Budget.Reserve(p.calls(opts.newChatCalls))
 		if !ok && src.looping {
 			// A run bounded by time is bounded by the budget too: it stops
 			// scheduling instead of failing conversations.
@@ -134,11 +138,11 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 			continue
 		}
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer opts.Schedule.Done()
-			r.converse(p, scheduled, res)
-		}()
+		done := func() {
+			opts.Schedule.Done()
+			wg.Done()
+		}
+		r.pool.start(func() bool { return r.converse(p, scheduled, res, done) }, done)
 	}
 	if sum.EndedBy == "" && !src.looping {
 		// The conversations a stop kept from starting are reported too (a
@@ -158,6 +162,7 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 		sum.Schedule = st.Stats()
 	}
 	wg.Wait()
+	r.pool.stop()
 
 	sum.Attempts = r.attempts.Load()
 	if opts.Budget != nil {
@@ -251,6 +256,13 @@ type run struct {
 	// Options.Abort is (calls in flight survive a plain interrupt).
 	callBase context.Context
 
+	// pool runs the conversations; parked holds those waiting for a
+	// turn's think time without a goroutine (park.go).
+	pool     workers
+	parkMu   sync.Mutex
+	parked   map[*convo]struct{}
+	stopping bool // wakeParked ran: park no more
+
 	attempts    atomic.Int64
 	halted      atomic.Bool
 	interrupted atomic.Bool
@@ -323,13 +335,31 @@ func (r *run) finish(c *Conversation, started bool) {
 	r.opts.Observer.ConversationDone(c)
 }
 
-// converse runs one conversation that has its reservation.
-func (r *run) converse(p planned, scheduled time.Time, res *Reservation) {
-	defer res.Release()
+// converse starts one conversation that has its reservation, on a worker,
+// and reports true when it is over. A conversation that must wait for a
+// turn's think time longer than parkAfter is parked (park.go): the worker
+// is free meanwhile and the conversation resumes on a worker when the time
+// comes, so a conversation in its think time holds no goroutine.
+func (r *run) converse(p planned, scheduled time.Time, res *Reservation, done func()) bool {
 	c := &Conversation{ID: p.ID, Scenario: p.Scenario, Iteration: p.Iteration, Scheduled: scheduled, Start: time.Now()}
-	r.replay(c, res)
-	c.End = time.Now()
-	r.finish(c, true)
+	return r.drive(&convo{c: c, res: res, done: done})
+}
+
+// drive advances a conversation until it ends (true) or is parked (false).
+func (r *run) drive(cv *convo) bool {
+	for {
+		wake, over := r.replay(cv)
+		if over {
+			cv.res.Release()
+			cv.c.End = time.Now()
+			r.finish(cv.c, true)
+			return true
+		}
+		if time.Until(wake) >= parkAfter && r.park(cv, wake) {
+			return false
+		}
+		sleepUntil(r.stopCtx, wake) // replay sees a stop itself
+	}
 }
 
 // settle gives the conversation its outcome unless it already has one.
@@ -339,54 +369,79 @@ func settle(c *Conversation, o Outcome, reason string) {
 	}
 }
 
-// replay opens the chat and sends the turns, filling in c.
-func (r *run) replay(c *Conversation, res *Reservation) {
+// convo is a conversation in progress: replay's state between turns.
+type convo struct {
+	c    *Conversation
+	res  *Reservation
+	done func() // frees the conversation's slot once it is over
+
+	rng     *rand.Rand
+	env     *scenarios.Env
+	chat    agent.Chat
+	prevEnd time.Time
+	opened  bool // the chat is open
+	next    int  // the next turn
+	waited  bool // the next turn's think time is over
+
+	timer *time.Timer // while parked
+}
+
+// replay opens the chat and sends the turns, filling in cv.c. It returns
+// over when the conversation is over, or the time the next turn is due
+// (its think time after the previous reply) for the caller to wait for,
+// after which it goes on.
+func (r *run) replay(cv *convo) (wake time.Time, over bool) {
+	c, res := cv.c, cv.res
 	sc := c.Scenario
-	rng := rand.New(rand.NewPCG(uint64(r.opts.Seed), uint64(c.ID)))
-	env := &scenarios.Env{
-		Vars:         sc.Vars,
-		Captures:     map[string]string{},
-		RunID:        r.opts.RunID,
-		Scenario:     sc.Name,
-		Iteration:    c.Iteration,
-		Conversation: c.ID,
-		Seed:         r.opts.Seed,
-		Now:          r.opts.start,
-	}
-	c.ClientID = "evalrun-" + r.opts.RunID + "-" + strconv.Itoa(c.ID)
-	if sc.ClientID != nil {
-		id, err := sc.ClientID.Render(env)
-		if err != nil {
-			settle(c, Errored, fmt.Sprintf("client_id: %v", err))
-			return
+	if !cv.opened {
+		cv.opened = true
+		cv.rng = rand.New(rand.NewPCG(uint64(r.opts.Seed), uint64(c.ID)))
+		cv.env = &scenarios.Env{
+			Vars:         sc.Vars,
+			Captures:     map[string]string{},
+			RunID:        r.opts.RunID,
+			Scenario:     sc.Name,
+			Iteration:    c.Iteration,
+			Conversation: c.ID,
+			Seed:         r.opts.Seed,
+			Now:          r.opts.start,
 		}
-		c.ClientID = id
-	}
+		c.ClientID = "evalrun-" + r.opts.RunID + "-" + strconv.Itoa(c.ID)
+		if sc.ClientID != nil {
+			id, err := sc.ClientID.Render(cv.env)
+			if err != nil {
+				settle(c, Errored, fmt.Sprintf("client_id: %v", err))
+				return time.Time{}, true
+			}
+			c.ClientID = id
+		}
 
-	var chat agent.Chat
-	out := r.call(c, CallNewChat, -1, c.Scheduled, res, rng, func(ctx context.Context) error {
-		var err error
-		chat, err = r.opts.Conn.NewChat(ctx, agent.NewChatRequest{ClientID: c.ClientID})
-		return err
-	})
-	if !out.ok() {
-		r.fail(c, out, "new chat: ")
-		return
+		chat, prevEnd, ok := r.openChat(c, res, cv.rng)
+		if !ok {
+			return time.Time{}, true
+		}
+		c.ChatID = chat.ID
+		cv.chat, cv.prevEnd = chat, prevEnd
 	}
-	c.ChatID = chat.ID
-	prevEnd := out.end
+	rng, env, chat := cv.rng, cv.env, cv.chat
 
-	for i, turn := range sc.Turns {
+	for ; cv.next < len(sc.Turns); cv.next++ {
+		i, turn := cv.next, sc.Turns[cv.next]
 		// A turn is meant to be sent its think time after the previous reply.
-		intended := prevEnd.Add(turn.Think)
-		if !sleepUntil(r.stopCtx, intended) {
+		intended := cv.prevEnd.Add(turn.Think)
+		if !cv.waited && time.Until(intended) > 0 {
+			cv.waited = true
+			return intended, false
+		}
+		cv.waited = false
+		if r.stopCtx.Err() != nil {
 			settle(c, NotRun, r.cutShort())
-			return
+			return time.Time{}, true
 		}
 		text, err := turn.User.Render(env)
 		if err != nil {
 			settle(c, Errored, fmt.Sprintf("turn %d: render user message: %v", i+1, err))
-			return
+			return time.Time{}, true
 		}
 		msg := agent.Message{
 			Content:   text,
@@ -402,13 +457,13 @@ func (r *run) replay(c *Conversation, res *Reservation) {
 		})
 		if out.call == nil { // nothing was sent
 			r.fail(c, out, fmt.Sprintf("turn %d: ", i+1))
-			return
+			return time.Time{}, true
 		}
 		tr := TurnResult{Index: i, Sent: text, Attempts: out.call.Attempts, Latency: out.call.Latency, Service: out.call.Service}
 		if !out.ok() {
 			tr.Outcome, tr.Error = r.fail(c, out, fmt.Sprintf("turn %d: ", i+1))
 			c.Turns = append(c.Turns, tr)
-			return
+			return time.Time{}, true
 		}
 		obs := observation(&reply, out.call.Service)
 		tr.Reply, tr.Tools, tr.Handoff, tr.Tokens = reply.Text, reply.Tools, reply.Handoff, reply.TokensUsed
@@ -417,7 +472,7 @@ func (r *run) replay(c *Conversation, res *Reservation) {
 		if turn.NeedsHistory() {
 			if stop := r.readHistory(c, chat, i, res, rng, obs); stop {
 				c.Turns = append(c.Turns, tr)
-				return
+				return time.Time{}, true
 			}
 		}
 		if r.opts.evaluate != nil {
@@ -439,11 +494,12 @@ func (r *run) replay(c *Conversation, res *Reservation) {
 		}
 		c.Turns = append(c.Turns, tr)
 		if tr.Outcome == Failed && sc.OnFail != scenarios.OnFailContinue {
-			return
+			return time.Time{}, true
 		}
-		prevEnd = out.end
+		cv.prevEnd = out.end
 	}
 	settle(c, Passed, "")
+	return time.Time{}, true
 }
 
 // observation is what the expectations of a turn see of a reply. Its latency
@@ -620,7 +676,9 @@ func (r *run) callContext() (context.Context, context.CancelFunc) {
 	if r.opts.CallTimeout > 0 {
 		return context.WithTimeout(r.callBase, r.opts.CallTimeout)
 	}
-	return context.WithCancel(r.callBase)
+	// The base itself: a derived context per call would cost an allocation
+	// and a registration with the base for nothing.
+	return r.callBase, func() {}
 }
 
 // asAgentError returns err as an *agent.Error; errors of a Conn that does

@@ -114,16 +114,16 @@ func (s Shard) global(k int64) int64 {
 // whole conversations (in run order over the repeated suite; see
 // ScheduledConversations, or the number of conversations of one pass)
 // are run: what the shard must fit in its share of the quota.
-func (s Shard) EstimateCost(suite *scenarios.Suite, whole, costPerCall int64, retryFraction float64) Estimate {
-	return s.estimate(plan(suite), s.Conversations(max(whole, 0)), costPerCall, retryFraction)
+func (s Shard) EstimateCost(suite *scenarios.Suite, whole, costPerCall int64, retryFraction float64, opts ...CostOption) Estimate {
+	return s.estimate(plan(suite), costOptions(opts), s.Conversations(max(whole, 0)), costPerCall, retryFraction)
 }
 
 // Fit returns the largest number m of the shard's conversations, taken in
 // run order and at most its part of whole (negative: no bound), whose worst
 // case fits headroom units, with the estimate of those m. It is --partial
 // for a shard: set Options.MaxConversations to m.
-func (s Shard) Fit(suite *scenarios.Suite, whole, headroom, costPerCall int64, retryFraction float64) (int64, Estimate) {
-	pass := plan(suite)
+func (s Shard) Fit(suite *scenarios.Suite, whole, headroom, costPerCall int64, retryFraction float64, opts ...CostOption) (int64, Estimate) {
+	pass, cc := plan(suite), costOptions(opts)
 	hi := s.Conversations(whole)
 	if hi < 0 || hi > headroom {
 		hi = max(headroom, 0) // every conversation costs at least one unit
@@ -134,19 +134,19 @@ func (s Shard) Fit(suite *scenarios.Suite, whole, headroom, costPerCall int64, r
 	lo := int64(0)
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
-		if s.estimate(pass, mid, costPerCall, retryFraction).WorstCase <= headroom {
+		if s.estimate(pass, cc, mid, costPerCall, retryFraction).WorstCase <= headroom {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
-	return lo, s.estimate(pass, lo, costPerCall, retryFraction)
+	return lo, s.estimate(pass, cc, lo, costPerCall, retryFraction)
 }
 
 // estimate is the cost of the shard's first m conversations over the
 // repeated plan pass. The shard's conversations visit the plan with a
 // period of len(pass)/gcd(n, len(pass)), so one period is summed once.
-func (s Shard) estimate(pass []planned, m, costPerCall int64, retryFraction float64) Estimate {
+func (s Shard) estimate(pass []planned, cc costConfig, m, costPerCall int64, retryFraction float64) Estimate {
 	e := Estimate{CostPerCall: max(costPerCall, 1)}
 	per := int64(len(pass))
 	if per > 0 && m > 0 {
@@ -156,13 +156,14 @@ func (s Shard) estimate(pass []planned, m, costPerCall int64, retryFraction floa
 		}
 		var periodCalls, restCalls int64
 		for k := int64(0); k < period; k++ {
-			c := int64(pass[s.global(k)%per].calls())
+			c := int64(pass[s.global(k)%per].calls(cc.newChat))
 			periodCalls += c
 			if k < m%period {
 				restCalls += c
 			}
 		}
 		e.Conversations = m
+		e.NewChats = m * int64(cc.newChat)
 		e.Calls = m/period*periodCalls + restCalls
 	}
 	e.Cost = e.Calls * e.CostPerCall

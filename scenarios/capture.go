@@ -28,9 +28,9 @@ func (c *Capture) Apply(text string, captures map[string]string) Verdict {
 	m := c.Pattern.FindStringSubmatchIndex(text)
 	switch {
 	case m == nil:
-		v.Reason = fmt.Sprintf("pattern '%s' did not match %s", c.Pattern, replyExcerpt(text))
+		v.Reason = fmt.Sprintf("pattern '%s' did not match %s", patternText(c.Pattern), replyExcerpt(text))
 	case len(m) < 4 || m[2] < 0:
-		v.Reason = fmt.Sprintf("pattern '%s' matched %s but its first group took no part", c.Pattern, excerptAround(text, m[0], m[1], 80))
+		v.Reason = fmt.Sprintf("pattern '%s' matched %s but its first group took no part", patternText(c.Pattern), excerptAround(text, m[0], m[1], 80))
 	default:
 		v.Passed = true
 		if captures != nil {

@@ -18,12 +18,23 @@ const maxAliasNodes = 100_000
 // its position instead of stopping at the first.
 type decoder struct {
 	file    string
-	lines   []string // source lines, to place errors inside scalars
+	src     string   // the file's text; split into lines only when an error needs them
+	lines   []string // source lines, to place errors inside scalars (see srcLines)
 	errs    ErrorList
 	aliased int                // nodes expanded through aliases so far
 	sizes   map[*yaml.Node]int // subtree sizes of alias targets
 	opts    *LoadOptions       // nil for Parse: judge allowed, no env, no defaults
 	depth   int                // nesting of any/all/not
+	regexps *regexpCache       // compiled patterns shared by a load's files; nil: none
+}
+
+// srcLines returns the file's lines, splitting them on first use: only
+// errors need them, and most files have none.
+func (d *decoder) srcLines() []string {
+	if d.lines == nil && d.src != "" {
+		d.lines = splitLines(d.src)
+	}
+	return d.lines
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }

@@ -154,7 +154,6 @@ func (d *decoder) expectation(n *yaml.Node) *Expectation {
 	}
 	e := &Expectation{Pos: d.pos(n)}
 	var kindKey, kindVal *yaml.Node
-	valid := Kinds()
 	bad := false
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -185,13 +184,14 @@ func (d *decoder) expectation(n *yaml.Node) *Expectation {
 			}
 			kindKey, kindVal = k, v
 		default:
+			valid := Kinds() // only on the error path: it sorts
 			d.errorf(k, "unknown expectation kind %q%s; valid kinds: %s", name, didYouMean(name, valid), strings.Join(valid, ", "))
 			bad = true
 		}
 	}
 	if kindKey == nil {
 		if !bad {
-			d.errorf(n, "expectation has no kind; valid kinds: %s", strings.Join(valid, ", "))
+			d.errorf(n, "expectation has no kind; valid kinds: %s", strings.Join(Kinds(), ", "))
 		}
 		return nil
 	}

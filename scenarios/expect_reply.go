@@ -13,11 +13,18 @@ import (
 // writing text: the tools it executed, a handoff to a human, the time the
 // reply took and the tokens it used.
 
-// StatusExecuted is the tool status a `tool:` expectation wants by default.
-const StatusExecuted = "executed"
+// Tool statuses a `tool:` expectation without a status accepts: Optimly
+// reports the tools the agent ran as StatusExecuted; the openai transport
+// reports the tool calls the model asked for (which the server does not
+// run) as StatusCalled. Either shows the agent used the tool, so a scenario
+// runs unchanged against both; an explicit `status:` wants exactly that one.
+const (
+	StatusExecuted = "executed"
+	StatusCalled   = "called"
+)
 
 func init() {
-	kinds["tool"] = kindSpec{doc: "the agent ran this tool: `tool: NAME` or `tool: {name: NAME, status: STATUS, data: {...}}` (status default executed; data is matched as a subset)", parse: parseTool}
+	kinds["tool"] = kindSpec{doc: "the agent ran this tool: `tool: NAME` or `tool: {name: NAME, status: STATUS, data: {...}}` (without a status, executed or called is accepted; data is matched as a subset)", parse: parseTool}
 	kinds["no_tool"] = kindSpec{doc: "the agent did not call this tool (`no_tool: NAME`), or no tool at all (`no_tool: true`)", parse: parseNoTool}
 	kinds["handoff"] = kindSpec{doc: "the reply hands the conversation to a human (true) or not (false)", parse: parseHandoff}
 	kinds["max_latency"] = kindSpec{doc: "the reply took at most this long, e.g. 3s or 800ms", parse: parseMaxLatency}
@@ -31,7 +38,7 @@ func parseTool(d *decoder, v *yaml.Node) checker {
 		if !ok {
 			return nil
 		}
-		return toolCheck{name: name, status: StatusExecuted}
+		return toolCheck{name: name}
 	case yaml.MappingNode:
 	default:
 		d.errorf(v, "tool: expected a tool name or a mapping {name, status, data}, got %s", describe(v))
@@ -39,7 +46,7 @@ func parseTool(d *decoder, v *yaml.Node) checker {
 	}
 	before := len(d.errs)
 	fs, _ := d.fields(v, "tool", []string{"name", "status", "data"})
-	c := toolCheck{status: StatusExecuted}
+	var c toolCheck
 	hasName := false
 	for _, f := range fs {
 		if f.name == "data" {
@@ -72,16 +79,33 @@ func parseTool(d *decoder, v *yaml.Node) checker {
 	return c
 }
 
-// toolCheck wants a tool with the name and status whose data contains
-// data (a subset match; nil checks nothing).
+// toolCheck wants a tool with the name and status (empty: StatusExecuted
+// or StatusCalled) whose data contains data (a subset match; nil checks
+// nothing).
 type toolCheck struct {
 	name, status string
 	data         map[string]any
 }
 
+// accepts reports whether a tool with status s counts.
+func (c toolCheck) accepts(s string) bool {
+	if c.status == "" {
+		return s == StatusExecuted || s == StatusCalled
+	}
+	return s == c.status
+}
+
+// want describes the statuses that count.
+func (c toolCheck) want() string {
+	if c.status == "" {
+		return StatusExecuted + " or " + StatusCalled
+	}
+	return c.status
+}
+
 func (c toolCheck) String() string {
 	s := "tool " + c.name
-	if c.status != StatusExecuted {
+	if c.status != "" && c.status != StatusExecuted {
 		s += " status " + c.status
 	}
 	if c.data != nil {
@@ -95,7 +119,7 @@ func (c toolCheck) check(obs *Observation) (bool, string) {
 	dataWhy := ""
 	for _, t := range obs.Tools {
 		if t.Name == c.name {
-			if t.Status != c.status {
+			if !c.accepts(t.Status) {
 				other = append(other, statusOrNone(t.Status))
 				continue
 			}
@@ -119,9 +143,9 @@ func (c toolCheck) check(obs *Observation) (bool, string) {
 		return false, dataWhy
 	}
 	if len(other) > 0 {
-		return false, fmt.Sprintf("tool %s has status %s, want %s", c.name, strings.Join(other, ", "), c.status)
+		return false, fmt.Sprintf("tool %s has status %s, want %s", c.name, strings.Join(other, ", "), c.want())
 	}
-	return false, fmt.Sprintf("no tool %s %s (tools: %s)", c.name, c.status, toolNames(obs.Tools, false))
+	return false, fmt.Sprintf("no tool %s %s (tools: %s)", c.name, c.want(), toolNames(obs.Tools, false))
 }
 
 func statusOrNone(s string) string {

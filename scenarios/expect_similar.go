@@ -93,10 +93,13 @@ func Similarity(a, b string) float64 {
 	return cosine(features(a), features(b))
 }
 
+// apostrophes are dropped before splitting: "don't" is one word.
+var apostrophes = strings.NewReplacer("'", "", "\u2019", "")
+
 // words normalises and splits a text (see Similarity).
 func words(s string) []string {
 	s = strings.ToLower(s)
-	s = strings.NewReplacer("'", "", "\u2019", "").Replace(s)
+	s = apostrophes.Replace(s)
 	return strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 }
 

@@ -63,9 +63,15 @@ func TestEvaluate(t *testing.T) {
 		{"max_tokens: 500", Observation{TokensUsed: 500}, "max_tokens 500", true, ""},
 		{"max_tokens: 500", Observation{TokensUsed: 812}, "max_tokens 500", false, "reply used 812 tokens, limit 500"},
 		{"tool: appointment", Observation{Tools: tools}, "tool appointment", true, ""},
-		{"tool: lead_capture", Observation{Tools: tools}, "tool lead_capture", false, "tool lead_capture has status failed, want executed"},
-		{"tool: email_handoff", Observation{Tools: tools}, "tool email_handoff", false, "no tool email_handoff executed (tools: appointment, lead_capture)"},
-		{"tool: lead_capture", Observation{}, "tool lead_capture", false, "no tool lead_capture executed (tools: none)"},
+		{"tool: lead_capture", Observation{Tools: tools}, "tool lead_capture", false, "tool lead_capture has status failed, want executed or called"},
+		{"tool: email_handoff", Observation{Tools: tools}, "tool email_handoff", false, "no tool email_handoff executed or called (tools: appointment, lead_capture)"},
+		// An openai target reports the tool calls the model asked for as
+		// "called": tool: without a status accepts them; status: executed does not.
+		{"tool: lead_capture", Observation{Tools: []Tool{{Name: "lead_capture", Status: "called"}}}, "tool lead_capture", true, ""},
+		{"tool: {name: lead_capture, status: executed}", Observation{Tools: []Tool{{Name: "lead_capture", Status: "called"}}}, "tool lead_capture", false, "tool lead_capture has status called, want executed"},
+		{"tool: {name: lead_capture, status: called}", Observation{Tools: []Tool{{Name: "lead_capture", Status: "executed"}}}, "tool lead_capture status called", false, "tool lead_capture has status executed, want called"},
+		{"tool: lead_capture", Observation{Tools: []Tool{{Name: "lead_capture", Status: "pending"}}}, "tool lead_capture", false, "tool lead_capture has status pending, want executed or called"},
+		{"tool: lead_capture", Observation{}, "tool lead_capture", false, "no tool lead_capture executed or called (tools: none)"},
 		{"tool: {name: lead_capture, status: failed}", Observation{Tools: tools}, "tool lead_capture status failed", true, ""},
 		{"tool: {name: appointment}", Observation{Tools: tools}, "tool appointment", true, ""},
 		{"no_tool: email_handoff", Observation{Tools: tools}, "no_tool email_handoff", true, ""},

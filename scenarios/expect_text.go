@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -173,12 +175,68 @@ func (d *decoder) regexp(v *yaml.Node, key string) (*regexp.Regexp, bool) {
 	if !ok {
 		return nil, false
 	}
-	re, err := regexp.Compile(s)
+	re, err := d.regexps.compile(s)
 	if err != nil {
 		d.errorf(v, "%s: invalid regular expression: %v", key, err)
 		return nil, false
 	}
 	return re, true
+}
+
+// regexpCache holds the patterns compiled during one load, so that files
+// repeating a pattern (a suite's usual `regex: '\$\s?\d+'`) share one
+// compiled expression: a *regexp.Regexp is safe for concurrent use, and
+// compiled programs are a large part of a loaded suite's memory.
+type regexpCache struct{ m sync.Map } // pattern → *regexp.Regexp
+
+// compile is regexp.Compile through the cache; a nil cache compiles.
+func (c *regexpCache) compile(s string) (*regexp.Regexp, error) {
+	if c == nil {
+		return regexp.Compile(s)
+	}
+	if re, ok := c.m.Load(s); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return nil, err // errors are not cached: they are rare, and reported each time
+	}
+	got, _ := c.m.LoadOrStore(s, re)
+	return got.(*regexp.Regexp), nil
+}
+
+// patternText shows a regular expression on one line: control characters
+// (a newline written into a YAML block, a tab) as the RE2 escapes \n, \r,
+// \t or \x{HEX}, which match the same text, so reasons stay one line.
+func patternText(re *regexp.Regexp) string {
+	s := re.String()
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	escaped := false // the previous character is an escaping backslash
+	for _, r := range s {
+		if !unicode.IsControl(r) {
+			b.WriteRune(r)
+			escaped = r == '\\' && !escaped
+			continue
+		}
+		if !escaped { // after a backslash, the escape's own backslash is there
+			b.WriteByte('\\')
+		}
+		escaped = false
+		switch r {
+		case '\n':
+			b.WriteByte('n')
+		case '\r':
+			b.WriteByte('r')
+		case '\t':
+			b.WriteByte('t')
+		default:
+			fmt.Fprintf(&b, "x{%X}", r)
+		}
+	}
+	return b.String()
 }
 
 type regexCheck struct {
@@ -188,9 +246,9 @@ type regexCheck struct {
 
 func (c regexCheck) String() string {
 	if c.negate {
-		return "not_regex '" + c.re.String() + "'"
+		return "not_regex '" + patternText(c.re) + "'"
 	}
-	return "regex '" + c.re.String() + "'"
+	return "regex '" + patternText(c.re) + "'"
 }
 
 func (c regexCheck) check(obs *Observation) (bool, string) {
@@ -199,9 +257,9 @@ func (c regexCheck) check(obs *Observation) (bool, string) {
 	case (loc != nil) != c.negate:
 		return true, ""
 	case c.negate:
-		return false, fmt.Sprintf("regex '%s' matched %s in %s", c.re, strconv.Quote(obs.Text[loc[0]:loc[1]]), excerptAround(obs.Text, loc[0], loc[1], 80))
+		return false, fmt.Sprintf("regex '%s' matched %s in %s", patternText(c.re), excerpt(obs.Text[loc[0]:loc[1]], 80), excerptAround(obs.Text, loc[0], loc[1], 80))
 	default:
-		return false, fmt.Sprintf("regex '%s' did not match %s", c.re, replyExcerpt(obs.Text))
+		return false, fmt.Sprintf("regex '%s' did not match %s", patternText(c.re), replyExcerpt(obs.Text))
 	}
 }
 

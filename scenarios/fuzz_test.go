@@ -3,11 +3,15 @@ package scenarios
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -202,6 +206,166 @@ func FuzzParseDefaults(f *testing.F) {
 		var list ErrorList
 		if err != nil && (!errors.As(err, &list) || list[0].Pos.File != "c.yaml") {
 			t.Fatalf("error %v", err)
+		}
+	})
+}
+
+// FuzzRegexExpect checks the regex and not_regex expectations end to end:
+// a pattern loads exactly when it is a non-blank RE2 expression, never
+// panics on any reply, passes exactly when Go's regexp says it matches
+// (inverted for not_regex), and fails with a one-line reason of bounded
+// length that names the kind and the pattern.
+func FuzzRegexExpect(f *testing.F) {
+	for _, s := range [][2]string{
+		{`\$\s?\d+`, "The Growth plan is $49 a month."},
+		{`\$\s?\d+`, "We have three plans."},
+		{`(?i)^hello`, "HELLO there"},
+		{`[`, "x"},
+		{`a{1001}`, "aaa"},
+		{`(?P<n>\d+)`, "no digits"},
+		{"\\p{Greek}+", "αβγ and abc"},
+		{"line\nbreak", "line\nbreak"},
+		{"x", "\xff\xfe invalid utf-8 x"},
+		{" ", "spaces"},
+		{`\bplan\b`, strings.Repeat("long reply without it ", 20) + "plan"},
+		{"^$", ""},
+		{".*", strings.Repeat("a long reply that the regex matches whole ", 100)},
+	} {
+		f.Add(s[0], s[1], false)
+		f.Add(s[0], s[1], true)
+	}
+	f.Fuzz(func(t *testing.T, pattern, reply string, negate bool) {
+		kind := "regex"
+		if negate {
+			kind = "not_regex"
+		}
+		if !utf8.ValidString(pattern) {
+			return // YAML files are UTF-8; the reply need not be
+		}
+		// yaml.Marshal does not round-trip every string (e.g. "\n0").
+		doc := "turns: [{user: hi, expect: [{" + kind + ": " + yamlQuote(pattern) + "}]}]\n"
+		scs, err := Parse("r.yaml", []byte(doc))
+		re, cerr := regexp.Compile(pattern)
+		wantLoad := cerr == nil && strings.TrimSpace(pattern) != ""
+		if (err == nil) != wantLoad {
+			t.Fatalf("%s %q: Parse error %v, regexp.Compile error %v", kind, pattern, err, cerr)
+		}
+		if err != nil {
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) == 0 || list[0].Pos.Line < 1 {
+				t.Fatalf("%s %q: error %v", kind, pattern, err)
+			}
+			return
+		}
+		vs := scs[0].Turns[0].Evaluate(&Observation{Text: reply}, nil)
+		if len(vs) != 1 {
+			t.Fatalf("%d verdicts", len(vs))
+		}
+		v := vs[0]
+		if want := re.MatchString(reply) != negate; v.Passed != want {
+			t.Fatalf("%s %q on %q: passed %v, want %v", kind, pattern, reply, v.Passed, want)
+		}
+		if v.Passed {
+			if v.Reason != "" {
+				t.Fatalf("passed with reason %q", v.Reason)
+			}
+			return
+		}
+		// (not_regex explains itself as "regex '…' matched …")
+		if !strings.HasPrefix(v.Reason, "regex '") || strings.ContainsAny(v.Reason, "\n\r") {
+			t.Fatalf("reason %q: not one line naming the regex", v.Reason)
+		}
+		if shown := strings.TrimPrefix(v.Expectation, "not_"); shown[len("regex '"):len(shown)-1] != patternText(re) {
+			t.Fatalf("expectation %q does not show the pattern", v.Expectation)
+		}
+		if again, err := regexp.Compile(patternText(re)); err != nil || again.MatchString(reply) != re.MatchString(reply) {
+			t.Fatalf("the pattern as shown, %q, is not the same expression: %v", patternText(re), err)
+		}
+		// Bounded whatever the reply: the pattern, and excerpts of at most
+		// 80 runes of the reply (each rune at most 10 characters quoted).
+		if n, limit := utf8.RuneCountInString(v.Reason), utf8.RuneCountInString(patternText(re))+2*(80*10+2)+40; n > limit {
+			t.Fatalf("reason of %d runes (limit %d): %q", n, limit, v.Reason)
+		}
+	})
+}
+
+// yamlQuote writes s as a YAML double-quoted scalar, escaping what YAML
+// does not allow raw in a file (control characters, DEL, C1 controls,
+// surrogates, U+FFFE/U+FFFF) or reads as a line break (NEL, U+2028/9).
+func yamlQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == 0x2028 || r == 0x2029: // line breaks to yaml.v3
+			fmt.Fprintf(&b, `\u%04X`, r)
+		case r >= 0x20 && r <= 0x7e, r >= 0xa0 && r <= 0xd7ff, r >= 0xe000 && r <= 0xfffd, r >= 0x10000:
+			b.WriteRune(r)
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08X`, r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// TestPatternText checks that a pattern with control characters shows on
+// one line as an expression matching the same text.
+func TestPatternText(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{`\$\s?\d+`, `\$\s?\d+`},
+		{"line\nbreak", `line\nbreak`},
+		{"a\tb\r", `a\tb\r`},
+		{"\\\x03", `\x{3}`},     // an escaped control character
+		{"\\\\\x03", `\\\x{3}`}, // a literal backslash, then the character
+		{"[\x01-\x1f]", `[\x{1}-\x{1F}]`},
+	} {
+		re := regexp.MustCompile(tc.src)
+		got := patternText(re)
+		if got != tc.want {
+			t.Errorf("%q shown as %q, want %q", tc.src, got, tc.want)
+		}
+		again := regexp.MustCompile(got)
+		for _, s := range []string{"line\nbreak", "a\tb\r", "\x03", "\\\x03", "\x1f", "$ 4"} {
+			if again.MatchString(s) != re.MatchString(s) {
+				t.Errorf("%q and %q differ on %q", tc.src, got, s)
+			}
+		}
+	}
+}
+
+// FuzzSplitLines checks splitLines against a plain rune-by-rune reference:
+// lines end at LF, CR, CRLF, NEL, LINE and PARAGRAPH SEPARATOR.
+func FuzzSplitLines(f *testing.F) {
+	for _, s := range []string{"", "a", "a\nb", "a\r\nb\rc\n", "x\u0085y\u2028z\u2029", "\xff\r\xc2", "é\n\n", "\r\r\n\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want []string
+		start := 0
+		for i := 0; i < len(s); {
+			r, w := utf8.DecodeRuneInString(s[i:])
+			switch r {
+			case '\r':
+				want = append(want, s[start:i])
+				if i+1 < len(s) && s[i+1] == '\n' {
+					w = 2
+				}
+				start = i + w
+			case '\n', '\u0085', '\u2028', '\u2029':
+				want = append(want, s[start:i])
+				start = i + w
+			}
+			i += w
+		}
+		want = append(want, s[start:])
+		if got := splitLines(s); !slices.Equal(got, want) {
+			t.Fatalf("splitLines(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

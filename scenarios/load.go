@@ -10,8 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -71,21 +74,63 @@ func load(opts *LoadOptions, paths []string) (*Suite, error) {
 		return nil, errs.Err()
 	}
 	suite := &Suite{}
-	for _, file := range collectFiles(paths, &errs) {
-		data, err := readFile(file)
-		if err != nil {
-			errs.add(Pos{File: file}, "%v", err)
-			continue
-		}
-		scs, ferrs := parseFile(file, data, opts)
-		errs = append(errs, ferrs...)
-		suite.Scenarios = append(suite.Scenarios, scs...)
+	for _, r := range loadFiles(collectFiles(paths, &errs), opts) {
+		errs = append(errs, r.errs...)
+		suite.Scenarios = append(suite.Scenarios, r.scs...)
 	}
 	errs = append(errs, duplicateNames(suite.Scenarios)...)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	return suite, nil
+}
+
+// fileResult is what one file gave: its scenarios and its errors.
+type fileResult struct {
+	scs  []*Scenario
+	errs ErrorList
+}
+
+// parallelFrom is the number of files from which loadFiles spreads the
+// work over the CPUs; below it, starting goroutines costs more than it saves.
+const parallelFrom = 16
+
+// loadFiles reads and parses files, on every CPU for a large suite, and
+// returns their results in the order of files (so errors and scenarios come
+// in the same order however the work was split).
+func loadFiles(files []string, opts *LoadOptions) []fileResult {
+	out := make([]fileResult, len(files))
+	res := &regexpCache{}
+	one := func(i int) {
+		data, err := readFile(files[i])
+		if err != nil {
+			out[i].errs.add(Pos{File: files[i]}, "%v", err)
+			return
+		}
+		out[i].scs, out[i].errs = parseFile(files[i], data, opts, res)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(files))
+	if len(files) < parallelFrom || workers < 2 {
+		for i := range files {
+			one(i)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				one(i)
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 func readFile(file string) ([]byte, error) {
@@ -193,7 +238,7 @@ func ParseWith(opts LoadOptions, file string, data []byte) ([]*Scenario, error) 
 }
 
 func parse(opts *LoadOptions, file string, data []byte) ([]*Scenario, error) {
-	scs, errs := parseFile(file, data, opts)
+	scs, errs := parseFile(file, data, opts, nil)
 	errs = append(errs, duplicateNames(scs)...)
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -204,22 +249,32 @@ func parse(opts *LoadOptions, file string, data []byte) ([]*Scenario, error) {
 // splitLines splits s at YAML line breaks: LF, CR LF, CR, and the Unicode
 // NEL, LS and PS, so that line numbers agree with the YAML library's.
 func splitLines(s string) []string {
-	var lines []string
+	lines := make([]string, 0, strings.Count(s, "\n")+1)
 	start := 0
 	for i := 0; i < len(s); {
-		r, w := utf8.DecodeRuneInString(s[i:])
-		switch r {
-		case '\r':
+		c := s[i]
+		switch {
+		case c == '\r':
 			lines = append(lines, s[start:i])
 			if i+1 < len(s) && s[i+1] == '\n' {
-				w = 2
+				i++
 			}
-			start = i + w
-		case '\n', '\u0085', '\u2028', '\u2029':
+			i++
+			start = i
+		case c == '\n':
 			lines = append(lines, s[start:i])
-			start = i + w
+			i++
+			start = i
+		case c < utf8.RuneSelf:
+			i++
+		default: // NEL, LINE and PARAGRAPH SEPARATOR break lines too
+			r, w := utf8.DecodeRuneInString(s[i:])
+			if r == '\u0085' || r == '\u2028' || r == '\u2029' {
+				lines = append(lines, s[start:i])
+				start = i + w
+			}
+			i += w
 		}
-		i += w
 	}
 	return append(lines, s[start:])
 }
@@ -240,9 +295,9 @@ var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // parseFile decodes every document of one file, collecting all errors. It
 // returns the scenarios with errors too, so that duplicate names are found
 // in the same pass; callers discard them on error.
-func parseFile(file string, data []byte, opts *LoadOptions) ([]*Scenario, ErrorList) {
+func parseFile(file string, data []byte, opts *LoadOptions, res *regexpCache) ([]*Scenario, ErrorList) {
 	var scs []*Scenario
-	d := &decoder{file: file, lines: splitLines(string(data)), opts: opts}
+	d := &decoder{file: file, src: string(data), opts: opts, regexps: res}
 	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	docs := 0
@@ -314,7 +369,7 @@ func (d *decoder) yamlError(err error) {
 // badCharacter finds the first character YAML does not allow in a stream:
 // invalid UTF-8 or a control character other than tab, LF, CR and NEL.
 func (d *decoder) badCharacter() (line, col int, ok bool) {
-	for i, l := range d.lines {
+	for i, l := range d.srcLines() {
 		c := 0
 		for _, r := range l {
 			c++

@@ -149,13 +149,13 @@ func parseMatrixCSV(file string, data []byte) (rows []matrixRow, names []string,
 		cols[i] = h
 		switch {
 		case h == "":
-			errs.add(p, "CSV header: column %d has no name; the first row names the vars", i+1)
+			errs.add(p, "CSV header: column %d has no name; give every column a name: the first row names the vars", i+1)
 		case !validName(h, false):
 			errs.add(p, "CSV header: invalid var name %q: use letters, digits and '_', starting with a letter or '_'", h)
 		case isBuiltin(h):
 			errs.add(p, "CSV header: %q is a built-in template name; choose another", h)
 		case seen[h] > 0:
-			errs.add(p, "CSV header: duplicate column %q (also column %d)", h, seen[h])
+			errs.add(p, "CSV header: duplicate column %q (also column %d); give each column its own name", h, seen[h])
 		default:
 			seen[h] = i + 1
 			names = append(names, h)
@@ -169,7 +169,7 @@ func parseMatrixCSV(file string, data []byte) (rows []matrixRow, names []string,
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
-				errs.add(at(pe.StartLine, 1), "CSV row has %s, the header has %d", plural(len(rec), "field"), len(header))
+				errs.add(at(pe.StartLine, 1), "CSV row has %s, the header has %d; give each row one value per column (quote a value that holds a comma)", plural(len(rec), "field"), len(header))
 				continue
 			}
 			errs.add(csvErrPos(err, at, file), "invalid CSV: %s", csvErrMsg(err))

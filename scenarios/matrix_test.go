@@ -115,7 +115,7 @@ func TestParseMatrixCSVErrors(t *testing.T) {
 		{"a,b\n1,2\n", ""},
 		{"", "f.csv:1:1: empty CSV: the first row must name the vars, e.g. plan,price"},
 		{"a,b\n", "f.csv:1:1: CSV has a header but no rows; add one row per conversation"},
-		{"a,b\n1\n", "f.csv:2:1: CSV row has 1 field, the header has 2"},
+		{"a,b\n1\n", "f.csv:2:1: CSV row has 1 field, the header has 2; give each row one value per column (quote a value that holds a comma)"},
 		{"a,é\n1,2\n", `f.csv:1:3: CSV header: invalid var name "é": use letters, digits and '_', starting with a letter or '_'`},
 		{"a\n\"x\n", `f.csv:2:4: invalid CSV: a quoted field is not closed, or text follows its closing quote; double quotes inside quoted fields ("")`},
 		{"a\n\xff\n", "f.csv:1:1: invalid CSV: the file is not UTF-8 text"},

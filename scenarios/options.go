@@ -22,7 +22,8 @@ type LoadOptions struct {
 	EnvAllow []string
 	// LookupEnv reads environment variables, at load time to check that
 	// each one used is set; nil means os.LookupEnv. The runner renders with
-	// Env.LookupEnv.
+	// Env.LookupEnv. A large suite is parsed on several goroutines, which
+	// may call it at the same time.
 	LookupEnv func(name string) (string, bool)
 	// Defaults apply to every scenario (see Defaults).
 	Defaults Defaults

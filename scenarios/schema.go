@@ -103,13 +103,19 @@ var kindSchemas = map[string]func() map[string]any{
 	},
 }
 
-// Schema returns the JSON Schema (draft 2020-12) of a scenario file's
-// documents, for editors (`evalrun schema`). It is built from the tables
-// the loader uses (the scenario and turn keys, Kinds and KindDoc), so the
-// two cannot drift apart. The loader stays stricter: templates, regular
-// expressions and field paths are checked only by Load.
-func Schema() map[string]any {
-	props := map[string]any{
+// defaultsDocs describe the keys of evalrun.yaml's `defaults:`.
+var defaultsDocs = map[string]string{
+	"tags":    "added to every scenario's tags",
+	"vars":    "defined in every scenario; a scenario's vars and matrix rows override them",
+	"expect":  "expectations appended to every turn, e.g. max_latency: 5s",
+	"on_fail": "on_fail of scenarios that do not set it: stop (default) or continue",
+	"think":   "think time of turns that do not set one, e.g. 1s",
+}
+
+// schemaProps returns the property schemas of a scenario's and of a turn's
+// keys (without descriptions).
+func schemaProps() (scenario, turn map[string]any) {
+	scenario = map[string]any{
 		"name":          map[string]any{"type": "string", "minLength": 1},
 		"description":   map[string]any{"type": "string"},
 		"tags":          map[string]any{"type": "array", "items": map[string]any{"type": "string", "minLength": 1}},
@@ -122,25 +128,43 @@ func Schema() map[string]any {
 		"on_fail":       map[string]any{"enum": []any{string(OnFailStop), string(OnFailContinue)}},
 		"turns":         map[string]any{"type": "array", "minItems": 1, "items": ref("turn")},
 	}
-	turnProps := map[string]any{
+	turn = map[string]any{
 		"user":    map[string]any{"type": "string", "minLength": 1},
 		"think":   ref("duration"),
 		"expect":  map[string]any{"type": "array", "items": ref("expectation")},
 		"capture": map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": map[string]any{"type": "string", "format": "regex"}},
 	}
-	describe := func(keys []string, p map[string]any) map[string]any {
-		out := map[string]any{}
-		for _, k := range keys {
-			s, ok := p[k].(map[string]any)
-			if !ok {
-				s = map[string]any{}
+	return scenario, turn
+}
+
+// describeKeys returns the schemas of keys taken from props (or from the
+// scenario's or turn's props), each with its description from docs.
+func describeKeys(keys []string, docs map[string]string, props ...map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, k := range keys {
+		var s map[string]any
+		for _, p := range props {
+			if x, ok := p[k].(map[string]any); ok {
+				s = x
+				break
 			}
-			s = maps.Clone(s)
-			s["description"] = keyDocs[k]
-			out[k] = s
 		}
-		return out
+		s = maps.Clone(s)
+		if s == nil {
+			s = map[string]any{}
+		}
+		s["description"] = docs[k]
+		out[k] = s
 	}
+	return out
+}
+
+// SchemaDefs returns the shared definitions ($defs) of the scenario
+// schema: name, vars, duration, turn and expectation. Schema and
+// DefaultsSchema refer to them as "#/$defs/NAME", so a schema embedding
+// DefaultsSchema (the evalrun.yaml schema) must carry them in its own $defs.
+func SchemaDefs() map[string]any {
+	_, turnProps := schemaProps()
 	expProps := map[string]any{"name": map[string]any{"type": "string", "minLength": 1, "description": "a name for the check in reports"}}
 	var oneOf []any
 	for _, k := range Kinds() {
@@ -152,17 +176,11 @@ func Schema() map[string]any {
 		expProps[k] = s
 		oneOf = append(oneOf, map[string]any{"required": []any{k}})
 	}
-	turn := obj(describe(turnKeys, turnProps), "user")
-	scenario := obj(describe(scenarioKeys, props), "turns")
-	scenario["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-	scenario["$id"] = SchemaID
-	scenario["title"] = "evalrun scenario"
-	scenario["description"] = "One scenario: a multi-turn conversation and the outcomes expected at each turn. A file may hold several, separated by ---."
-	scenario["$defs"] = map[string]any{
+	return map[string]any{
 		"name":     map[string]any{"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
 		"vars":     map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": scalarSchema()},
-		"duration": map[string]any{"type": "string", "pattern": `^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h))*\s*$`, "description": "a Go duration such as 2s, 500ms or 1m30s"},
-		"turn":     turn,
+		"duration": map[string]any{"type": "string", "pattern": durationPattern, "description": "a Go duration such as 2s, 500ms or 1m30s"},
+		"turn":     obj(describeKeys(turnKeys, keyDocs, turnProps), "user"),
 		"expectation": map[string]any{
 			"type":                 "object",
 			"description":          "one check on the reply: exactly one kind, plus an optional name",
@@ -171,5 +189,33 @@ func Schema() map[string]any {
 			"oneOf":                oneOf,
 		},
 	}
+}
+
+// durationPattern matches what time.ParseDuration accepts, apart from a
+// bare 0 (which YAML reads as a number).
+const durationPattern = `^\s*([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h))*\s*$`
+
+// DefaultsSchema returns the JSON Schema of evalrun.yaml's `defaults:`
+// mapping (the keys ParseDefaults reads). It refers to SchemaDefs.
+func DefaultsSchema() map[string]any {
+	scenarioProps, turnProps := schemaProps()
+	s := obj(describeKeys(defaultsKeys, defaultsDocs, scenarioProps, turnProps))
+	s["description"] = "settings applied to every scenario of the suite"
+	return s
+}
+
+// Schema returns the JSON Schema (draft 2020-12) of a scenario file's
+// documents, for editors (`evalrun schema`). It is built from the tables
+// the loader uses (the scenario and turn keys, Kinds and KindDoc), so the
+// two cannot drift apart. The loader stays stricter: templates, regular
+// expressions and field paths are checked only by Load.
+func Schema() map[string]any {
+	props, _ := schemaProps()
+	scenario := obj(describeKeys(scenarioKeys, keyDocs, props), "turns")
+	scenario["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	scenario["$id"] = SchemaID
+	scenario["title"] = "evalrun scenario"
+	scenario["description"] = "One scenario: a multi-turn conversation and the outcomes expected at each turn. A file may hold several, separated by ---."
+	scenario["$defs"] = SchemaDefs()
 	return scenario
 }

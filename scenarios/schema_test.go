@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,171 +13,43 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 )
 
-// validate is a small JSON Schema validator for the keywords Schema uses:
-// $ref (local), type, properties, additionalProperties, required,
-// propertyNames, items, minItems, maxItems, minLength, enum, const, oneOf,
-// minimum, maximum, pattern. It returns the first problem found.
-func validate(root, s map[string]any, v any, path string) error {
-	if r, ok := s["$ref"].(string); ok {
-		def := strings.TrimPrefix(r, "#/$defs/")
-		sub, ok := root["$defs"].(map[string]any)[def].(map[string]any)
-		if !ok {
-			return fmt.Errorf("%s: unresolved $ref %s", path, r)
-		}
-		return validate(root, sub, v, path)
-	}
-	if t, ok := s["type"]; ok {
-		types := []any{t}
-		if l, ok := t.([]any); ok {
-			types = l
-		}
-		if !slices.ContainsFunc(types, func(x any) bool { return hasType(v, x.(string)) }) {
-			return fmt.Errorf("%s: %v is not of type %v", path, v, t)
-		}
-	}
-	if c, ok := s["const"]; ok && c != v {
-		return fmt.Errorf("%s: %v is not %v", path, v, c)
-	}
-	if e, ok := s["enum"].([]any); ok && !slices.Contains(e, v) {
-		return fmt.Errorf("%s: %v is not one of %v", path, v, e)
-	}
-	if f, ok := num(v); ok {
-		if m, ok := num(s["minimum"]); ok && f < m {
-			return fmt.Errorf("%s: %v < minimum %v", path, f, m)
-		}
-		if m, ok := num(s["maximum"]); ok && f > m {
-			return fmt.Errorf("%s: %v > maximum %v", path, f, m)
-		}
-	}
-	if str, ok := v.(string); ok {
-		if m, ok := num(s["minLength"]); ok && float64(len([]rune(str))) < m {
-			return fmt.Errorf("%s: string shorter than %v", path, m)
-		}
-		if p, ok := s["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(str) {
-			return fmt.Errorf("%s: %q does not match %s", path, str, p)
-		}
-	}
-	if l, ok := v.([]any); ok {
-		if m, ok := num(s["minItems"]); ok && float64(len(l)) < m {
-			return fmt.Errorf("%s: fewer than %v items", path, m)
-		}
-		if m, ok := num(s["maxItems"]); ok && float64(len(l)) > m {
-			return fmt.Errorf("%s: more than %v items", path, m)
-		}
-		if items, ok := s["items"].(map[string]any); ok {
-			for i, x := range l {
-				if err := validate(root, items, x, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if m, ok := v.(map[string]any); ok {
-		props, _ := s["properties"].(map[string]any)
-		for _, r := range asList(s["required"]) {
-			if _, ok := m[r.(string)]; !ok {
-				return fmt.Errorf("%s: missing required %s", path, r)
-			}
-		}
-		for k, x := range m {
-			if pn, ok := s["propertyNames"].(map[string]any); ok {
-				if err := validate(root, pn, k, path+"."+k+"(name)"); err != nil {
-					return err
-				}
-			}
-			if ps, ok := props[k].(map[string]any); ok {
-				if err := validate(root, ps, x, path+"."+k); err != nil {
-					return err
-				}
-				continue
-			}
-			switch ap := s["additionalProperties"].(type) {
-			case bool:
-				if !ap {
-					return fmt.Errorf("%s: unknown key %s", path, k)
-				}
-			case map[string]any:
-				if err := validate(root, ap, x, path+"."+k); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if one, ok := s["oneOf"].([]any); ok {
-		n := 0
-		for _, o := range one {
-			if validate(root, o.(map[string]any), v, path) == nil {
-				n++
-			}
-		}
-		if n != 1 {
-			return fmt.Errorf("%s: matches %d of oneOf's %d schemas, want exactly 1", path, n, len(one))
-		}
-	}
-	return nil
-}
-
-func asList(v any) []any {
-	l, _ := v.([]any)
-	return l
-}
-
-func num(v any) (float64, bool) {
-	switch x := v.(type) {
-	case int:
-		return float64(x), true
-	case float64:
-		return x, true
-	}
-	return 0, false
-}
-
-func hasType(v any, t string) bool {
-	switch t {
-	case "string":
-		_, ok := v.(string)
-		return ok
-	case "boolean":
-		_, ok := v.(bool)
-		return ok
-	case "number":
-		_, ok := num(v)
-		return ok
-	case "integer":
-		f, ok := num(v)
-		return ok && f == math.Trunc(f)
-	case "object":
-		_, ok := v.(map[string]any)
-		return ok
-	case "array":
-		_, ok := v.([]any)
-		return ok
-	case "null":
-		return v == nil
-	}
-	return false
-}
-
-// schemaRoundTrip returns Schema as a JSON value, as an editor reads it.
-func schemaRoundTrip(t *testing.T) map[string]any {
+// schemaRoundTrip compiles Schema, as an editor reads it (through JSON),
+// with a real JSON Schema (draft 2020-12) validator that also asserts
+// formats (a "regex" must compile).
+func schemaRoundTrip(t testing.TB) *jsonschema.Schema {
 	t.Helper()
-	data, err := json.Marshal(Schema())
+	return compileSchema(t, SchemaID, Schema())
+}
+
+func compileSchema(t testing.TB, id string, s map[string]any) *jsonschema.Schema {
+	t.Helper()
+	data, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s map[string]any
-	if err := json.Unmarshal(data, &s); err != nil {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
 		t.Fatal(err)
 	}
-	// JSON numbers are float64; the validator reads them as numbers.
-	return s
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	if err := c.AddResource(id, doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(id)
+	if err != nil {
+		t.Fatalf("the schema does not compile: %v", err)
+	}
+	return sch
 }
 
 // validateFile checks every document of a YAML file against the schema.
-func validateFile(schema map[string]any, data []byte) error {
+func validateFile(sch *jsonschema.Schema, data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for i := 1; ; i++ {
 		var doc any
@@ -192,27 +63,46 @@ func validateFile(schema map[string]any, data []byte) error {
 		if doc == nil {
 			continue
 		}
-		if err := validate(schema, schema, jsonish(doc), fmt.Sprintf("doc%d", i)); err != nil {
-			return err
+		inst, err := jsonInstance(doc)
+		if err != nil {
+			return fmt.Errorf("document %d: %w", i, err)
+		}
+		if err := sch.Validate(inst); err != nil {
+			return fmt.Errorf("document %d: %w", i, err)
 		}
 	}
 }
 
-// jsonish converts YAML-decoded values to JSON's shapes.
-func jsonish(v any) any {
+// jsonInstance converts a YAML-decoded value to the JSON value an editor
+// validates (numbers as json.Number), through JSON text.
+func jsonInstance(v any) (any, error) {
+	data, err := json.Marshal(stringKeys(v))
+	if err != nil {
+		return nil, err
+	}
+	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
+}
+
+// stringKeys turns mappings with non-string keys (YAML allows 1: x) into
+// JSON objects, as editors do.
+func stringKeys(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			x[k] = jsonish(e)
+			x[k] = stringKeys(e)
 		}
 		return x
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = stringKeys(e)
+		}
+		return m
 	case []any:
 		for i, e := range x {
-			x[i] = jsonish(e)
+			x[i] = stringKeys(e)
 		}
 		return x
-	case int:
-		return float64(x)
 	}
 	return v
 }
@@ -244,10 +134,10 @@ func TestSchemaCoversKinds(t *testing.T) {
 }
 
 // TestSchemaAcceptsValidFiles validates every example and valid test file
-// (and the doc's examples, see docs_test.go) against the schema, and checks
-// that structurally wrong files are rejected.
+// (and the doc's examples, see docs_test.go) against the schema with a real
+// validator, and checks that the loader agrees: each valid file loads.
 func TestSchemaAcceptsValidFiles(t *testing.T) {
-	schema := schemaRoundTrip(t)
+	sch := schemaRoundTrip(t)
 	var files []string
 	for _, root := range []string{"../examples", filepath.Join(testdata, "valid")} {
 		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -257,7 +147,7 @@ func TestSchemaAcceptsValidFiles(t *testing.T) {
 			return nil
 		})
 	}
-	if len(files) < 5 {
+	if len(files) < 8 {
 		t.Fatalf("only %d files: %v", len(files), files)
 	}
 	for _, f := range files {
@@ -265,17 +155,103 @@ func TestSchemaAcceptsValidFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := validateFile(schema, data); err != nil {
+		if err := validateFile(sch, data); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: the schema accepts it but the loader does not: %v", f, err)
+		}
 	}
-	for _, name := range []string{"unknown-key", "unknown-kind", "unknown-turn-key", "on-fail", "empty-turns", "bad-judge", "bad-similar", "bad-logic", "matrix-bad-rows", "think-onfail", "repeat-and-rate", "bad-durations"} {
-		data, err := os.ReadFile(filepath.Join(testdata, "malformed", name+".yaml"))
+}
+
+// TestSchemaRejectsInvalidFiles checks that every file of
+// testdata/scenarios/invalid (structural mistakes: unknown keys and kinds,
+// wrong types, missing turns, ...) and the structural ones among the
+// malformed files are rejected by the schema, and by the loader too.
+func TestSchemaRejectsInvalidFiles(t *testing.T) {
+	sch := schemaRoundTrip(t)
+	files, err := filepath.Glob(filepath.Join(testdata, "invalid", "*.yaml"))
+	if err != nil || len(files) < 8 {
+		t.Fatalf("%d invalid files (%v)", len(files), err)
+	}
+	for _, name := range []string{"unknown-key", "unknown-kind", "unknown-turn-key", "on-fail", "empty-turns", "bad-judge", "bad-similar", "bad-logic", "matrix-bad-rows", "think-onfail", "repeat-and-rate", "bad-durations", "wrong-types"} {
+		files = append(files, filepath.Join(testdata, "malformed", name+".yaml"))
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := validateFile(schema, data); err == nil {
-			t.Errorf("%s.yaml: accepted by the schema", name)
+		err = validateFile(sch, data)
+		if err == nil {
+			t.Errorf("%s: accepted by the schema", f)
+		}
+		// A "# where: /json/pointer" line says where the mistake is; the
+		// schema must report a problem there (not a bug of its own elsewhere).
+		if m := regexp.MustCompile(`(?m)^# where: (\S+)`).FindSubmatch(data); m != nil && err != nil {
+			var ve *jsonschema.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("%s: %T", f, err)
+			}
+			if locs := leafLocations(ve); !slices.ContainsFunc(locs, func(l string) bool { return strings.HasPrefix(l+"/", strings.TrimSuffix(string(m[1]), "/")+"/") }) {
+				t.Errorf("%s: no problem reported at %s; problems at %v", f, m[1], locs)
+			}
+		} else if strings.Contains(f, "invalid") {
+			t.Errorf("%s: no '# where:' line", f)
+		}
+		if _, err := ParseWith(LoadOptions{JudgeConfigured: true}, f, data); err == nil {
+			t.Errorf("%s: accepted by the loader", f)
+		}
+	}
+}
+
+// leafLocations returns the instance locations (JSON pointers) of the
+// innermost causes of a validation error.
+func leafLocations(ve *jsonschema.ValidationError) []string {
+	if len(ve.Causes) == 0 {
+		return []string{"/" + strings.Join(ve.InstanceLocation, "/")}
+	}
+	var out []string
+	for _, c := range ve.Causes {
+		out = append(out, leafLocations(c)...)
+	}
+	return out
+}
+
+// TestDefaultsSchema checks the schema of evalrun.yaml's defaults: section
+// against what ParseDefaults accepts and refuses.
+func TestDefaultsSchema(t *testing.T) {
+	s := DefaultsSchema()
+	s["$defs"] = SchemaDefs()
+	sch := compileSchema(t, "https://evalrun.dev/schemas/defaults.test.json", s)
+	for _, tc := range []struct {
+		src string
+		ok  bool
+	}{
+		{"{tags: [ci], vars: {company: Acme}, expect: [{max_latency: 5s}], on_fail: continue, think: 1s}", true},
+		{"{expect: [{any: [{contains: a}, {not: {regex: 'b+'}}]}]}", true},
+		{"{tag: [ci]}", false},
+		{"{on_fail: retry}", false},
+		{"{expect: [{contain: x}]}", false},
+		{"{think: soon}", false},
+		{"{vars: [a, b]}", false},
+	} {
+		var node yaml.Node
+		if err := yaml.Unmarshal([]byte(tc.src), &node); err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := node.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		inst, err := jsonInstance(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serr := sch.Validate(inst)
+		_, perr := ParseDefaults("evalrun.yaml", &node)
+		if (serr == nil) != tc.ok || (perr == nil) != tc.ok {
+			t.Errorf("%s: schema %v, ParseDefaults %v; want ok=%v", tc.src, serr, perr, tc.ok)
 		}
 	}
 }

@@ -124,6 +124,7 @@ func (sc *tmplScope) checkEnv(key, name string) string {
 // and for literal (|) block scalars; otherwise it is the scalar's position.
 func (d *decoder) placeholderPos(n *yaml.Node, value string, off int) Pos {
 	p := d.pos(n)
+	lines := d.srcLines()
 	switch n.Style {
 	case yaml.FoldedStyle:
 		return p
@@ -137,20 +138,20 @@ func (d *decoder) placeholderPos(n *yaml.Node, value string, off int) Pos {
 		}
 		vline := value[lineStart : lineStart+lineEnd]
 		src := n.Line + 1 + ln
-		if src-1 >= len(d.lines) {
+		if src-1 >= len(lines) {
 			return p
 		}
-		raw := d.lines[src-1]
+		raw := lines[src-1]
 		if !strings.HasSuffix(raw, vline) {
 			return p
 		}
 		i := len(raw) - len(vline) + (off - lineStart)
 		return Pos{File: d.file, Line: src, Col: utf8.RuneCountInString(raw[:i]) + 1}
 	}
-	if n.Line < 1 || n.Line > len(d.lines) {
+	if n.Line < 1 || n.Line > len(lines) {
 		return p
 	}
-	raw := d.lines[n.Line-1]
+	raw := lines[n.Line-1]
 	start := runeOffset(raw, n.Column-1)
 	if start < 0 {
 		return p

@@ -2,7 +2,8 @@
 // the simulated agent on loopback. It is the Go half of the scripts in
 // bench/ (rate.sh, co.sh, memory.sh); run them rather than this directly.
 //
-//	loadbench serve    [-latency D] [-stall-every D -stall-for D -stall-first D]
+//	loadbench serve    [-latency D] [-agent FILE] [-stall-every D -stall-for D -stall-first D]
+//	loadbench peer     -url URL [-concurrency N] [-duration D] [-scenario FILE] [-chats N]
 //	loadbench rate     [-rate R] [-duration D]
 //	loadbench co       [-rate R] [-duration D] [-concurrency N] [-stall-every D -stall-for D]
 //	loadbench inflight -url URL [-conversations N] [-turns N] [-think D] [-duration D]
@@ -41,10 +42,10 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadbench serve|rate|co|inflight|soak [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadbench serve|rate|co|inflight|soak|peer [flags]")
 		os.Exit(2)
 	}
-	cmds := map[string]func([]string) error{"serve": serve, "rate": rate, "co": co, "inflight": inflight, "soak": soak}
+	cmds := map[string]func([]string) error{"serve": serve, "rate": rate, "co": co, "inflight": inflight, "soak": soak, "peer": peer}
 	cmd := cmds[os.Args[1]]
 	if cmd == nil {
 		fmt.Fprintf(os.Stderr, "loadbench: unknown command %q\n", os.Args[1])
@@ -106,6 +107,11 @@ func (s *stall) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // startAgent serves the simulated agent on a free loopback port.
 func startAgent(latency time.Duration, st *stall) (string, func(), error) {
 	ag := &agentsim.Agent{Name: "loadbench", APIKeys: []string{key()}, Seed: 1, Latency: agentsim.LatencyModel{Fixed: latency}}
+	return startAgentFrom(ag, st)
+}
+
+// startAgentFrom serves ag on a free loopback port.
+func startAgentFrom(ag *agentsim.Agent, st *stall) (string, func(), error) {
 	var h http.Handler = agentsim.New(ag)
 	if st != nil {
 		st.h = h
@@ -129,12 +135,24 @@ func serve(args []string) error {
 	every := fs.Duration("stall-every", 0, "freeze the agent once every D (0: never)")
 	dur := fs.Duration("stall-for", time.Second, "length of a freeze")
 	first := fs.Duration("stall-first", 5*time.Second, "first freeze this long after start")
+	file := fs.String("agent", "", "serve the agent `FILE` (its api_keys replaced by $LOADBENCH_KEY; -latency, when set, replaces its latency)")
 	_ = fs.Parse(args)
 	var st *stall
 	if *every > 0 {
 		st = &stall{stallFirst: *first, stallEvery: *every, stall: *dur}
 	}
-	url, stop, err := startAgent(*latency, st)
+	ag := &agentsim.Agent{Name: "loadbench", APIKeys: []string{key()}, Seed: 1, Latency: agentsim.LatencyModel{Fixed: *latency}}
+	if *file != "" {
+		var err error
+		if ag, err = agentsim.LoadAgent(*file); err != nil {
+			return err
+		}
+		ag.APIKeys = []string{key()}
+		if *latency > 0 {
+			ag.Latency = agentsim.LatencyModel{Fixed: *latency}
+		}
+	}
+	url, stop, err := startAgentFrom(ag, st)
 	if err != nil {
 		return err
 	}
@@ -438,6 +456,21 @@ func memStats(d time.Duration, prof string) func() {
 	return func() { t.Stop() }
 }
 
+// liveHeap collects garbage and returns the live heap, writing a heap
+// profile to prefix-name.prof when prefix is set.
+func liveHeap(prefix, name string) uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	if prefix != "" {
+		if f, err := os.Create(prefix + "-" + name + ".prof"); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			_ = f.Close()
+		}
+	}
+	return m.HeapAlloc
+}
+
 func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
 
 func inflight(args []string) error {
@@ -483,15 +516,19 @@ func soak(args []string) error {
 	url := fs.String("url", "", "the simulated agent (loadbench serve)")
 	calls := fs.Int("calls", 1_000_000, "calls in all (2 per conversation)")
 	callRate := fs.Float64("call-rate", 5000, "calls per second")
+	prof := fs.String("heap-profile", "", "write heap profiles to `PREFIX`-60s.prof and PREFIX-end.prof")
+	pool := fs.Int("pool", 1024, "idle HTTP connections kept (agent.Options.MaxConns)")
 	_ = fs.Parse(args)
 	convRate := *callRate / 2
 	d := time.Duration(float64(*calls) / *callRate * float64(time.Second))
-	header("soak: open model, one-turn conversations, agent in another process", "calls", *calls, "call-rate", *callRate, "duration", d)
+	header("soak: open model, one-turn conversations, agent in another process", "calls", *calls, "call-rate", *callRate, "duration", d, "pool", *pool)
 	s, err := suite(1, 0)
 	if err != nil {
 		return err
 	}
 	var samples []int64 // VmRSS once a second
+	var fds, gors []int // open files and goroutines once a second
+	var live60 uint64   // live heap after a GC at 60 s
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(time.Second)
@@ -500,12 +537,17 @@ func soak(args []string) error {
 			select {
 			case <-t.C:
 				samples = append(samples, rss("VmRSS"))
+				ents, _ := os.ReadDir("/proc/self/fd")
+				fds, gors = append(fds, len(ents)), append(gors, runtime.NumGoroutine())
+				if len(samples) == 60 {
+					live60 = liveHeap(*prof, "60s")
+				}
 			case <-done:
 				return
 			}
 		}
 	}()
-	res, pr, _, _, err := runLoad(*url, s, runner.Load{Rate: convRate, Duration: d, Grace: 30 * time.Second, MaxConversations: *calls / 2}, 1024, report.LoadInfo{Model: report.LoadOpen, PeakRate: convRate}, false)
+	res, pr, _, _, err := runLoad(*url, s, runner.Load{Rate: convRate, Duration: d, Grace: 30 * time.Second, MaxConversations: *calls / 2}, *pool, report.LoadInfo{Model: report.LoadOpen, PeakRate: convRate}, false)
 	close(done)
 	if err != nil {
 		return err
@@ -516,6 +558,12 @@ func soak(args []string) error {
 	if len(samples) < 61 {
 		fmt.Printf("   run shorter than 61 s (%d samples): no first-minute baseline; RSS now %s, peak %s\n", len(samples), mb(rss("VmRSS")), mb(rss("VmHWM")))
 		return nil
+	}
+	liveEnd := liveHeap(*prof, "end")
+	fmt.Printf("   live heap after a GC: at 60 s %s, at the end %s\n", mb(int64(live60)), mb(int64(liveEnd)))
+	if len(fds) >= 60 {
+		fmt.Printf("   open files (connections) at 60 s %d, at the end %d, most %d; goroutines at 60 s %d, at the end %d, most %d\n",
+			fds[59], fds[len(fds)-1], slices.Max(fds), gors[59], gors[len(gors)-1], slices.Max(gors))
 	}
 	at60, end := samples[59], samples[len(samples)-1]
 	peak := slices.Max(samples[59:])

@@ -54,7 +54,7 @@ pass/fail and latency, within the agent's call quota.
 Usage:
   evalrun run [flags] [paths...]      replay scenario files or directories
   evalrun validate [paths...]         parse and check scenarios, no calls; print the plan
-  evalrun schema                      print the JSON Schema of scenario files (for editors)
+  evalrun schema [config]             print the JSON Schema of scenario files, or of evalrun.yaml
   evalrun quota [flags] [paths...]    usage ledger: quota used and left per key
   evalrun serve [flags]               start the simulated Optimly agent
   evalrun report RESULT [flags]       render a saved result: --junit, --md, --html, --hgrm

@@ -16,6 +16,8 @@ func (a *app) compare(args []string) error {
 	conf := fs.Float64("confidence", 0.95, "confidence level of the latency intervals")
 	alpha := fs.Float64("alpha", 0.05, "significance level of the pass-rate test")
 	md := fs.String("md", "", "also write the comparison as Markdown to `FILE`")
+	baseTarget := fs.String("base-target", "", "compare only the target `NAME` of BASE (e.g. two targets of one side-by-side run)")
+	newTarget := fs.String("new-target", "", "compare only the target `NAME` of NEW")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -27,15 +29,16 @@ func (a *app) compare(args []string) error {
 	if err != nil {
 		return usageErr("--max-latency-regression %q: %v", *maxLat, err)
 	}
-	base, err := readResultArg(paths[0])
+	base, err := pickTarget(paths[0], *baseTarget, "--base-target")
 	if err != nil {
 		return err
 	}
-	next, err := readResultArg(paths[1])
+	next, err := pickTarget(paths[1], *newTarget, "--new-target")
 	if err != nil {
 		return err
 	}
-	cmp, err := report.Compare(base, next, report.CompareOptions{Confidence: *conf, Alpha: *alpha, MaxLatencyRegression: tol})
+	// Results of several targets are compared target by target.
+	cmp, err := report.CompareRuns(base, next, report.CompareOptions{Confidence: *conf, Alpha: *alpha, MaxLatencyRegression: tol})
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -67,6 +70,20 @@ func parseFraction(s string) (float64, error) {
 }
 
 var errBadFraction = usageErr("want a positive percentage such as 10%% or a fraction such as 0.1")
+
+// pickTarget reads the result file at path, keeping only the target name
+// when one is given.
+func pickTarget(path, name, flagName string) (*report.Run, error) {
+	run, err := readRunArg(path)
+	if err != nil || name == "" {
+		return run, err
+	}
+	one := run.Only(name)
+	if one == nil {
+		return nil, usageErr("%s %s: %s has no such target; its targets are %s", flagName, name, path, strings.Join(run.Names(), ", "))
+	}
+	return one, nil
+}
 
 // readResultArg reads a result file named on the command line; a file
 // that cannot be read or is not a valid result is a usage error.

@@ -28,15 +28,16 @@ func (a *app) merge(args []string) error {
 	if err := g.check(); err != nil {
 		return err
 	}
-	results := make([]*report.Result, 0, len(paths))
+	runs := make([]*report.Run, 0, len(paths))
 	for _, p := range paths {
-		r, err := readResultArg(p)
+		r, err := readRunArg(p)
 		if err != nil {
 			return err
 		}
-		results = append(results, r)
+		runs = append(runs, r)
 	}
-	merged, err := report.Merge(results...)
+	// Shards of a run of several targets merge target by target.
+	merged, err := report.MergeRuns(runs...)
 	if err != nil {
 		var me *report.MergeError
 		if errors.As(err, &me) {
@@ -44,15 +45,17 @@ func (a *app) merge(args []string) error {
 		}
 		return unfinishedErr("%v", err)
 	}
-	applyThresholds(merged, g.thresholds)
-	if err := report.WriteFileAtomic(out, func(w io.Writer) error { return report.JSONWriter{}.Write(w, merged) }); err != nil {
+	if len(g.thresholds) > 0 {
+		report.EvaluateRunThresholds(merged, g.thresholds)
+	}
+	if err := report.WriteFileAtomic(out, func(w io.Writer) error { return report.JSONWriter{}.WriteRun(w, merged) }); err != nil {
 		return unfinishedErr("writing merged result %s: %v", out, err)
 	}
-	if err := (report.ConsoleWriter{}).Write(a.stdout, merged); err != nil {
+	if err := (report.ConsoleWriter{}).WriteRun(a.stdout, merged); err != nil {
 		return unfinishedErr("writing summary: %v", err)
 	}
-	printThresholds(a.stdout, merged)
-	return resultExit(merged)
+	printRunThresholds(a.stdout, merged)
+	return runExit(merged)
 }
 
 // resultExit maps a finished result to the exit code a run would have: 3

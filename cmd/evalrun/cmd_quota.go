@@ -74,7 +74,9 @@ func (a *app) quota(args []string) error {
 		if suite != nil {
 			cf = suiteCost(suite, q.retries)
 		} else {
-			cf = func(int64) (e runner.Estimate, b bool, f func(int64) (int64, runner.Estimate)) { return e, true, nil }
+			cf = func(int64, ...runner.CostOption) (e runner.Estimate, b bool, f func(int64) (int64, runner.Estimate)) {
+				return e, true, nil
+			}
 		}
 		p, err := planQuota(&q, cf, nil, u)
 		if err != nil {

@@ -24,15 +24,17 @@ func (a *app) regrade(args []string) error {
 	if len(paths) == 0 {
 		return usageErr("regrade takes a result file, then optionally the scenario files or directories to grade with")
 	}
-	res, err := readResultArg(paths[0])
+	run, err := readRunArg(paths[0])
 	if err != nil {
 		return err
 	}
 	scen := paths[1:]
 	if len(scen) == 0 {
-		for i := range res.Scenarios {
-			if f := res.Scenarios[i].File; f != "" && !slices.Contains(scen, f) {
-				scen = append(scen, f)
+		for _, res := range run.Targets {
+			for i := range res.Scenarios {
+				if f := res.Scenarios[i].File; f != "" && !slices.Contains(scen, f) {
+					scen = append(scen, f)
+				}
 			}
 		}
 		if len(scen) == 0 {
@@ -43,6 +45,13 @@ func (a *app) regrade(args []string) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	if !run.Single() {
+		if *transcripts != "" {
+			return usageErr("--transcripts names one file; %s holds several targets, each regraded from the transcripts file it names", paths[0])
+		}
+		return a.regradeSide(run, suite, paths[0], *out)
+	}
+	res := run.Targets[0]
 	var opts report.RegradeOptions
 	if tf := transcriptsFile(*transcripts, paths[0], res); tf != "" {
 		f, err := os.Open(tf)

@@ -22,7 +22,7 @@ func (a *app) report(args []string) error {
 	if len(pos) != 1 {
 		return usageErr("report takes one result file, got %d arguments; e.g. evalrun report result.json --html report.html", len(pos))
 	}
-	res, err := report.ReadResultFile(pos[0])
+	res, err := report.ReadRunFile(pos[0])
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return usageErr("%v", err)
@@ -30,7 +30,7 @@ func (a *app) report(args []string) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	if r.out == "" && r.junit == "" && r.md == "" && r.html == "" && r.hgrm == "" {
-		return a.writeReports(res, &r)
+		return a.writeRunReports(res, &r)
 	}
-	return a.writeFiles(res, &r)
+	return a.writeRunFiles(res, &r)
 }

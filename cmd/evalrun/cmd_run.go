@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"time"
@@ -36,15 +37,25 @@ type runFlags struct {
 	reports     reportFlags
 	gates       gateFlags   // --threshold, --shard (thresholds.go)
 	tx          targetFlags // --ca-cert, --debug, --auth, --model, ... (targets.go)
+
+	// Several targets side by side (multitarget.go).
+	named   []sideTarget      // --target NAME=URL
+	keyEnvs map[string]string // --api-key-env NAME=VAR
+	cmdline map[string]bool   // the flags given on the command line
+	cfgOpts *targetOptions    // the one targets: entry's transport settings
+	runID   string            // --run-id
 }
 
-func (a *app) run(args []string) error {
-	var f runFlags
-	fs := a.newFlagSet("run", "run [flags] [paths...]")
-	fs.StringVar(&f.target, "target", "", "agent base `URL`, e.g. https://api.optimly.io; empty: start the simulated agent on 127.0.0.1")
+// register defines the flags of "evalrun run" on fs, bound to f, and returns
+// the --config value. `evalrun schema config` derives the evalrun.yaml
+// settings from the same set (runFlagSet).
+func (f *runFlags) register(fs *flag.FlagSet) *string {
+	fs.Var(&targetValue{plain: &f.target, named: &f.named}, "target",
+		"agent base `URL`, e.g. https://api.optimly.io; empty: start the simulated agent on 127.0.0.1. NAME=URL, repeated: several targets side by side")
 	fs.StringVar(&f.kind, "kind", "optimly", "target kind: optimly, openai or http")
 	f.tx.register(fs)
-	fs.StringVar(&f.apiKeyEnv, "api-key-env", "OPTIMLY_API_KEY", "environment variable holding the agent's API key")
+	f.apiKeyEnv = "OPTIMLY_API_KEY"
+	fs.Var(&keyEnvValue{plain: &f.apiKeyEnv, named: &f.keyEnvs}, "api-key-env", "environment variable holding the agent's API key; NAME=VAR for the target NAME (repeatable)")
 	fs.StringVar(&f.agentFile, "agent", "", "agent `FILE` for the simulated agent (default: the built-in baseline agent)")
 	fs.BoolVar(&f.allowHTTP, "allow-insecure-http", false, "allow plain http:// to a non-loopback target")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "conversations in flight at once (closed model)")
@@ -53,15 +64,23 @@ func (a *app) run(args []string) error {
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of one agent call")
 	fs.IntVar(&f.attempts, "max-attempts", 4, "attempts per call, retries of 429/502/503/504 and transport errors included")
 	fs.Int64Var(&f.seed, "seed", 1, "seed for fake data and retry jitter")
+	fs.StringVar(&f.runID, "run-id", "", "the run's `ID` in client IDs and results (default: the time and a random suffix); give every shard of a run the same one")
 	f.reports.registerRun(fs)
 	f.gates.register(fs)
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress output")
 	f.quota.register(fs, true)
-	configPath := fs.String("config", "", "configuration `FILE` (default: ./evalrun.yaml when present); flags override it")
+	return fs.String("config", "", "configuration `FILE` (default: ./evalrun.yaml when present); flags override it")
+}
+
+func (a *app) run(args []string) error {
+	var f runFlags
+	fs := a.newFlagSet("run", "run [flags] [paths...]")
+	configPath := f.register(fs)
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	f.cmdline = visited(fs)
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
 		return err
@@ -75,7 +94,14 @@ func (a *app) run(args []string) error {
 	if cfg != nil && len(cfg.Targets) == 1 {
 		f.targetName = cfg.Targets[0].Name
 	}
+	side, err := f.resolveTargets(cfg, a.getenv)
+	if err != nil {
+		return err
+	}
 	if err := f.check(); err != nil {
+		return err
+	}
+	if err := checkRunID(f.runID); err != nil {
 		return err
 	}
 	if err := f.reports.checkTranscripts(); err != nil {
@@ -108,6 +134,9 @@ func (a *app) run(args []string) error {
 	}
 	if judge != nil {
 		defer judge.Close()
+	}
+	if len(side) > 1 {
+		return a.runSide(&f, suite, judge, side)
 	}
 
 	// Quota and limits: the worst case must fit the headroom before the
@@ -142,11 +171,13 @@ func (a *app) run(args []string) error {
 	healthCtx, cancel := context.WithTimeout(a.stop, 10*time.Second)
 	err = conn.Health(healthCtx)
 	cancel()
-	if err != nil {
+	// Interrupted during the check: go on, so the run reports every
+	// conversation not_run ("interrupted") and writes its reports.
+	if err != nil && a.stop.Err() == nil {
 		return unfinishedErr("target %s is not healthy: %v", tgt.URL, err)
 	}
 
-	runID := newRunID()
+	runID := f.newRunID()
 	if qp, err = a.reserveQuota(&f.quota, qp, ac, cf, f.gates.headroom, runID, tgt.URL); err != nil {
 		return err
 	}
@@ -293,7 +324,9 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		}
 		tgt.URL = u.Redacted()
 	}
-	conn, closeConn, err := buildConn(specFromFlags(f, tgtURL(f, tgt), key, f.target == "", a.stderr))
+	spec := specFromFlags(f, tgtURL(f, tgt), key, f.target == "", a.stderr)
+	f.cfgOpts.apply(&spec, f.cmdline) // the targets: entry's own settings
+	conn, closeConn, err := buildConn(spec)
 	if err != nil {
 		closeFn()
 		return nil, tgt, nil, err

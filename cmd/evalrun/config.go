@@ -90,15 +90,11 @@ func applyConfig(cfg *config.File, fset *flag.FlagSet, ignore ...string) error {
 }
 
 // applyTarget fills the run's target flags from the file's single target,
-// where the command line left them unset.
+// where the command line left them unset. Several targets run side by side
+// (resolveTargets, multitarget.go).
 func applyTarget(cfg *config.File, fset *flag.FlagSet) error {
-	if cfg == nil || len(cfg.Targets) == 0 {
+	if cfg == nil || len(cfg.Targets) != 1 {
 		return nil
-	}
-	if len(cfg.Targets) > 1 {
-		t := cfg.Targets[1]
-		return &exitError{code: exitUsage, err: &config.Error{Pos: t.Pos,
-			Msg: "several targets side by side are not supported yet; keep one target, or run once per target and compare the results with `evalrun compare`"}}
 	}
 	t := cfg.Targets[0]
 	set := map[string]bool{}

@@ -24,7 +24,8 @@ func TestConfigErrorsNamePlace(t *testing.T) {
 		{"typo", "concurency: 4\n", []string{"evalrun.yaml:1:1:", `unknown setting "concurency"`, `did you mean "concurrency"`}},
 		{"bad value", "plan: starter\nconcurrency: many\n", []string{"evalrun.yaml:2:1:", "concurrency: invalid value \"many\""}},
 		{"list for one value", "concurrency: [1, 2]\n", []string{"evalrun.yaml:1:1:", "takes one value"}},
-		{"two targets", "targets:\n  - {name: a}\n  - {name: b}\n", []string{"evalrun.yaml:3:5:", "several targets"}},
+		{"target option typo", "targets:\n  - name: a\n    kind: openai\n    openai: {modle: x}\n  - {name: b}\n",
+			[]string{"evalrun.yaml:4:14:", `target "a": unknown key "modle" in openai`, `did you mean "model"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := writeConfig(t, tc.body)

@@ -87,7 +87,7 @@ func (a *app) dryRun(w io.Writer, p *quotaPlan, ac *account, lims runLimits, tar
 	if p.bounded {
 		line("conversations", "%d", e.Conversations)
 		line("calls", "%d expected (%d new chats + %d turns, no retries), %d worst case (with %d %s of retry allowance)",
-			e.Calls, e.Conversations, e.Calls-e.Conversations, e.WorstCase/p.cost, e.RetryAllowance, p.unit)
+			e.Calls, e.NewChats, e.Calls-e.NewChats, e.WorstCase/p.cost, e.RetryAllowance, p.unit)
 		if p.cost != 1 {
 			line("cost", "%d %s expected, %d worst case (%d %s per call)", e.Cost, p.unit, e.WorstCase, p.cost, p.unit)
 		}

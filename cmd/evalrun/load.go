@@ -104,10 +104,10 @@ func (l *loadFlags) shapesCount() bool {
 // model with a duration, which its budget bounds instead.
 func (l *loadFlags) cost(suite *scenarios.Suite, retryFraction float64) costFunc {
 	ld := l.load
-	return func(cost int64) (runner.Estimate, bool, func(int64) (int64, runner.Estimate)) {
-		est, bounded := runner.ScheduleEstimate(suite, ld, cost, retryFraction)
+	return func(cost int64, opts ...runner.CostOption) (runner.Estimate, bool, func(int64) (int64, runner.Estimate)) {
+		est, bounded := runner.ScheduleEstimate(suite, ld, cost, retryFraction, opts...)
 		return est, bounded, func(headroom int64) (int64, runner.Estimate) {
-			return runner.FitSchedule(suite, ld, headroom, cost, retryFraction)
+			return runner.FitSchedule(suite, ld, headroom, cost, retryFraction, opts...)
 		}
 	}
 }

@@ -18,11 +18,13 @@ type progress struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 	p    *mpb.Progress
+	// elapsed is the time bar's position in milliseconds (--duration runs).
+	elapsed func() int64
 }
 
 const statusEvery = 10 * time.Second
 
-func (a *app) startProgress(f *runFlags, agg *report.Aggregator, total int64, budget *runner.Budget) *progress {
+func (a *app) startProgress(f *runFlags, agg snapshotter, total int64, budget *runner.Budget) *progress {
 	pr := &progress{done: make(chan struct{})}
 	if f.quiet {
 		return pr
@@ -46,14 +48,34 @@ func (a *app) startProgress(f *runFlags, agg *report.Aggregator, total int64, bu
 	}
 
 	pr.p = mpb.New(mpb.WithOutput(a.stderr), mpb.WithWidth(40), mpb.WithRefreshRate(200*time.Millisecond))
-	convs := pr.p.AddBar(total,
-		mpb.PrependDecorators(decor.Name("conversations ", decor.WC{C: decor.DindentRight}), decor.CountersNoUnit("%d/%d")),
-		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
-			s := agg.Snapshot()
-			return fmt.Sprintf(" passed %d  failed %d  error %d  throttled %d  p95 %s",
-				s.Passed, s.Failed, s.Errored, s.Throttled, fmtDur(s.P95))
-		})),
-	)
+	outcomes := decor.Any(func(decor.Statistics) string {
+		s := agg.Snapshot()
+		return fmt.Sprintf(" passed %d  failed %d  error %d  throttled %d  p95 %s",
+			s.Passed, s.Failed, s.Errored, s.Throttled, fmtDur(s.P95))
+	})
+	// A --duration run has no conversation count in advance: its bar is
+	// the time, and the conversations done are counted beside it.
+	dur := f.load.duration
+	byTime := dur > 0
+	var convs *mpb.Bar
+	if byTime {
+		start := time.Now()
+		convs = pr.p.AddBar(dur.Milliseconds(),
+			mpb.PrependDecorators(decor.Name("elapsed       ", decor.WC{C: decor.DindentRight}), decor.Any(func(decor.Statistics) string {
+				return fmt.Sprintf("%s/%s", time.Since(start).Round(time.Second), dur)
+			})),
+			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
+				return fmt.Sprintf(" conversations %d ", agg.Snapshot().Conversations)
+			}), outcomes),
+		)
+		startTime := start
+		pr.elapsed = func() int64 { return min(time.Since(startTime).Milliseconds(), dur.Milliseconds()) }
+	} else {
+		convs = pr.p.AddBar(max(total, 1),
+			mpb.PrependDecorators(decor.Name("conversations ", decor.WC{C: decor.DindentRight}), decor.CountersNoUnit("%d/%d")),
+			mpb.AppendDecorators(outcomes),
+		)
+	}
 	var calls *mpb.Bar
 	if budget != nil {
 		calls = pr.p.AddBar(budget.Limit(),
@@ -66,7 +88,11 @@ func (a *app) startProgress(f *runFlags, agg *report.Aggregator, total int64, bu
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		update := func() {
-			convs.SetCurrent(agg.Snapshot().Conversations)
+			if byTime {
+				convs.SetCurrent(pr.elapsed())
+			} else {
+				convs.SetCurrent(agg.Snapshot().Conversations)
+			}
 			if calls != nil {
 				calls.SetCurrent(budget.Spent())
 			}
@@ -98,8 +124,12 @@ func (pr *progress) stop() {
 }
 
 func statusLine(s report.Snapshot, total int64, budget *runner.Budget) string {
-	line := fmt.Sprintf("conversations %d/%d  passed %d  failed %d  error %d  throttled %d  calls %d  p95 %s",
-		s.Conversations, total, s.Passed, s.Failed, s.Errored, s.Throttled, s.Calls, fmtDur(s.P95))
+	of := fmt.Sprintf("/%d", total)
+	if total <= 0 {
+		of = "" // a --duration run: no count in advance
+	}
+	line := fmt.Sprintf("conversations %d%s  passed %d  failed %d  error %d  throttled %d  calls %d  p95 %s",
+		s.Conversations, of, s.Passed, s.Failed, s.Errored, s.Throttled, s.Calls, fmtDur(s.P95))
 	if budget != nil {
 		line += fmt.Sprintf("  budget %d/%d", budget.Spent(), budget.Limit())
 	}

@@ -40,6 +40,10 @@ type quotaFlags struct {
 	cycleStart int
 	ledgerPath string
 	dryRun     bool
+	// chatCost, when set, returns how many agent calls one new chat of the
+	// target makes (agent.NewChatCost: 0 for targets that keep chats
+	// client-side); nil means 1. The run's register sets it from --kind.
+	chatCost func() int
 }
 
 // register adds the quota flags to fs; run adds --partial and --dry-run.
@@ -54,7 +58,23 @@ func (q *quotaFlags) register(fs *flag.FlagSet, run bool) {
 	if run {
 		fs.BoolVar(&q.partial, "partial", false, "when the run does not fit the quota, run the whole conversations that fit")
 		fs.BoolVar(&q.dryRun, "dry-run", false, "print the conversations, calls, quota headroom and minimum duration; make no call")
+		// The run's --kind, read when the cost is worked out (after flags
+		// and evalrun.yaml are applied), says what a new chat costs.
+		q.chatCost = func() int {
+			if k := fs.Lookup("kind"); k != nil {
+				return kindNewChatCalls(k.Value.String())
+			}
+			return 1
+		}
 	}
+}
+
+// costOptions are the runner's estimate options for the run's target.
+func (q *quotaFlags) costOptions() []runner.CostOption {
+	if q.chatCost == nil {
+		return nil
+	}
+	return []runner.CostOption{runner.NewChatCalls(q.chatCost())}
 }
 
 // check validates the quota flags.
@@ -162,16 +182,17 @@ func (a *app) openAccount(q *quotaFlags, key, keyEnv string) (*account, error) {
 	return &account{led: led, fp: ledger.Fingerprint(key), cycle: start.Format(time.DateOnly), cycleStart: start, keyEnv: keyEnv}, nil
 }
 
-// costFunc returns a run's cost at costPerCall units a call: its estimate,
-// whether the conversation count is known in advance (false: a --duration
-// run bounded by its budget), and how many conversations fit a headroom.
-type costFunc func(costPerCall int64) (est runner.Estimate, bounded bool, fit func(headroom int64) (int64, runner.Estimate))
+// costFunc returns a run's cost at costPerCall units a call (opts say what
+// a new chat costs): its estimate, whether the conversation count is known
+// in advance (false: a --duration run bounded by its budget), and how many
+// conversations fit a headroom.
+type costFunc func(costPerCall int64, opts ...runner.CostOption) (est runner.Estimate, bounded bool, fit func(headroom int64) (int64, runner.Estimate))
 
 // suiteCost is the cost of replaying the suite once (Repeat per scenario).
 func suiteCost(suite *scenarios.Suite, retryFraction float64) costFunc {
-	return func(cost int64) (runner.Estimate, bool, func(int64) (int64, runner.Estimate)) {
-		return runner.EstimateCost(suite, cost, retryFraction), true, func(headroom int64) (int64, runner.Estimate) {
-			n, e := runner.FitConversations(suite, headroom, cost, retryFraction)
+	return func(cost int64, opts ...runner.CostOption) (runner.Estimate, bool, func(int64) (int64, runner.Estimate)) {
+		return runner.EstimateCost(suite, cost, retryFraction, opts...), true, func(headroom int64) (int64, runner.Estimate) {
+			n, e := runner.FitConversations(suite, headroom, cost, retryFraction, opts...)
 			return int64(n), e
 		}
 	}
@@ -245,7 +266,7 @@ func planQuota(q *quotaFlags, cf costFunc, share func(int64) int64, u ledger.Usa
 	}
 	p := &quotaPlan{limit: limit, label: label, cost: cost, unit: q.unit(), headroom: -1,
 		ledgerUsed: u.Calls * cost, extraUsed: q.used, reserved: u.Reserved * cost, exhausted: u.Exhausted}
-	est, bounded, fit := cf(cost)
+	est, bounded, fit := cf(cost, q.costOptions()...)
 	p.est, p.full, p.bounded = est, est, bounded
 	if limit >= 0 {
 		p.headroom = max(limit-p.usedBefore()-p.reserved, 0)
@@ -523,9 +544,9 @@ func (lr *ledgerRun) finish(sum *runner.Summary, runErr error, p *quotaPlan) err
 // shardCost is the cost of the run's shard (the whole run when not
 // sharded): see gateFlags.estimate and fit.
 func shardCost(g *gateFlags, suite *scenarios.Suite, retryFraction float64) costFunc {
-	return func(cost int64) (runner.Estimate, bool, func(int64) (int64, runner.Estimate)) {
-		return g.estimate(suite, cost, retryFraction), true, func(headroom int64) (int64, runner.Estimate) {
-			n, e := g.fit(suite, headroom, cost, retryFraction)
+	return func(cost int64, opts ...runner.CostOption) (runner.Estimate, bool, func(int64) (int64, runner.Estimate)) {
+		return g.estimate(suite, cost, retryFraction, opts...), true, func(headroom int64) (int64, runner.Estimate) {
+			n, e := g.fit(suite, headroom, cost, retryFraction, opts...)
 			return int64(n), e
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -30,6 +31,7 @@ func (l *exprList) Set(s string) error {
 type gateFlags struct {
 	thresholdExprs exprList
 	shardSpec      string
+	shardIndex     string // --shard-index I/N: 0-based, as Kubernetes numbers pods
 
 	thresholds []report.Threshold // parsed by check
 	shard      runner.Shard       // parsed by check
@@ -42,6 +44,7 @@ func (g *gateFlags) registerThresholds(fs *flag.FlagSet) {
 func (g *gateFlags) register(fs *flag.FlagSet) {
 	g.registerThresholds(fs)
 	fs.StringVar(&g.shardSpec, "shard", "", "run shard `i/n` of the conversations, with 1/n of the rate and quota (merge the shards with evalrun merge)")
+	fs.StringVar(&g.shardIndex, "shard-index", "", "run the shard of 0-based index `I/N`, e.g. $(JOB_COMPLETION_INDEX)/4 in a Kubernetes Indexed Job: the same as --shard I+1/N")
 }
 
 // check parses the thresholds and the shard: a malformed one is a usage
@@ -54,6 +57,20 @@ func (g *gateFlags) check() error {
 	g.thresholds = ts
 	if g.shard, err = runner.ParseShard(g.shardSpec); err != nil {
 		return usageErr("--shard: %v", err)
+	}
+	if g.shardIndex != "" {
+		if g.shardSpec != "" {
+			return usageErr("--shard and --shard-index both given; give one")
+		}
+		is, ns, ok := strings.Cut(g.shardIndex, "/")
+		i, err1 := strconv.Atoi(strings.TrimSpace(is))
+		n, err2 := strconv.Atoi(strings.TrimSpace(ns))
+		if !ok || err1 != nil || err2 != nil || i < 0 || i >= n {
+			return usageErr("--shard-index %q: want I/N with 0 <= I < N, e.g. 0/4 (the first of 4 shards)", g.shardIndex)
+		}
+		if g.shard, err = runner.ShardFromIndex(i, n); err != nil {
+			return usageErr("--shard-index: %v", err)
+		}
 	}
 	return nil
 }
@@ -70,13 +87,13 @@ func parseThresholds(exprs []string) ([]report.Threshold, error) {
 
 // estimate is the worst case of the shard's part of one pass of the suite
 // (the whole pass when not sharded).
-func (g *gateFlags) estimate(suite *scenarios.Suite, cost int64, retries float64) runner.Estimate {
-	return g.shard.EstimateCost(suite, int64(suite.Conversations()), cost, retries)
+func (g *gateFlags) estimate(suite *scenarios.Suite, cost int64, retries float64, opts ...runner.CostOption) runner.Estimate {
+	return g.shard.EstimateCost(suite, int64(suite.Conversations()), cost, retries, opts...)
 }
 
 // fit is --partial for the shard: how many of its conversations fit headroom.
-func (g *gateFlags) fit(suite *scenarios.Suite, headroom, cost int64, retries float64) (int, runner.Estimate) {
-	n, est := g.shard.Fit(suite, int64(suite.Conversations()), headroom, cost, retries)
+func (g *gateFlags) fit(suite *scenarios.Suite, headroom, cost int64, retries float64, opts ...runner.CostOption) (int, runner.Estimate) {
+	n, est := g.shard.Fit(suite, int64(suite.Conversations()), headroom, cost, retries, opts...)
 	return int(n), est
 }
 

@@ -1,0 +1,761 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/evalrun/evalrun/agent"
+	"github.com/evalrun/evalrun/agentsim"
+	"github.com/evalrun/evalrun/config"
+	"github.com/evalrun/evalrun/report"
+	"github.com/evalrun/evalrun/runner"
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// Several targets side by side (docs/results.md): the same conversations
+// (same run ID, seed, fake data and client IDs) go to every target at once,
+// each with its own connection, limits, quota budget and ledger entry.
+
+// sideTarget is one target of a run: from `--target NAME=URL` or a
+// `targets:` entry of evalrun.yaml.
+type sideTarget struct {
+	name, kind, url, keyEnv, agentFile string
+	opts                               *targetOptions // evalrun.yaml's transport settings; nil from the flags
+	where                              string         // where it was given, for errors
+}
+
+// targetName is what `--target NAME=URL` accepts as a NAME.
+var targetNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// splitNamed splits "NAME=VALUE"; ok is false for a plain value (a URL,
+// whose query may hold '=' too: a NAME never holds ':' or '/').
+func splitNamed(s string) (name, value string, ok bool) {
+	name, value, ok = strings.Cut(s, "=")
+	if !ok || name == "" || strings.ContainsAny(name, ":/?#") {
+		return "", s, false
+	}
+	return name, value, true
+}
+
+// targetValue is --target: a URL (one target), or NAME=URL, repeated for
+// several targets side by side.
+type targetValue struct {
+	plain  *string
+	named  *[]sideTarget
+	plains int
+}
+
+func (v *targetValue) String() string {
+	if v == nil || v.plain == nil {
+		return ""
+	}
+	return *v.plain
+}
+
+func (v *targetValue) Set(s string) error {
+	name, u, ok := splitNamed(s)
+	if !ok {
+		if v.plains++; v.plains > 1 && *v.plain != s {
+			return errors.New("a second target URL; to run several targets side by side name each one: --target a=URL --target b=URL")
+		}
+		*v.plain = s
+		return nil
+	}
+	if !targetNameRE.MatchString(name) {
+		return fmt.Errorf("target name %q: use letters, digits, '.', '_' and '-' (e.g. --target candidate=https://...)", name)
+	}
+	for _, t := range *v.named {
+		if t.name == name {
+			return fmt.Errorf("target name %q given twice; names must be unique", name)
+		}
+	}
+	if u == "" {
+		return fmt.Errorf("%s=: want %s=URL", name, name)
+	}
+	*v.named = append(*v.named, sideTarget{name: name, url: u, where: "--target " + name})
+	return nil
+}
+
+func (v *targetValue) Repeatable() bool { return true }
+
+// keyEnvValue is --api-key-env: a variable for every target, or NAME=VAR
+// for the target NAME (repeatable).
+type keyEnvValue struct {
+	plain *string
+	named *map[string]string
+}
+
+func (v *keyEnvValue) String() string {
+	if v == nil || v.plain == nil {
+		return ""
+	}
+	return *v.plain
+}
+
+func (v *keyEnvValue) Set(s string) error {
+	name, env, ok := splitNamed(s)
+	if !ok {
+		*v.plain = s
+		return nil
+	}
+	if env == "" {
+		return fmt.Errorf("%s=: want %s=VARIABLE", name, name)
+	}
+	if *v.named == nil {
+		*v.named = map[string]string{}
+	}
+	(*v.named)[name] = env
+	return nil
+}
+
+func (v *keyEnvValue) Repeatable() bool { return true }
+
+// visited returns the names of the flags set so far.
+func visited(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// resolveTargets works out the run's targets after the flags and
+// evalrun.yaml are applied. Several (named --target flags, or else two or
+// more targets: entries) are returned for runSide; one named target, or
+// one targets: entry, sets the single-target flags instead and nil is
+// returned. A --target URL on the command line wins over the file.
+func (f *runFlags) resolveTargets(cfg *config.File, getenv func(string) string) ([]sideTarget, error) {
+	var out []sideTarget
+	switch {
+	case len(f.named) > 0:
+		if f.target != "" {
+			return nil, usageErr("--target %s and named targets (--target NAME=URL) both given; name every target", f.target)
+		}
+		out = append(out, f.named...)
+		for i := range out {
+			out[i].kind = f.kind
+		}
+	case f.cmdline["target"] || f.cmdline["agent"] || cfg == nil || len(cfg.Targets) == 0:
+	default:
+		for _, t := range cfg.Targets {
+			opts, err := decodeTargetOptions(t, getenv)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sideTarget{name: t.Name, kind: t.Kind, url: t.URL, keyEnv: t.APIKeyEnv, agentFile: t.Agent,
+				opts: opts, where: t.Pos.String() + ": target " + t.Name})
+		}
+		if len(out) == 1 {
+			f.cfgOpts = out[0].opts // the flags hold the rest (applyTarget)
+			return nil, nil
+		}
+	}
+	for name := range f.keyEnvs {
+		found := false
+		for _, t := range out {
+			found = found || t.name == name
+		}
+		if !found {
+			return nil, usageErr("--api-key-env %s=%s: no target is named %s", name, f.keyEnvs[name], name)
+		}
+	}
+	for i := range out {
+		if env := f.keyEnvs[out[i].name]; env != "" {
+			out[i].keyEnv = env
+		}
+		if out[i].keyEnv == "" {
+			out[i].keyEnv = f.apiKeyEnv
+		}
+	}
+	if len(out) == 1 {
+		t := out[0]
+		f.target, f.targetName, f.apiKeyEnv = t.url, t.name, t.keyEnv
+		return nil, nil
+	}
+	return out, nil
+}
+
+// sideRun is one target's part of a run.
+type sideRun struct {
+	t      sideTarget
+	spec   targetSpec
+	q      quotaFlags
+	cf     costFunc
+	lims   runLimits
+	limStr string // the whole run's limits, for the result
+	qp     *quotaPlan
+	ac     *account
+	resID  string // the ledger reservation's id
+
+	conn    agent.Conn
+	closeFn func()
+	tgt     report.Target
+	tfile   *os.File
+	agg     *report.Aggregator
+	budget  *runner.Budget
+	opts    runner.Options
+	lr      *ledgerRun
+	sum     *runner.Summary
+	err     error
+}
+
+// targetErr prefixes err with the target's name, keeping its exit code.
+func targetErr(name string, err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return &exitError{code: ee.code, err: fmt.Errorf("target %s: %w", name, ee.err)}
+	}
+	return fmt.Errorf("target %s: %w", name, err)
+}
+
+// runSide runs suite against every target at once and reports them side
+// by side.
+func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, targets []sideTarget) error {
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.name
+	}
+	if unknown := report.UnknownTargets(f.gates.thresholds, names); len(unknown) > 0 {
+		return usageErr("--threshold: target:%s names no target of the run; its targets are %s", unknown[0], strings.Join(names, ", "))
+	}
+	sides := make([]*sideRun, len(targets))
+	for i, t := range targets {
+		s := &sideRun{t: t}
+		sides[i] = s
+		if err := checkKind(t.kind); err != nil {
+			return targetErr(t.name, err)
+		}
+		if t.url != "" {
+			if u, err := url.Parse(t.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return usageErr("%s: url %q: want an http(s) URL such as https://api.optimly.io", t.where, agent.RedactURL(t.url))
+			}
+		}
+		s.spec = a.sideSpec(f, t, t.url, "")
+		s.q = f.quota
+		spec := s.spec
+		s.q.chatCost = spec.newChatCalls
+		lims, err := f.limits.resolve(t.kind, t.url)
+		if err != nil {
+			return targetErr(t.name, err)
+		}
+		s.limStr, s.lims = lims.String(), lims.shard(f.gates.shard)
+		s.cf = shardCost(&f.gates, suite, s.q.retries)
+		if f.load.shapesCount() {
+			s.cf = f.load.cost(suite, s.q.retries)
+		}
+		if s.qp, s.ac, err = a.checkQuota(&s.q, s.cf, f.gates.headroom, t.url, t.keyEnv); err != nil {
+			return targetErr(t.name, err)
+		}
+	}
+	if f.quota.dryRun {
+		for i, s := range sides {
+			if i > 0 {
+				fmt.Fprintln(a.stdout)
+			}
+			fmt.Fprintf(a.stdout, "━━ target %s\n", s.t.name)
+			if err := a.dryRun(a.stdout, s.qp, s.ac, s.lims, s.t.url, s.t.keyEnv); err != nil {
+				return targetErr(s.t.name, err)
+			}
+		}
+		return nil
+	}
+	for _, s := range sides {
+		if err := s.qp.refusalErr(s.ac); err != nil {
+			return targetErr(s.t.name, err)
+		}
+	}
+	defer func() {
+		for _, s := range sides {
+			if s.closeFn != nil {
+				s.closeFn()
+			}
+		}
+	}()
+	for _, s := range sides {
+		if err := a.connectSide(f, s); err != nil {
+			return targetErr(s.t.name, err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, s := range sides {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(a.stop, 10*time.Second)
+			defer cancel()
+			s.err = s.conn.Health(ctx)
+		}()
+	}
+	wg.Wait()
+	for _, s := range sides {
+		if s.err != nil && a.stop.Err() == nil { // interrupted: go on and report every conversation not_run
+			return unfinishedErr("target %s (%s) is not healthy: %v", s.t.name, s.tgt.URL, s.err)
+		}
+	}
+
+	runID := f.newRunID()
+	release := func() {
+		for _, s := range sides {
+			if s.ac != nil && s.resID != "" {
+				_ = s.ac.led.Release(s.ac.fp, s.ac.cycle, s.resID)
+			}
+		}
+	}
+	for _, s := range sides {
+		// One reservation per target: two targets may share a key.
+		s.resID = runID + "/" + s.t.name
+		qp, err := a.reserveQuota(&s.q, s.qp, s.ac, s.cf, f.gates.headroom, s.resID, s.tgt.URL)
+		if err != nil {
+			s.resID = ""
+			release()
+			return targetErr(s.t.name, err)
+		}
+		s.qp = qp
+	}
+	// --partial: every target runs the same conversations, the fewest that
+	// fit any target's budget.
+	maxConv := int64(0)
+	for _, s := range sides {
+		if m := s.qp.maxConv; m > 0 && (maxConv == 0 || m < maxConv) {
+			maxConv = m
+		}
+	}
+
+	started := time.Now()
+	var total int64
+	aggs := make(sideSnapshots, len(sides))
+	for i, s := range sides {
+		tr, err := a.openSideTranscripts(&f.reports, s)
+		if err != nil {
+			release()
+			return err
+		}
+		s.budget = s.qp.budget(s.q.retries)
+		s.agg = report.NewAggregator(report.Meta{
+			RunID:   runID,
+			Version: version,
+			Started: started,
+			Target:  s.tgt,
+			Seed:    f.seed,
+			Load:    f.load.info(),
+			Settings: map[string]any{
+				"concurrency":  f.concurrency,
+				"limits":       s.limStr,
+				"timeout":      s.spec.Timeout.String(),
+				"max_attempts": f.attempts,
+				"quota":        s.qp.label,
+				"cost_unit":    s.q.unit(),
+				"partial":      maxConv > 0,
+			},
+			Transcripts: tr,
+		})
+		aggs[i] = s.agg
+		est := s.qp.est.Conversations
+		if maxConv > 0 {
+			est = min(est, maxConv)
+		}
+		total += est
+		s.opts = runner.Options{
+			Conn:             s.conn,
+			Concurrency:      f.concurrency,
+			Budget:           s.budget,
+			Retry:            runner.RetryPolicy{MaxAttempts: f.attempts},
+			RunID:            runID,
+			Seed:             f.seed,
+			Observer:         s.agg,
+			Abort:            a.abort,
+			CallTimeout:      s.spec.Timeout,
+			MaxConversations: int(maxConv),
+			Shard:            f.gates.shard,
+		}
+		if judge != nil {
+			s.opts.Judge = judge
+		}
+		if err := s.lims.apply(&s.opts); err != nil {
+			release()
+			return targetErr(s.t.name, err)
+		}
+		if err := f.load.apply(&s.opts, f.seed); err != nil {
+			release()
+			return err
+		}
+	}
+	fmt.Fprintf(a.stderr, "evalrun: %d targets side by side: %s\n", len(sides), strings.Join(names, ", "))
+	prog := a.startProgress(f, aggs, total, nil)
+	for _, s := range sides {
+		s.lr = startLedgerRun(s.ac, s.resID, &s.opts)
+	}
+	for _, s := range sides {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.sum, s.err = runner.Run(a.stop, suite, s.opts)
+		}()
+	}
+	wg.Wait()
+	prog.stop()
+
+	results := make([]*report.Result, len(sides))
+	for i, s := range sides {
+		if err := s.lr.finish(s.sum, s.err, s.qp); err != nil {
+			fmt.Fprintf(a.stderr, "evalrun: warning: usage ledger of target %s: %v\n", s.t.name, err)
+		}
+		fin := report.Finish{Ended: time.Now()}
+		if s.sum != nil {
+			fin.Interrupted, fin.StopReason, fin.Schedule = s.sum.Interrupted, s.sum.StopReason, s.sum.Schedule
+		}
+		if s.budget != nil {
+			fin.Budget = report.BudgetInfo{Unit: s.q.unit(), Limit: s.qp.limit, UsedBefore: s.qp.usedBefore(), Spent: s.budget.Spent()}
+		}
+		res := s.agg.Result(fin)
+		f.load.settings(res.Settings)
+		f.gates.settings(res.Settings, suite)
+		results[i] = res
+	}
+	var streamErr error
+	for _, s := range sides {
+		if s.tfile != nil {
+			if err := s.tfile.Close(); err != nil && streamErr == nil {
+				streamErr = unfinishedErr("closing the transcripts file of target %s: %v", s.t.name, err)
+			}
+		}
+	}
+	run := report.NewRun(results...)
+	report.EvaluateRunThresholds(run, f.gates.thresholds)
+
+	// Reports first: nothing recorded is lost, whatever stopped the run.
+	if err := a.writeRunReports(run, &f.reports); err != nil {
+		return err
+	}
+	if streamErr != nil {
+		return streamErr
+	}
+	printRunThresholds(a.stdout, run)
+
+	for _, s := range sides {
+		switch {
+		case errors.Is(s.err, runner.ErrInterrupted) || (s.err == nil && s.sum.Interrupted):
+			return unfinishedErr("interrupted; the reports written are marked interrupted")
+		case errors.Is(s.err, runner.ErrRejected):
+			return unfinishedErr("target %s refused the API key in %s (%v); its run stopped", s.t.name, s.t.keyEnv, s.err)
+		case errors.Is(s.err, runner.ErrQuotaExhausted):
+			return unfinishedErr("the quota of target %s is used up; its run stopped cleanly (results written)", s.t.name)
+		case s.err != nil:
+			return unfinishedErr("target %s: run failed: %v", s.t.name, s.err)
+		}
+	}
+	if !run.Passed() {
+		return &exitError{code: exitFailed, err: errNoMessage}
+	}
+	return nil
+}
+
+// sideSpec is the transport of target t: the run's flags, then the
+// target's own settings from evalrun.yaml (the command line wins).
+func (a *app) sideSpec(f *runFlags, t sideTarget, u, key string) targetSpec {
+	g := *f
+	g.kind = t.kind
+	spec := specFromFlags(&g, u, key, t.url == "", a.stderr)
+	t.opts.apply(&spec, f.cmdline)
+	if spec.DebugFile != "" && spec.DebugFile != "-" {
+		spec.DebugFile = sidePath(spec.DebugFile, t.name, "")
+	}
+	return spec
+}
+
+// connectSide opens target s: its URL with the key from its variable, or a
+// simulated agent of its own on loopback.
+func (a *app) connectSide(f *runFlags, s *sideRun) error {
+	t := s.t
+	s.tgt = report.Target{Name: t.name, Kind: t.kind}
+	u, key := t.url, ""
+	closeSim := func() {}
+	if t.url == "" {
+		ag, err := a.loadSimAgent(t.agentFile)
+		if err != nil {
+			return err
+		}
+		key = newKey()
+		ag.APIKeys = []string{key}
+		srv, err := agentsim.Start(ag, "127.0.0.1:0")
+		if err != nil {
+			return unfinishedErr("starting the simulated agent: %v", err)
+		}
+		closeSim = func() { srv.Close() }
+		u = srv.URL
+		fmt.Fprintf(a.stderr, "evalrun: target %s: simulated agent %q listening on %s\n", t.name, ag.Name, srv.URL)
+	} else {
+		key = a.getenv(t.keyEnv)
+		if key == "" {
+			return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env %s=VAR or api_key_env:)", t.keyEnv, t.name)
+		}
+	}
+	parsed, _ := url.Parse(u)
+	s.tgt.URL = parsed.Redacted()
+	conn, closeConn, err := buildConn(a.sideSpec(f, t, u, key))
+	if err != nil {
+		closeSim()
+		return err
+	}
+	s.conn = conn
+	s.closeFn = func() { closeConn(); closeSim() }
+	return nil
+}
+
+// openSideTranscripts opens the target's own --transcripts all stream
+// (RESULT.NAME.transcripts.jsonl): one file per target keeps every line
+// whole.
+func (a *app) openSideTranscripts(r *reportFlags, s *sideRun) (report.Transcripts, error) {
+	p, err := report.ParseTranscriptPolicy(r.transcripts)
+	if err != nil {
+		return report.Transcripts{}, usageErr("--transcripts: %v", err)
+	}
+	tr := report.Transcripts{Policy: p, Sample: r.sample}
+	if r.sample == 0 {
+		tr.Sample = -1
+	}
+	if p == report.TranscriptsAll {
+		path := sidePath(r.transcriptsPath(), s.t.name, ".transcripts.jsonl")
+		f, err := os.Create(path)
+		if err != nil {
+			return tr, unfinishedErr("--transcripts all: %v", err)
+		}
+		s.tfile = f
+		tr.Stream, tr.StreamName = f, path
+	}
+	return tr, nil
+}
+
+// sidePath inserts the target's name into a file name: before suffix when
+// path ends with it, else before the extension (debug.log →
+// debug.NAME.log).
+func sidePath(path, name, suffix string) string {
+	safe := safeFile(name)
+	if suffix != "" {
+		if base, ok := strings.CutSuffix(path, suffix); ok {
+			return base + "." + safe + suffix
+		}
+	}
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "." + safe + ext
+}
+
+// safeFile makes a target's name safe in a file name.
+func safeFile(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, strings.TrimLeft(name, "."))
+}
+
+// sideSnapshots adds up the live state of the targets' runs for the
+// progress display; p95 is the highest.
+type sideSnapshots []*report.Aggregator
+
+// Snapshot implements snapshotter.
+func (ss sideSnapshots) Snapshot() report.Snapshot {
+	var out report.Snapshot
+	for _, a := range ss {
+		s := a.Snapshot()
+		out.Conversations += s.Conversations
+		out.Passed += s.Passed
+		out.Failed += s.Failed
+		out.Errored += s.Errored
+		out.Throttled += s.Throttled
+		out.NotRun += s.NotRun
+		out.Calls += s.Calls
+		out.P95 = max(out.P95, s.P95)
+	}
+	return out
+}
+
+// snapshotter is what the progress display reads: an Aggregator, or the
+// sum of several.
+type snapshotter interface{ Snapshot() report.Snapshot }
+
+// writeRunReports writes the console summary and the file reports of run:
+// as writeReports for one target, side by side for several.
+func (a *app) writeRunReports(run *report.Run, r *reportFlags) error {
+	if run.Single() {
+		return a.writeReports(run.Targets[0], r)
+	}
+	if err := (report.ConsoleWriter{}).WriteRun(a.stdout, run); err != nil {
+		return fmt.Errorf("writing summary: %w", err)
+	}
+	return a.writeRunFiles(run, r)
+}
+
+// writeRunFiles writes the file reports r asks for: as writeFiles for one
+// target; for several, one file holding every target (the .hgrm files of
+// each target in a directory of its own under --hgrm).
+func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
+	if run.Single() {
+		return a.writeFiles(run.Targets[0], r)
+	}
+	var first error
+	fail := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	write := func(path, what string, w report.RunWriter) {
+		if path == "" {
+			return
+		}
+		if err := report.WriteFileAtomic(path, func(out io.Writer) error { return w.WriteRun(out, run) }); err != nil {
+			fail(unfinishedErr("writing %s %s: %v", what, path, err))
+		}
+	}
+	for _, res := range run.Targets {
+		if ti := res.Transcripts; ti != nil && ti.StreamError != "" {
+			fail(unfinishedErr("the transcripts file %s of target %s is incomplete: %s", ti.File, res.Target.Name, ti.StreamError))
+		}
+	}
+	host, _ := os.Hostname()
+	write(r.out, "result file", report.JSONWriter{})
+	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host})
+	write(r.md, "Markdown summary", report.MarkdownWriter{})
+	write(r.html, "HTML report", report.HTMLWriter{})
+	if r.hgrm != "" {
+		for _, res := range run.Targets {
+			dir := filepath.Join(r.hgrm, cmp.Or(safeFile(res.Target.Name), "target"))
+			if _, err := report.WriteHgrmDir(dir, res); err != nil {
+				fail(unfinishedErr("writing histograms to %s: %v", dir, err))
+			}
+		}
+	}
+	return first
+}
+
+// printRunThresholds prints each threshold with its measured value and
+// ✓/✗; with several targets each is labelled with its target.
+func printRunThresholds(w io.Writer, run *report.Run) {
+	if run.Single() {
+		printThresholds(w, run.Targets[0])
+		return
+	}
+	type row struct {
+		label string
+		t     report.ThresholdResult
+	}
+	var rows []row
+	for _, res := range run.Targets {
+		for _, t := range res.Thresholds {
+			rows = append(rows, row{"[" + res.Target.Name + "] ", t})
+		}
+	}
+	for _, t := range run.Thresholds {
+		rows = append(rows, row{"", t})
+	}
+	if len(rows) == 0 {
+		return
+	}
+	width := 0
+	for _, r := range rows {
+		width = max(width, len([]rune(r.label+r.t.Expr)))
+	}
+	fmt.Fprintln(w, "\nThresholds")
+	for _, r := range rows {
+		mark := "✓"
+		if !r.t.Passed {
+			mark = "✗"
+		}
+		s := r.label + r.t.Expr
+		fmt.Fprintf(w, "  %s %s%s  %s\n", mark, s, strings.Repeat(" ", width-len([]rune(s))), r.t.Value)
+	}
+}
+
+// runExit maps a run read back or merged to the exit code a run would
+// have: 3 when a target was interrupted, 1 when one did not pass.
+func runExit(run *report.Run) error {
+	if run.Single() {
+		return resultExit(run.Targets[0])
+	}
+	switch {
+	case run.Interrupted:
+		return unfinishedErr("the result was interrupted (%s)", run.StopReasons())
+	case !run.Passed():
+		return &exitError{code: exitFailed, err: errNoMessage}
+	}
+	return nil
+}
+
+// readRunArg reads a result file (one target or several) named on the
+// command line; one that cannot be read is a usage error.
+func readRunArg(path string) (*report.Run, error) {
+	run, err := report.ReadRunFile(path)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return run, nil
+}
+
+// regradeSide regrades every target of a side-by-side run with suite, each
+// from its own transcripts file when it has one, and writes the regraded
+// run to out.
+func (a *app) regradeSide(run *report.Run, suite *scenarios.Suite, resultPath, out string) error {
+	regraded := make([]*report.Result, len(run.Targets))
+	for i, res := range run.Targets {
+		if i > 0 {
+			fmt.Fprintln(a.stdout)
+		}
+		fmt.Fprintf(a.stdout, "━━ target %s\n", res.Target.Name)
+		var opts report.RegradeOptions
+		if tf := transcriptsFile("", resultPath, res); tf != "" {
+			f, err := os.Open(tf)
+			if err != nil {
+				return usageErr("target %s: transcripts: %v", res.Target.Name, err)
+			}
+			defer f.Close()
+			opts.Transcripts = f
+			fmt.Fprintf(a.stderr, "evalrun: target %s: regrading every conversation of %s\n", res.Target.Name, tf)
+		}
+		rep, err := report.Regrade(res, suite, opts)
+		if err != nil {
+			return &exitError{code: exitUsage, err: targetErr(res.Target.Name, err)}
+		}
+		if err := rep.WriteText(a.stdout); err != nil {
+			return unfinishedErr("writing the regrade report: %v", err)
+		}
+		regraded[i] = rep.Result
+	}
+	next := report.NewRun(regraded...)
+	next.Thresholds = run.Thresholds
+	printRunThresholds(a.stdout, next)
+	if out != "" {
+		if err := report.WriteFileAtomic(out, func(w io.Writer) error { return report.JSONWriter{}.WriteRun(w, next) }); err != nil {
+			return unfinishedErr("writing regraded result %s: %v", out, err)
+		}
+	}
+	return runExit(next)
+}
+
+// runIDRE is what --run-id accepts: it goes into client IDs and file names.
+var runIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// checkRunID validates --run-id.
+func checkRunID(id string) error {
+	if id != "" && !runIDRE.MatchString(id) {
+		return usageErr("--run-id %q: use up to 64 letters, digits, '.', '_' and '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// newRunID is --run-id, or a fresh run ID.
+func (f *runFlags) newRunID() string {
+	if f.runID != "" {
+		return f.runID
+	}
+	return newRunID()
+}

@@ -1,0 +1,214 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/evalrun/evalrun/runner"
+)
+
+// WriteRun writes the page for run. For several targets it is the page of
+// one run with a column per target in the pass/fail matrix, one line per
+// target (its turn calls) in the percentile plot, the latency rows and the
+// failure transcripts of every target, each labelled with its target.
+func (hw HTMLWriter) WriteRun(w io.Writer, run *Run) error {
+	if run.Single() {
+		return hw.Write(w, run.Targets[0])
+	}
+	page, err := newRunHTMLPage(run, cmpInt(hw.MaxTranscripts, 100))
+	if err != nil {
+		return err
+	}
+	return writeHTMLPage(w, page)
+}
+
+// writeHTMLPage executes the page template and writes the cleaned page.
+func writeHTMLPage(w io.Writer, page *htmlPage) error {
+	var b strings.Builder
+	if err := htmlTemplate.Execute(&b, page); err != nil {
+		return fmt.Errorf("write HTML: %w", err)
+	}
+	clean := strings.Map(func(r rune) rune {
+		if !xmlChar(r) || r == '\r' {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(b.String(), "\uFFFD"))
+	if _, err := io.WriteString(w, clean); err != nil {
+		return fmt.Errorf("write HTML: %w", err)
+	}
+	return nil
+}
+
+func newRunHTMLPage(run *Run, maxConvs int) (*htmlPage, error) {
+	word, why := runStatus(run)
+	p := &htmlPage{Status: word, Why: why, Class: "fail", Thresholds: append([]ThresholdResult(nil), run.Thresholds...)}
+	switch word {
+	case "PASSED":
+		p.Class = "pass"
+	case "INTERRUPTED":
+		p.Class = "warn"
+	}
+	p.Title = "evalrun " + word
+	if run.RunID != "" {
+		p.Title += " · " + run.RunID
+	}
+	p.Meta = append(p.Meta, [2]string{"run", cmpOr(run.RunID, "–")})
+	if !run.Started.IsZero() {
+		p.Meta = append(p.Meta, [2]string{"started", run.Started.UTC().Format("2006-01-02 15:04:05 UTC")})
+	}
+	p.Meta = append(p.Meta, [2]string{"duration", fmtDuration(run.Duration())})
+
+	pages := make([]*htmlPage, len(run.Targets))
+	left := maxConvs
+	for i, r := range run.Targets {
+		// Each target shows its share of the transcripts, the first ones
+		// first.
+		tp, err := newHTMLPage(r, max(left, 1))
+		if err != nil {
+			return nil, err
+		}
+		pages[i] = tp
+		left = max(left-len(tp.Failures), 0)
+		name := targetName(r)
+		p.Targets = append(p.Targets, name)
+		t := r.Totals
+		desc := fmtInt(int64(t.Conversations)) + " conversations: " + cmpOr(outcomeCounts{t.Passed, t.Failed, t.Error, t.Throttled, t.NotRun}.describe(), "none") +
+			" · " + fmtInt(t.Calls) + " calls"
+		if r.Target.Kind != "" && r.Target.Kind != name {
+			desc = r.Target.Kind + " · " + desc
+		}
+		if r.Target.URL != "" {
+			desc = r.Target.URL + " · " + desc
+		}
+		if b := r.Budget; b.Unit != "" && !b.Unlimited() {
+			desc += fmt.Sprintf(" · %s of %s %s spent", fmtInt(b.Spent), fmtInt(b.Limit), b.Unit)
+		}
+		if w, y := statusText(r); w != "PASSED" {
+			desc += " · " + w + ": " + y
+		}
+		p.Meta = append(p.Meta, [2]string{"target " + name, desc})
+		for _, th := range r.Thresholds {
+			th.Scope = strings.TrimSpace("target:" + quoteName(name) + " " + strings.TrimPrefix(th.Scope, "target:"+quoteName(name)))
+			p.Thresholds = append(p.Thresholds, th)
+		}
+		for _, wn := range r.Warnings {
+			p.Warnings = append(p.Warnings, name+": "+wn)
+		}
+	}
+	first := run.Targets[0]
+	if first.Seed != 0 {
+		p.Meta = append(p.Meta, [2]string{"seed", fmt.Sprint(first.Seed)})
+	}
+	if run.Version != "" {
+		p.Meta = append(p.Meta, [2]string{"evalrun", run.Version})
+	}
+
+	// The matrix: a row per scenario, a column per target.
+	for _, s := range sideScenarios(run) {
+		row := htmlMatrixRow{Scenario: s.Name}
+		for i, sr := range s.By {
+			if sr == nil {
+				row.Cells = append(row.Cells, htmlCell{Mark: "–", Note: "not run on this target"})
+				continue
+			}
+			row.File, row.Tags = cmpOr(row.File, sr.File), cmpOr(row.Tags, strings.Join(sr.Tags, ", "))
+			for _, mr := range pages[i].Matrix {
+				if mr.Scenario == s.Name {
+					c := mr.Cells[0]
+					if c.Anchor != "" {
+						c.Anchor = targetAnchor(i, c.Anchor)
+					}
+					c.Note += " · p95 " + p95Of(run.Targets[i].Histogram(HistScenario, s.Name))
+					row.Cells = append(row.Cells, c)
+				}
+			}
+		}
+		p.Matrix = append(p.Matrix, row)
+	}
+
+	plot, err := runPlot(run)
+	if err != nil {
+		return nil, err
+	}
+	p.Plot = plot
+	// Latency: each target's totals, then turn by turn with the targets
+	// next to each other, each turn with its pass rate.
+	for i, r := range run.Targets {
+		for _, h := range r.Histograms {
+			if h.Count > 0 && (h.Kind == HistOverall || h.Kind == HistCallKind) {
+				p.Latency = append(p.Latency, latRow(p.Targets[i]+" · "+histLabel(&h), &h))
+			}
+		}
+	}
+	for _, ti := range sideTurns(run) {
+		for i, r := range run.Targets {
+			if h := r.Histogram(HistTurn, strconv.Itoa(ti)); h != nil && h.Count > 0 {
+				label := fmt.Sprintf("turn %d · %s", ti+1, p.Targets[i])
+				if rate := turnRate(r, ti); rate != "–" {
+					label += " · passed " + rate
+				}
+				p.Latency = append(p.Latency, latRow(label, h))
+			}
+		}
+	}
+	for i, tp := range pages {
+		name := p.Targets[i]
+		for _, l := range tp.ScenLatency {
+			l.Label = name + " · " + l.Label
+			p.ScenLatency = append(p.ScenLatency, l)
+		}
+		for _, c := range tp.Failures {
+			c.Anchor = targetAnchor(i, c.Anchor)
+			c.Title = name + " · " + c.Title
+			p.Failures = append(p.Failures, c)
+		}
+		p.MoreFails += tp.MoreFails
+		for _, s := range tp.NotKept {
+			p.NotKept = append(p.NotKept, name+": "+s)
+		}
+		for _, s := range tp.Notes {
+			p.Notes = append(p.Notes, name+": "+s)
+		}
+	}
+	return p, nil
+}
+
+// targetAnchor makes a transcript's anchor unique across targets.
+func targetAnchor(i int, anchor string) string {
+	return fmt.Sprintf("t%d-%s", i+1, anchor)
+}
+
+// runPlot draws one line per target: the latency of its turn calls by
+// percentile.
+func runPlot(run *Run) (*plotData, error) {
+	var series []plotSeries
+	var maxCount int64
+	for i, r := range run.Targets {
+		h := r.Histogram(HistCallKind, string(runner.CallTurn))
+		if h == nil || h.Count == 0 {
+			continue
+		}
+		hist, err := h.Decode()
+		if err != nil {
+			return nil, fmt.Errorf("write HTML: %w", err)
+		}
+		label := targetName(r) + " · all turns"
+		ps := plotSeries{Label: label, Legend: cut(label, 24) + " · " + plural(h.Count, "call"), Count: h.Count,
+			Color: plotPalette[i%len(plotPalette)], Width: 2.5}
+		if i >= len(plotPalette) {
+			ps.Dash = "6 3"
+		}
+		for _, br := range hist.CumulativeDistributionWithTicks(HgrmTicksPerHalfDistance) {
+			ps.pts = append(ps.pts, [2]float64{br.Quantile, float64(br.ValueAt)})
+		}
+		maxCount = max(maxCount, h.Count)
+		series = append(series, ps)
+	}
+	if len(series) == 0 {
+		return nil, nil
+	}
+	return newPlot(series, maxCount), nil
+}
