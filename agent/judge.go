@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evalrun/evalrun/internal/backoff"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -118,18 +119,8 @@ func NewJudge(opts JudgeOptions) (*Judge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: judge: %w", err)
 	}
-	if opts.MaxAttempts == 0 {
-		opts.MaxAttempts = 4
-	}
-	if opts.BaseDelay == 0 {
-		opts.BaseDelay = 250 * time.Millisecond
-	}
-	if opts.MaxDelay == 0 {
-		opts.MaxDelay = 10 * time.Second
-	}
-	if opts.MaxRetryAfter == 0 {
-		opts.MaxRetryAfter = 60 * time.Second
-	}
+	bp, _ := backoff.Policy{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay, MaxDelay: opts.MaxDelay, MaxRetryAfter: opts.MaxRetryAfter}.WithDefaults()
+	opts.MaxAttempts, opts.BaseDelay, opts.MaxDelay, opts.MaxRetryAfter = bp.MaxAttempts, bp.BaseDelay, bp.MaxDelay, bp.MaxRetryAfter
 	j := &Judge{core: c, model: opts.Model, policy: opts, inflight: map[string]*judgeFlight{},
 		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 	j.url = base + "/v1/chat/completions"
@@ -230,29 +221,12 @@ func (j *Judge) grade(ctx context.Context, rubric, reply string) (scenarios.Grad
 	}
 }
 
-// delay is the agent calls' backoff: full jitter in [0, min(MaxDelay,
-// BaseDelay × 2^(retry-1))], or the Retry-After (capped) plus up to a
-// tenth of it.
+// delay is the agent calls' backoff (see backoff.Policy.Delay).
 func (j *Judge) delay(retry int, retryAfter time.Duration) time.Duration {
 	p := j.policy
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if retryAfter > 0 {
-		d := min(retryAfter, p.MaxRetryAfter)
-		if jit := d / 10; jit > 0 {
-			d += time.Duration(j.rng.Int64N(int64(jit) + 1))
-		}
-		return min(d, p.MaxRetryAfter)
-	}
-	ceiling := p.BaseDelay
-	for i := 1; i < retry && ceiling < p.MaxDelay; i++ {
-		ceiling *= 2
-	}
-	ceiling = min(ceiling, p.MaxDelay)
-	if ceiling <= 0 {
-		return 0
-	}
-	return time.Duration(j.rng.Int64N(int64(ceiling) + 1))
+	return backoff.Policy{MaxAttempts: p.MaxAttempts, BaseDelay: p.BaseDelay, MaxDelay: p.MaxDelay, MaxRetryAfter: p.MaxRetryAfter}.Delay(retry, retryAfter, j.rng)
 }
 
 // attempt sends one request.

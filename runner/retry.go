@@ -2,9 +2,10 @@ package runner
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/backoff"
 )
 
 // RetryPolicy says how a call that failed in a retryable way (see
@@ -33,49 +34,15 @@ func (p RetryPolicy) Validate() error {
 }
 
 func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
-	if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 {
-		return p, fmt.Errorf("runner: retry policy: values must not be negative (MaxAttempts %d, BaseDelay %v, MaxDelay %v, MaxRetryAfter %v)",
-			p.MaxAttempts, p.BaseDelay, p.MaxDelay, p.MaxRetryAfter)
+	b, err := backoff.Policy(p).WithDefaults()
+	if err != nil {
+		return p, fmt.Errorf("runner: %w", err)
 	}
-	if p.MaxAttempts == 0 {
-		p.MaxAttempts = 4
-	}
-	if p.BaseDelay == 0 {
-		p.BaseDelay = 250 * time.Millisecond
-	}
-	if p.MaxDelay == 0 {
-		p.MaxDelay = 10 * time.Second
-	}
-	if p.MaxRetryAfter == 0 {
-		p.MaxRetryAfter = 60 * time.Second
-	}
-	return p, nil
+	return RetryPolicy(b), nil
 }
 
 // delay returns how long to wait before retry number retry (1 for the first
-// retry). Without a Retry-After it is full jitter: uniform in
-// [0, min(MaxDelay, BaseDelay × 2^(retry-1))]. With one, it is the Retry-After
-// capped at MaxRetryAfter, plus up to a tenth of it as jitter (still capped),
-// so that throttled conversations do not all come back at the same instant.
+// retry): full jitter, or the Retry-After capped (see backoff.Policy.Delay).
 func (p RetryPolicy) delay(retry int, retryAfter time.Duration, rng *rand.Rand) time.Duration {
-	if retryAfter > 0 {
-		d := min(retryAfter, p.MaxRetryAfter)
-		if j := d / 10; j > 0 {
-			d += time.Duration(rng.Int64N(int64(j) + 1))
-		}
-		return min(d, p.MaxRetryAfter)
-	}
-	ceiling := p.BaseDelay
-	for i := 1; i < retry && ceiling < p.MaxDelay; i++ {
-		if ceiling > p.MaxDelay/2 {
-			ceiling = p.MaxDelay // doubling would pass the cap (or overflow)
-			break
-		}
-		ceiling *= 2
-	}
-	ceiling = min(ceiling, p.MaxDelay, math.MaxInt64-1)
-	if ceiling <= 0 {
-		return 0
-	}
-	return time.Duration(rng.Int64N(int64(ceiling) + 1))
+	return backoff.Policy(p).Delay(retry, retryAfter, rng)
 }
