@@ -15,7 +15,6 @@ import (
 	"github.com/evalrun/evalrun/examples"
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
-	"github.com/evalrun/evalrun/scenarios"
 )
 
 // runFlags are the flags of "evalrun run".
@@ -113,20 +112,9 @@ func (a *app) run(args []string) error {
 	if err := f.load.resolve(fs, f.concurrency, f.gates.shard); err != nil {
 		return err
 	}
-	if len(paths) == 0 && cfg != nil {
-		paths = cfg.Suite
-	}
-	if len(paths) == 0 {
-		return usageErr("no scenario paths given; e.g. evalrun run examples (or list them under suite: in evalrun.yaml)")
-	}
-
-	lopts, err := a.scenarioOptions(cfg)
+	suite, err := a.loadSuite("run", cfg, paths)
 	if err != nil {
 		return err
-	}
-	suite, err := scenarios.LoadWith(lopts, paths...)
-	if err != nil {
-		return &exitError{code: exitUsage, err: err}
 	}
 	judge, err := a.openJudge(cfg, suite)
 	if err != nil {

@@ -31,19 +31,9 @@ func (a *app) validate(args []string) error {
 	if err := q.check(); err != nil {
 		return err
 	}
-	if len(paths) == 0 && cfg != nil {
-		paths = cfg.Suite
-	}
-	if len(paths) == 0 {
-		return usageErr("no scenario paths given; e.g. evalrun validate examples (or list them under suite: in evalrun.yaml)")
-	}
-	opts, err := a.scenarioOptions(cfg)
+	suite, err := a.loadSuite("validate", cfg, paths)
 	if err != nil {
 		return err
-	}
-	suite, err := scenarios.LoadWith(opts, paths...)
-	if err != nil {
-		return &exitError{code: exitUsage, err: err}
 	}
 	plan, err := validatePlan(suite, &q, cfg != nil && cfg.Judge != nil)
 	if err != nil {
@@ -141,6 +131,26 @@ func applyKnownSettings(cfg *config.File, fs *flag.FlagSet) error {
 		return &exitError{code: exitUsage, err: errs}
 	}
 	return nil
+}
+
+// loadSuite loads the scenarios at paths, or at evalrun.yaml's suite when
+// none are given, with the file's defaults, judge and env_allow.
+func (a *app) loadSuite(cmd string, cfg *config.File, paths []string) (*scenarios.Suite, error) {
+	if len(paths) == 0 && cfg != nil {
+		paths = cfg.Suite
+	}
+	if len(paths) == 0 {
+		return nil, usageErr("no scenario paths given; e.g. evalrun %s examples (or list them under suite: in evalrun.yaml)", cmd)
+	}
+	opts, err := a.scenarioOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	suite, err := scenarios.LoadWith(opts, paths...)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return suite, nil
 }
 
 // scenarioOptions turns evalrun.yaml's defaults, judge and env_allow into
