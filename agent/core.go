@@ -313,6 +313,9 @@ type request struct {
 	traceID         string      // the chat's trace id; "" or malformed starts a new trace
 	header          http.Header // extra headers, may be nil
 	accept          string      // default application/json
+	// headers says that the caller reads the headers of a 2xx answer; the
+	// h1 client leaves them unparsed otherwise (net/http parses them anyway).
+	headers bool
 }
 
 // meta identifies an attempt for the server's logs.
@@ -323,7 +326,8 @@ type meta struct {
 // newMeta returns the ids of one attempt: a new request id, and the
 // request's trace id or, when it has none or a malformed one, a new trace.
 func (c *core) newMeta(req *request) meta {
-	m := meta{requestID: c.idPrefix + "-" + strconv.FormatUint(c.seq.Add(1), 10), traceID: req.traceID}
+	var id [40]byte
+	m := meta{requestID: string(strconv.AppendUint(append(append(id[:0], c.idPrefix...), '-'), c.seq.Add(1), 10)), traceID: req.traceID}
 	if !validTraceID(m.traceID) {
 		m.traceID = newTraceID()
 	}

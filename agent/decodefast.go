@@ -22,17 +22,17 @@ type flatMember struct {
 
 // scanFlat splits body, a JSON object, into members whose values are
 // scalars (strings without escapes, valid UTF-8; numbers; true, false,
-// null), empty arrays, or — one level down, handed to sub — objects of such
+// null), empty arrays, or — one level down, when nested — objects of such
 // scalars. It reports false for anything else, including malformed JSON and
 // keys with escapes or non-ASCII characters.
-func scanFlat(b []byte, dst []flatMember, sub func(key, obj []byte) bool) ([]flatMember, bool) {
-	dst, end, ok := scanObject(b, skipWS(b, 0), dst, sub)
+func scanFlat(b []byte, dst []flatMember, nested bool) ([]flatMember, bool) {
+	dst, end, ok := scanObject(b, skipWS(b, 0), dst, nested)
 	return dst, ok && skipWS(b, end) == len(b)
 }
 
 // scanObject scans the object at b[i] as scanFlat describes and returns
 // the index after it.
-func scanObject(b []byte, i int, dst []flatMember, sub func(key, obj []byte) bool) ([]flatMember, int, bool) {
+func scanObject(b []byte, i int, dst []flatMember, nested bool) ([]flatMember, int, bool) {
 	if i >= len(b) || b[i] != '{' {
 		return nil, 0, false
 	}
@@ -52,9 +52,8 @@ func scanObject(b []byte, i int, dst []flatMember, sub func(key, obj []byte) boo
 		i = skipWS(b, i+1)
 		var end int
 		switch {
-		case i < len(b) && b[i] == '{' && sub != nil:
-			var inner [8]flatMember
-			if _, end, ok = scanObject(b, i, inner[:0], nil); !ok || !sub(key, b[i:end]) {
+		case i < len(b) && b[i] == '{' && nested:
+			if end, ok = skipFlatObject(b, i); !ok {
 				return nil, 0, false
 			}
 		case i < len(b) && b[i] == '[':
@@ -80,6 +79,51 @@ func scanObject(b []byte, i int, dst []flatMember, sub func(key, obj []byte) boo
 			return dst, i + 1, true
 		default:
 			return nil, 0, false
+		}
+	}
+}
+
+// skipFlatObject checks the object of scalars at b[i] (one level, as
+// scanObject takes it) and returns the index after it.
+func skipFlatObject(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '{' {
+		return 0, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		_, j, ok := scanKey(b, i)
+		if !ok {
+			return 0, false
+		}
+		i = skipWS(b, j)
+		if i >= len(b) || b[i] != ':' {
+			return 0, false
+		}
+		i = skipWS(b, i+1)
+		var end int
+		if i < len(b) && b[i] == '[' {
+			k := skipWS(b, i+1)
+			if k >= len(b) || b[k] != ']' {
+				return 0, false
+			}
+			end = k + 1
+		} else if end, ok = scanScalar(b, i); !ok {
+			return 0, false
+		}
+		i = skipWS(b, end)
+		if i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return i + 1, true
+		default:
+			return 0, false
 		}
 	}
 }
@@ -176,38 +220,41 @@ func scanNumber(b []byte, i int) (int, bool) {
 	return i, true
 }
 
-// members binds the keys of a flat object to their handlers. A key must
-// match exactly and at most once; a key that matches a known one only
-// when case is ignored (encoding/json would take it) makes it decline.
-func members(ms []flatMember, names []string, set func(k int, val []byte) bool) bool {
-	var seen uint64
-	for _, m := range ms {
-		for k, name := range names {
-			if string(m.key) == name {
-				if seen&(1<<k) != 0 {
-					return false
-				}
-				seen |= 1 << k
-				if !set(k, m.val) {
-					return false
-				}
-				break
-			}
-			if bytes.EqualFold(m.key, []byte(name)) {
-				return false
-			}
+// keyIndex returns the index of key in names; -1 when it is none of them;
+// -2 when it matches one only with case ignored (encoding/json would take
+// it: the fast decoders then decline).
+func keyIndex(key []byte, names []string) int {
+	for k, name := range names {
+		if string(key) == name {
+			return k
 		}
 	}
-	return true
+	for _, name := range names {
+		if len(key) == len(name) && bytes.EqualFold(key, []byte(name)) {
+			return -2
+		}
+	}
+	return -1
 }
 
-// loose decodes a scalar as looseString does.
-func loose(val []byte) (looseString, bool) {
-	var l looseString
-	if len(val) > 0 && (val[0] == '{' || val[0] == '[') {
-		return l, false
+// loose decodes a scalar as looseString does, its string a substring of
+// text (the body as a string) when the scalar lies at off in the body.
+func loose(val []byte, text string, off int) (looseString, bool) {
+	switch c := val[0]; {
+	case c == '"':
+		// scanScalar accepted it: no escapes, valid UTF-8.
+		return looseString{s: text[off+1 : off+len(val)-1], set: true}, true
+	case c == '-' || c >= '0' && c <= '9':
+		return looseString{s: text[off : off+len(val)], set: true}, true
+	case c == '{' || c == '[':
+		return looseString{}, false
 	}
-	return l, l.UnmarshalJSON(val) == nil
+	return looseString{}, true // null, true, false: nothing
+}
+
+// offset returns where sub, a subslice of body, starts in it.
+func offset(body, sub []byte) int {
+	return cap(body) - cap(sub)
 }
 
 var replyKeys = []string{"success", "data", "response", "message_id", "agent_id", "timestamp", "tools_executed", "handoff_data", "metadata"}
@@ -215,56 +262,41 @@ var replyKeys = []string{"success", "data", "response", "message_id", "agent_id"
 var metaKeys = []string{"processing_time", "tokens_used", "knowledge_chunks_used"}
 
 // decodeReplyFast decodes the common shape of a reply; false means
-// decodeReply must do it.
+// decodeReply must do it. Its strings share one copy of the body.
 func decodeReplyFast(body []byte) (Reply, bool) {
 	var buf [12]flatMember
-	var meta metaWire
-	metaOK := true
-	ms, ok := scanFlat(body, buf[:0], func(key, obj []byte) bool {
-		if string(key) != "metadata" {
-			return false
-		}
-		var mbuf [8]flatMember
-		mm, ok := scanFlat(obj, mbuf[:0], nil)
-		if !ok {
-			return false
-		}
-		metaOK = members(mm, metaKeys, func(k int, val []byte) bool {
-			if val[0] == '[' {
-				return false
-			}
-			var n looseNum
-			_ = n.UnmarshalJSON(val)
-			switch k {
-			case 0:
-				meta.ProcessingTime = n
-			case 1:
-				meta.TokensUsed = n
-			case 2:
-				meta.KnowledgeUsed = n
-			}
-			return true
-		})
-		return metaOK
-	})
-	if !ok || !metaOK {
+	ms, ok := scanFlat(body, buf[:0], true)
+	if !ok {
 		return Reply{}, false
 	}
 	var r Reply
+	var text string
+	var seen uint64
 	hasText := false
-	ok = members(ms, replyKeys, func(k int, val []byte) bool {
+	for _, m := range ms {
+		k := keyIndex(m.key, replyKeys)
+		if k == -2 || k >= 0 && seen&(1<<k) != 0 {
+			return Reply{}, false
+		}
+		if k >= 0 {
+			seen |= 1 << k
+		}
+		if k >= 2 && k <= 5 && text == "" {
+			text = string(body)
+		}
 		switch k {
 		case 0, 1: // an envelope
-			return false
+			return Reply{}, false
 		case 2:
-			if val[0] != '"' {
-				return false
+			if m.val[0] != '"' {
+				return Reply{}, false
 			}
-			r.Text, hasText = string(val[1:len(val)-1]), true
+			off := offset(body, m.val)
+			r.Text, hasText = text[off+1:off+len(m.val)-1], true
 		case 3, 4, 5:
-			l, ok := loose(val)
+			l, ok := loose(m.val, text, offset(body, m.val))
 			if !ok {
-				return false
+				return Reply{}, false
 			}
 			switch k {
 			case 3:
@@ -275,47 +307,85 @@ func decodeReplyFast(body []byte) (Reply, bool) {
 				r.Timestamp = l.s
 			}
 		case 6: // tools_executed: only none
-			return val[0] == '[' || string(val) == "null"
+			if m.val[0] != '[' && string(m.val) != "null" {
+				return Reply{}, false
+			}
 		case 7: // handoff_data: only none
-			return string(val) == "null"
-		case 8: // metadata: an object, read above; null leaves it zero
-			return val[0] == '{' || string(val) == "null"
+			if string(m.val) != "null" {
+				return Reply{}, false
+			}
+		case 8: // metadata: an object of scalars; null leaves it zero
+			if string(m.val) == "null" {
+				continue
+			}
+			if m.val[0] != '{' {
+				return Reply{}, false
+			}
+			var mbuf [8]flatMember
+			mm, ok := scanFlat(m.val, mbuf[:0], false)
+			if !ok {
+				return Reply{}, false
+			}
+			var mseen uint64
+			for _, x := range mm {
+				j := keyIndex(x.key, metaKeys)
+				if j == -2 || j >= 0 && mseen&(1<<j) != 0 || x.val[0] == '[' {
+					return Reply{}, false
+				}
+				if j < 0 {
+					continue
+				}
+				mseen |= 1 << j
+				var n looseNum
+				_ = n.UnmarshalJSON(x.val)
+				switch j {
+				case 0:
+					r.ProcessingTime = float64(n)
+				case 1:
+					r.TokensUsed = int(n)
+				case 2:
+					r.KnowledgeUsed = int(n)
+				}
+			}
 		}
-		return true
-	})
-	if !ok || !hasText {
+	}
+	if !hasText {
 		return Reply{}, false
 	}
 	r.Raw = json.RawMessage(body)
-	r.ProcessingTime = float64(meta.ProcessingTime)
-	r.TokensUsed = int(meta.TokensUsed)
-	r.KnowledgeUsed = int(meta.KnowledgeUsed)
 	return r, true
 }
 
 var chatKeys = []string{"success", "data", "chat_id", "agent_id", "client_id", "created_at", "status"}
 
 // decodeChatFast decodes the common shape of a new chat; false means
-// decodeChat must do it.
+// decodeChat must do it. Its strings share one copy of the body.
 func decodeChatFast(body []byte) (Chat, bool) {
 	var buf [10]flatMember
-	ms, ok := scanFlat(body, buf[:0], nil)
+	ms, ok := scanFlat(body, buf[:0], false)
 	if !ok {
 		return Chat{}, false
 	}
+	text := string(body)
 	var ch Chat
-	ok = members(ms, chatKeys, func(k int, val []byte) bool {
-		if k < 2 {
-			return false
+	var seen uint64
+	for _, m := range ms {
+		k := keyIndex(m.key, chatKeys)
+		if k == -2 || k == 0 || k == 1 || k >= 0 && seen&(1<<k) != 0 {
+			return Chat{}, false
 		}
-		l, ok := loose(val)
+		if k < 0 {
+			continue
+		}
+		seen |= 1 << k
+		l, ok := loose(m.val, text, offset(body, m.val))
 		if !ok {
-			return false
+			return Chat{}, false
 		}
 		switch k {
 		case 2:
 			if !l.set || l.s == "" {
-				return false // decodeChat says what is wrong
+				return Chat{}, false // decodeChat says what is wrong
 			}
 			ch.ID = l.s
 		case 3:
@@ -327,9 +397,8 @@ func decodeChatFast(body []byte) (Chat, bool) {
 		case 6:
 			ch.Status = l.s
 		}
-		return true
-	})
-	if !ok || ch.ID == "" {
+	}
+	if ch.ID == "" {
 		return Chat{}, false
 	}
 	return ch, true

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -51,9 +52,52 @@ type h1Client struct {
 type h1Conn struct {
 	nc    net.Conn
 	br    *bufio.Reader
-	tp    textproto.Reader
-	buf   []byte    // the request being written, reused
-	since time.Time // when it went idle
+	lr    io.LimitedReader // the body being read
+	buf   []byte           // the request being written, reused
+	head  []byte           // the head of the answer being read, reused
+	since time.Time        // when it went idle
+
+	// The context whose end poisons the connection's deadline (so that a
+	// blocked read or write returns): registered once and kept while calls
+	// come with the same context (the runner passes one to all its calls),
+	// instead of an AfterFunc per call.
+	watched <-chan struct{}
+	unwatch func() bool
+}
+
+// watch makes the end of ctx interrupt the connection's I/O. It reports
+// false when the connection may still be interrupted by an earlier
+// context whose end is being handled: the caller must not use it.
+func (pc *h1Conn) watch(ctx context.Context) bool {
+	done := ctx.Done()
+	if done == pc.watched && done != nil {
+		return true
+	}
+	if !pc.stopWatching() {
+		return false
+	}
+	if done != nil {
+		pc.watched = done
+		pc.unwatch = context.AfterFunc(ctx, func() { _ = pc.nc.SetDeadline(aLongTimeAgo) })
+	}
+	return true
+}
+
+// stopWatching unregisters the context; false when its end already set off
+// the interruption.
+func (pc *h1Conn) stopWatching() bool {
+	ok := true
+	if pc.unwatch != nil {
+		ok = pc.unwatch()
+	}
+	pc.watched, pc.unwatch = nil, nil
+	return ok
+}
+
+// close closes the connection.
+func (pc *h1Conn) close() {
+	pc.stopWatching()
+	_ = pc.nc.Close()
 }
 
 const (
@@ -130,8 +174,7 @@ func headersOK(h http.Header) bool {
 }
 
 // get returns an idle connection (true) or dials a new one (false).
-func (h *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
-	now := time.Now()
+func (h *h1Client) get(ctx context.Context, now time.Time) (*h1Conn, bool, error) {
 	for {
 		h.mu.Lock()
 		n := len(h.idle)
@@ -145,7 +188,7 @@ func (h *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
 		h.mu.Unlock()
 		idle := now.Sub(pc.since)
 		if idle > h1IdleTimeout || (idle > h1ProbeAfter && !pc.alive()) {
-			_ = pc.nc.Close()
+			pc.close()
 			continue
 		}
 		return pc, true, nil
@@ -155,13 +198,14 @@ func (h *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
 		return nil, false, err
 	}
 	pc := &h1Conn{nc: nc, br: bufio.NewReaderSize(nc, 4096), buf: make([]byte, 0, 512)}
-	pc.tp.R = pc.br
 	return pc, false, nil
 }
 
 // put keeps a connection for reuse, or closes it when the pool is full.
-func (h *h1Client) put(pc *h1Conn) {
-	pc.since = time.Now()
+// now is about the present (the call's start will do: it only decides
+// when an idle connection is probed or dropped).
+func (h *h1Client) put(pc *h1Conn, now time.Time) {
+	pc.since = now
 	h.mu.Lock()
 	if len(h.idle) < h.maxIdle {
 		h.idle = append(h.idle, pc)
@@ -169,7 +213,7 @@ func (h *h1Client) put(pc *h1Conn) {
 		return
 	}
 	h.mu.Unlock()
-	_ = pc.nc.Close()
+	pc.close()
 }
 
 // closeIdle closes the idle connections; the client stays usable.
@@ -182,7 +226,7 @@ func (h *h1Client) closeIdle() {
 	h.idle = nil
 	h.mu.Unlock()
 	for _, pc := range idle {
-		_ = pc.nc.Close()
+		pc.close()
 	}
 }
 
@@ -234,25 +278,32 @@ func (c *core) roundTripH1(ctx context.Context, req *request, path string, m met
 		limit = c.maxBody
 	}
 	for attempt := 0; ; attempt++ {
-		pc, reused, err := c.h1.get(ctx)
+		pc, reused, err := c.h1.get(ctx, start)
 		if err != nil {
 			return h1Answer{}, c.h1Error(ctx, deadline, req.op, 0, "", err)
+		}
+		if !pc.watch(ctx) {
+			pc.close()
+			attempt-- // not an attempt: nothing was sent
+			continue
 		}
 		dl := deadline
 		if d, ok := ctx.Deadline(); ok && d.Before(dl) {
 			dl = d
 		}
 		_ = pc.nc.SetDeadline(dl)
-		stop := func() bool { return true }
-		if ctx.Done() != nil {
-			stop = context.AfterFunc(ctx, func() { _ = pc.nc.SetDeadline(aLongTimeAgo) })
+		if err := ctx.Err(); err != nil {
+			// Ended before the deadline was set: the watch may have been
+			// overridden.
+			pc.close()
+			return h1Answer{}, c.h1Error(ctx, deadline, req.op, 0, "", err)
 		}
 		ans, keep, written, e := c.exchange(ctx, pc, req, path, m, limit, deadline)
-		canceled := !stop()
+		canceled := ctx.Err() != nil
 		if e == nil && keep && !canceled {
-			c.h1.put(pc)
+			c.h1.put(pc, start)
 		} else {
-			_ = pc.nc.Close()
+			pc.close()
 		}
 		if e != nil && reused && written == 0 && attempt == 0 && !canceled && ctx.Err() == nil {
 			// The server had closed the pooled connection: nothing was
@@ -320,7 +371,7 @@ func (c *core) exchange(ctx context.Context, pc *h1Conn, req *request, path stri
 	b = append(b, "\r\nTraceparent: 00-"...)
 	b = append(b, m.traceID...)
 	b = append(b, '-')
-	b = append(b, newSpanID()...)
+	b = appendSpanID(b)
 	b = append(b, "-01\r\n\r\n"...)
 	b = append(b, req.body...)
 	pc.buf = b[:0]
@@ -333,28 +384,18 @@ func (c *core) exchange(ctx context.Context, pc *h1Conn, req *request, path stri
 	}
 
 	// The status line and headers; 1xx interim answers are skipped.
-	var status int
-	var hdr textproto.MIMEHeader
+	var hd h1Head
 	for {
-		line, err := pc.tp.ReadLine()
-		if err != nil {
+		if err := pc.readHead(&hd, req.headers); err != nil {
 			return ans, false, written, c.h1Error(ctx, deadline, req.op, 0, "", err)
 		}
-		proto, rest, ok1 := strings.Cut(line, " ")
-		code, _, _ := strings.Cut(rest, " ")
-		status, err = strconv.Atoi(code)
-		if !ok1 || !strings.HasPrefix(proto, "HTTP/1.") || len(code) != 3 || err != nil || status < 100 {
-			return ans, false, written, c.h1Error(ctx, deadline, req.op, 0, "", fmt.Errorf("malformed HTTP response %q", line))
-		}
-		if hdr, err = pc.tp.ReadMIMEHeader(); err != nil {
-			return ans, false, written, c.h1Error(ctx, deadline, req.op, 0, "", err)
-		}
-		if status >= 200 || status == 101 {
-			keep = proto == "HTTP/1.1" && !tokenIn(hdr["Connection"], "close")
+		if hd.status >= 200 || hd.status == 101 {
 			break
 		}
 	}
-	ans.status, ans.header = status, http.Header(hdr)
+	status := hd.status
+	keep = hd.http11 && !hd.close
+	ans.status, ans.header = status, hd.header
 
 	// The body, as net/http would frame it.
 	var body io.Reader
@@ -363,22 +404,16 @@ func (c *core) exchange(ctx context.Context, pc *h1Conn, req *request, path stri
 	switch {
 	case status == 204 || status == 304 || req.method == http.MethodHead:
 		length = 0
-	case len(hdr["Transfer-Encoding"]) > 0:
-		if te := hdr["Transfer-Encoding"]; len(te) != 1 || !strings.EqualFold(strings.TrimSpace(te[0]), "chunked") {
-			return ans, false, written, c.h1Error(ctx, deadline, req.op, 0, "", fmt.Errorf("unsupported transfer encoding %q", te))
+	case hd.te != nil:
+		if !bytes.EqualFold(hd.te, []byte("chunked")) {
+			return ans, false, written, c.h1Error(ctx, deadline, req.op, 0, "", fmt.Errorf("unsupported transfer encoding %q", hd.te))
 		}
 		chunked = true
 		body = httputil.NewChunkedReader(pc.br)
-	case len(hdr["Content-Length"]) > 0:
-		cl := hdr["Content-Length"]
-		n, err := strconv.ParseInt(strings.TrimSpace(cl[0]), 10, 64)
-		for _, v := range cl[1:] {
-			if strings.TrimSpace(v) != strings.TrimSpace(cl[0]) {
-				err = errors.New("conflicting values")
-			}
-		}
+	case hd.cl != nil:
+		n, err := parseLength(hd.cl)
 		if err != nil || n < 0 {
-			return ans, false, written, c.h1Error(ctx, deadline, req.op, 0, "", fmt.Errorf("bad Content-Length %q", cl))
+			return ans, false, written, c.h1Error(ctx, deadline, req.op, 0, "", fmt.Errorf("bad Content-Length %q", hd.cl))
 		}
 		length = n
 	default:
@@ -386,7 +421,8 @@ func (c *core) exchange(ctx context.Context, pc *h1Conn, req *request, path stri
 		body = pc.br
 	}
 	if length >= 0 {
-		body = io.LimitReader(pc.br, length)
+		pc.lr = io.LimitedReader{R: pc.br, N: length}
+		body = &pc.lr
 	}
 	ok := status >= 200 && status < 300
 	capBytes := limit
@@ -407,8 +443,15 @@ func (c *core) exchange(ctx context.Context, pc *h1Conn, req *request, path stri
 		return ans, false, written, c.h1Error(ctx, deadline, req.op, status, "reading the response body", io.ErrUnexpectedEOF)
 	case chunked:
 		// The trailer, up to the blank line that ends the message.
-		if _, err := pc.tp.ReadMIMEHeader(); err != nil {
-			keep = false
+		for {
+			l, err := pc.line(pc.head[:0])
+			if err != nil {
+				keep = false
+				break
+			}
+			if len(l) == 0 {
+				break
+			}
 		}
 	}
 	if !ok {
@@ -418,6 +461,178 @@ func (c *core) exchange(ctx context.Context, pc *h1Conn, req *request, path stri
 	}
 	ans.data = data
 	return ans, keep, written, nil
+}
+
+// h1Head is the head of an answer: its status and what frames its body.
+type h1Head struct {
+	status int
+	http11 bool   // HTTP/1.1 (keep-alive by default)
+	close  bool   // Connection: close
+	te, cl []byte // Transfer-Encoding and Content-Length, trimmed; valid until the next read
+	// header holds every header when the caller asked for them or the
+	// answer is not a 2xx; nil otherwise.
+	header http.Header
+}
+
+// readHead reads a status line and its headers. The framing headers are
+// read off the raw lines; the whole header is parsed (with net/textproto,
+// as net/http does) only when all is set, the answer is not a 2xx, or a
+// line is out of the ordinary (folded, malformed): parsing every header of
+// every answer is a good part of a call's cost otherwise.
+func (pc *h1Conn) readHead(hd *h1Head, all bool) error {
+	*hd = h1Head{}
+	block, err := pc.line(pc.head[:0])
+	if err != nil {
+		return err
+	}
+	status := block
+	proto, rest, ok1 := bytes.Cut(status, []byte(" "))
+	code, _, _ := bytes.Cut(rest, []byte(" "))
+	if !ok1 || !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(code) != 3 || code[0] < '1' || code[0] > '9' ||
+		code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
+		return fmt.Errorf("malformed HTTP response %q", status)
+	}
+	hd.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+	hd.http11 = string(proto) == "HTTP/1.1"
+	plain := true
+	for {
+		prev := len(block)
+		if block, err = pc.line(block); err != nil {
+			return err
+		}
+		l := block[prev+1:] // after the separator
+		if len(l) == 0 {
+			break
+		}
+		name, val, ok := bytes.Cut(l, []byte(":"))
+		if !ok || !tokenBytes(name) || !cleanValue(val) {
+			plain = false // folded or malformed: net/textproto decides
+			continue
+		}
+		val = bytes.TrimSpace(val)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if hd.cl != nil && !bytes.Equal(val, hd.cl) {
+				plain = false
+			}
+			hd.cl = val
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			if hd.te != nil {
+				plain = false
+			}
+			hd.te = val
+		case bytes.EqualFold(name, []byte("Connection")):
+			for f := range bytes.SplitSeq(val, []byte(",")) {
+				if bytes.EqualFold(bytes.TrimSpace(f), []byte("close")) {
+					hd.close = true
+				}
+			}
+		}
+	}
+	pc.head = block[:0]
+	if plain && !all && hd.status >= 200 && hd.status < 300 {
+		return nil
+	}
+	// Parse the header lines again with net/textproto, each ended by CRLF.
+	var raw []byte
+	for l := range bytes.SplitSeq(block[len(status)+1:], []byte{0}) {
+		raw = append(raw, l...)
+		raw = append(raw, '\r', '\n')
+	}
+	mh, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw))).ReadMIMEHeader()
+	if err != nil {
+		return err
+	}
+	hd.header = http.Header(mh)
+	hd.te, hd.cl, hd.close = nil, nil, tokenIn(mh["Connection"], "close")
+	if te := mh["Transfer-Encoding"]; len(te) > 0 {
+		if len(te) != 1 {
+			return fmt.Errorf("unsupported transfer encoding %q", te)
+		}
+		hd.te = []byte(strings.TrimSpace(te[0]))
+	}
+	if cl := mh["Content-Length"]; len(cl) > 0 {
+		hd.cl = []byte(strings.TrimSpace(cl[0]))
+		for _, v := range cl[1:] {
+			if strings.TrimSpace(v) != string(hd.cl) {
+				return fmt.Errorf("bad Content-Length %q", cl)
+			}
+		}
+	}
+	return nil
+}
+
+// parseLength parses a Content-Length: decimal digits only.
+func parseLength(b []byte) (int64, error) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, errors.New("bad length")
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, errors.New("bad length")
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}
+
+// tokenBytes reports whether b is an HTTP token (a valid header name).
+func tokenBytes(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// line appends the next line of the answer, without its CRLF or LF, and a
+// NUL separator before it (a header value cannot hold NUL).
+func (pc *h1Conn) line(dst []byte) ([]byte, error) {
+	if len(dst) > 0 {
+		dst = append(dst, 0)
+	}
+	for {
+		frag, err := pc.br.ReadSlice('\n')
+		dst = append(dst, frag...)
+		if len(dst) > maxHeadBytes {
+			return dst, errors.New("response headers too large")
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if err == io.EOF && len(dst) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return dst, err
+		}
+		break
+	}
+	dst = dst[:len(dst)-1]
+	if n := len(dst); n > 0 && dst[n-1] == '\r' {
+		dst = dst[:n-1]
+	}
+	return dst, nil
+}
+
+// maxHeadBytes caps the status line and headers of an answer (net/http's
+// default is 10 MB, far more than any agent sends).
+const maxHeadBytes = 1 << 20
+
+// cleanValue reports whether a header value has no control characters
+// but tab.
+func cleanValue(v []byte) bool {
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // h1Skip reports whether an extra header is not sent as given: core.open

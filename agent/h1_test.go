@@ -214,6 +214,8 @@ func TestH1Framing(t *testing.T) {
 		{"chunked twice on one connection", []string{chunked, chunked}},
 		{"interim 100", []string{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n" + body}},
 		{"HTTP/1.0 until close", []string{"HTTP/1.0 200 OK\r\n\r\n" + body}},
+		{"folded header line", []string{"HTTP/1.1 200 OK\r\nX-Long: a\r\n b\r\nContent-Length: 17\r\n\r\n" + body, "HTTP/1.1 200 OK\r\ncontent-length:17\r\n\r\n" + body}},
+		{"LF line ends, repeated equal length", []string{"HTTP/1.1 200 OK\nContent-Length: 17\nContent-Length: 17\n\n" + body}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newConn(t, rawServer(t, tc.answers...), nil)
@@ -227,6 +229,20 @@ func TestH1Framing(t *testing.T) {
 				}
 			}
 		})
+	}
+	for _, bad := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 17\r\nContent-Length: 18\r\n\r\n" + body,
+		"HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 17\r\n\r\n" + body,
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n" + body,
+		"HTTP/1.1 2x0 OK\r\n\r\n",
+	} {
+		// As net/http (debug logging on) takes it.
+		url := rawServer(t, bad)
+		_, want := newConn(t, url, func(o *Options) { o.Debug = io.Discard }).Send(context.Background(), Chat{ID: "c"}, Message{Content: "x"})
+		_, err := newConn(t, url, nil).Send(context.Background(), Chat{ID: "c"}, Message{Content: "x"})
+		if (err == nil) != (want == nil) || err != nil && asError(t, err).Kind != asError(t, want).Kind {
+			t.Errorf("answer %q: got %v, net/http %v", bad, err, want)
+		}
 	}
 	o := newConn(t, rawServer(t, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 2\r\n\r\n{}"), nil)
 	_, err := o.Send(context.Background(), Chat{ID: "c"}, Message{Content: "x"})

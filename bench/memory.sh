@@ -46,6 +46,8 @@ start_server -latency 1s
 stop_server
 : >"$tmp/url"
 
-start_server
-"$tmp/loadbench" soak -url "$url" -calls "$SOAK_CALLS" -call-rate "$SOAK_RATE" -pool "$SOAK_POOL"
-stop_server
+if [[ $SOAK_CALLS -gt 0 ]]; then # SOAK_CALLS=0: the in-flight part only
+	start_server
+	"$tmp/loadbench" soak -url "$url" -calls "$SOAK_CALLS" -call-rate "$SOAK_RATE" -pool "$SOAK_POOL"
+	stop_server
+fi

@@ -364,7 +364,19 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	if c == nil {
 		return
 	}
-	rec := conversationRecord(c)
+	// The stored record is built only when something keeps it: the
+	// stream, the transcripts, or a failure (most conversations of a load
+	// test pass and need only be counted).
+	outcome := c.Outcome
+	if !knownOutcome(outcome) {
+		outcome = runner.Errored
+	}
+	bad := outcome == runner.Failed || outcome == runner.Errored || outcome == runner.Throttled
+	keep := keepTranscript(a.policy, a.sample, a.stream != nil, &ConversationResult{Outcome: outcome, Iteration: c.Iteration})
+	var rec ConversationResult
+	if a.stream != nil || keep || bad {
+		rec = conversationRecord(c)
+	}
 	name, file, tags, minPass := UnnamedScenario, "", []string(nil), 1.0
 	if sc := c.Scenario; sc != nil {
 		name, file, tags, minPass = cmp.Or(sc.Name, UnnamedScenario), sc.File, sc.Tags, sc.MinPassRate
@@ -373,9 +385,8 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 		a.stream.write(&TranscriptLine{Target: a.meta.Target.Name, Scenario: name, File: file, ConversationResult: rec})
 	}
 	a.turns.add(c)
-	keep := keepTranscript(a.policy, a.sample, a.stream != nil, &rec)
 	var fail *Failure
-	if rec.Outcome == runner.Failed || rec.Outcome == runner.Errored || rec.Outcome == runner.Throttled {
+	if bad {
 		fail = firstFailure([]ConversationResult{rec})
 	}
 	s := a.stripe(c.ID)
@@ -385,15 +396,15 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 		acc = &scenarioAcc{file: file, tags: tags, minPassRate: minPass}
 		s.scenarios[name] = acc
 	}
-	acc.outcomes.add(rec.Outcome)
-	acc.turns += int64(len(rec.Turns))
+	acc.outcomes.add(outcome)
+	acc.turns += int64(len(c.Turns))
 	if keep {
 		acc.convs = append(acc.convs, rec)
 	}
 	if earlier(fail, acc.first) {
 		acc.first = fail
 	}
-	s.outcomes.add(rec.Outcome)
+	s.outcomes.add(outcome)
 	var full *[]sample
 	if !c.Start.IsZero() && !c.Scheduled.IsZero() {
 		*s.buf = append(*s.buf, sample{kind: sampleLag, us: latencyMicros(c.Start.Sub(c.Scheduled)), bucket: -1})

@@ -375,8 +375,10 @@ type convo struct {
 	res  *Reservation
 	done func() // frees the conversation's slot once it is over
 
+	pcg     rand.PCG // rng's source, kept here to save an allocation
 	rng     *rand.Rand
 	env     *scenarios.Env
+	session string // the metadata session id of its messages
 	chat    agent.Chat
 	prevEnd time.Time
 	opened  bool // the chat is open
@@ -395,7 +397,8 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 	sc := c.Scenario
 	if !cv.opened {
 		cv.opened = true
-		cv.rng = rand.New(rand.NewPCG(uint64(r.opts.Seed), uint64(c.ID)))
+		cv.pcg.Seed(uint64(r.opts.Seed), uint64(c.ID))
+		cv.rng = rand.New(&cv.pcg)
 		cv.env = &scenarios.Env{
 			Vars:         sc.Vars,
 			Captures:     map[string]string{},
@@ -406,7 +409,8 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			Seed:         r.opts.Seed,
 			Now:          r.opts.start,
 		}
-		c.ClientID = "evalrun-" + r.opts.RunID + "-" + strconv.Itoa(c.ID)
+		cv.session = r.opts.RunID + "-" + strconv.Itoa(c.ID)
+		c.ClientID = "evalrun-" + cv.session
 		if sc.ClientID != nil {
 			id, err := sc.ClientID.Render(cv.env)
 			if err != nil {
@@ -446,7 +450,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		msg := agent.Message{
 			Content:   text,
 			ClientID:  c.ClientID,
-			SessionID: r.opts.RunID + "-" + strconv.Itoa(c.ID),
+			SessionID: cv.session,
 			Source:    "evalrun",
 		}
 		var reply agent.Reply

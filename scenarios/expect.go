@@ -18,6 +18,7 @@ type Expectation struct {
 	Pos  Pos    // where the check is written
 
 	check checker
+	desc  string // check.String(), worked out once when loaded: every verdict carries it
 }
 
 // checker is the behaviour of one expectation kind. Logic kinds (any, all,
@@ -89,6 +90,9 @@ func (e *Expectation) String() string {
 			return ""
 		}
 		return e.Kind
+	}
+	if e.desc != "" {
+		return e.desc
 	}
 	return e.check.String()
 }
@@ -201,6 +205,7 @@ func (d *decoder) expectation(n *yaml.Node) *Expectation {
 	if e.check == nil || bad {
 		return nil
 	}
+	e.desc = e.check.String()
 	return e
 }
 

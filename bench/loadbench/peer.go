@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,7 @@ func peer(args []string) error {
 	file := fs.String("scenario", "bench/testdata/peers.yaml", "scenario `FILE` (one turn)")
 	chats := fs.Int("chats", 0, "chats opened before the run and handed out in turn (0: -concurrency)")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
+	memprof := fs.String("memprofile", "", "write an allocation profile of the run to `FILE`")
 	_ = fs.Parse(args)
 	if *url == "" {
 		return fmt.Errorf("peer: -url is required")
@@ -83,6 +85,8 @@ func peer(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	started := time.Now()
 	agg := report.NewAggregator(report.Meta{RunID: "peers", Started: started, Load: report.LoadInfo{Model: report.LoadClosed},
 		Transcripts: report.Transcripts{Policy: report.TranscriptsFailed}})
@@ -96,9 +100,18 @@ func peer(args []string) error {
 		return err
 	}
 	res := agg.Result(report.Finish{Ended: time.Now(), Schedule: sum.Schedule})
+	runtime.ReadMemStats(&m1)
+	if *memprof != "" {
+		if f, err := os.Create(*memprof); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
 	lat := hist(res, report.HistCallKind, string(runner.CallTurn))
-	fmt.Printf("calls=%d elapsed=%.3f rate=%.1f p50_us=%d p99_us=%d passed=%d failed=%d errored=%d spent=%d\n",
+	calls := max(res.Totals.Calls, 1)
+	fmt.Printf("calls=%d elapsed=%.3f rate=%.1f p50_us=%d p99_us=%d passed=%d failed=%d errored=%d spent=%d allocs_per_call=%.1f bytes_per_call=%.0f gc=%d\n",
 		res.Totals.Calls, sum.Elapsed.Seconds(), float64(res.Totals.Calls)/sum.Elapsed.Seconds(), lat.P50US, lat.P99US,
-		sum.Outcomes[runner.Passed], sum.Outcomes[runner.Failed], sum.Outcomes[runner.Errored]+sum.Outcomes[runner.Throttled], sum.Spent)
+		sum.Outcomes[runner.Passed], sum.Outcomes[runner.Failed], sum.Outcomes[runner.Errored]+sum.Outcomes[runner.Throttled], sum.Spent,
+		float64(m1.Mallocs-m0.Mallocs)/float64(calls), float64(m1.TotalAlloc-m0.TotalAlloc)/float64(calls), m1.NumGC-m0.NumGC)
 	return nil
 }
