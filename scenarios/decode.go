@@ -118,19 +118,19 @@ func (d *decoder) fields(n *yaml.Node, what string, valid []string) ([]field, bo
 		d.errorf(n, "%s: expected a mapping, got %s", what, describe(n))
 		return nil, false
 	}
-	var out []field
-	seen := map[string]*yaml.Node{}
+	out := make([]field, 0, len(n.Content)/2)
+	var seen []*yaml.Node // keys so far: mappings here are small
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
 		name, ok := d.key(k)
 		if !ok {
 			continue
 		}
-		if first, dup := seen[name]; dup {
+		if first := firstKey(seen, name); first != nil {
 			d.errorf(k, "duplicate key %q (first at line %d)", name, first.Line)
 			continue
 		}
-		seen[name] = k
+		seen = append(seen, k)
 		if !contains(valid, name) {
 			hint := didYouMean(name, valid)
 			if name == "<<" {
@@ -142,6 +142,16 @@ func (d *decoder) fields(n *yaml.Node, what string, valid []string) ([]field, bo
 		out = append(out, field{name: name, key: k, val: v})
 	}
 	return out, true
+}
+
+// firstKey returns the key node named name, or nil.
+func firstKey(keys []*yaml.Node, name string) *yaml.Node {
+	for _, k := range keys {
+		if k.Value == name {
+			return k
+		}
+	}
+	return nil
 }
 
 // key returns a mapping key's text; keys must be scalars.

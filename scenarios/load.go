@@ -299,8 +299,17 @@ func parseFile(file string, data []byte, opts *LoadOptions, res *regexpCache) ([
 	var scs []*Scenario
 	d := &decoder{file: file, src: string(data), opts: opts, regexps: res}
 	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	dec := yaml.NewDecoder(bytes.NewReader(data))
 	docs := 0
+	fp := getFastParser()
+	defer fp.release()
+	if roots, ok := fp.parse(d.src); ok {
+		for _, root := range roots {
+			docs++
+			scs = append(scs, d.scenario(root, docs, base)...)
+		}
+		return scs, d.errs
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
 		err := decodeDoc(dec, &doc)
