@@ -44,7 +44,7 @@ func (p *fastParser) parse(src string) (roots []*yaml.Node, ok bool) {
 	if !fastYAMLChars(src) {
 		return nil, false
 	}
-	*p = fastParser{src: src, line: 1, chunks: p.chunks, stack: p.stack[:0], ptrs: p.ptrs[:0]}
+	*p = fastParser{src: src, line: 1, chunks: p.chunks, stack: p.stack[:0], ptrs: p.ptrs[:0], tags: p.tags}
 	defer func() {
 		if r := recover(); r != nil {
 			if r != errNotFast {
@@ -122,11 +122,12 @@ type fastParser struct {
 	indent    int // of the current content line, or indentEOF / indentMarker
 	depth     int
 
-	chunks [][]yaml.Node // slabs the nodes are cut from, reused across parses
-	chunk  int           // the slab in use
-	used   int           // nodes cut from it
-	stack  []*yaml.Node  // children of the collections being parsed
-	ptrs   []*yaml.Node  // slab the collections' Content is cut from
+	chunks [][]yaml.Node     // slabs the nodes are cut from, reused across parses
+	chunk  int               // the slab in use
+	used   int               // nodes cut from it
+	stack  []*yaml.Node      // children of the collections being parsed
+	ptrs   []*yaml.Node      // slab the collections' Content is cut from
+	tags   map[string]string // plainTag's cache, kept across parses
 }
 
 func (p *fastParser) fail() { panic(errNotFast) }
@@ -590,6 +591,30 @@ scan:
 	return end, j
 }
 
+// resolvableFirst are the first characters of plain scalars that the
+// library may resolve to a tag other than !!str.
+const resolvableFirst = "+-0123456789yYnNtTfFoO~<."
+
+// plainTag returns the tag the library resolves a plain scalar to, from
+// a cache: suites repeat the same numbers and durations in every file.
+func (p *fastParser) plainTag(n *yaml.Node) string {
+	v := n.Value
+	if strings.IndexByte(resolvableFirst, v[0]) < 0 {
+		return "!!str"
+	}
+	if tag, ok := p.tags[v]; ok {
+		return tag
+	}
+	tag := n.ShortTag() // the library's rules for null, bool, int, float, timestamp
+	if len(v) <= 32 && len(p.tags) < 4096 {
+		if p.tags == nil {
+			p.tags = make(map[string]string)
+		}
+		p.tags[strings.Clone(v)] = tag // not a slice of src, which it would keep alive
+	}
+	return tag
+}
+
 // plain parses a plain scalar.
 func (p *fastParser) plain(flow bool) *yaml.Node {
 	i := p.pos
@@ -599,7 +624,7 @@ func (p *fastParser) plain(flow bool) *yaml.Node {
 	end, next := p.plainEnd(i, flow)
 	n := p.node(yaml.ScalarNode, i)
 	n.Value = p.src[i:end]
-	n.Tag = n.ShortTag()
+	n.Tag = p.plainTag(n)
 	p.pos = next
 	return n
 }

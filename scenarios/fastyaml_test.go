@@ -189,3 +189,19 @@ func FuzzFastYAML(f *testing.F) {
 		checkFastYAML(t, string(data))
 	})
 }
+
+// TestPlainDecimalAgreesWithLibrary checks the decoder's shortcut for
+// integers against the YAML library's decoding.
+func TestPlainDecimalAgreesWithLibrary(t *testing.T) {
+	for _, v := range []string{"0", "7", "-7", "600", "123456789", "1234567890", "-0", "007", "08", "0x1f", "1_000", "+5", "-", "", "9e3", "12a"} {
+		got, ok := plainDecimal(v)
+		var want int64
+		err := yaml.Unmarshal([]byte("v: "+v), &struct{ V *int64 }{&want})
+		switch {
+		case ok && (err != nil || int64(got) != want):
+			t.Errorf("plainDecimal(%q) = %d, the library: %d, %v", v, got, want, err)
+		case !ok && v == "600":
+			t.Errorf("plainDecimal(%q) refused a plain decimal", v)
+		}
+	}
+}
