@@ -346,6 +346,9 @@ func (p *fastParser) mappingValue(indent int) *yaml.Node {
 		p.fail()
 	}
 	p.pos = i
+	if c := src[i]; c == '|' || c == '>' {
+		return p.blockScalar(indent)
+	}
 	v := p.inline()
 	p.endLine()
 	p.nextContent()
@@ -405,6 +408,13 @@ func (p *fastParser) entry(indent int) *yaml.Node {
 	if p.isKey() {
 		return p.blockMapping(i - p.lineStart)
 	}
+	if c := src[i]; c == '|' || c == '>' {
+		v := p.blockScalar(indent)
+		if p.indent > indent {
+			p.fail()
+		}
+		return v
+	}
 	v := p.inline()
 	p.endLine()
 	p.nextContent()
@@ -412,6 +422,122 @@ func (p *fastParser) entry(indent int) *yaml.Node {
 		p.fail() // a continuation line
 	}
 	return v
+}
+
+// blockScalar parses a literal (|) or folded (>) block scalar whose
+// indicator is at the current position, in a collection at parent
+// indentation, and moves to the next content line. The subset: the
+// indentation found from the first line, no blank lines before it, blank
+// lines empty (no spaces), the last line ended by a line break, and for
+// folded scalars no line indented more than the first.
+func (p *fastParser) blockScalar(parent int) *yaml.Node {
+	src := p.src
+	n := p.node(yaml.ScalarNode, p.pos)
+	n.Tag = "!!str"
+	n.Style = yaml.LiteralStyle
+	folded := src[p.pos] == '>'
+	if folded {
+		n.Style = yaml.FoldedStyle
+	}
+	p.pos++
+	chomp := byte(0)
+	if p.at('-') || p.at('+') {
+		chomp = src[p.pos]
+		p.pos++
+	}
+	if p.pos < len(src) && src[p.pos] != ' ' && src[p.pos] != '\n' {
+		p.fail() // an indentation indicator, or text after the indicator
+	}
+	p.endLine()
+	if p.pos == len(src) {
+		p.fail()
+	}
+	// The first line sets the indentation; it must be deeper than parent.
+	i := p.pos + 1
+	start := i
+	for i < len(src) && src[i] == ' ' {
+		i++
+	}
+	indent := i - start
+	if i == len(src) || src[i] == '\n' || indent <= parent {
+		p.fail()
+	}
+	var b strings.Builder
+	b.Grow(64)
+	blank := 0 // empty lines not yet written
+	lines := 0 // text lines written
+	lineNo := p.line + 1
+	for {
+		// start is a line's first byte; is it in the scalar?
+		i = start
+		for i < len(src) && src[i] == ' ' {
+			i++
+		}
+		if i == len(src) {
+			if i > start {
+				p.fail() // a last line of spaces
+			}
+			break
+		}
+		if src[i] == '\n' {
+			if i > start {
+				p.fail() // a blank line with spaces
+			}
+			blank++
+			start = i + 1
+			lineNo++
+			continue
+		}
+		if i-start < indent {
+			break
+		}
+		end := strings.IndexByte(src[i:], '\n')
+		if end < 0 {
+			p.fail() // no line break after the last line
+		}
+		end += i
+		text := src[start+indent : end]
+		if lines > 0 {
+			switch {
+			case !folded:
+				b.WriteByte('\n')
+				for range blank {
+					b.WriteByte('\n')
+				}
+			case blank > 0:
+				for range blank {
+					b.WriteByte('\n')
+				}
+			default:
+				b.WriteByte(' ')
+			}
+		} else if blank > 0 {
+			p.fail() // unreachable: the first line is text
+		}
+		if folded && text[0] == ' ' {
+			p.fail() // a more-indented line keeps its break in folded scalars
+		}
+		b.WriteString(text)
+		lines++
+		blank = 0
+		start = end + 1
+		lineNo++
+	}
+	switch chomp {
+	case '-':
+	case '+':
+		b.WriteByte('\n')
+		for range blank {
+			b.WriteByte('\n')
+		}
+	default:
+		b.WriteByte('\n')
+	}
+	n.Value = b.String()
+	// Continue at the line that ended the scalar.
+	p.pos, p.lineStart, p.line = start, start, lineNo
+	p.nextContent()
+	return n
 }
 
 // inline parses a scalar or flow collection on the current line.

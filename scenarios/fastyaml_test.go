@@ -97,8 +97,20 @@ func TestFastYAML(t *testing.T) {
 
 		{"anchor", "a: &x 1\nb: *x\n", false},
 		{"tag", "a: !!str 1\n", false},
-		{"block scalar", "a: |\n  x\n", false},
-		{"folded scalar", "a: >\n  x\n", false},
+		{"literal", "a: |\n  x\n   y #z\n\n  w\nb: c\n", true},
+		{"literal strip and keep", "a: |-\n  x\n\nb: |+\n  y\n\n\nc: |  # c\n  z\n", true},
+		{"literal in sequence", "a:\n  - |\n    x\n  - k: |\n      y\n    l: >-\n      z\n", true},
+		{"literal at end", "a: |\n  x\n\n", true},
+		{"folded", "a: >\n  x\n  y\n\n  z\n\n\n  w\nb: 1\n", true},
+		{"folded keep", "a: >+\n  x\n  y\n\n", true},
+		{"literal, no final break", "a: |\n  x", false},
+		{"literal, indentation indicator", "a: |2\n  x\n", false},
+		{"literal, blank line with spaces", "a: |\n  x\n   \n  y\n", false},
+		{"literal, leading blank line", "a: |\n\n  x\n", false},
+		{"literal, empty", "a: |\nb: c\n", false},
+		{"literal, not deeper than parent", "a:\n  - |\n  x\n", false},
+		{"folded, more indented", "a: >\n  x\n    y\n", false},
+		{"literal, text after indicator", "a: |x\n  y\n", false},
 		{"multi-line plain", "a: x\n  y\n", false},
 		{"multi-line quoted", "a: 'x\n  y'\n", false},
 		{"multi-line flow", "a: [x,\n  y]\n", false},
@@ -185,6 +197,7 @@ func FuzzFastYAML(f *testing.F) {
 	seedFiles(f)
 	f.Add([]byte(fmt.Sprintf(benchFile, 1, 1)))
 	f.Add([]byte("a: [x, {k: 'v'}]\nb:\n- c: \"d\\n\"\n  e: f # g\n---\nh: é\n"))
+	f.Add([]byte("a: |\n  x\n   y #z\n\n  w\nb:\n  - >-\n    p\n    q\n\n    r\n  - k: |+\n      s\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkFastYAML(t, string(data))
 	})
