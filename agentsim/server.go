@@ -694,7 +694,6 @@ type scratch struct {
 	out  []byte
 	norm []byte
 	toks []span
-	text []byte
 }
 
 var scratchPool = sync.Pool{New: func() any {

@@ -56,12 +56,11 @@ func (ec *evalCtx) run(c checker, obs *Observation) (bool, string) {
 	return c.check(obs)
 }
 
-// kindSpec describes an expectation kind: how its value is decoded, and
-// the JSON Schema of the value for `evalrun schema`.
+// kindSpec describes an expectation kind: its documentation and how its
+// value is decoded (its JSON Schema comes from schemaFor).
 type kindSpec struct {
-	doc    string
-	parse  func(d *decoder, v *yaml.Node) checker // nil on error (reported to d)
-	schema map[string]any                         // nil: filled in by schemaFor
+	doc   string
+	parse func(d *decoder, v *yaml.Node) checker // nil on error (reported to d)
 }
 
 // kinds is the registry of expectation kinds, filled by the files that

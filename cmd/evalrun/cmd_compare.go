@@ -84,13 +84,3 @@ func pickTarget(path, name, flagName string) (*report.Run, error) {
 	}
 	return one, nil
 }
-
-// readResultArg reads a result file named on the command line; a file
-// that cannot be read or is not a valid result is a usage error.
-func readResultArg(path string) (*report.Result, error) {
-	res, err := report.ReadResultFile(path)
-	if err != nil {
-		return nil, &exitError{code: exitUsage, err: err}
-	}
-	return res, nil
-}

@@ -153,11 +153,10 @@ func (a *app) ledgerFile(q *quotaFlags) (string, error) {
 
 // account is one API key's entry in one billing cycle of the ledger.
 type account struct {
-	led         *ledger.Ledger
-	fp, cycle   string
-	cycleStart  time.Time
-	keyEnv      string
-	exhaustedAt time.Time
+	led        *ledger.Ledger
+	fp, cycle  string
+	cycleStart time.Time
+	keyEnv     string
 }
 
 func (ac *account) String() string {
