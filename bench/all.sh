@@ -5,6 +5,7 @@
 #   co.sh      coordinated omission: reported vs true p99
 #   memory.sh  RSS with 10,000 conversations in flight (open and closed) and a soak
 #   peers.sh   calls/s and CPU per call against wrk, hey and vegeta
+#   load10k.sh loading and validating 10,000 scenario files (library and CLI)
 #   soak.sh    the reliability soak (bench/soak), a quick RUNS=${SOAK_RUNS:-20}
 # Logs go to $LOGDIR (default bench/out/<UTC time>). Each script keeps its
 # own variables (RATE=…, ROUNDS=…); QUICK=1 shortens all of them.
@@ -15,7 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${LOGDIR:-bench/out/$(date -u +%Y%m%dT%H%M%SZ)}
-ONLY=${ONLY:-rate co memory peers soak}
+ONLY=${ONLY:-rate co memory peers load10k soak}
 mkdir -p "$LOGDIR"
 if [[ ${QUICK:-} == 1 ]]; then
 	export DURATION=${DURATION:-5s} ROUNDS=${ROUNDS:-1} INFLIGHT_DURATION=${INFLIGHT_DURATION:-25s} SOAK_CALLS=${SOAK_CALLS:-100000} SOAK_RUNS=${SOAK_RUNS:-5}
@@ -35,6 +36,7 @@ run co bench/co.sh
 run memory bench/memory.sh
 run memory-closed env INFLIGHT_MODEL=closed SOAK_CALLS=0 bench/memory.sh
 run peers bench/peers.sh
+run load10k bench/load10k.sh
 if [[ -x bench/soak.sh && -d bench/soak ]]; then
 	run soak env RUNS="${SOAK_RUNS:-20}" PAR=2 bench/soak.sh
 fi
@@ -61,6 +63,8 @@ if [[ -f $LOGDIR/peers.log ]]; then
 	done < <(awk '/^== server/ { cfg = ($0 ~ /pinned/) ? "server and generator pinned" : "shared CPUs" }
 		/goal evalrun/ { sub(/^ *goal /, ""); i = index($0, ": "); print cfg "\t" substr($0, 1, i - 1) "\t" substr($0, i + 2) }' "$LOGDIR/peers.log")
 fi
+row "loading 10,000 scenario files (load10k.sh)" "< 1 s" "$(get load10k '^10,000 files loaded')"
+row "evalrun validate, 10,000 files (load10k.sh)" "< 1 s" "$(get load10k '^evalrun validate on')"
 row "reliability soak (soak.sh)" "no promise broken" "$(get soak '^soak: seed')"
 echo
 for k in "${!rc[@]}"; do [[ ${rc[$k]} -ne 0 ]] && echo "warning: $k exited with ${rc[$k]} (see $LOGDIR/$k.log)"; done

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -94,6 +95,17 @@ func BenchmarkLoad10k(b *testing.B) {
 	b.ReportMetric(float64((processCPU()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/load")
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/load")
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "files/s")
+}
+
+var load10kDir = flag.String("load10k.write", "", "write the load benchmark's 10,000 scenario files into this directory (bench/load10k.sh times `evalrun validate` on them)")
+
+// TestWriteLoad10kSuite writes BenchmarkLoad10k's suite into the directory
+// given with -load10k.write, for timing the CLI; without it, it is skipped.
+func TestWriteLoad10kSuite(t *testing.T) {
+	if *load10kDir == "" {
+		t.Skip("only with -load10k.write DIR")
+	}
+	writeBenchSuite(t, *load10kDir, 10_000)
 }
 
 // TestBenchSuiteLoads keeps the benchmark's file valid (a broken template
