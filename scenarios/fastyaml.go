@@ -25,7 +25,7 @@ import (
 // YAML library, which also writes the error messages. FuzzFastYAML checks
 // that whatever the fast path accepts, the library parses to the same tree.
 func fastYAML(src string) (roots []*yaml.Node, ok bool) {
-	return new(fastParser).parse(src)
+	return new(fastParser).parseStrict(src)
 }
 
 // fastParsers keeps parsers, with their node slabs, between files: a
@@ -39,8 +39,20 @@ func getFastParser() *fastParser { return fastParsers.Get().(*fastParser) }
 func (p *fastParser) release() { fastParsers.Put(p) }
 
 // parse is fastYAML with this parser's slabs; the trees it returns are
-// valid until the next parse.
+// valid until the next parse. A bug in the fast path must not cost a user
+// their run: any panic gives the file to the library (the fuzz target
+// calls parseStrict, which lets it through).
 func (p *fastParser) parse(src string) (roots []*yaml.Node, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			roots, ok = nil, false
+		}
+	}()
+	return p.parseStrict(src)
+}
+
+// parseStrict is parse without the safety net.
+func (p *fastParser) parseStrict(src string) (roots []*yaml.Node, ok bool) {
 	if !fastYAMLChars(src) {
 		return nil, false
 	}
