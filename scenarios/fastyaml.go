@@ -18,11 +18,13 @@ import (
 // column 1; block mappings and sequences (also a sequence at its key's
 // indentation); plain scalars on one line; single- and double-quoted
 // scalars on one line (double-quoted with the escapes \\ \" \n \t);
-// flow sequences and mappings on one line; comments. Anything else
-// (anchors, aliases, tags, block scalars, multi-line scalars or flow
-// collections, empty values, tabs, CR line breaks, unusual characters, and
-// every error) makes ok false, and the caller parses the file with the
-// YAML library, which also writes the error messages. FuzzFastYAML checks
+// literal (|) and folded (>) block scalars, with or without a chomping
+// indicator (see blockScalar); flow sequences and mappings on one line;
+// comments. Anything else (anchors, aliases, tags, multi-line plain or
+// quoted scalars or flow collections, empty values, tabs, CR line breaks,
+// unusual characters, and every error) makes ok false, and the caller
+// parses the file with the YAML library, which also writes the error
+// messages. FuzzFastYAML checks
 // that whatever the fast path accepts, the library parses to the same tree.
 func fastYAML(src string) (roots []*yaml.Node, ok bool) {
 	return new(fastParser).parseStrict(src)
