@@ -218,3 +218,27 @@ func TestPlainDecimalAgreesWithLibrary(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseYAML compares the fast path with the YAML library on the
+// load benchmark's file: the trees the decoder walks, per file.
+func BenchmarkParseYAML(b *testing.B) {
+	src := fmt.Sprintf(benchFile, 1, 1)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		p := getFastParser()
+		defer p.release()
+		for b.Loop() {
+			if _, ok := p.parse(src); !ok {
+				b.Fatal("the fast path refused the file")
+			}
+		}
+	})
+	b.Run("library", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := libraryDocs(src); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
