@@ -323,22 +323,18 @@ func (p *fastParser) blockMapping(indent int) *yaml.Node {
 // key parses a mapping key and its ':'.
 func (p *fastParser) key() *yaml.Node {
 	start := p.pos
-	var k *yaml.Node
-	if c := p.src[start]; c == '"' || c == '\'' {
-		k = p.quoted()
-	} else {
-		k = p.plain(false)
-	}
-	if p.pos-start > 1000 || p.pos >= len(p.src) || p.src[p.pos] != ':' {
+	k := p.scalar(false)
+	if p.pos-start > 1000 || !p.at(':') {
 		p.fail() // the library allows 1024 characters for a key
 	}
 	p.pos++
 	return k
 }
 
-// mappingValue parses the value after "key:" of a mapping at indent and
-// moves to the next content line.
-func (p *fastParser) mappingValue(indent int) *yaml.Node {
+// valueStart moves past the spaces after a key's ':' or a sequence's '-'.
+// When the rest of the line is empty or a comment, the value is on the
+// lines below: it moves to the next content line and reports true.
+func (p *fastParser) valueStart() (below bool) {
 	src := p.src
 	i := p.pos
 	for i < len(src) && src[i] == ' ' {
@@ -348,25 +344,49 @@ func (p *fastParser) mappingValue(indent int) *yaml.Node {
 		p.pos = i
 		p.endLine()
 		p.nextContent()
-		switch {
-		case p.indent > indent && p.isDash(), p.indent == indent && p.isDash():
-			return p.blockSequence(p.indent)
-		case p.indent > indent:
-			return p.blockMapping(p.indent)
-		}
-		p.fail() // an empty value
+		return true
 	}
 	if i == p.pos {
 		p.fail()
 	}
 	p.pos = i
-	if c := src[i]; c == '|' || c == '>' {
+	return false
+}
+
+// below parses the block collection on the lines below a key or '-' of a
+// collection at indent. A mapping's value may be a sequence at the
+// mapping's own indentation (seqAtIndent).
+func (p *fastParser) below(indent int, seqAtIndent bool) *yaml.Node {
+	switch {
+	case p.indent > indent && p.isDash(), seqAtIndent && p.indent == indent && p.isDash():
+		return p.blockSequence(p.indent)
+	case p.indent > indent:
+		return p.blockMapping(p.indent)
+	}
+	p.fail() // an empty value
+	return nil
+}
+
+// scalarValue parses a value that starts on the current line and is not a
+// collection below it: a block scalar, or a scalar or flow collection
+// ending the line. It moves to the next content line.
+func (p *fastParser) scalarValue(indent int) *yaml.Node {
+	if c := p.src[p.pos]; c == '|' || c == '>' {
 		return p.blockScalar(indent)
 	}
-	v := p.inline()
+	v := p.inline(false)
 	p.endLine()
 	p.nextContent()
 	return v
+}
+
+// mappingValue parses the value after "key:" of a mapping at indent and
+// moves to the next content line.
+func (p *fastParser) mappingValue(indent int) *yaml.Node {
+	if p.valueStart() {
+		return p.below(indent, true)
+	}
+	return p.scalarValue(indent)
 }
 
 // blockSequence parses a block sequence whose first '-' is at the current
@@ -401,37 +421,13 @@ func (p *fastParser) blockSequence(indent int) *yaml.Node {
 // entry parses what follows the '-' of a sequence entry and moves to the
 // next content line.
 func (p *fastParser) entry(indent int) *yaml.Node {
-	src := p.src
-	i := p.pos
-	for i < len(src) && src[i] == ' ' {
-		i++
+	if p.valueStart() {
+		return p.below(indent, false)
 	}
-	if i == len(src) || src[i] == '\n' || src[i] == '#' && i > p.pos {
-		p.pos = i
-		p.endLine()
-		p.nextContent()
-		if p.indent > indent {
-			if p.isDash() {
-				return p.blockSequence(p.indent)
-			}
-			return p.blockMapping(p.indent)
-		}
-		p.fail() // an empty entry
-	}
-	p.pos = i
 	if p.isKey() {
-		return p.blockMapping(i - p.lineStart)
+		return p.blockMapping(p.pos - p.lineStart)
 	}
-	if c := src[i]; c == '|' || c == '>' {
-		v := p.blockScalar(indent)
-		if p.indent > indent {
-			p.fail()
-		}
-		return v
-	}
-	v := p.inline()
-	p.endLine()
-	p.nextContent()
+	v := p.scalarValue(indent)
 	if p.indent > indent {
 		p.fail() // a continuation line
 	}
@@ -512,21 +508,14 @@ func (p *fastParser) blockScalar(parent int) *yaml.Node {
 		end += i
 		text := src[start+indent : end]
 		if lines > 0 {
-			switch {
-			case !folded:
+			if !folded {
 				b.WriteByte('\n')
-				for range blank {
-					b.WriteByte('\n')
-				}
-			case blank > 0:
-				for range blank {
-					b.WriteByte('\n')
-				}
-			default:
+			} else if blank == 0 {
 				b.WriteByte(' ')
 			}
-		} else if blank > 0 {
-			p.fail() // unreachable: the first line is text
+			for range blank {
+				b.WriteByte('\n')
+			}
 		}
 		if folded && text[0] == ' ' {
 			p.fail() // a more-indented line keeps its break in folded scalars
@@ -537,15 +526,13 @@ func (p *fastParser) blockScalar(parent int) *yaml.Node {
 		start = end + 1
 		lineNo++
 	}
-	switch chomp {
-	case '-':
-	case '+':
+	if chomp != '-' {
 		b.WriteByte('\n')
+	}
+	if chomp == '+' {
 		for range blank {
 			b.WriteByte('\n')
 		}
-	default:
-		b.WriteByte('\n')
 	}
 	n.Value = b.String()
 	// Continue at the line that ended the scalar.
@@ -554,33 +541,24 @@ func (p *fastParser) blockScalar(parent int) *yaml.Node {
 	return n
 }
 
-// inline parses a scalar or flow collection on the current line.
-func (p *fastParser) inline() *yaml.Node {
-	switch p.src[p.pos] {
-	case '[':
-		return p.flowSequence()
-	case '{':
-		return p.flowMapping()
-	case '"', '\'':
-		return p.quoted()
-	}
-	return p.plain(false)
-}
-
-// flowNode parses a node inside a flow collection.
-func (p *fastParser) flowNode() *yaml.Node {
+// inline parses a scalar or flow collection on the current line, inside
+// a flow collection when flow is set.
+func (p *fastParser) inline(flow bool) *yaml.Node {
 	if p.pos >= len(p.src) {
 		p.fail()
 	}
-	switch p.src[p.pos] {
-	case '[':
-		return p.flowSequence()
-	case '{':
-		return p.flowMapping()
-	case '"', '\'':
+	if c := p.src[p.pos]; c == '[' || c == '{' {
+		return p.flowCollection()
+	}
+	return p.scalar(flow)
+}
+
+// scalar parses a quoted or plain scalar.
+func (p *fastParser) scalar(flow bool) *yaml.Node {
+	if c := p.src[p.pos]; c == '"' || c == '\'' {
 		return p.quoted()
 	}
-	return p.plain(true)
+	return p.plain(flow)
 }
 
 func (p *fastParser) skipSpaces() {
@@ -592,77 +570,46 @@ func (p *fastParser) skipSpaces() {
 // at reports whether the byte at the current position is c.
 func (p *fastParser) at(c byte) bool { return p.pos < len(p.src) && p.src[p.pos] == c }
 
-func (p *fastParser) flowSequence() *yaml.Node {
+// flowCollection parses a flow sequence or mapping on one line; a trailing
+// comma, a key without a value and a pair in a sequence are left to the
+// library.
+func (p *fastParser) flowCollection() *yaml.Node {
 	p.enter()
 	n := p.node(yaml.SequenceNode, p.pos)
 	n.Tag, n.Style = "!!seq", yaml.FlowStyle
-	p.pos++
-	p.skipSpaces()
-	mark := len(p.stack)
-	if !p.at(']') {
-		for {
-			v := p.flowNode()
-			p.stack = append(p.stack, v)
-			p.skipSpaces()
-			if p.at(',') {
-				p.pos++
-				p.skipSpaces()
-				if p.at(']') {
-					p.fail() // a trailing comma
-				}
-				continue
-			}
-			if !p.at(']') {
-				p.fail() // a single-pair mapping, or the line ends
-			}
-			break
-		}
+	end := byte(']')
+	if p.at('{') {
+		n.Kind, n.Tag, end = yaml.MappingNode, "!!map", '}'
 	}
 	p.pos++
-	p.content(n, mark)
-	p.depth--
-	return n
-}
-
-func (p *fastParser) flowMapping() *yaml.Node {
-	p.enter()
-	n := p.node(yaml.MappingNode, p.pos)
-	n.Tag, n.Style = "!!map", yaml.FlowStyle
-	p.pos++
 	p.skipSpaces()
 	mark := len(p.stack)
-	if !p.at('}') {
-		for {
+	for !p.at(end) {
+		if n.Kind == yaml.MappingNode {
 			if p.pos >= len(p.src) {
 				p.fail()
 			}
-			var k *yaml.Node
-			if c := p.src[p.pos]; c == '"' || c == '\'' {
-				k = p.quoted()
-			} else {
-				k = p.plain(true)
-			}
+			k := p.scalar(true)
 			if !p.at(':') || p.pos+1 >= len(p.src) || p.src[p.pos+1] != ' ' {
 				p.fail() // a key without a value, or "key:value"
 			}
 			p.pos++
 			p.skipSpaces()
 			p.stack = append(p.stack, k)
-			v := p.flowNode()
-			p.stack = append(p.stack, v)
-			p.skipSpaces()
-			if p.at(',') {
-				p.pos++
-				p.skipSpaces()
-				if p.at('}') {
-					p.fail()
-				}
-				continue
-			}
-			if !p.at('}') {
-				p.fail()
+		}
+		v := p.inline(true)
+		p.stack = append(p.stack, v)
+		p.skipSpaces()
+		if !p.at(',') {
+			if !p.at(end) {
+				p.fail() // a pair in a sequence, or the line ends
 			}
 			break
+		}
+		p.pos++
+		p.skipSpaces()
+		if p.at(end) {
+			p.fail() // a trailing comma
 		}
 	}
 	p.pos++
