@@ -448,27 +448,34 @@ type table struct {
 	lastOptional bool
 }
 
-// write prints the table indented, cutting the first column so a row fits
-// the printer's width.
-func (t *table) write(p *printer, indent int) {
-	widths := make([]int, len(t.header))
+// measure returns the width of each column, that of the first column's
+// prefix (a mark and a space, when a row has one), and the width of the
+// whole table indented by indent with no column cut.
+func (t *table) measure(indent int) (widths []int, prefix, total int) {
+	widths = make([]int, len(t.header))
 	for i, h := range t.header {
 		widths[i] = utf8.RuneCountInString(h)
 	}
-	prefixW := 0
 	for _, row := range t.rows {
 		for i, c := range row {
 			widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
 			if i == 0 && c.prefix != "" {
-				prefixW = 2
+				prefix = 2
 			}
 		}
 	}
-	// Too wide: cut the last column (a note) first, then the names.
-	total := indent + prefixW + 2*(len(widths)-1)
+	total = indent + prefix + 2*(len(widths)-1)
 	for _, w := range widths {
 		total += w
 	}
+	return widths, prefix, total
+}
+
+// write prints the table indented, cutting the first column so a row fits
+// the printer's width.
+func (t *table) write(p *printer, indent int) {
+	widths, prefixW, total := t.measure(indent)
+	// Too wide: cut the last column (a note) first, then the names.
 	last := len(widths) - 1
 	cols := len(widths)
 	if over := total - p.width; over > 0 {

@@ -4,7 +4,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 )
 
 // rateIntervalCol is the column the 95% interval takes in the console's
@@ -38,23 +37,7 @@ func (p *printer) addRateIntervals(t *table, scs []ScenarioResult, indent int) {
 
 // naturalWidth is the width the table takes with no column cut.
 func (t *table) naturalWidth(indent int) int {
-	widths := make([]int, len(t.header))
-	for i, h := range t.header {
-		widths[i] = utf8.RuneCountInString(h)
-	}
-	prefix := 0
-	for _, row := range t.rows {
-		for i, c := range row {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
-			if i == 0 && c.prefix != "" {
-				prefix = 2
-			}
-		}
-	}
-	total := indent + prefix + 2*(len(widths)-1)
-	for _, w := range widths {
-		total += w
-	}
+	_, _, total := t.measure(indent)
 	return total
 }
 

@@ -34,22 +34,7 @@ func (hw HTMLWriter) Write(w io.Writer, r *Result) error {
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	if err := htmlTemplate.Execute(&b, page); err != nil {
-		return fmt.Errorf("write HTML: %w", err)
-	}
-	// Characters a page must not hold (control characters, invalid UTF-8)
-	// can only come from replies and names: they become U+FFFD.
-	clean := strings.Map(func(r rune) rune {
-		if !xmlChar(r) || r == '\r' {
-			return '\uFFFD'
-		}
-		return r
-	}, strings.ToValidUTF8(b.String(), "\uFFFD"))
-	if _, err := io.WriteString(w, clean); err != nil {
-		return fmt.Errorf("write HTML: %w", err)
-	}
-	return nil
+	return writeHTMLPage(w, page)
 }
 
 func cmpInt(v, def int) int {

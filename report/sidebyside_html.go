@@ -30,6 +30,8 @@ func writeHTMLPage(w io.Writer, page *htmlPage) error {
 	if err := htmlTemplate.Execute(&b, page); err != nil {
 		return fmt.Errorf("write HTML: %w", err)
 	}
+	// Characters a page must not hold (control characters, invalid UTF-8)
+	// can only come from replies and names: they become U+FFFD.
 	clean := strings.Map(func(r rune) rune {
 		if !xmlChar(r) || r == '\r' {
 			return '\uFFFD'
