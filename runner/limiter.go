@@ -51,6 +51,20 @@ func (l Limit) String() string {
 // interval returns Per/Count: the spacing of calls at the limit's rate.
 func (l Limit) interval() time.Duration { return l.Per / time.Duration(l.Count) }
 
+// rateUnit returns the length of a rate's unit: s, sec, second, m, min,
+// minute, h or hour, in any case, with spaces around.
+func rateUnit(unit string) (time.Duration, bool) {
+	switch strings.ToLower(strings.TrimSpace(unit)) {
+	case "s", "sec", "second":
+		return time.Second, true
+	case "m", "min", "minute":
+		return time.Minute, true
+	case "h", "hour":
+		return time.Hour, true
+	}
+	return 0, false
+}
+
 // ParseRateLimit parses a rate limit written as COUNT/UNIT: "10/s", "100/min",
 // "1000/h" (units: s, sec, second, m, min, minute, h, hour). A decimal COUNT
 // is scaled to a whole one over a longer window ("2.5/s" is 5 per 2 s, "0.5/s"
@@ -65,15 +79,8 @@ func ParseRateLimit(s string) (Limit, error) {
 	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n <= 0 || n > maxLimitCount {
 		return Limit{}, fmt.Errorf("rate limit %q: count must be a number above 0 and at most %d", s, maxLimitCount)
 	}
-	var per time.Duration
-	switch strings.ToLower(strings.TrimSpace(unit)) {
-	case "s", "sec", "second":
-		per = time.Second
-	case "m", "min", "minute":
-		per = time.Minute
-	case "h", "hour":
-		per = time.Hour
-	default:
+	per, ok := rateUnit(unit)
+	if !ok {
 		return Limit{}, fmt.Errorf("rate limit %q: unknown unit %q; valid units: s, min, h", s, unit)
 	}
 	for k := int64(1); k <= 1000; k++ {
@@ -309,15 +316,8 @@ func ParseLimit(s string) (*rate.Limiter, error) {
 	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n <= 0 {
 		return nil, fmt.Errorf("rate limit %q: count must be a positive number", s)
 	}
-	var per time.Duration
-	switch strings.ToLower(strings.TrimSpace(unit)) {
-	case "s", "sec", "second":
-		per = time.Second
-	case "m", "min", "minute":
-		per = time.Minute
-	case "h", "hour":
-		per = time.Hour
-	default:
+	per, ok := rateUnit(unit)
+	if !ok {
 		return nil, fmt.Errorf("rate limit %q: unknown unit %q; valid units: s, min, h", s, unit)
 	}
 	return rate.NewLimiter(rate.Limit(n/per.Seconds()), 1), nil

@@ -80,14 +80,8 @@ func parseRate(s string, zeroOK bool) (float64, error) {
 	}
 	per := time.Second
 	if hasUnit {
-		switch strings.ToLower(strings.TrimSpace(unit)) {
-		case "s", "sec", "second":
-			per = time.Second
-		case "m", "min", "minute":
-			per = time.Minute
-		case "h", "hour":
-			per = time.Hour
-		default:
+		var ok bool
+		if per, ok = rateUnit(unit); !ok {
 			return 0, fmt.Errorf("unknown unit %q; valid units: s, min, h", strings.TrimSpace(unit))
 		}
 	}
