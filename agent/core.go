@@ -456,16 +456,24 @@ func (c *core) roundTrip(ctx context.Context, req *request) ([]byte, int, http.H
 // context ending (KindCanceled), the per-call timeout (KindTimeout), or a
 // transport failure (KindTransport).
 func (c *core) callError(ctx, cctx context.Context, op string, status int, detail string, err error) *Error {
+	return c.failure(ctx, ctx.Err(), cctx.Err() != nil, op, status, detail, err)
+}
+
+// failure builds the Error of a failed exchange: canceled when the
+// caller's context ended (ctxErr, with ctx's cause), a timeout when the
+// per-call timeout passed (timedOut) or the network said so, a transport
+// failure otherwise.
+func (c *core) failure(ctx context.Context, ctxErr error, timedOut bool, op string, status int, detail string, err error) *Error {
 	e := &Error{Op: op, Status: status, Detail: detail}
 	switch {
-	case ctx.Err() != nil:
+	case ctxErr != nil:
 		e.Kind = KindCanceled
-		if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
-			e.Err = fmt.Errorf("%w: %w", ctx.Err(), cause)
+		if cause := context.Cause(ctx); cause != nil && cause != ctxErr {
+			e.Err = fmt.Errorf("%w: %w", ctxErr, cause)
 		} else {
-			e.Err = ctx.Err()
+			e.Err = ctxErr
 		}
-	case cctx.Err() != nil:
+	case timedOut:
 		e.Kind = KindTimeout
 		e.Err = fmt.Errorf("no complete response within %v: %w", c.timeout, context.DeadlineExceeded)
 	default:

@@ -668,25 +668,5 @@ func (c *core) h1Error(ctx context.Context, deadline time.Time, op string, statu
 		// The caller's deadline passed; its context may not know yet.
 		ctxErr = context.DeadlineExceeded
 	}
-	e := &Error{Op: op, Status: status, Detail: detail}
-	switch {
-	case ctxErr != nil:
-		e.Kind = KindCanceled
-		if cause := context.Cause(ctx); cause != nil && cause != ctxErr {
-			e.Err = fmt.Errorf("%w: %w", ctxErr, cause)
-		} else {
-			e.Err = ctxErr
-		}
-	case !now.Before(deadline):
-		e.Kind = KindTimeout
-		e.Err = fmt.Errorf("no complete response within %v: %w", c.timeout, context.DeadlineExceeded)
-	default:
-		e.Kind = KindTransport
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			e.Kind = KindTimeout
-		}
-		e.Err = c.safeErr(err)
-	}
-	return e
+	return c.failure(ctx, ctxErr, !now.Before(deadline), op, status, detail, err)
 }
