@@ -52,16 +52,22 @@ func (e *ReadError) Unwrap() error { return e.Err }
 
 // ReadResultFile reads the result file at path; see ReadResult.
 func ReadResultFile(path string) (*Result, error) {
+	return readFile(path, ReadResult)
+}
+
+// readFile reads the file at path with read; its *ReadError names path.
+func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read result: %w", err)
+		var zero T
+		return zero, fmt.Errorf("read result: %w", err)
 	}
 	defer f.Close()
-	r, err := ReadResult(f)
+	v, err := read(f)
 	if re, ok := err.(*ReadError); ok {
 		re.Path = path
 	}
-	return r, err
+	return v, err
 }
 
 // ReadResult reads a result file written by JSONWriter. It accepts only
@@ -72,20 +78,36 @@ func ReadResultFile(path string) (*Result, error) {
 // ignored, so files from newer releases of the same schema version read.
 // Errors are *ReadError.
 func ReadResult(r io.Reader) (*Result, error) {
-	data, err := io.ReadAll(r)
+	data, version, err := readVersioned(r)
 	if err != nil {
-		return nil, &ReadError{Msg: err.Error(), Err: err}
+		return nil, err
+	}
+	return decodeResult(data, version)
+}
+
+// readVersioned reads a result file and its schema_version as written (nil
+// when the key is missing).
+func readVersioned(r io.Reader) (data []byte, version *json.RawMessage, err error) {
+	data, err = io.ReadAll(r)
+	if err != nil {
+		return nil, nil, &ReadError{Msg: err.Error(), Err: err}
 	}
 	var head struct {
 		SchemaVersion *json.RawMessage `json:"schema_version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, jsonError(data, err)
+		return nil, nil, jsonError(data, err)
 	}
-	if head.SchemaVersion == nil {
+	return data, head.SchemaVersion, nil
+}
+
+// decodeResult decodes and checks a single-target result file whose
+// schema_version readVersioned found.
+func decodeResult(data []byte, version *json.RawMessage) (*Result, error) {
+	if version == nil {
 		return nil, &ReadError{Field: "schema_version", Msg: "missing; is this an evalrun result file?", Err: ErrUnsupportedSchema}
 	}
-	if v := string(*head.SchemaVersion); v != fmt.Sprint(SchemaVersion) {
+	if v := string(*version); v != fmt.Sprint(SchemaVersion) {
 		return nil, &ReadError{Field: "schema_version",
 			Msg: fmt.Sprintf("%s is not supported: this evalrun reads result schema_version %d", v, SchemaVersion),
 			Err: ErrUnsupportedSchema}

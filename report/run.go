@@ -1,12 +1,10 @@
 package report
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -193,16 +191,7 @@ func (jw JSONWriter) WriteRun(w io.Writer, run *Run) error {
 
 // ReadRunFile reads the result file at path; see ReadRun.
 func ReadRunFile(path string) (*Run, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read result: %w", err)
-	}
-	defer f.Close()
-	run, err := ReadRun(f)
-	if re, ok := err.(*ReadError); ok {
-		re.Path = path
-	}
-	return run, err
+	return readFile(path, ReadRun)
 }
 
 // ReadRun reads a result file of either kind: a single-target Result
@@ -211,23 +200,17 @@ func ReadRunFile(path string) (*Run, error) {
 // checks a file; errors are *ReadError naming the field (e.g.
 // "targets[1].scenarios[0].status").
 func ReadRun(r io.Reader) (*Run, error) {
-	data, err := io.ReadAll(r)
+	data, version, err := readVersioned(r)
 	if err != nil {
-		return nil, &ReadError{Msg: err.Error(), Err: err}
+		return nil, err
 	}
-	var head struct {
-		SchemaVersion *json.RawMessage `json:"schema_version"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, jsonError(data, err)
-	}
-	if head.SchemaVersion == nil || string(*head.SchemaVersion) != fmt.Sprint(RunSchemaVersion) {
-		res, err := ReadResult(bytes.NewReader(data))
+	if version == nil || string(*version) != fmt.Sprint(RunSchemaVersion) {
+		res, err := decodeResult(data, version)
 		if err != nil {
 			var re *ReadError
-			if errors.As(err, &re) && errors.Is(err, ErrUnsupportedSchema) && head.SchemaVersion != nil {
+			if errors.As(err, &re) && errors.Is(err, ErrUnsupportedSchema) && version != nil {
 				re.Msg = fmt.Sprintf("%s is not supported: this evalrun reads result schema_version %d (one target) and %d (several targets)",
-					string(*head.SchemaVersion), SchemaVersion, RunSchemaVersion)
+					string(*version), SchemaVersion, RunSchemaVersion)
 			}
 			return nil, err
 		}
