@@ -584,25 +584,23 @@ func (ss sideSnapshots) Snapshot() report.Snapshot {
 // sum of several.
 type snapshotter interface{ Snapshot() report.Snapshot }
 
-// writeRunReports writes the console summary and the file reports of run:
-// as writeReports for one target, side by side for several.
+// writeRunReports writes the console summary to stdout and every file
+// report asked for. For one target the reports are those of its result
+// (each RunWriter writes a run of one target as its Writer writes the
+// result); for several, side by side.
 func (a *app) writeRunReports(run *report.Run, r *reportFlags) error {
-	if run.Single() {
-		return a.writeReports(run.Targets[0], r)
-	}
 	if err := (report.ConsoleWriter{}).WriteRun(a.stdout, run); err != nil {
 		return fmt.Errorf("writing summary: %w", err)
 	}
 	return a.writeRunFiles(run, r)
 }
 
-// writeRunFiles writes the file reports r asks for: as writeFiles for one
-// target; for several, one file holding every target (the .hgrm files of
-// each target in a directory of its own under --hgrm).
+// writeRunFiles closes the transcript stream and writes the file reports r
+// asks for, one file holding every target (the .hgrm files of each target
+// in a directory of its own under --hgrm when there are several). Each
+// file is written atomically; a failing writer does not stop the others,
+// and the first error is returned.
 func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
-	if run.Single() {
-		return a.writeFiles(run.Targets[0], r)
-	}
 	var first error
 	fail := func(err error) {
 		if err != nil && first == nil {
@@ -617,9 +615,16 @@ func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
 			fail(unfinishedErr("writing %s %s: %v", what, path, err))
 		}
 	}
+	if err := r.closeTranscripts(); err != nil {
+		fail(unfinishedErr("closing the transcripts file: %v", err))
+	}
 	for _, res := range run.Targets {
 		if ti := res.Transcripts; ti != nil && ti.StreamError != "" {
-			fail(unfinishedErr("the transcripts file %s of target %s is incomplete: %s", ti.File, res.Target.Name, ti.StreamError))
+			if run.Single() {
+				fail(unfinishedErr("the transcripts file %s is incomplete: %s", ti.File, ti.StreamError))
+			} else {
+				fail(unfinishedErr("the transcripts file %s of target %s is incomplete: %s", ti.File, res.Target.Name, ti.StreamError))
+			}
 		}
 	}
 	host, _ := os.Hostname()
@@ -629,7 +634,10 @@ func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
 	write(r.html, "HTML report", report.HTMLWriter{})
 	if r.hgrm != "" {
 		for _, res := range run.Targets {
-			dir := filepath.Join(r.hgrm, cmp.Or(safeFile(res.Target.Name), "target"))
+			dir := r.hgrm
+			if !run.Single() {
+				dir = filepath.Join(r.hgrm, cmp.Or(safeFile(res.Target.Name), "target"))
+			}
 			if _, err := report.WriteHgrmDir(dir, res); err != nil {
 				fail(unfinishedErr("writing histograms to %s: %v", dir, err))
 			}

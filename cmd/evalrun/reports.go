@@ -2,8 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -111,48 +109,7 @@ func (r *reportFlags) closeTranscripts() error {
 }
 
 // writeReports writes the console summary to stdout and every file report
-// asked for. Each file is written atomically; a failing writer does not stop
-// the others, and the first error is returned.
+// asked for, as writeRunReports does for a run of one target.
 func (a *app) writeReports(res *report.Result, r *reportFlags) error {
-	if err := (report.ConsoleWriter{}).Write(a.stdout, res); err != nil {
-		return fmt.Errorf("writing summary: %w", err)
-	}
-	return a.writeFiles(res, r)
-}
-
-// writeFiles writes the file reports r asks for and closes the transcript
-// stream of a run.
-func (a *app) writeFiles(res *report.Result, r *reportFlags) error {
-	var first error
-	fail := func(err error) {
-		if err != nil && first == nil {
-			first = err
-		}
-	}
-	write := func(path, what string, w report.Writer) {
-		if path == "" {
-			return
-		}
-		err := report.WriteFileAtomic(path, func(out io.Writer) error { return w.Write(out, res) })
-		if err != nil {
-			fail(unfinishedErr("writing %s %s: %v", what, path, err))
-		}
-	}
-	if err := r.closeTranscripts(); err != nil {
-		fail(unfinishedErr("closing the transcripts file: %v", err))
-	}
-	if ti := res.Transcripts; ti != nil && ti.StreamError != "" {
-		fail(unfinishedErr("the transcripts file %s is incomplete: %s", ti.File, ti.StreamError))
-	}
-	host, _ := os.Hostname()
-	write(r.out, "result file", report.JSONWriter{})
-	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host})
-	write(r.md, "Markdown summary", report.MarkdownWriter{})
-	write(r.html, "HTML report", report.HTMLWriter{})
-	if r.hgrm != "" {
-		if _, err := report.WriteHgrmDir(r.hgrm, res); err != nil {
-			fail(unfinishedErr("writing histograms to %s: %v", r.hgrm, err))
-		}
-	}
-	return first
+	return a.writeRunReports(report.NewRun(res), r)
 }
