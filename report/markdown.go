@@ -152,47 +152,34 @@ func histLabel(h *HistogramResult) string {
 
 func mdFailures(b *strings.Builder, r *Result, maxRows int) {
 	rows, more := 0, 0
-	header := func() {
-		b.WriteString("\n### Failures\n\n| scenario | run | turn | expectation | reason | reply |\n|---|---|--:|---|---|---|\n")
+	row := func(scenario, run string, turn int, expectation, reason, reply string) {
+		if rows == maxRows {
+			more++
+			return
+		}
+		if rows == 0 {
+			b.WriteString("\n### Failures\n\n| scenario | run | turn | expectation | reason | reply |\n|---|---|--:|---|---|---|\n")
+		}
+		rows++
+		t := "–"
+		if turn >= 0 {
+			t = strconv.Itoa(turn + 1)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(mdText(scenario)), mdCell(mdText(run)), t,
+			mdCell(mdCode(expectation)), mdCell(mdCode(reason)), mdCell(mdCode(reply)))
 	}
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
 		for j := range s.Conversations {
 			c := &s.Conversations[j]
 			for _, p := range problems(c) {
-				if rows == maxRows {
-					more++
-					continue
-				}
-				if rows == 0 {
-					header()
-				}
-				rows++
-				turn := "–"
-				if p.Turn >= 0 {
-					turn = strconv.Itoa(p.Turn + 1)
-				}
-				fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(mdText(s.Name)), mdCell(mdText(caseName(s, c))), turn,
-					mdCell(mdCode(p.Expectation)), mdCell(mdCode(p.Reason)), mdCell(mdCode(p.Reply)))
+				row(s.Name, caseName(s, c), p.Turn, p.Expectation, p.Reason, p.Reply)
 			}
 		}
 		// A failing scenario whose failing runs were not kept still shows
 		// its first failure.
 		if f := s.FirstFailure; f != nil && !hasProblems(s) {
-			if rows == maxRows {
-				more++
-				continue
-			}
-			if rows == 0 {
-				header()
-			}
-			rows++
-			turn := "–"
-			if f.Turn >= 0 {
-				turn = strconv.Itoa(f.Turn + 1)
-			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(mdText(s.Name)), mdCell(mdText(s.Name+"["+strconv.Itoa(f.Iteration+1)+"]")),
-				turn, mdCell(mdCode(f.Expectation)), mdCell(mdCode(f.Reason)), mdCell(mdCode(f.ReplyExcerpt)))
+			row(s.Name, s.Name+"["+strconv.Itoa(f.Iteration+1)+"]", f.Turn, f.Expectation, f.Reason, f.ReplyExcerpt)
 		}
 	}
 	if more > 0 {

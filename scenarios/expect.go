@@ -149,6 +149,22 @@ func (e *Expectation) walk(f func(*Expectation)) {
 	}
 }
 
+// expectations decodes a list of expectations (the value of key); the
+// ones with errors are reported and left out.
+func (d *decoder) expectations(n *yaml.Node, key string) []*Expectation {
+	items, ok := d.list(n, key)
+	if !ok {
+		return nil
+	}
+	var out []*Expectation
+	for _, it := range items {
+		if e := d.expectation(it); e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // expectation decodes one list item of a turn's `expect:`.
 func (d *decoder) expectation(n *yaml.Node) *Expectation {
 	if n.Kind != yaml.MappingNode {

@@ -645,15 +645,7 @@ func (d *decoder) turn(n *yaml.Node, idx int, vars map[string]string) (*Turn, *y
 				t.Think = dur
 			}
 		case "expect":
-			items, ok := d.list(v, "expect")
-			if !ok {
-				continue
-			}
-			for _, it := range items {
-				if e := d.expectation(it); e != nil {
-					t.Expect = append(t.Expect, e)
-				}
-			}
+			t.Expect = d.expectations(v, "expect")
 		case "capture":
 			t.Captures = d.captures(v, vars)
 		}

@@ -89,15 +89,7 @@ func ParseDefaults(file string, node *yaml.Node) (Defaults, error) {
 				out.Vars = map[string]string{}
 				d.varsInto(v, "defaults.vars", out.Vars)
 			case "expect":
-				items, ok := d.list(v, "defaults.expect")
-				if !ok {
-					continue
-				}
-				for _, it := range items {
-					if e := d.expectation(it); e != nil {
-						out.Expect = append(out.Expect, e)
-					}
-				}
+				out.Expect = d.expectations(v, "defaults.expect")
 			case "on_fail":
 				if s, ok := d.text(v, "defaults.on_fail"); ok {
 					switch OnFail(s) {
