@@ -341,8 +341,12 @@ func (r *run) finish(c *Conversation, started bool) {
 // is free meanwhile and the conversation resumes on a worker when the time
 // comes, so a conversation in its think time holds no goroutine.
 func (r *run) converse(p planned, scheduled time.Time, res *Reservation, done func()) bool {
-	c := &Conversation{ID: p.ID, Scenario: p.Scenario, Iteration: p.Iteration, Scheduled: scheduled, Start: time.Now()}
-	return r.drive(&convo{c: c, res: res, done: done})
+	// One allocation for the conversation's record and its state.
+	cv := &convo{res: res, done: done}
+	cv.rec = Conversation{ID: p.ID, Scenario: p.Scenario, Iteration: p.Iteration, Scheduled: scheduled, Start: time.Now(),
+		Turns: make([]TurnResult, 0, len(p.Scenario.Turns))}
+	cv.c = &cv.rec
+	return r.drive(cv)
 }
 
 // drive advances a conversation until it ends (true) or is parked (false).
@@ -371,11 +375,17 @@ func settle(c *Conversation, o Outcome, reason string) {
 
 // convo is a conversation in progress: replay's state between turns.
 type convo struct {
-	c    *Conversation
+	c    *Conversation // &rec
 	res  *Reservation
 	done func() // frees the conversation's slot once it is over
 
-	pcg     rand.PCG // rng's source, kept here to save an allocation
+	// rec, and the values behind rng and env, are kept here to save
+	// allocations; obs is the current turn's observation.
+	rec     Conversation
+	pcg     rand.PCG
+	rngv    rand.Rand
+	envv    scenarios.Env
+	obs     scenarios.Observation
 	rng     *rand.Rand
 	env     *scenarios.Env
 	session string // the metadata session id of its messages
@@ -398,8 +408,9 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 	if !cv.opened {
 		cv.opened = true
 		cv.pcg.Seed(uint64(r.opts.Seed), uint64(c.ID))
-		cv.rng = rand.New(&cv.pcg)
-		cv.env = &scenarios.Env{
+		cv.rngv = *rand.New(&cv.pcg)
+		cv.rng = &cv.rngv
+		cv.envv = scenarios.Env{
 			Vars:         sc.Vars,
 			Captures:     map[string]string{},
 			RunID:        r.opts.RunID,
@@ -409,6 +420,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			Seed:         r.opts.Seed,
 			Now:          r.opts.start,
 		}
+		cv.env = &cv.envv
 		cv.session = r.opts.RunID + "-" + strconv.Itoa(c.ID)
 		c.ClientID = "evalrun-" + cv.session
 		if sc.ClientID != nil {
@@ -469,7 +481,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			c.Turns = append(c.Turns, tr)
 			return time.Time{}, true
 		}
-		obs := observation(&reply, out.call.Service)
+		obs := observation(&cv.obs, &reply, out.call.Service)
 		tr.Reply, tr.Tools, tr.Handoff, tr.Tokens = reply.Text, reply.Tools, reply.Handoff, reply.TokensUsed
 		tr.RequestID, tr.TraceID = reply.RequestID, reply.TraceID
 		tr.TTFT, tr.Chunks, tr.Gaps, tr.MaxGap = reply.TTFT, reply.Chunks, reply.Gaps, reply.MaxGap
@@ -481,7 +493,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		}
 		if r.opts.evaluate != nil {
 			tr.Verdicts = r.opts.evaluate(turn, obs, env.Captures)
-		} else {
+		} else if len(turn.Expect) > 0 || len(turn.Captures) > 0 {
 			tr.Verdicts = turn.EvaluateContext(r.callBase, obs, env.Captures, r.opts.Judge)
 		}
 		tr.Outcome = Passed
@@ -506,11 +518,12 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 	return time.Time{}, true
 }
 
-// observation is what the expectations of a turn see of a reply. Its latency
-// is the agent's own answer time (the last attempt's service time), so that
-// max_latency judges the agent, not the run's pacing.
-func observation(reply *agent.Reply, service time.Duration) *scenarios.Observation {
-	obs := &scenarios.Observation{
+// observation sets obs (the conversation's, reused from turn to turn) to
+// what the expectations of a turn see of a reply, and returns it. Its
+// latency is the agent's own answer time (the last attempt's service time),
+// so that max_latency judges the agent, not the run's pacing.
+func observation(obs *scenarios.Observation, reply *agent.Reply, service time.Duration) *scenarios.Observation {
+	*obs = scenarios.Observation{
 		Text:       reply.Text,
 		Handoff:    reply.Handoff,
 		TokensUsed: reply.TokensUsed,
