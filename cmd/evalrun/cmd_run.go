@@ -198,15 +198,16 @@ func (a *app) run(args []string) error {
 	total := est.Conversations
 	prog := a.startProgress(&f, agg, total, budget)
 	opts := runner.Options{
-		Conn:             conn,
-		Concurrency:      f.concurrency,
-		Budget:           budget,
-		Retry:            runner.RetryPolicy{MaxAttempts: f.attempts},
-		RunID:            runID,
-		Seed:             f.seed,
-		Observer:         agg,
-		Abort:            a.abort,
-		CallTimeout:      f.timeout,
+		Conn:        conn,
+		Concurrency: f.concurrency,
+		Budget:      budget,
+		Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
+		RunID:       runID,
+		Seed:        f.seed,
+		Observer:    agg,
+		Abort:       a.abort,
+		// No CallTimeout: the Conn enforces --timeout on every attempt
+		// itself; a second timer and context per call cost CPU for nothing.
 		MaxConversations: maxConv,
 		Shard:            f.gates.shard,
 	}

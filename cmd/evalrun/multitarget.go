@@ -365,15 +365,15 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 		}
 		total += est
 		s.opts = runner.Options{
-			Conn:             s.conn,
-			Concurrency:      f.concurrency,
-			Budget:           s.budget,
-			Retry:            runner.RetryPolicy{MaxAttempts: f.attempts},
-			RunID:            runID,
-			Seed:             f.seed,
-			Observer:         s.agg,
-			Abort:            a.abort,
-			CallTimeout:      s.spec.Timeout,
+			Conn:        s.conn,
+			Concurrency: f.concurrency,
+			Budget:      s.budget,
+			Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
+			RunID:       runID,
+			Seed:        f.seed,
+			Observer:    s.agg,
+			Abort:       a.abort,
+			// No CallTimeout: the Conn enforces the target's timeout.
 			MaxConversations: int(maxConv),
 			Shard:            f.gates.shard,
 		}
