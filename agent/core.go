@@ -40,10 +40,6 @@ type core struct {
 	debug    *debugLog // nil when Options.Debug is nil
 	idPrefix string    // random per core, so ids from two runs never collide
 	seq      atomic.Uint64
-
-	// h1 serves plain http:// calls to the base URL's origin when no proxy
-	// applies and debug logging is off (h1.go); nil otherwise.
-	h1 *h1Client
 }
 
 // Defaults for zero Options fields.
@@ -137,9 +133,6 @@ func newCore(opts Options) (*core, string, error) {
 		// Redirects are answered, not followed: following one would resend
 		// the key to wherever it points.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	if c.debug == nil {
-		c.h1 = newH1Client(base, c.timeout, maxConns)
 	}
 	return c, base, nil
 }
@@ -299,7 +292,6 @@ func validHeaderName(s string) bool {
 // normally; the transport stays usable (new calls open new connections).
 func (c *core) Close() {
 	c.transport.CloseIdleConnections()
-	c.h1.closeIdle()
 }
 
 // redact hides every secret of the transport in s.
@@ -313,9 +305,6 @@ type request struct {
 	traceID         string      // the chat's trace id; "" or malformed starts a new trace
 	header          http.Header // extra headers, may be nil
 	accept          string      // default application/json
-	// headers says that the caller reads the headers of a 2xx answer; the
-	// h1 client leaves them unparsed otherwise (net/http parses them anyway).
-	headers bool
 }
 
 // meta identifies an attempt for the server's logs.
@@ -419,15 +408,6 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 // classified *Error. The whole call, body included, is bounded by the
 // per-call timeout.
 func (c *core) roundTrip(ctx context.Context, req *request) ([]byte, int, http.Header, meta, *Error) {
-	if path, ok := c.h1.path(req.url); ok && headersOK(req.header) {
-		m := c.newMeta(req)
-		a, e := c.roundTripH1(ctx, req, path, m)
-		if e != nil {
-			e.RequestID = m.requestID
-			return nil, 0, nil, m, e
-		}
-		return a.data, a.status, a.header, m, nil
-	}
 	resp, cctx, cancel, m, e := c.open(ctx, req)
 	if e != nil {
 		return nil, 0, nil, m, e
