@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strconv"
@@ -341,7 +342,8 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	if req.body != nil {
 		rd = bytes.NewReader(req.body)
 	}
-	hreq, err := http.NewRequestWithContext(cctx, req.method, target, rd)
+	st := newSendTrace()
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(cctx, &st.trace), req.method, target, rd)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
@@ -381,6 +383,7 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	if err != nil {
 		e := c.callError(ctx, cctx, req.op, 0, "", err)
 		e.RequestID = m.requestID
+		e.Unsent = !st.wrote.Load()
 		c.debug.failure(c, m.requestID, e)
 		cancel()
 		return nil, nil, nil, m, e
@@ -401,6 +404,23 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	e := c.statusError(req.op, resp.StatusCode, resp.Header, data)
 	e.RequestID = m.requestID
 	return nil, nil, nil, m, e
+}
+
+// sendTrace tells whether a request went out: its WroteHeaders hook runs
+// once net/http has written the request's headers (on HTTP/1 into the
+// connection's buffer, so a request it reports as written may still have
+// failed before a byte left: the error is then on the safe side). net/http
+// itself re-sends a request on a fresh connection only when nothing of it
+// was written to a reused one; those attempts never reached the server.
+type sendTrace struct {
+	wrote atomic.Bool
+	trace httptrace.ClientTrace
+}
+
+func newSendTrace() *sendTrace {
+	s := &sendTrace{}
+	s.trace.WroteHeaders = func() { s.wrote.Store(true) }
+	return s
 }
 
 // roundTrip sends req and returns the body (read up to req.limit bytes),
