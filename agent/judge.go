@@ -208,7 +208,11 @@ func (j *Judge) grade(ctx context.Context, rubric, reply string) (scenarios.Grad
 		if e == nil {
 			return g, nil
 		}
-		if !e.Retryable() || attempt >= j.policy.MaxAttempts {
+		// A judge call has no side effect but the judge's tokens, so unlike
+		// an agent call it is re-sent after a timeout or a broken
+		// connection too.
+		resend := e.Retryable() || e.Kind == KindTimeout || e.Kind == KindTransport
+		if !resend || attempt >= j.policy.MaxAttempts {
 			return scenarios.Grade{}, e
 		}
 		t := time.NewTimer(j.delay(attempt, e.RetryAfter))

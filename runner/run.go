@@ -596,6 +596,9 @@ func (r *run) failure(o callOutcome) (Outcome, string) {
 // caller says where), e.g. "throttled (HTTP 429) after 4 attempts".
 func describe(e *agent.Error, c *Call) string {
 	s := e.Kind.String()
+	if (e.Kind == agent.KindTransport || e.Kind == agent.KindTimeout) && !e.Unsent {
+		s += ", not re-sent (the agent may have processed it)"
+	}
 	if e.Status != 0 {
 		s += fmt.Sprintf(" (HTTP %d)", e.Status)
 	}
@@ -665,6 +668,10 @@ func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time,
 			break
 		}
 		out.err = asAgentError(err, kind)
+		if out.err.Kind == agent.KindCanceled && r.callBase.Err() == nil && ctx.Err() == context.DeadlineExceeded {
+			// The per-call timeout (CallTimeout), not the caller, ended it.
+			out.err = callTimedOut(out.err, r.opts.CallTimeout)
+		}
 		rec.Status = out.err.Status
 		if cause := haltCause(out.err); cause != nil {
 			r.halt(cause, out.err)
@@ -696,6 +703,16 @@ func (r *run) callContext() (context.Context, context.CancelFunc) {
 	// The base itself: a derived context per call would cost an allocation
 	// and a registration with the base for nothing.
 	return r.callBase, func() {}
+}
+
+// callTimedOut reports a call that CallTimeout cut short as a timeout: the
+// Conn saw only its context end. Unsent is kept: a call that timed out
+// before its request was written may still be re-sent.
+func callTimedOut(e *agent.Error, d time.Duration) *agent.Error {
+	t := *e
+	t.Kind = agent.KindTimeout
+	t.Err = fmt.Errorf("no complete response within %v: %w", d, context.DeadlineExceeded)
+	return &t
 }
 
 // asAgentError returns err as an *agent.Error; errors of a Conn that does
