@@ -19,7 +19,9 @@
 // "growth", else an acknowledgement quoting the message);
 // GET /external/chat/{id}/messages (an empty history). With -key-env NAME,
 // every request except /health must carry "Authorization: Bearer $NAME"
-// (or X-API-Key); otherwise 401. -latency holds every answer that long.
+// (or X-API-Key); otherwise 401. -latency holds every answer to a message
+// that long (new chats, history and health answer at once, as evalrun's
+// simulated agent does).
 // Both listeners are on loopback only.
 package main
 
@@ -135,7 +137,7 @@ func (s *stats) count(r *http.Request) {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "address of the API (loopback only)")
 	statsAddr := flag.String("stats-addr", "127.0.0.1:0", "address of GET /stats (loopback only)")
-	latency := flag.Duration("latency", 0, "hold every answer this long")
+	latency := flag.Duration("latency", 0, "hold every answer to a message this long")
 	keyEnv := flag.String("key-env", "", "environment variable holding the API key every request must carry (empty: no check)")
 	flag.Parse()
 	var key string
@@ -259,6 +261,15 @@ func handler(s *stats, key string, latency time.Duration) http.Handler {
 	})
 	message := func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if latency > 0 {
+			t := time.NewTimer(latency)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
 		var req messageRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			s.errors.Add(1)
@@ -290,15 +301,6 @@ func handler(s *stats, key string, latency time.Duration) http.Handler {
 			s.errors.Add(1)
 			writeJSON(w, http.StatusUnauthorized, detail{"invalid or missing API key"})
 			return
-		}
-		if latency > 0 {
-			t := time.NewTimer(latency)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
 		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			s.errors.Add(1)
