@@ -486,8 +486,7 @@ func inflight(args []string) error {
 	stopStats := memStats(*d/2, *prof)
 	defer stopStats()
 	// A conversation lives turns × (think + call); the agent (optimlyserver
-	// or the simulated agent)
-	// answers new chats at once.
+	// or the simulated agent) answers new chats at once.
 	life := time.Duration(*turns) * (*think + *latency)
 	ld := runner.Load{Concurrency: *n, Duration: *d, Grace: time.Minute}
 	info := report.LoadInfo{Model: report.LoadClosed}
