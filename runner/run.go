@@ -200,10 +200,10 @@ var errGraceOver = errors.New("the grace period after the duration is over")
 type source struct {
 	pass    []planned
 	reps    map[*scenarios.Scenario]int // each scenario's iterations per pass
-	limit   int64 // conversations in all; -1 for no limit
-	next    int64 // conversations handed out
-	looping bool  // bounded by time: conversations not started are not part of the run
-	shard   Shard // hand out only this shard's conversations (limit counts them)
+	limit   int64                       // conversations in all; -1 for no limit
+	next    int64                       // conversations handed out
+	looping bool                        // bounded by time: conversations not started are not part of the run
+	shard   Shard                       // hand out only this shard's conversations (limit counts them)
 }
 
 func newSource(pass []planned, o Options) *source {
