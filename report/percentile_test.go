@@ -2,7 +2,11 @@ package report
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -241,4 +245,76 @@ func TestQuantileIntervalReferenceValue(t *testing.T) {
 	if iv := QuantileInterval(h, 95, 0.95); iv.Value != 103_487 {
 		t.Errorf("QuantileInterval p95 value = %d, want 103487 (the 13th of 13 calls)", iv.Value)
 	}
+}
+
+// TestPercentilesMatchHdrHistogramJS is a differential test against
+// HdrHistogram's JavaScript library: it decodes our encoded histograms and
+// must report every stored percentile. It runs only with EVALRUN_HDRJS_DIR
+// set to a directory holding node_modules/hdr-histogram-js
+// (bench/hdr-js.sh installs it and runs this test).
+func TestPercentilesMatchHdrHistogramJS(t *testing.T) {
+	dir := os.Getenv("EVALRUN_HDRJS_DIR")
+	if dir == "" {
+		t.Skip("EVALRUN_HDRJS_DIR not set; bench/hdr-js.sh runs this test")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not found")
+	}
+	type jsCase struct {
+		Encoded     string    `json:"encoded"`
+		Percentiles []float64 `json:"percentiles"`
+	}
+	ps := []float64{0, 1, 25, 50, 75, 90, 95, 99, 99.9, 100}
+	rng := rand.New(rand.NewPCG(42, 13))
+	var cases []jsCase
+	var want [][]int64
+	for i := range 500 {
+		n := []int{1, 2, 5, 13, 80}[i%5]
+		if i >= 50 {
+			n = 1 + rng.IntN(2000)
+		}
+		h := newLatencyHistogram()
+		for range n {
+			v := rng.Int64N(150_000)
+			if rng.IntN(10) == 0 {
+				v = rng.Int64N(HighestLatencyMicros + 1)
+			}
+			_ = h.RecordValue(v)
+		}
+		r := summarize(HistTurn, "1", h)
+		cases = append(cases, jsCase{Encoded: r.Encoded, Percentiles: ps})
+		w := valuesAtPercentiles(h, ps)
+		// The stored summary is what is checked where it holds the value.
+		w[0], w[3], w[5], w[6], w[7], w[8], w[9] = r.MinUS, r.P50US, r.P90US, r.P95US, r.P99US, r.P999US, r.MaxUS
+		want = append(want, append(w, int64(n)))
+	}
+	in, err := json.Marshal(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(node, "../bench/hdrjs/check.js", dir)
+	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	var got [][]int64
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("node output: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d answers for %d histograms", len(got), len(want))
+	}
+	bad := 0
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			bad++
+			if bad <= 5 {
+				t.Errorf("histogram %d (n=%d): hdr-histogram-js %v, evalrun %v (percentiles %v, then count)", i, want[i][len(ps)], got[i], want[i], ps)
+			}
+		}
+	}
+	t.Logf("%d histograms, %d percentiles each: %d differ", len(want), len(ps), bad)
 }
