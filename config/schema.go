@@ -134,7 +134,10 @@ func settingSchema(s SettingSpec) map[string]any {
 			map[string]any{"const": 0},
 		}}
 	default:
-		v = map[string]any{"type": []any{"string", "number", "boolean"}}
+		// anyOf, not a union "type", which ajv's strict mode rejects.
+		v = map[string]any{"anyOf": []any{
+			map[string]any{"type": "string"}, map[string]any{"type": "number"}, map[string]any{"type": "boolean"},
+		}}
 	}
 	if s.Repeatable {
 		v = map[string]any{"anyOf": []any{v, map[string]any{"type": "array", "items": v}}}
@@ -217,7 +220,9 @@ func targetSchema() map[string]any {
 		"properties":           props,
 		"required":             []any{"name"},
 		"dependentSchemas":     dep,
-		"not":                  map[string]any{"required": []any{"url", "agent"}},
+		// The keys are defined beside required for ajv's strict mode
+		// (strictRequired).
+		"not": map[string]any{"required": []any{"url", "agent"}, "properties": map[string]any{"url": true, "agent": true}},
 	}
 }
 

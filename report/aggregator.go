@@ -499,7 +499,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Throttled, snap.NotRun = int64(oc.throttled), int64(oc.notRun)
 	a.mu.Lock()
 	if h := a.hists.kinds[runner.CallTurn]; h != nil {
-		snap.P95 = time.Duration(h.ValueAtQuantile(95)) * time.Microsecond
+		snap.P95 = time.Duration(valueAtPercentile(h, 95)) * time.Microsecond
 	}
 	a.mu.Unlock()
 	return snap

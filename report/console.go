@@ -492,6 +492,16 @@ func (t *table) write(p *printer, indent int) {
 			widths[0] = max(widths[0]-over, 8)
 		}
 	}
+	// Still too wide (the latency table's 4-digit values on a 60-column
+	// terminal): one space between columns.
+	gap := "  "
+	used := indent + prefixW + 2*(cols-1)
+	for _, w := range widths[:cols] {
+		used += w
+	}
+	if used > p.width {
+		gap = " "
+	}
 	pad := func(s string, w int, right bool) string {
 		s = cut(s, w)
 		gap := strings.Repeat(" ", max(0, w-utf8.RuneCountInString(s)))
@@ -504,7 +514,7 @@ func (t *table) write(p *printer, indent int) {
 	hb.WriteString(strings.Repeat(" ", indent+prefixW))
 	for i, h := range t.header[:cols] {
 		if i > 0 {
-			hb.WriteString("  ")
+			hb.WriteString(gap)
 		}
 		hb.WriteString(pad(h, widths[i], t.right[i]))
 	}
@@ -514,7 +524,7 @@ func (t *table) write(p *printer, indent int) {
 		b.WriteString(strings.Repeat(" ", indent))
 		for i, c := range row[:cols] {
 			if i > 0 {
-				b.WriteString("  ")
+				b.WriteString(gap)
 			}
 			if i == 0 && prefixW > 0 {
 				if c.prefix == "" {
@@ -612,9 +622,13 @@ func fmtPercent(rate float64) string {
 	return strconv.FormatFloat(rate*100, 'f', 1, 64) + "%"
 }
 
-// fmtMicros formats a latency in microseconds with three significant
-// digits: 850µs, 12.3ms, 1.52s.
-func fmtMicros(us int64) string {
+// fmtMicros formats a latency in microseconds as FormatMicros does (4
+// significant digits), the one format of every latency evalrun prints.
+func fmtMicros(us int64) string { return FormatMicros(float64(us)) }
+
+// fmtTick formats a plot axis tick (a round number of microseconds) to 3
+// significant digits: "50.0ms", "100ms", "1.50s".
+func fmtTick(us int64) string {
 	switch {
 	case us < 1000:
 		return strconv.FormatInt(us, 10) + "µs"
@@ -642,7 +656,7 @@ func fmtDuration(d time.Duration) string {
 	case d <= 0:
 		return "0s"
 	case d < time.Second:
-		return fmtMicros(d.Microseconds())
+		return fmtTick(d.Microseconds())
 	case d < time.Minute:
 		return sig3(d.Seconds()) + "s"
 	case d < time.Hour:

@@ -92,7 +92,7 @@ func newPlot(series []plotSeries, maxCount int64) *plotData {
 		p.XTicks = append(p.XTicks, plotTick{Pos: p.Left + float64(i)*xs, Label: ninesLabel(i)})
 	}
 	for v := 0.0; v <= top+step/2; v += step {
-		label := fmtMicros(int64(math.Round(v)))
+		label := fmtTick(int64(math.Round(v)))
 		if v == 0 {
 			label = "0"
 		}

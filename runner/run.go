@@ -199,17 +199,17 @@ var errGraceOver = errors.New("the grace period after the duration is over")
 // scenario's iterations stay distinct), up to its limit.
 type source struct {
 	pass    []planned
-	most    int   // iterations per pass
-	limit   int64 // conversations in all; -1 for no limit
-	next    int64 // conversations handed out
-	looping bool  // bounded by time: conversations not started are not part of the run
-	shard   Shard // hand out only this shard's conversations (limit counts them)
+	reps    map[*scenarios.Scenario]int // each scenario's iterations per pass
+	limit   int64                       // conversations in all; -1 for no limit
+	next    int64                       // conversations handed out
+	looping bool                        // bounded by time: conversations not started are not part of the run
+	shard   Shard                       // hand out only this shard's conversations (limit counts them)
 }
 
 func newSource(pass []planned, o Options) *source {
-	s := &source{pass: pass, limit: int64(len(pass)), looping: o.Duration > 0}
+	s := &source{pass: pass, reps: map[*scenarios.Scenario]int{}, limit: int64(len(pass)), looping: o.Duration > 0}
 	for _, p := range pass {
-		s.most = max(s.most, p.Iteration+1)
+		s.reps[p.Scenario] = max(s.reps[p.Scenario], p.Iteration+1)
 	}
 	switch {
 	case o.Repeat > 0:
@@ -236,7 +236,10 @@ func (s *source) peek() (planned, bool) {
 	g := s.shard.global(s.next) // the run-wide index, the same in every shard
 	p := s.pass[g%per]
 	p.ID = int(g + 1)
-	p.Iteration += int(g/per) * s.most
+	// Each scenario counts its own iterations 0..n-1 over the passes: a
+	// scenario with repeat: 2 has iterations 2 and 3 in the second pass,
+	// whatever the other scenarios' repeat.
+	p.Iteration += int(g/per) * s.reps[p.Scenario]
 	return p, true
 }
 
