@@ -637,7 +637,7 @@ func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
 	}
 	host, _ := os.Hostname()
 	write(r.out, "result file", report.JSONWriter{})
-	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host})
+	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host, Cases: r.junitCases})
 	write(r.md, "Markdown summary", report.MarkdownWriter{})
 	write(r.html, "HTML report", report.HTMLWriter{})
 	if r.hgrm != "" {
