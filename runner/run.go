@@ -485,6 +485,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			return time.Time{}, true
 		}
 		obs := observation(&cv.obs, &reply, out.call.Service)
+		obs.User = text
 		tr.Reply, tr.Tools, tr.Handoff, tr.Tokens = reply.Text, reply.Tools, reply.Handoff, reply.TokensUsed
 		tr.RequestID, tr.TraceID = reply.RequestID, reply.TraceID
 		tr.TTFT, tr.Chunks, tr.Gaps, tr.MaxGap = reply.TTFT, reply.Chunks, reply.Gaps, reply.MaxGap
@@ -499,26 +500,44 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		} else if len(turn.Expect) > 0 || len(turn.Captures) > 0 {
 			tr.Verdicts = turn.EvaluateContext(r.callBase, obs, env.Captures, r.opts.Judge)
 		}
+		// A failed expectation is a verdict on the agent; one that could
+		// not be decided (the judge failed) is an error, unless another
+		// expectation failed anyway.
 		tr.Outcome = Passed
-		for _, v := range tr.Verdicts {
+		var undecided *scenarios.Verdict
+		for k, v := range tr.Verdicts {
+			if v.Undecided {
+				if undecided == nil {
+					undecided = &tr.Verdicts[k]
+				}
+				continue
+			}
 			if !v.Passed {
 				tr.Outcome = Failed
-				why := v.Expectation
-				if v.Reason != "" {
-					why += ": " + v.Reason
-				}
-				settle(c, Failed, fmt.Sprintf("turn %d: %s", i+1, why))
+				settle(c, Failed, fmt.Sprintf("turn %d: %s", i+1, verdictWhy(v)))
 				break
 			}
 		}
+		if tr.Outcome == Passed && undecided != nil {
+			tr.Outcome = Errored
+			settle(c, Errored, fmt.Sprintf("turn %d: %s", i+1, verdictWhy(*undecided)))
+		}
 		c.Turns = append(c.Turns, tr)
-		if tr.Outcome == Failed && sc.OnFail != scenarios.OnFailContinue {
+		if tr.Outcome == Errored || (tr.Outcome == Failed && sc.OnFail != scenarios.OnFailContinue) {
 			return time.Time{}, true
 		}
 		cv.prevEnd = out.end
 	}
 	settle(c, Passed, "")
 	return time.Time{}, true
+}
+
+// verdictWhy is a failed verdict on one line: the expectation and why.
+func verdictWhy(v scenarios.Verdict) string {
+	if v.Reason != "" {
+		return v.Expectation + ": " + v.Reason
+	}
+	return v.Expectation
 }
 
 // observation sets obs (the conversation's, reused from turn to turn) to

@@ -106,6 +106,9 @@ func (a *app) run(args []string) error {
 	if err := f.reports.checkTranscripts(); err != nil {
 		return err
 	}
+	if err := f.reports.checkJUnit(); err != nil {
+		return err
+	}
 	if err := f.gates.check(); err != nil {
 		return err
 	}
@@ -176,7 +179,10 @@ func (a *app) run(args []string) error {
 		return err
 	}
 	defer f.reports.closeTranscripts()
+	cutBy, planned := partialPlan(&f, suite, int64(maxConv))
 	agg := report.NewAggregator(report.Meta{
+		CutBy:   cutBy,
+		Planned: planned,
 		RunID:   runID,
 		Version: version,
 		Started: started,
@@ -211,8 +217,9 @@ func (a *app) run(args []string) error {
 		MaxConversations: maxConv,
 		Shard:            f.gates.shard,
 	}
-	if judge != nil {
-		opts.Judge = judge
+	judgeView, recordJudge := judge.view()
+	if judgeView != nil {
+		opts.Judge = judgeView
 	}
 	if err := lims.apply(&opts); err != nil {
 		return err
@@ -237,6 +244,7 @@ func (a *app) run(args []string) error {
 		fin.Budget = report.BudgetInfo{Unit: f.quota.unit(), Limit: limit, UsedBefore: qp.usedBefore(), Spent: budget.Spent()}
 	}
 	res := agg.Result(fin)
+	recordJudge(res)
 	f.load.settings(res.Settings)
 	f.gates.settings(res.Settings, suite)
 	applyThresholds(res, f.gates.thresholds)

@@ -587,3 +587,20 @@ func loopbackURL(s string) bool {
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
+
+// partialPlan is what a --partial run cut (report.Meta's CutBy and
+// Planned): each scenario's planned conversations, when the run runs
+// fewer than its plan (maxConv > 0). Only a whole, unsharded run of the
+// suite's own repeats says it; a load shape or a shard plans otherwise.
+func partialPlan(f *runFlags, suite *scenarios.Suite, maxConv int64) (string, map[string]int) {
+	if maxConv <= 0 || !f.gates.shard.Whole() || f.load.shapesCount() {
+		return "", nil
+	}
+	planned := map[string]int{}
+	for _, sc := range suite.Scenarios {
+		if sc != nil {
+			planned[sc.Name] += max(sc.Repeat, 1)
+		}
+	}
+	return "the quota (--partial)", planned
+}
