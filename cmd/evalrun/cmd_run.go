@@ -80,6 +80,9 @@ func (a *app) run(args []string) error {
 		return err
 	}
 	f.cmdline = visited(fs)
+	if err := checkRanges(fs); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
 		return err
