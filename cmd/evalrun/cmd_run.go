@@ -109,6 +109,9 @@ func (a *app) run(args []string) error {
 	if err := f.reports.checkTranscripts(); err != nil {
 		return err
 	}
+	if err := f.reports.checkOutputs(); err != nil {
+		return err
+	}
 	if err := f.gates.check(); err != nil {
 		return err
 	}
