@@ -49,7 +49,7 @@ func (a *app) quota(args []string) error {
 	w := a.stdout
 	fmt.Fprintf(w, "ledger: %s\n", path)
 
-	key := a.getenv(*keyEnv)
+	key := a.secret(*keyEnv)
 	cur := ""
 	if key == "" {
 		fmt.Fprintf(w, "%s is not set: no key to look up.\n", *keyEnv)

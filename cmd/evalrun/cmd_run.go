@@ -96,7 +96,7 @@ func (a *app) run(args []string) error {
 	if cfg != nil && len(cfg.Targets) == 1 {
 		f.targetName = cfg.Targets[0].Name
 	}
-	side, err := f.resolveTargets(cfg, a.getenv)
+	side, err := f.resolveTargets(cfg, a.secret)
 	if err != nil {
 		return err
 	}
@@ -181,6 +181,9 @@ func (a *app) run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if transcripts.Stream != nil {
+		transcripts.Stream = a.redactor().Writer(transcripts.Stream)
+	}
 	defer f.reports.closeTranscripts()
 	agg := report.NewAggregator(report.Meta{
 		RunID:   runID,
@@ -210,14 +213,14 @@ func (a *app) run(args []string) error {
 		Retry:            runner.RetryPolicy{MaxAttempts: f.attempts},
 		RunID:            runID,
 		Seed:             f.seed,
-		Observer:         agg,
+		Observer:         redactingObserver{agg, a.redactor()},
 		Abort:            a.abort,
 		CallTimeout:      f.timeout,
 		MaxConversations: maxConv,
 		Shard:            f.gates.shard,
 	}
 	if judge != nil {
-		opts.Judge = judge
+		opts.Judge = redactingJudge{judge, a.redactor()}
 	}
 	if err := lims.apply(&opts); err != nil {
 		return err
@@ -294,6 +297,7 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		}
 		// The in-process agent accepts one fresh key; no account needed.
 		key = newKey()
+		a.redactor().Add(key)
 		ag.APIKeys = []string{key}
 		srv, err := agentsim.Start(ag, "127.0.0.1:0")
 		if err != nil {
@@ -308,7 +312,7 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, tgt, nil, usageErr("--target %q: want an http(s) URL such as https://api.optimly.io", f.target)
 		}
-		key = a.getenv(f.apiKeyEnv)
+		key = a.secret(f.apiKeyEnv)
 		if key == "" {
 			return nil, tgt, nil, usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env)", f.apiKeyEnv)
 		}
