@@ -468,7 +468,8 @@ func (j *Judge) writeCache(key string, g scenarios.Grade) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	data, _ := json.Marshal(judgeCached{Score: g.Score, Reason: g.Reason})
+	// A judge that echoes its key does not get it into the cache.
+	data, _ := json.Marshal(judgeCached{Score: g.Score, Reason: j.redact(g.Reason)})
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err

@@ -390,6 +390,7 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	if a.stream != nil {
 		a.stream.write(&TranscriptLine{Target: a.meta.Target.Name, Scenario: name, File: file, ConversationResult: rec})
 	}
+	rec = boundRecord(rec) // what the result keeps is bounded; the stream has it whole
 	a.turns.add(c)
 	var fail *Failure
 	if bad {

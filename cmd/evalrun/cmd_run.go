@@ -80,6 +80,9 @@ func (a *app) run(args []string) error {
 		return err
 	}
 	f.cmdline = visited(fs)
+	if err := checkRanges(fs); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
 		return err
@@ -93,7 +96,7 @@ func (a *app) run(args []string) error {
 	if cfg != nil && len(cfg.Targets) == 1 {
 		f.targetName = cfg.Targets[0].Name
 	}
-	side, err := f.resolveTargets(cfg, a.getenv)
+	side, err := f.resolveTargets(cfg, a.secret)
 	if err != nil {
 		return err
 	}
@@ -107,6 +110,9 @@ func (a *app) run(args []string) error {
 		return err
 	}
 	if err := f.reports.checkJUnit(); err != nil {
+		return err
+	}
+	if err := f.reports.checkOutputs(); err != nil {
 		return err
 	}
 	if err := f.gates.check(); err != nil {
@@ -178,6 +184,9 @@ func (a *app) run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if transcripts.Stream != nil {
+		transcripts.Stream = a.redactor().Writer(transcripts.Stream)
+	}
 	defer f.reports.closeTranscripts()
 	cutBy, planned := partialPlan(&f, suite, int64(maxConv))
 	agg := report.NewAggregator(report.Meta{
@@ -210,7 +219,7 @@ func (a *app) run(args []string) error {
 		Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
 		RunID:       runID,
 		Seed:        f.seed,
-		Observer:    agg,
+		Observer:    redactingObserver{agg, a.redactor()},
 		Abort:       a.abort,
 		// No CallTimeout: the Conn enforces --timeout on every attempt
 		// itself; a second timer and context per call cost CPU for nothing.
@@ -219,7 +228,7 @@ func (a *app) run(args []string) error {
 	}
 	judgeView, recordJudge := judge.view()
 	if judgeView != nil {
-		opts.Judge = judgeView
+		opts.Judge = redactingJudge{judgeView, a.redactor()}
 	}
 	if err := lims.apply(&opts); err != nil {
 		return err
@@ -297,6 +306,7 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		}
 		// The in-process agent accepts one fresh key; no account needed.
 		key = newKey()
+		a.redactor().Add(key)
 		ag.APIKeys = []string{key}
 		srv, err := agentsim.Start(ag, "127.0.0.1:0")
 		if err != nil {
@@ -311,7 +321,7 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, tgt, nil, usageErr("--target %q: want an http(s) URL such as https://api.optimly.io", f.target)
 		}
-		key = a.getenv(f.apiKeyEnv)
+		key = a.secret(f.apiKeyEnv)
 		if key == "" {
 			return nil, tgt, nil, usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env)", f.apiKeyEnv)
 		}

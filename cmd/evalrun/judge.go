@@ -27,7 +27,7 @@ func (a *app) openJudge(cfg *config.File, suite *scenarios.Suite) (*runJudge, er
 	j := cfg.Judge
 	var key string
 	if j.APIKeyEnv != "" {
-		key = a.getenv(j.APIKeyEnv)
+		key = a.secret(j.APIKeyEnv)
 		if key == "" {
 			return nil, usageErr("%s: judge.api_key_env: environment variable %s is empty", j.Pos, j.APIKeyEnv)
 		}

@@ -341,6 +341,9 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 			release()
 			return err
 		}
+		if tr.Stream != nil {
+			tr.Stream = a.redactor().Writer(tr.Stream)
+		}
 		s.budget = s.qp.budget(s.q.retries)
 		cutBy, planned := partialPlan(f, suite, maxConv)
 		s.agg = report.NewAggregator(report.Meta{
@@ -376,7 +379,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 			Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
 			RunID:       runID,
 			Seed:        f.seed,
-			Observer:    s.agg,
+			Observer:    redactingObserver{s.agg, a.redactor()},
 			Abort:       a.abort,
 			// No CallTimeout: the Conn enforces the target's timeout.
 			MaxConversations: int(maxConv),
@@ -385,7 +388,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		var jv scenarios.Judge
 		jv, s.recordJudge = judge.view()
 		if jv != nil {
-			s.opts.Judge = jv
+			s.opts.Judge = redactingJudge{jv, a.redactor()}
 		}
 		if err := s.lims.apply(&s.opts); err != nil {
 			release()
@@ -493,6 +496,7 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 			return err
 		}
 		key = newKey()
+		a.redactor().Add(key)
 		ag.APIKeys = []string{key}
 		srv, err := agentsim.Start(ag, "127.0.0.1:0")
 		if err != nil {
@@ -502,7 +506,7 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 		u = srv.URL
 		fmt.Fprintf(a.stderr, "evalrun: target %s: simulated agent %q listening on %s\n", t.name, ag.Name, srv.URL)
 	} else {
-		key = a.getenv(t.keyEnv)
+		key = a.secret(t.keyEnv)
 		if key == "" {
 			return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env %s=VAR or api_key_env:)", t.keyEnv, t.name)
 		}
@@ -619,7 +623,7 @@ func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
 		if path == "" {
 			return
 		}
-		if err := report.WriteFileAtomic(path, func(out io.Writer) error { return w.WriteRun(out, run) }); err != nil {
+		if err := report.WriteFileAtomic(path, func(out io.Writer) error { return w.WriteRun(a.redactor().Writer(out), run) }); err != nil {
 			fail(unfinishedErr("writing %s %s: %v", what, path, err))
 		}
 	}
