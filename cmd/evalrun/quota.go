@@ -5,13 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/evalrun/evalrun/internal/netaddr"
 	"github.com/evalrun/evalrun/ledger"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
@@ -360,7 +359,7 @@ func (l runLimits) String() string {
 // 127.0.0.1, [::1]) is one's own server, e.g. `evalrun serve`: it gets no
 // default limits.
 func (l *limitFlags) resolve(kind, target string) (runLimits, error) {
-	real := target != "" && !loopbackURL(target)
+	real := target != "" && !netaddr.IsLoopbackURL(target)
 	specs := append([]string(nil), l.limits...)
 	if l.rate != "" {
 		specs = append(specs, l.rate)
@@ -572,18 +571,4 @@ func (l runLimits) shard(s runner.Shard) runLimits {
 	l.all, l.newChat = part(l.all), part(l.newChat)
 	l.source += ", shard " + s.String()
 	return l
-}
-
-// loopbackURL reports whether the URL's host is this machine.
-func loopbackURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
