@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -603,9 +602,9 @@ func describe(e *agent.Error, c *Call) string {
 // reservation, retries to the retry allowance) and only then is sent. The
 // call is reported to the Observer when at least one attempt was sent.
 func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time, res *Reservation, rng *rand.Rand, send func(context.Context) error) callOutcome {
-	stack := r.opts.Limiters
-	if kind == CallNewChat && r.opts.NewChatLimiter != nil {
-		stack = append(slices.Clip(stack), r.opts.NewChatLimiter)
+	var own Limiter // paces this kind of call only
+	if kind == CallNewChat {
+		own = r.opts.NewChatLimiter
 	}
 	rec := &Call{Kind: kind, Scenario: c.Scenario.Name, Conversation: c.ID, Turn: turn, Intended: intended}
 	var out callOutcome
@@ -623,7 +622,7 @@ func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time,
 			out.stopped = true
 			break
 		}
-		if err := waitAll(r.stopCtx, stack); err != nil {
+		if err := waitCall(r.stopCtx, r.opts.Limiters, own); err != nil {
 			if r.stopCtx.Err() != nil {
 				out.stopped = true
 			} else {
