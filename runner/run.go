@@ -81,9 +81,9 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 	schedCtx := r.stopCtx
 	if opts.Duration > 0 {
 		deadline := begin.Add(opts.Duration)
-		var cancelSched context.CancelFunc
-		schedCtx, cancelSched = context.WithDeadline(r.stopCtx, deadline)
-		defer cancelSched()
+		// The deadline ends the arrivals, without cancelling: an open model
+		// that fell behind still starts those due before it (endContext).
+		schedCtx = withEnd(r.stopCtx, deadline)
 		cut := time.AfterFunc(time.Until(deadline.Add(opts.Grace)), func() {
 			r.graceOver.Store(true)
 			r.stop(errGraceOver)
@@ -104,6 +104,20 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 			break
 		}
 		scheduled, err := opts.Schedule.Next(schedCtx)
+		var missed *MissedArrival
+		if errors.As(err, &missed) {
+			// Due before the run stopped, never started: reported, with
+			// its lag up to now.
+			src.advance()
+			reason := r.stopReason()
+			if missed.Capped {
+				reason = ReasonMaxInFlight
+			}
+			c := p.conversation(NotRun, reason)
+			c.Scheduled, c.End = missed.At, time.Now()
+			r.finish(c, false)
+			continue
+		}
 		if err != nil {
 			switch {
 			case r.graceOver.Load():
@@ -120,6 +134,14 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 		}
 		if r.stopCtx.Err() != nil {
 			opts.Schedule.Done()
+			if src.looping {
+				// Its start was due: report it (a run not bounded by time
+				// reports it with the rest below).
+				src.advance()
+				c := p.conversation(NotRun, r.stopReason())
+				c.Scheduled, c.End = scheduled, time.Now()
+				r.finish(c, false)
+			}
 			break
 		}
 		res, ok := opts.Budget.Reserve(p.calls(opts.newChatCalls))
