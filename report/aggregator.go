@@ -413,8 +413,10 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	}
 	s.outcomes.add(outcome)
 	var full *[]sample
-	if !c.Start.IsZero() && !c.Scheduled.IsZero() {
-		*s.buf = append(*s.buf, sample{kind: sampleLag, us: latencyMicros(c.Start.Sub(c.Scheduled)), bucket: -1})
+	// The schedule lag: to the start, or for an arrival that was due but
+	// never started (runner.MissedArrival), to when the run gave up on it.
+	if began := cmp.Or(c.Start, c.End); !began.IsZero() && !c.Scheduled.IsZero() {
+		*s.buf = append(*s.buf, sample{kind: sampleLag, us: latencyMicros(began.Sub(c.Scheduled)), bucket: -1})
 	}
 	for i := range c.Turns {
 		if t := &c.Turns[i]; t.Chunks > 0 {
@@ -813,6 +815,16 @@ func (a *Aggregator) warnings(end Finish, res *Result) []string {
 	if st := end.Schedule; st.CapHits > 0 {
 		out = append(out, fmt.Sprintf("the cap of %d conversations in flight (--max-in-flight) held back %d arrivals, the first at +%s; they started late, and their latencies include the wait",
 			st.MaxInFlight, st.CapHits, fmtWarnDuration(st.FirstCapHit)))
+	}
+	if st := end.Schedule; st.Missed > 0 {
+		why := "the run stopped first"
+		if st.MissedCapped == st.Missed {
+			why = "the cap of conversations in flight (--max-in-flight) held them back until the run stopped"
+		} else if st.MissedCapped > 0 {
+			why = fmt.Sprintf("the run stopped first (%d of them held back by the cap of conversations in flight, --max-in-flight)", st.MissedCapped)
+		}
+		out = append(out, fmt.Sprintf("%d arrivals due before the end of the run never started: %s; they are reported not_run and their wait counts in the schedule lag",
+			st.Missed, why))
 	}
 	switch a.meta.Load.Model {
 	case LoadOpen:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -82,9 +81,9 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 	schedCtx := r.stopCtx
 	if opts.Duration > 0 {
 		deadline := begin.Add(opts.Duration)
-		var cancelSched context.CancelFunc
-		schedCtx, cancelSched = context.WithDeadline(r.stopCtx, deadline)
-		defer cancelSched()
+		// The deadline ends the arrivals, without cancelling: an open model
+		// that fell behind still starts those due before it (endContext).
+		schedCtx = withEnd(r.stopCtx, deadline)
 		cut := time.AfterFunc(time.Until(deadline.Add(opts.Grace)), func() {
 			r.graceOver.Store(true)
 			r.stop(errGraceOver)
@@ -105,6 +104,20 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 			break
 		}
 		scheduled, err := opts.Schedule.Next(schedCtx)
+		var missed *MissedArrival
+		if errors.As(err, &missed) {
+			// Due before the run stopped, never started: reported, with
+			// its lag up to now.
+			src.advance()
+			reason := r.stopReason()
+			if missed.Capped {
+				reason = ReasonMaxInFlight
+			}
+			c := p.conversation(NotRun, reason)
+			c.Scheduled, c.End = missed.At, time.Now()
+			r.finish(c, false)
+			continue
+		}
 		if err != nil {
 			switch {
 			case r.graceOver.Load():
@@ -121,6 +134,14 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 		}
 		if r.stopCtx.Err() != nil {
 			opts.Schedule.Done()
+			if src.looping {
+				// Its start was due: report it (a run not bounded by time
+				// reports it with the rest below).
+				src.advance()
+				c := p.conversation(NotRun, r.stopReason())
+				c.Scheduled, c.End = scheduled, time.Now()
+				r.finish(c, false)
+			}
 			break
 		}
 		res, ok := opts.Budget.Reserve(p.calls(opts.newChatCalls))
@@ -641,9 +662,9 @@ func describe(e *agent.Error, c *Call) string {
 // reservation, retries to the retry allowance) and only then is sent. The
 // call is reported to the Observer when at least one attempt was sent.
 func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time, res *Reservation, rng *rand.Rand, send func(context.Context) error) callOutcome {
-	stack := r.opts.Limiters
-	if kind == CallNewChat && r.opts.NewChatLimiter != nil {
-		stack = append(slices.Clip(stack), r.opts.NewChatLimiter)
+	var own Limiter // paces this kind of call only
+	if kind == CallNewChat {
+		own = r.opts.NewChatLimiter
 	}
 	rec := &Call{Kind: kind, Scenario: c.Scenario.Name, Conversation: c.ID, Turn: turn, Intended: intended}
 	var out callOutcome
@@ -661,7 +682,7 @@ func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time,
 			out.stopped = true
 			break
 		}
-		if err := waitAll(r.stopCtx, stack); err != nil {
+		if err := waitCall(r.stopCtx, r.opts.Limiters, own); err != nil {
 			if r.stopCtx.Err() != nil {
 				out.stopped = true
 			} else {
