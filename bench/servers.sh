@@ -23,6 +23,7 @@
 #
 #   bench/servers.sh
 #   CONVERSATIONS=48 INFLIGHT=20 bench/servers.sh
+#   EVALRUN=/path/to/evalrun bench/servers.sh    # another build, e.g. an older one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONVERSATIONS=${CONVERSATIONS:-24}
@@ -50,7 +51,11 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-go build -o "$tmp/evalrun" ./cmd/evalrun
+if [[ -n ${EVALRUN:-} ]]; then
+	cp "$EVALRUN" "$tmp/evalrun"
+else
+	go build -o "$tmp/evalrun" ./cmd/evalrun
+fi
 export EVALRUN_LEDGER=$tmp/ledger.json
 
 # suite THINK: CONVERSATIONS conversations of three turns, THINK before each.
@@ -244,7 +249,7 @@ else
 fi
 
 echo
-echo "evalrun $(git describe --always --dirty 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3); $CONVERSATIONS conversations (new chat + 3 turns), $INFLIGHT in flight; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "evalrun ${EVALRUN:-$(git describe --always --dirty 2>/dev/null || echo '?')}, $(go version | cut -d' ' -f3); $CONVERSATIONS conversations (new chat + 3 turns), $INFLIGHT in flight; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| server | setup | passed | calls | attempts | requests read | ids twice | (chat, message) twice | connections | verdict |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
