@@ -267,3 +267,20 @@ func TestQueryKeyNeverInErrors(t *testing.T) {
 		t.Errorf("error shows the key: %s", msg)
 	}
 }
+
+// TestSendBody: the message body as encoding/json writes it, without HTML
+// escaping, with metadata for API v2 only.
+func TestSendBody(t *testing.T) {
+	m := Message{Content: "<b>Tom & \"Jerry\"</b>\n\u2028\xff", ClientID: "qa-1", SessionID: "s-2"}
+	for _, tc := range []struct {
+		version int
+		want    string
+	}{
+		{1, `{"chat_id":"c-1","content":"<b>Tom & \"Jerry\"</b>\n\u2028\ufffd"}`},
+		{2, `{"chat_id":"c-1","content":"<b>Tom & \"Jerry\"</b>\n\u2028\ufffd","metadata":{"client_id":"qa-1","session_id":"s-2","source":"evalrun"}}`},
+	} {
+		if got := string(sendBody("c-1", m, tc.version)); got != tc.want {
+			t.Errorf("v%d:\n got %s\nwant %s", tc.version, got, tc.want)
+		}
+	}
+}
