@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/netaddr"
 )
 
 // core is what every HTTP transport shares: the validated options, one
@@ -253,21 +255,10 @@ func checkBaseURL(raw string, allowInsecure bool) (string, error) {
 		return "", fmt.Errorf("agent: BaseURL %q carries credentials: pass the key as APIKey instead", shown)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", fmt.Errorf("agent: BaseURL %q: a query or fragment is not allowed (a path prefix is)", RedactURL(raw))
-	case u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !allowInsecure && !netaddr.IsLoopbackHost(u.Hostname()):
 		return "", fmt.Errorf("agent: BaseURL %q: plain http:// to a non-loopback host would send the key unencrypted; use https:// or allow insecure HTTP explicitly", shown)
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
-}
-
-// isLoopback reports whether host names this machine: localhost, a
-// *.localhost name, or a loopback IP address.
-func isLoopback(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // validHeaderValue reports whether s is printable ASCII without spaces.

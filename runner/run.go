@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -82,9 +81,9 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 	schedCtx := r.stopCtx
 	if opts.Duration > 0 {
 		deadline := begin.Add(opts.Duration)
-		var cancelSched context.CancelFunc
-		schedCtx, cancelSched = context.WithDeadline(r.stopCtx, deadline)
-		defer cancelSched()
+		// The deadline ends the arrivals, without cancelling: an open model
+		// that fell behind still starts those due before it (endContext).
+		schedCtx = withEnd(r.stopCtx, deadline)
 		cut := time.AfterFunc(time.Until(deadline.Add(opts.Grace)), func() {
 			r.graceOver.Store(true)
 			r.stop(errGraceOver)
@@ -105,6 +104,20 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 			break
 		}
 		scheduled, err := opts.Schedule.Next(schedCtx)
+		var missed *MissedArrival
+		if errors.As(err, &missed) {
+			// Due before the run stopped, never started: reported, with
+			// its lag up to now.
+			src.advance()
+			reason := r.stopReason()
+			if missed.Capped {
+				reason = ReasonMaxInFlight
+			}
+			c := p.conversation(NotRun, reason)
+			c.Scheduled, c.End = missed.At, time.Now()
+			r.finish(c, false)
+			continue
+		}
 		if err != nil {
 			switch {
 			case r.graceOver.Load():
@@ -121,6 +134,14 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 		}
 		if r.stopCtx.Err() != nil {
 			opts.Schedule.Done()
+			if src.looping {
+				// Its start was due: report it (a run not bounded by time
+				// reports it with the rest below).
+				src.advance()
+				c := p.conversation(NotRun, r.stopReason())
+				c.Scheduled, c.End = scheduled, time.Now()
+				r.finish(c, false)
+			}
 			break
 		}
 		res, ok := opts.Budget.Reserve(p.calls(opts.newChatCalls))
@@ -199,17 +220,17 @@ var errGraceOver = errors.New("the grace period after the duration is over")
 // scenario's iterations stay distinct), up to its limit.
 type source struct {
 	pass    []planned
-	most    int   // iterations per pass
-	limit   int64 // conversations in all; -1 for no limit
-	next    int64 // conversations handed out
-	looping bool  // bounded by time: conversations not started are not part of the run
-	shard   Shard // hand out only this shard's conversations (limit counts them)
+	reps    map[*scenarios.Scenario]int // each scenario's iterations per pass
+	limit   int64                       // conversations in all; -1 for no limit
+	next    int64                       // conversations handed out
+	looping bool                        // bounded by time: conversations not started are not part of the run
+	shard   Shard                       // hand out only this shard's conversations (limit counts them)
 }
 
 func newSource(pass []planned, o Options) *source {
-	s := &source{pass: pass, limit: int64(len(pass)), looping: o.Duration > 0}
+	s := &source{pass: pass, reps: map[*scenarios.Scenario]int{}, limit: int64(len(pass)), looping: o.Duration > 0}
 	for _, p := range pass {
-		s.most = max(s.most, p.Iteration+1)
+		s.reps[p.Scenario] = max(s.reps[p.Scenario], p.Iteration+1)
 	}
 	switch {
 	case o.Repeat > 0:
@@ -236,7 +257,10 @@ func (s *source) peek() (planned, bool) {
 	g := s.shard.global(s.next) // the run-wide index, the same in every shard
 	p := s.pass[g%per]
 	p.ID = int(g + 1)
-	p.Iteration += int(g/per) * s.most
+	// Each scenario counts its own iterations 0..n-1 over the passes: a
+	// scenario with repeat: 2 has iterations 2 and 3 in the second pass,
+	// whatever the other scenarios' repeat.
+	p.Iteration += int(g/per) * s.reps[p.Scenario]
 	return p, true
 }
 
@@ -482,6 +506,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			return time.Time{}, true
 		}
 		obs := observation(&cv.obs, &reply, out.call.Service)
+		obs.User = text
 		tr.Reply, tr.Tools, tr.Handoff, tr.Tokens = reply.Text, reply.Tools, reply.Handoff, reply.TokensUsed
 		tr.RequestID, tr.TraceID = reply.RequestID, reply.TraceID
 		tr.TTFT, tr.Chunks, tr.Gaps, tr.MaxGap = reply.TTFT, reply.Chunks, reply.Gaps, reply.MaxGap
@@ -496,26 +521,44 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		} else if len(turn.Expect) > 0 || len(turn.Captures) > 0 {
 			tr.Verdicts = turn.EvaluateContext(r.callBase, obs, env.Captures, r.opts.Judge)
 		}
+		// A failed expectation is a verdict on the agent; one that could
+		// not be decided (the judge failed) is an error, unless another
+		// expectation failed anyway.
 		tr.Outcome = Passed
-		for _, v := range tr.Verdicts {
+		var undecided *scenarios.Verdict
+		for k, v := range tr.Verdicts {
+			if v.Undecided {
+				if undecided == nil {
+					undecided = &tr.Verdicts[k]
+				}
+				continue
+			}
 			if !v.Passed {
 				tr.Outcome = Failed
-				why := v.Expectation
-				if v.Reason != "" {
-					why += ": " + v.Reason
-				}
-				settle(c, Failed, fmt.Sprintf("turn %d: %s", i+1, why))
+				settle(c, Failed, fmt.Sprintf("turn %d: %s", i+1, verdictWhy(v)))
 				break
 			}
 		}
+		if tr.Outcome == Passed && undecided != nil {
+			tr.Outcome = Errored
+			settle(c, Errored, fmt.Sprintf("turn %d: %s", i+1, verdictWhy(*undecided)))
+		}
 		c.Turns = append(c.Turns, tr)
-		if tr.Outcome == Failed && sc.OnFail != scenarios.OnFailContinue {
+		if tr.Outcome == Errored || (tr.Outcome == Failed && sc.OnFail != scenarios.OnFailContinue) {
 			return time.Time{}, true
 		}
 		cv.prevEnd = out.end
 	}
 	settle(c, Passed, "")
 	return time.Time{}, true
+}
+
+// verdictWhy is a failed verdict on one line: the expectation and why.
+func verdictWhy(v scenarios.Verdict) string {
+	if v.Reason != "" {
+		return v.Expectation + ": " + v.Reason
+	}
+	return v.Expectation
 }
 
 // observation sets obs (the conversation's, reused from turn to turn) to
@@ -619,9 +662,9 @@ func describe(e *agent.Error, c *Call) string {
 // reservation, retries to the retry allowance) and only then is sent. The
 // call is reported to the Observer when at least one attempt was sent.
 func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time, res *Reservation, rng *rand.Rand, send func(context.Context) error) callOutcome {
-	stack := r.opts.Limiters
-	if kind == CallNewChat && r.opts.NewChatLimiter != nil {
-		stack = append(slices.Clip(stack), r.opts.NewChatLimiter)
+	var own Limiter // paces this kind of call only
+	if kind == CallNewChat {
+		own = r.opts.NewChatLimiter
 	}
 	rec := &Call{Kind: kind, Scenario: c.Scenario.Name, Conversation: c.ID, Turn: turn, Intended: intended}
 	var out callOutcome
@@ -639,7 +682,7 @@ func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time,
 			out.stopped = true
 			break
 		}
-		if err := waitAll(r.stopCtx, stack); err != nil {
+		if err := waitCall(r.stopCtx, r.opts.Limiters, own); err != nil {
 			if r.stopCtx.Err() != nil {
 				out.stopped = true
 			} else {

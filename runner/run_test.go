@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -451,5 +452,48 @@ func FuzzParseLimit(f *testing.F) {
 		if l.Limit() <= 0 || l.Burst() != 1 {
 			t.Fatalf("%q: limit %v burst %d", s, l.Limit(), l.Burst())
 		}
+	})
+}
+
+// TestRunIterationsPerScenario: with --repeat, each scenario numbers its
+// own conversations 0..n-1, whatever the other scenarios' repeat (a suite
+// whose largest repeat is 3 used to number b's passes 0, 3, 6), and the
+// shards of a sharded run together number them as the whole run does.
+func TestRunIterationsPerScenario(t *testing.T) {
+	want := map[string]int{"a": 9, "b": 3, "c": 6}
+	check := func(t *testing.T, its map[string][]int) {
+		t.Helper()
+		for name, n := range want {
+			got := slices.Sorted(slices.Values(its[name]))
+			w := make([]int, n)
+			for i := range w {
+				w[i] = i
+			}
+			if !slices.Equal(got, w) {
+				t.Errorf("scenario %s iterations %v, want %v", name, got, w)
+			}
+		}
+	}
+	run := func(t *testing.T, sh Shard, its map[string][]int) {
+		a, b, c := scenario(t, "a", 1, 3), scenario(t, "b", 1, 1), scenario(t, "c", 1, 2)
+		rec := &recorder{}
+		o := Options{Repeat: 3, Shard: sh, Conn: &fakeConn{}, Observer: rec}
+		if _, err := Run(context.Background(), suiteOf(a, b, c), o); err != nil {
+			t.Fatal(err)
+		}
+		for _, conv := range rec.byID(t) {
+			its[conv.Scenario.Name] = append(its[conv.Scenario.Name], conv.Iteration)
+		}
+	}
+	t.Run("whole run", func(t *testing.T) {
+		its := map[string][]int{}
+		run(t, Shard{}, its)
+		check(t, its)
+	})
+	t.Run("two shards", func(t *testing.T) {
+		its := map[string][]int{}
+		run(t, Shard{Index: 1, Count: 2}, its)
+		run(t, Shard{Index: 2, Count: 2}, its)
+		check(t, its)
 	})
 }
