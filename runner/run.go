@@ -345,6 +345,9 @@ func (r *run) finish(c *Conversation, started bool) {
 // comes, so a conversation in its think time holds no goroutine.
 func (r *run) converse(p planned, scheduled time.Time, res *Reservation, done func()) bool {
 	c := &Conversation{ID: p.ID, Scenario: p.Scenario, Iteration: p.Iteration, Scheduled: scheduled, Start: time.Now()}
+	if so, ok := r.opts.Observer.(StartObserver); ok {
+		so.ConversationStarted(c)
+	}
 	return r.drive(&convo{c: c, res: res, done: done})
 }
 
