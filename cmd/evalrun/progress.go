@@ -218,11 +218,11 @@ func targetCounts(st progressState, t targetState, inFlight bool) string {
 	} else {
 		fmt.Fprintf(&b, "%d/%d %3.0f%%", s.Conversations, t.total, 100*fraction(st, t))
 	}
-	fmt.Fprintf(&b, "  passed %d  failed %d  error %d  throttled %d", s.Passed, s.Failed, s.Errored, s.Throttled)
+	// p95 first: on a narrow terminal the end of the line is cut.
+	fmt.Fprintf(&b, "  p95 %s  passed %d  failed %d  error %d  throttled %d", fmtP95(s.P95), s.Passed, s.Failed, s.Errored, s.Throttled)
 	if s.NotRun > 0 {
 		fmt.Fprintf(&b, "  not run %d", s.NotRun)
 	}
-	fmt.Fprintf(&b, "  p95 %s", fmtP95(s.P95))
 	if inFlight {
 		fmt.Fprintf(&b, "  in flight %d", s.InFlight)
 	}

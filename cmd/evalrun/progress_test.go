@@ -23,19 +23,19 @@ func TestProgressLines(t *testing.T) {
 			name: "one target",
 			st:   progressState{elapsed: 62 * time.Second, targets: []targetState{{snap: snap, total: 750, spent: 1300, limit: 5000}}},
 			lines: []string{
-				"conversations [==>                 ] 142/750  19%  passed 130  failed 10  error 2  throttled 0  p95 67.90ms  budget 1300/5000",
+				"conversations [==>                 ] 142/750  19%  p95 67.90ms  passed 130  failed 10  error 2  throttled 0  budget 1300/5000",
 				// ETA: 62s × (750-142)/142 = 265s.
 				"elapsed 1m02s  ETA 4m25s  calls 1234  19.9 calls/s  in flight 8",
 			},
 			status: []string{
-				"conversations 142/750  19%  passed 130  failed 10  error 2  throttled 0  p95 67.90ms  budget 1300/5000  elapsed 1m02s  ETA 4m25s  calls 1234  19.9 calls/s  in flight 8",
+				"conversations 142/750  19%  p95 67.90ms  passed 130  failed 10  error 2  throttled 0  budget 1300/5000  elapsed 1m02s  ETA 4m25s  calls 1234  19.9 calls/s  in flight 8",
 			},
 		},
 		{
 			name: "before the first conversation",
 			st:   progressState{elapsed: 0, targets: []targetState{{total: 10}}},
 			lines: []string{
-				"conversations [                    ] 0/10   0%  passed 0  failed 0  error 0  throttled 0  p95 -",
+				"conversations [                    ] 0/10   0%  p95 -  passed 0  failed 0  error 0  throttled 0",
 				"elapsed 0s  ETA -  calls 0  - calls/s  in flight 0",
 			},
 		},
@@ -43,7 +43,7 @@ func TestProgressLines(t *testing.T) {
 			name: "--duration",
 			st:   progressState{elapsed: 90 * time.Second, dur: 5 * time.Minute, targets: []targetState{{snap: report.Snapshot{Conversations: 40, Passed: 38, NotRun: 2, Calls: 180, InFlight: 3}}}},
 			lines: []string{
-				"conversations [=====>              ] 40 done  passed 38  failed 0  error 0  throttled 0  not run 2  p95 -",
+				"conversations [=====>              ] 40 done  p95 -  passed 38  failed 0  error 0  throttled 0  not run 2",
 				"elapsed 1m30s of 5m00s  ETA 3m30s  calls 180  2.0 calls/s  in flight 3",
 			},
 		},
@@ -54,15 +54,15 @@ func TestProgressLines(t *testing.T) {
 				{name: "candidate-b", total: 20, snap: report.Snapshot{Conversations: 5, Passed: 4, Failed: 1, Calls: 17, P95: 1401 * time.Millisecond, InFlight: 4}},
 			}},
 			lines: []string{
-				"baseline    [====================] 20/20 100%  passed 20  failed 0  error 0  throttled 0  p95 120.0ms  in flight 0",
-				"candidate-b [====>               ] 5/20  25%  passed 4  failed 1  error 0  throttled 0  p95 1.401s  in flight 4",
+				"baseline    [====================] 20/20 100%  p95 120.0ms  passed 20  failed 0  error 0  throttled 0  in flight 0",
+				"candidate-b [====>               ] 5/20  25%  p95 1.401s  passed 4  failed 1  error 0  throttled 0  in flight 4",
 				// The slowest target sets the ETA: 10s × 15/5.
 				"elapsed 10s  ETA 30s  calls 77  7.7 calls/s  in flight 4",
 			},
 			status: []string{
 				"elapsed 10s  ETA 30s  calls 77  7.7 calls/s  in flight 4",
-				"baseline 20/20 100%  passed 20  failed 0  error 0  throttled 0  p95 120.0ms  in flight 0",
-				"candidate-b 5/20  25%  passed 4  failed 1  error 0  throttled 0  p95 1.401s  in flight 4",
+				"baseline 20/20 100%  p95 120.0ms  passed 20  failed 0  error 0  throttled 0  in flight 0",
+				"candidate-b 5/20  25%  p95 1.401s  passed 4  failed 1  error 0  throttled 0  in flight 4",
 			},
 		},
 	}
