@@ -230,6 +230,7 @@ var judgeDocs = map[string]string{
 	"url":         "base URL of an OpenAI-compatible chat-completions endpoint",
 	"model":       "the grading model",
 	"api_key_env": "the environment variable holding the judge's API key",
+	"limit":       "the judge's own rate limit, COUNT/UNIT as --limit (e.g. 2/s, 60/min); retries included",
 }
 
 func judgeSchema() map[string]any {
@@ -237,6 +238,7 @@ func judgeSchema() map[string]any {
 	for _, k := range judgeKeys {
 		props[k] = map[string]any{"type": "string", "minLength": 1, "description": judgeDocs[k]}
 	}
+	props["limit"].(map[string]any)["pattern"] = `^\s*[0-9.eE+]+\s*/\s*[a-z]+\s*$`
 	return map[string]any{
 		"type":                 "object",
 		"additionalProperties": false,

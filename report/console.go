@@ -50,6 +50,7 @@ func (cw ConsoleWriter) Write(w io.Writer, r *Result) error {
 	p.outcomes(r)
 	p.latency(r)
 	p.budget(r)
+	p.judge(r)
 	p.warnings(r)
 	p.verdict(r)
 	if _, err := io.WriteString(w, p.b.String()); err != nil {
@@ -143,7 +144,7 @@ func (p *printer) scenarios(r *Result) {
 			{text: fmtPercent(s.PassRate)},
 			{text: fmtPercent(s.MinPassRate)},
 			{text: status, code: code},
-			{text: incompleteParts(s.Error, s.Throttled, s.NotRun), code: ansiYellow},
+			{text: incompleteText(s), code: ansiYellow},
 		})
 	}
 	p.addRateIntervals(t, r.Scenarios, 2)
@@ -387,6 +388,14 @@ func (p *printer) budget(r *Result) {
 	p.flow("", "  ", ", ", []part{{text: s}, left})
 }
 
+// judge prints what the LLM judge did: gradings, calls, cache hits and
+// failures; nothing when the run had no judge.
+func (p *printer) judge(r *Result) {
+	if s := judgeText(r); s != "" {
+		p.wrapped("", "  ", s)
+	}
+}
+
 // warnings prints the result's warnings (e.g. that the run fell behind its
 // schedule), each wrapped under a "warning:" lead.
 func (p *printer) warnings(r *Result) {
@@ -405,7 +414,13 @@ func (p *printer) verdict(r *Result) {
 	}
 	p.b.WriteString("\n")
 	if r.Passed() {
-		p.line(p.paint(ansiGreen+ansiBold, fmt.Sprintf("✓ PASSED: %d of %d scenarios", len(r.Scenarios), len(r.Scenarios))))
+		msg := fmt.Sprintf("✓ PASSED: %d of %d scenarios", len(r.Scenarios), len(r.Scenarios))
+		if c := cutText(r); c != "" {
+			// What passed is what ran: say what the cut left out.
+			p.flow(p.paint(ansiGreen+ansiBold, msg+";"), "  ", "", []part{{text: c, code: ansiYellow}})
+			return
+		}
+		p.line(p.paint(ansiGreen+ansiBold, msg))
 		return
 	}
 	var why []part
@@ -424,6 +439,9 @@ func (p *printer) verdict(r *Result) {
 	}
 	if r.Interrupted {
 		why = append(why, part{text: "interrupted"})
+	}
+	if c := cutText(r); c != "" {
+		why = append(why, part{text: c})
 	}
 	for i := range why {
 		why[i].code = ansiRed + ansiBold
