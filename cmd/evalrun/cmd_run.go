@@ -211,7 +211,7 @@ func (a *app) run(args []string) error {
 	})
 
 	total := est.Conversations
-	prog := a.startProgress(&f, agg, total, budget)
+	prog := a.startProgress(&f, []progressSource{{snap: agg, total: total, budget: budget}})
 	opts := runner.Options{
 		Conn:        conn,
 		Concurrency: f.concurrency,
