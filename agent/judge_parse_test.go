@@ -47,7 +47,7 @@ func TestParseGrade(t *testing.T) {
 // FuzzParseGrade checks that no model answer makes the parser panic and
 // that every accepted score is within 0..1.
 func FuzzParseGrade(f *testing.F) {
-	for _, s := range []string{`{"score": 0.8, "reason": "good"}`, "```json\n{\"score\": 1}\n```", `{"score": "1e-3"}`, `{"score": NaN}`, "{{{}}}", "```", "{\"score\": 1e400}"} {
+	for _, s := range []string{`{"score": 0.8, "reason": "good"}`, `Example: {"score": 1} mine: {"score": 0.2}`, "```json\n{\"score\": 1}\n```", `{"score": "1e-3"}`, `{"score": NaN}`, "{{{}}}", "```", "{\"score\": 1e400}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
