@@ -133,6 +133,9 @@ turns:
 			if j == nil || j.Grades != 1 || j.Failures != 1 || j.Calls < 1 || j.Calls != calls.Load() || j.Limit != "100/s" {
 				t.Errorf("judge accounting %+v (server saw %d calls)", j, calls.Load())
 			}
+			if !strings.Contains(c.stdout.String(), "the judge failed 1 grading") {
+				t.Errorf("console verdict does not blame the judge:\n%s", c.stdout.String())
+			}
 			if !strings.Contains(c.stdout.String(), "judge grader: 1 grading, ") || !strings.Contains(c.stdout.String(), "1 failure") {
 				t.Errorf("console lacks the judge's accounting:\n%s", c.stdout.String())
 			}
