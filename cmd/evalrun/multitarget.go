@@ -462,6 +462,9 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 			return unfinishedErr("target %s: run failed: %v", s.t.name, s.err)
 		}
 	}
+	if err := judgeErr(run.Targets...); err != nil {
+		return err
+	}
 	if !run.Passed() {
 		return &exitError{code: exitFailed, err: errNoMessage}
 	}
