@@ -63,7 +63,7 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 		return sum, err
 	}
 	sum.RunID = opts.RunID
-	src := newSource(plan(suite), opts)
+	src := newSource(newOrder(suite), opts)
 
 	r := &run{opts: opts, sum: sum}
 	r.stopCtx, r.stop = context.WithCancelCause(ctx)
@@ -194,11 +194,11 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 // errGraceOver is the cause of a run's stop when its grace period is over.
 var errGraceOver = errors.New("the grace period after the duration is over")
 
-// source hands out the conversations of a run in run order: the suite's
-// plan, repeated (pass k has iterations k×most … k×most+most−1, so a
+// source hands out the conversations of a run in run order, each made as it
+// is handed out: the suite's order, repeated (pass k has iterations k×most … k×most+most−1, so a
 // scenario's iterations stay distinct), up to its limit.
 type source struct {
-	pass    []planned
+	pass    *order
 	most    int   // iterations per pass
 	limit   int64 // conversations in all; -1 for no limit
 	next    int64 // conversations handed out
@@ -206,18 +206,15 @@ type source struct {
 	shard   Shard // hand out only this shard's conversations (limit counts them)
 }
 
-func newSource(pass []planned, o Options) *source {
-	s := &source{pass: pass, limit: int64(len(pass)), looping: o.Duration > 0}
-	for _, p := range pass {
-		s.most = max(s.most, p.Iteration+1)
-	}
+func newSource(pass *order, o Options) *source {
+	s := &source{pass: pass, limit: pass.total, looping: o.Duration > 0, most: pass.most}
 	switch {
 	case o.Repeat > 0:
-		s.limit = satMul(int64(len(pass)), int64(o.Repeat))
+		s.limit = satMul(pass.total, int64(o.Repeat))
 	case s.looping:
 		s.limit = -1
 	}
-	if len(pass) == 0 {
+	if pass.total == 0 {
 		s.limit = 0
 	}
 	s.shard, s.limit = o.Shard, o.Shard.Conversations(s.limit)
@@ -232,9 +229,9 @@ func (s *source) peek() (planned, bool) {
 	if s.limit >= 0 && s.next >= s.limit {
 		return planned{}, false
 	}
-	per := int64(len(s.pass))
+	per := s.pass.total
 	g := s.shard.global(s.next) // the run-wide index, the same in every shard
-	p := s.pass[g%per]
+	p := s.pass.at(g % per)
 	p.ID = int(g + 1)
 	p.Iteration += int(g/per) * s.most
 	return p, true
