@@ -136,6 +136,19 @@ func TestKilledRunCannotLetTheNextOvershoot(t *testing.T) {
 	if !regexp.MustCompile(`settled\s+\d+ calls.*1 killed run`).MatchString(c.stdout.String()) {
 		t.Errorf("evalrun quota does not show the settled reservation:\n%s", c.stdout.String())
 	}
+	// The next run plans with the same headroom.
+	var next cli
+	next.env = c.env
+	if code := next.run(t, "run", "--dry-run", "--target", srv.URL, "--quota", strconv.Itoa(quota), suite); code != exitOK && code != exitUsage {
+		t.Fatalf("dry run: exit %d\n%s", code, next.stderr.String())
+	}
+	m = regexp.MustCompile(`headroom:\s+(\d+) calls`).FindStringSubmatch(next.stdout.String())
+	if m == nil {
+		t.Fatalf("no headroom line in the dry run:\n%s", next.stdout.String())
+	}
+	if h, _ := strconv.ParseInt(m[1], 10, 64); h > quota-counted {
+		t.Errorf("the next run's headroom is %d, more than %d - %d", h, quota, counted)
+	}
 	t.Logf("agent counted %d calls; next headroom %d of %d", counted, remaining, quota)
 }
 
