@@ -138,10 +138,24 @@ func jsonError(data []byte, err error) error {
 			return &ReadError{Line: line, Col: col,
 				Msg: fmt.Sprintf("the file holds a JSON %s; want a JSON object, as evalrun writes result files", typ.Value), Err: err}
 		}
-		return &ReadError{Line: line, Col: col, Field: typ.Field,
+		return &ReadError{Line: line, Col: col, Field: jsonField(typ.Field),
 			Msg: fmt.Sprintf("got JSON %s, want %s", typ.Value, jsonKind(typ.Type)), Err: err}
 	}
 	return &ReadError{Msg: err.Error(), Err: err}
+}
+
+// jsonField is the JSON path of a field as encoding/json names it, without
+// the Go names of embedded structs (ConversationResult.id is id).
+func jsonField(f string) string {
+	parts := strings.Split(f, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && p[0] >= 'A' && p[0] <= 'Z' {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
 }
 
 // jsonKind names what a Go type reads from JSON in plain words, never the

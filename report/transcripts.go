@@ -172,6 +172,13 @@ func ReadTranscripts(r io.Reader, fn func(*TranscriptLine) error) error {
 		var line TranscriptLine
 		dec := json.NewDecoder(bytes.NewReader(b))
 		if err := dec.Decode(&line); err != nil {
+			var typ *json.UnmarshalTypeError
+			if errors.As(err, &typ) {
+				if typ.Field == "" {
+					return &ReadError{Line: n, Col: 1, Msg: fmt.Sprintf("transcript: the line holds a JSON %s; want one JSON object per line", typ.Value), Err: err}
+				}
+				return &ReadError{Line: n, Col: 1, Field: jsonField(typ.Field), Msg: fmt.Sprintf("got JSON %s, want %s", typ.Value, jsonKind(typ.Type)), Err: err}
+			}
 			return &ReadError{Line: n, Col: 1, Msg: "transcript: " + err.Error() + "; want one complete JSON object per line (a line cut short is what a run killed while writing leaves last; the lines before it are complete)", Err: err}
 		}
 		if dec.More() {
