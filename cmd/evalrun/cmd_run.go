@@ -109,6 +109,9 @@ func (a *app) run(args []string) error {
 	if err := f.reports.checkTranscripts(); err != nil {
 		return err
 	}
+	if err := f.reports.checkJUnit(); err != nil {
+		return err
+	}
 	if err := f.reports.checkOutputs(); err != nil {
 		return err
 	}
@@ -185,7 +188,10 @@ func (a *app) run(args []string) error {
 		transcripts.Stream = a.redactor().Writer(transcripts.Stream)
 	}
 	defer f.reports.closeTranscripts()
+	cutBy, planned := partialPlan(&f, suite, int64(maxConv))
 	agg := report.NewAggregator(report.Meta{
+		CutBy:   cutBy,
+		Planned: planned,
 		RunID:   runID,
 		Version: version,
 		Started: started,
@@ -207,20 +213,22 @@ func (a *app) run(args []string) error {
 	total := est.Conversations
 	prog := a.startProgress(&f, agg, total, budget)
 	opts := runner.Options{
-		Conn:             conn,
-		Concurrency:      f.concurrency,
-		Budget:           budget,
-		Retry:            runner.RetryPolicy{MaxAttempts: f.attempts},
-		RunID:            runID,
-		Seed:             f.seed,
-		Observer:         redactingObserver{agg, a.redactor()},
-		Abort:            a.abort,
-		CallTimeout:      f.timeout,
+		Conn:        conn,
+		Concurrency: f.concurrency,
+		Budget:      budget,
+		Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
+		RunID:       runID,
+		Seed:        f.seed,
+		Observer:    redactingObserver{agg, a.redactor()},
+		Abort:       a.abort,
+		// No CallTimeout: the Conn enforces --timeout on every attempt
+		// itself; a second timer and context per call cost CPU for nothing.
 		MaxConversations: maxConv,
 		Shard:            f.gates.shard,
 	}
-	if judge != nil {
-		opts.Judge = redactingJudge{judge, a.redactor()}
+	judgeView, recordJudge := judge.view()
+	if judgeView != nil {
+		opts.Judge = redactingJudge{judgeView, a.redactor()}
 	}
 	if err := lims.apply(&opts); err != nil {
 		return err
@@ -245,6 +253,7 @@ func (a *app) run(args []string) error {
 		fin.Budget = report.BudgetInfo{Unit: f.quota.unit(), Limit: limit, UsedBefore: qp.usedBefore(), Spent: budget.Spent()}
 	}
 	res := agg.Result(fin)
+	recordJudge(res)
 	f.load.settings(res.Settings)
 	f.gates.settings(res.Settings, suite)
 	applyThresholds(res, f.gates.thresholds)

@@ -204,8 +204,10 @@ type sideRun struct {
 	budget  *runner.Budget
 	opts    runner.Options
 	lr      *ledgerRun
-	sum     *runner.Summary
-	err     error
+	// recordJudge records the judge's work for this target in its result.
+	recordJudge func(*report.Result)
+	sum         *runner.Summary
+	err         error
 }
 
 // targetErr prefixes err with the target's name, keeping its exit code.
@@ -219,7 +221,7 @@ func targetErr(name string, err error) error {
 
 // runSide runs suite against every target at once and reports them side
 // by side.
-func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, targets []sideTarget) error {
+func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targets []sideTarget) error {
 	names := make([]string, len(targets))
 	for i, t := range targets {
 		names[i] = t.name
@@ -343,7 +345,10 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 			tr.Stream = a.redactor().Writer(tr.Stream)
 		}
 		s.budget = s.qp.budget(s.q.retries)
+		cutBy, planned := partialPlan(f, suite, maxConv)
 		s.agg = report.NewAggregator(report.Meta{
+			CutBy:   cutBy,
+			Planned: planned,
 			RunID:   runID,
 			Version: version,
 			Started: started,
@@ -368,20 +373,22 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 		}
 		total += est
 		s.opts = runner.Options{
-			Conn:             s.conn,
-			Concurrency:      f.concurrency,
-			Budget:           s.budget,
-			Retry:            runner.RetryPolicy{MaxAttempts: f.attempts},
-			RunID:            runID,
-			Seed:             f.seed,
-			Observer:         redactingObserver{s.agg, a.redactor()},
-			Abort:            a.abort,
-			CallTimeout:      s.spec.Timeout,
+			Conn:        s.conn,
+			Concurrency: f.concurrency,
+			Budget:      s.budget,
+			Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
+			RunID:       runID,
+			Seed:        f.seed,
+			Observer:    redactingObserver{s.agg, a.redactor()},
+			Abort:       a.abort,
+			// No CallTimeout: the Conn enforces the target's timeout.
 			MaxConversations: int(maxConv),
 			Shard:            f.gates.shard,
 		}
-		if judge != nil {
-			s.opts.Judge = redactingJudge{judge, a.redactor()}
+		var jv scenarios.Judge
+		jv, s.recordJudge = judge.view()
+		if jv != nil {
+			s.opts.Judge = redactingJudge{jv, a.redactor()}
 		}
 		if err := s.lims.apply(&s.opts); err != nil {
 			release()
@@ -420,6 +427,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 			fin.Budget = report.BudgetInfo{Unit: s.q.unit(), Limit: s.qp.limit, UsedBefore: s.qp.usedBefore(), Spent: s.budget.Spent()}
 		}
 		res := s.agg.Result(fin)
+		s.recordJudge(res)
 		f.load.settings(res.Settings)
 		f.gates.settings(res.Settings, suite)
 		results[i] = res
@@ -633,7 +641,7 @@ func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
 	}
 	host, _ := os.Hostname()
 	write(r.out, "result file", report.JSONWriter{})
-	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host})
+	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host, Cases: r.junitCases})
 	write(r.md, "Markdown summary", report.MarkdownWriter{})
 	write(r.html, "HTML report", report.HTMLWriter{})
 	if r.hgrm != "" {

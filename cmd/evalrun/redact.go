@@ -104,8 +104,11 @@ type redactingJudge struct {
 	r *agent.Redactor
 }
 
-func (j redactingJudge) Grade(ctx context.Context, rubric, reply string) (scenarios.Grade, error) {
-	g, err := j.Judge.Grade(ctx, j.r.String(rubric), j.r.String(reply))
+// Grade grades q with every secret hidden from the judge, and hides them in
+// the judge's reason.
+func (j redactingJudge) Grade(ctx context.Context, q scenarios.GradeRequest) (scenarios.Grade, error) {
+	q.Rubric, q.User, q.Reply = j.r.String(q.Rubric), j.r.String(q.User), j.r.String(q.Reply)
+	g, err := j.Judge.Grade(ctx, q)
 	g.Reason = j.r.String(g.Reason)
 	return g, err
 }

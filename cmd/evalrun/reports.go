@@ -20,6 +20,8 @@ type reportFlags struct {
 	md    string
 	html  string
 	hgrm  string // directory
+	// junitCases is --junit-cases: scenario (default) or conversation.
+	junitCases string
 
 	// Transcripts (run only).
 	transcripts     string
@@ -32,7 +34,8 @@ type reportFlags struct {
 // takes.
 func (r *reportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.out, "out", "", "write the JSON result to `FILE`")
-	fs.StringVar(&r.junit, "junit", "", "write a JUnit XML report to `FILE` (one testcase per conversation)")
+	fs.StringVar(&r.junit, "junit", "", "write a JUnit XML report to `FILE` (one testcase per scenario and target, failed when evalrun fails the scenario)")
+	fs.StringVar(&r.junitCases, "junit-cases", report.JUnitScenarioCases, "JUnit testcases: scenario (one per scenario and target) or conversation (one per kept conversation)")
 	fs.StringVar(&r.md, "md", "", "write a Markdown summary to `FILE` (e.g. $GITHUB_STEP_SUMMARY)")
 	fs.StringVar(&r.html, "html", "", "write a self-contained HTML report to `FILE`")
 	fs.StringVar(&r.hgrm, "hgrm", "", "write each latency histogram as HdrHistogram .hgrm text into `DIR`")
@@ -117,6 +120,16 @@ func (r *reportFlags) closeTranscripts() error {
 // asked for, as writeRunReports does for a run of one target.
 func (a *app) writeReports(res *report.Result, r *reportFlags) error {
 	return a.writeRunReports(report.NewRun(res), r)
+}
+
+// checkJUnit validates --junit-cases before anything runs.
+func (r *reportFlags) checkJUnit() error {
+	c, err := report.ParseJUnitCases(r.junitCases)
+	if err != nil {
+		return usageErr("--junit-cases %v", err)
+	}
+	r.junitCases = c
+	return nil
 }
 
 // checkOutputs checks, before the first agent call, that every file and
