@@ -154,3 +154,30 @@ func TestMergeJudge(t *testing.T) {
 		t.Errorf("merged judge %+v, want %+v", m.Judge, want)
 	}
 }
+
+// TestMergeRefusesTheSameResultTwice: two repeats of an unsharded run
+// merge, but one result given twice would double every count.
+func TestMergeRefusesTheSameResultTwice(t *testing.T) {
+	a := gscen("alpha")
+	one := shardResult("", uniform(a, 1, 3, 1, time.Millisecond, 0, nil))
+	_, err := Merge(one, one)
+	var me *MergeError
+	if !errors.As(err, &me) || me.Field != "run_id" || !strings.Contains(err.Error(), "results 1 and 2 are the same result") {
+		t.Fatalf("got %v, want a MergeError on run_id naming results 1 and 2", err)
+	}
+	// A copy read back from the file is the same result too.
+	copyOf := *one
+	if _, err := Merge(one, &copyOf); err == nil {
+		t.Error("a copy of the same result merged")
+	}
+	// A repeat (another run, another start) merges, and counts add.
+	again := shardResult("", uniform(a, 1, 3, 1, time.Millisecond, 0, nil))
+	again.RunID, again.Started, again.Ended = "run-again", one.Started.Add(time.Hour), one.Ended.Add(time.Hour)
+	m, err := Merge(one, again)
+	if err != nil {
+		t.Fatalf("two repeats: %v", err)
+	}
+	if m.Totals.Conversations != 2*one.Totals.Conversations {
+		t.Errorf("merged %d conversations, want %d", m.Totals.Conversations, 2*one.Totals.Conversations)
+	}
+}

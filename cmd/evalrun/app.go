@@ -77,6 +77,11 @@ func (a *app) main(args []string) int {
 	// by an agent or a judge, or quoted in an error, is hidden.
 	r := a.redactor()
 	a.stdout, a.stderr = r.Writer(a.stdout), r.Writer(a.stderr)
+	if a.getenv != nil {
+		// The default key variable, for every command: one that only
+		// renders a saved result never hides less than a run.
+		a.secret(defaultKeyEnv)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(a.stderr, usage)
 		return exitUsage

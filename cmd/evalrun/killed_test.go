@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/evalrun/evalrun/agentsim"
 	"github.com/evalrun/evalrun/examples"
+	"github.com/evalrun/evalrun/ledger"
 )
 
 // helperCLIEnv, when set in the environment of the test binary, makes
@@ -136,10 +138,61 @@ func TestKilledRunCannotLetTheNextOvershoot(t *testing.T) {
 	if !regexp.MustCompile(`settled\s+\d+ calls.*1 killed run`).MatchString(c.stdout.String()) {
 		t.Errorf("evalrun quota does not show the settled reservation:\n%s", c.stdout.String())
 	}
+	// The next run plans with the same headroom.
+	var next cli
+	next.env = c.env
+	if code := next.run(t, "run", "--dry-run", "--target", srv.URL, "--quota", strconv.Itoa(quota), suite); code != exitOK && code != exitUsage {
+		t.Fatalf("dry run: exit %d\n%s", code, next.stderr.String())
+	}
+	m = regexp.MustCompile(`headroom:\s+(\d+) calls`).FindStringSubmatch(next.stdout.String())
+	if m == nil {
+		t.Fatalf("no headroom line in the dry run:\n%s", next.stdout.String())
+	}
+	if h, _ := strconv.ParseInt(m[1], 10, 64); h > quota-counted {
+		t.Errorf("the next run's headroom is %d, more than %d - %d", h, quota, counted)
+	}
 	t.Logf("agent counted %d calls; next headroom %d of %d", counted, remaining, quota)
 }
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// TestCorruptLedgerRefusedBeforeAnyCall: a ledger whose two reservations of
+// nearly 2^63 calls used to wrap the sum negative ("26 remaining of 20")
+// is refused by `quota` and `run`, naming the file and the field, and the
+// run sends nothing.
+func TestCorruptLedgerRefusedBeforeAnyCall(t *testing.T) {
+	const key = "sk-test-corrupt-ledger-0123"
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	ledgerPath := filepath.Join(t.TempDir(), "ledger.json")
+	body := `{"version": 1, "keys": {"` + ledger.Fingerprint(key) + `": {"cycles": {"2025-03-01": {"calls": 10, "updated": "2025-03-02T00:00:00Z", "reservations": {
+	  "a": {"calls": 9223372036854775800, "pid": 1, "host": "elsewhere", "created": "2099-01-01T00:00:00Z"},
+	  "b": {"calls": 9223372036854775800, "pid": 1, "host": "elsewhere", "created": "2099-01-01T00:00:00Z"}}}}}}}`
+	if err := os.WriteFile(ledgerPath, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"quota", "--quota", "20"},
+		{"run", "--quiet", "--target", srv.URL, "--quota", "20", repoPath("testdata/quota")},
+	} {
+		var c cli
+		c.env = map[string]string{"OPTIMLY_API_KEY": key, "EVALRUN_LEDGER": ledgerPath}
+		code := c.run(t, args...)
+		if code == exitOK {
+			t.Errorf("%s: exit 0 with a corrupt ledger\n%s", args[0], c.stdout.String())
+		}
+		if msg := c.stderr.String(); !strings.Contains(msg, ledgerPath) || !strings.Contains(msg, ".calls: 9223372036854775800 is more than any quota") {
+			t.Errorf("%s: error does not name the file and the field:\n%s", args[0], msg)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests reached the agent", n)
+	}
 }

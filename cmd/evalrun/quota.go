@@ -49,8 +49,8 @@ type quotaFlags struct {
 // register adds the quota flags to fs; run adds --partial and --dry-run.
 func (q *quotaFlags) register(fs *flag.FlagSet, run bool) {
 	fs.StringVar(&q.plan, "plan", "", "the agent's plan: starter, growth, scale, enterprise")
-	fs.Var(countValue{&q.quota}, "quota", "monthly quota in the cost unit (instead of --plan)")
-	fs.Var(countValue{&q.used}, "quota-used", "quota used this billing cycle outside this machine's ledger (added to the ledger's count)")
+	fs.Var(countValue{&q.quota}, "quota", "monthly quota: `N` in the cost unit, 0 to 10^15 (instead of --plan)")
+	fs.Var(countValue{&q.used}, "quota-used", "quota used this billing cycle outside this machine's ledger: `N` (0 to 10^15), added to the ledger's count")
 	fs.StringVar(&q.costUnit, "cost-unit", "calls", "what the quota counts: calls, or messages (2 per call)")
 	fs.Float64Var(&q.retries, "retry-allowance", 0.1, "share of the worst-case calls reserved for retries (0 to 1)")
 	fs.IntVar(&q.cycleStart, "cycle-start", 1, "day of the month (1-28, UTC) the billing cycle starts")

@@ -8,6 +8,9 @@ import (
 	"github.com/evalrun/evalrun/scenarios"
 )
 
+// defaultKeyEnv is the default of --api-key-env.
+const defaultKeyEnv = "OPTIMLY_API_KEY"
+
 // secret returns the value of the environment variable name, which holds a
 // secret (an API key, a value an http target's template sends), and adds it
 // to the secrets hidden from everything evalrun writes or prints: stdout,

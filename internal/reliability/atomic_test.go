@@ -24,6 +24,8 @@ var allowedWrites = map[string]string{
 	"agent/judge.go:CreateTemp":         "the judge cache: temp file renamed into place; a damaged entry reads as a miss",
 	"cmd/evalrun/reports.go:Create":     "--transcripts all: the JSON Lines stream, append by design (see docs/reliability.md)",
 	"cmd/evalrun/targets.go:Create":     "--debug FILE: the request dump, a log stream by design",
+	"cmd/evalrun/reports.go:OpenFile":   "checkOutputs: an existing output opened write-only without truncation and closed, to check it can be written before the first call",
+	"cmd/evalrun/reports.go:CreateTemp": "checkOutputs: an empty probe file created and removed, to check a directory takes new files before the first call",
 	"cmd/evalrun/multitarget.go:Create": "--transcripts all with several targets: one JSON Lines stream per target, append by design",
 }
 
