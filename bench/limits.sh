@@ -10,6 +10,7 @@
 #
 #   bench/limits.sh               # four stacks, about 1.5 min (one of them lasts 62 s)
 #   QUICK=1 bench/limits.sh       # without the 300/min stack (about 25 s)
+#   ONLY=300/min WHERE=1 bench/limits.sh   # the stacks whose label has 300/min; where the busiest window starts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -23,13 +24,14 @@ go build -o "$tmp/evalrun" ./cmd/evalrun
 go build -o "$tmp/limitsrv" ./bench/limitsrv
 export LIMITS_KEY="limits-$RANDOM$RANDOM" XDG_STATE_HOME="$tmp/state"
 echo "bench/limits.sh ($(date -u +%FT%TZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '| %-52s | %5s | %-44s | %-9s | %-9s | %-6s |\n' "stack (suite, concurrency)" "calls" "most in any window (limit)" "first→last" "minimum" "ratio"
-printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "-------" "$(printf -- '-%.0s' {1..46})" "-----------" "-----------" "--------"
+printf '| %-52s | %5s | %-44s | %-9s | %-9s | %-6s | %-11s |\n' "stack (suite, concurrency)" "calls" "most in any window / limit" "first→last" "minimum" "ratio" "server late"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "-------" "$(printf -- '-%.0s' {1..46})" "-----------" "-----------" "--------" "-------------"
 
 # stack LABEL WINDOWS CHAT_WINDOWS REPEAT CONCURRENCY SUITE FLAGS...
 stack() {
 	local label=$1 windows=$2 chat_windows=$3 repeat=$4 conc=$5 suite=$6
 	shift 6
+	[[ -z ${ONLY:-} || $label == *"$ONLY"* ]] || return 0
 	local min
 	min=$("$tmp/evalrun" run --dry-run --target http://127.0.0.1:1 --api-key-env LIMITS_KEY --repeat "$repeat" "$@" "$suite" |
 		sed -n 's/^min duration: *at least \([^ ]*\) .*the limits alone allow \([^)]*\)).*/\2/p; s/^min duration: *at least \([^ ]*\) (.*under the limits)$/\1/p')
@@ -49,8 +51,9 @@ stack() {
 	[[ $rc -eq 0 ]] || { echo "evalrun exited $rc:" >&2; cat "$tmp/run" >&2; exit 1; }
 	local res
 	res=$(tail -n1 "$tmp/out")
-	local calls span ratio most=""
+	local calls span ratio late most=""
 	calls=$(sed 's/.*calls=\([0-9]*\).*/\1/' <<<"$res")
+	late=$(sed 's/.*server_late_max=\([^ ]*\).*/\1/' <<<"$res")
 	span=$(sed 's/.*span=\([^ ]*\).*/\1/' <<<"$res")
 	ratio=$(sed 's/.*ratio=\([^ ]*\).*/\1/' <<<"$res")
 	for kv in $res; do
@@ -58,17 +61,18 @@ stack() {
 		max_*|chat_max_*) most+="${kv} " ;;
 		esac
 	done
-	printf '| %-52s | %5s | %-44s | %-9s | %-9s | %-6s |\n' "$label" "$calls" "$most" "$span" "$min" "$ratio"
+	printf '| %-52s | %5s | %-44s | %-9s | %-9s | %-6s | %-11s |\n' "$label" "$calls" "$most" "$span" "$min" "$ratio" "$late"
 }
 
-stack "--limit 20/s --new-chat-limit 6/s (40×6 calls, 25)" 1s 1s 40 25 bench/testdata/five-turn.yaml \
+stack "--limit 20/s --new-chat-limit 6/s (40×6 calls, 25)" 1s=20 1s=6 40 25 bench/testdata/five-turn.yaml \
 	--limit 20/s --new-chat-limit 6/s
-stack "--limit 100/s --new-chat-limit 20/s (100×6, 50)" 1s 1s 100 50 bench/testdata/five-turn.yaml \
+stack "--limit 100/s --new-chat-limit 20/s (100×6, 50)" 1s=100 1s=20 100 50 bench/testdata/five-turn.yaml \
 	--limit 100/s --new-chat-limit 20/s
-stack "--limit 20/s --limit 12.5/s [25 per 2s] (60×1, 4)" 1s,2s "" 60 4 bench/testdata/one-turn.yaml \
+stack "--limit 20/s --limit 12.5/s [25 per 2s] (60×1, 4)" 1s=20,2s=25 "" 60 4 bench/testdata/one-turn.yaml \
 	--limit 20/s --limit 12.5/s --new-chat-limit none
 if [[ -z ${QUICK:-} ]]; then
-	stack "--limit 20/s --limit 300/min (55×6 calls, 25)" 1s,1m "" 55 25 bench/testdata/five-turn.yaml \
+	stack "--limit 20/s --limit 300/min (55×6 calls, 25)" 1s=20,1m=300 "" 55 25 bench/testdata/five-turn.yaml \
 		--limit 20/s --limit 300/min
 fi
-echo "(most in any window: limitsrv's arrival times, closed windows at every alignment; first→last at the server; minimum: the exact limits, from evalrun run --dry-run)"
+echo "(most in any window: limitsrv's arrival times, closed windows at every alignment; first→last at the server; minimum: the exact limits, from evalrun run --dry-run;"
+echo " server late: the most limitsrv itself ran late — requests queued meanwhile are stamped together)"
