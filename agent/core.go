@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strconv"
@@ -42,10 +43,6 @@ type core struct {
 	debug    *debugLog // nil when Options.Debug is nil
 	idPrefix string    // random per core, so ids from two runs never collide
 	seq      atomic.Uint64
-
-	// h1 serves plain http:// calls to the base URL's origin when no proxy
-	// applies and debug logging is off (h1.go); nil otherwise.
-	h1 *h1Client
 }
 
 // Defaults for zero Options fields.
@@ -139,9 +136,6 @@ func newCore(opts Options) (*core, string, error) {
 		// Redirects are answered, not followed: following one would resend
 		// the key to wherever it points.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	if c.debug == nil {
-		c.h1 = newH1Client(base, c.timeout, maxConns)
 	}
 	return c, base, nil
 }
@@ -290,7 +284,6 @@ func validHeaderName(s string) bool {
 // normally; the transport stays usable (new calls open new connections).
 func (c *core) Close() {
 	c.transport.CloseIdleConnections()
-	c.h1.closeIdle()
 }
 
 // redact hides every secret of the transport in s.
@@ -304,9 +297,6 @@ type request struct {
 	traceID         string      // the chat's trace id; "" or malformed starts a new trace
 	header          http.Header // extra headers, may be nil
 	accept          string      // default application/json
-	// headers says that the caller reads the headers of a 2xx answer; the
-	// h1 client leaves them unparsed otherwise (net/http parses them anyway).
-	headers bool
 }
 
 // meta identifies an attempt for the server's logs.
@@ -343,7 +333,8 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	if req.body != nil {
 		rd = bytes.NewReader(req.body)
 	}
-	hreq, err := http.NewRequestWithContext(cctx, req.method, target, rd)
+	st := newSendTrace()
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(cctx, &st.trace), req.method, target, rd)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
@@ -383,6 +374,7 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	if err != nil {
 		e := c.callError(ctx, cctx, req.op, 0, "", err)
 		e.RequestID = m.requestID
+		e.Unsent = !st.wrote.Load()
 		c.debug.failure(c, m.requestID, e)
 		cancel()
 		return nil, nil, nil, m, e
@@ -405,20 +397,28 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	return nil, nil, nil, m, e
 }
 
+// sendTrace tells whether a request went out: its WroteHeaders hook runs
+// once net/http has written the request's headers (on HTTP/1 into the
+// connection's buffer, so a request it reports as written may still have
+// failed before a byte left: the error is then on the safe side). net/http
+// itself re-sends a request on a fresh connection only when nothing of it
+// was written to a reused one; those attempts never reached the server.
+type sendTrace struct {
+	wrote atomic.Bool
+	trace httptrace.ClientTrace
+}
+
+func newSendTrace() *sendTrace {
+	s := &sendTrace{}
+	s.trace.WroteHeaders = func() { s.wrote.Store(true) }
+	return s
+}
+
 // roundTrip sends req and returns the body (read up to req.limit bytes),
 // status and headers of a 2xx answer. Anything else comes back as a
 // classified *Error. The whole call, body included, is bounded by the
 // per-call timeout.
 func (c *core) roundTrip(ctx context.Context, req *request) ([]byte, int, http.Header, meta, *Error) {
-	if path, ok := c.h1.path(req.url); ok && headersOK(req.header) {
-		m := c.newMeta(req)
-		a, e := c.roundTripH1(ctx, req, path, m)
-		if e != nil {
-			e.RequestID = m.requestID
-			return nil, 0, nil, m, e
-		}
-		return a.data, a.status, a.header, m, nil
-	}
 	resp, cctx, cancel, m, e := c.open(ctx, req)
 	if e != nil {
 		return nil, 0, nil, m, e

@@ -475,7 +475,7 @@ type compiledReq struct {
 }
 
 func (c *compiledReq) build(base, op string, v *tmplVars, trace string, limit int64) *request {
-	r := &request{op: op, method: c.method, url: base + string(c.path.render(nil, v)), traceID: trace, limit: limit, header: c.static, headers: true}
+	r := &request{op: op, method: c.method, url: base + string(c.path.render(nil, v)), traceID: trace, limit: limit, header: c.static}
 	if c.body != nil {
 		r.body = c.body.render(make([]byte, 0, 256+len(v.content)+len(v.history)), v)
 	}

@@ -22,6 +22,12 @@ func TestParseGrade(t *testing.T) {
 		{`{"score": "high"}`, 0, "", `score "high" is not a number`},
 		{`I think it is fine.`, 0, "", `no JSON object {"score", "reason"} in the answer`},
 		{``, 0, "", `no JSON object {"score", "reason"} in the answer`},
+		// The grade the judge gave is its last one, not an example before it.
+		{`Example format: {"score": 1, "reason": "why"}. My grade: {"score": 0.1, "reason": "off topic"}`, 0.1, "off topic", ""},
+		{"Format:\n```json\n{\"score\": 1}\n```\nAnswer:\n```json\n{\"score\": 0.3, \"reason\": \"vague\"}\n```", 0.3, "vague", ""},
+		{`{"example": {"score": 1}} then {"score": 0.4, "reason": "r"} and {"note": "no grade here"}`, 0.4, "r", ""},
+		{`Use {"score": 0.9} style. Mine: {"score": 3}`, 0, "", "score 3 is outside 0..1"},
+		{`{"score": 1} {"score": 0}`, 0, "", ""},
 	}
 	for _, tt := range tests {
 		g, err := parseGrade(tt.text)

@@ -61,7 +61,7 @@ func TestJudgeGradesAndCaches(t *testing.T) {
 		{"Hello!", 0, `mentions 0 of 2 required terms; missing "Growth", "$49"`},
 	}
 	for _, tt := range tests {
-		g, err := j.Grade(ctx, rubric, tt.reply)
+		g, err := j.Grade(ctx, scenarios.GradeRequest{Rubric: rubric, User: "hi", Reply: tt.reply})
 		if err != nil || g.Score != tt.score || g.Reason != tt.reason {
 			t.Errorf("Grade(%q) = %+v, %v; want %v %q", tt.reply, g, err, tt.score, tt.reason)
 		}
@@ -72,7 +72,7 @@ func TestJudgeGradesAndCaches(t *testing.T) {
 	// A second Judge on the same cache (a re-run) pays nothing.
 	j2 := newJudge(t, url, cache, nil)
 	for _, tt := range tests {
-		g, err := j2.Grade(ctx, rubric, tt.reply)
+		g, err := j2.Grade(ctx, scenarios.GradeRequest{Rubric: rubric, User: "hi", Reply: tt.reply})
 		if err != nil || g.Score != tt.score || g.Reason != tt.reason {
 			t.Errorf("cached Grade(%q) = %+v, %v", tt.reply, g, err)
 		}
@@ -85,7 +85,7 @@ func TestJudgeGradesAndCaches(t *testing.T) {
 	}
 	// Another model is another key.
 	j3 := newJudge(t, url, cache, func(o *agent.JudgeOptions) { o.Model = "grader-2" })
-	if _, err := j3.Grade(ctx, rubric, tests[0].reply); err != nil || js.Calls() != 4 {
+	if _, err := j3.Grade(ctx, scenarios.GradeRequest{Rubric: rubric, User: "hi", Reply: tests[0].reply}); err != nil || js.Calls() != 4 {
 		t.Errorf("other model: %v, calls %d", err, js.Calls())
 	}
 	// Entries are files, written whole; the key is not in them.
@@ -110,7 +110,7 @@ func TestJudgeRetriesAndErrors(t *testing.T) {
 	j := newJudge(t, url, "", func(o *agent.JudgeOptions) { o.NoCache = true })
 	ctx := context.Background()
 	js.FailNext(503, 429)
-	g, err := j.Grade(ctx, `"ok"`, "ok")
+	g, err := j.Grade(ctx, scenarios.GradeRequest{Rubric: `"ok"`, User: "hi", Reply: "ok"})
 	if err != nil || g.Score != 1 {
 		t.Fatalf("after retries: %+v, %v", g, err)
 	}
@@ -119,7 +119,7 @@ func TestJudgeRetriesAndErrors(t *testing.T) {
 	}
 	// Not retryable: one call, classified, no key in the message.
 	js.FailNext(400)
-	_, err = j.Grade(ctx, `"ok"`, "ok")
+	_, err = j.Grade(ctx, scenarios.GradeRequest{Rubric: `"ok"`, User: "hi", Reply: "ok"})
 	var e *agent.Error
 	if !errors.As(err, &e) || e.Kind != agent.KindClient || e.Op != "judge" || e.Status != 400 {
 		t.Fatalf("400: %v", err)
@@ -129,25 +129,25 @@ func TestJudgeRetriesAndErrors(t *testing.T) {
 	}
 	// Retries give up after MaxAttempts.
 	js.FailNext(500+3, 503, 503, 503)
-	_, err = j.Grade(ctx, `"ok"`, "ok")
+	_, err = j.Grade(ctx, scenarios.GradeRequest{Rubric: `"ok"`, User: "hi", Reply: "ok"})
 	if !errors.As(err, &e) || e.Kind != agent.KindServer || js.Calls() != 8 {
 		t.Errorf("exhausted retries: %v, calls %d", err, js.Calls())
 	}
 	// A wrong key: 401, and the key is never shown.
 	bad := newJudge(t, url, "", func(o *agent.JudgeOptions) { o.NoCache = true; o.APIKey = "wrong-key-123456" })
-	_, err = bad.Grade(ctx, `"ok"`, "ok")
+	_, err = bad.Grade(ctx, scenarios.GradeRequest{Rubric: `"ok"`, User: "hi", Reply: "ok"})
 	if !errors.As(err, &e) || e.Kind != agent.KindClient || e.Status != 401 || strings.Contains(err.Error(), "wrong-key-123456") {
 		t.Errorf("401: %v", err)
 	}
 	// MaxCalls caps the judge's own requests.
 	capped := newJudge(t, url, "", func(o *agent.JudgeOptions) { o.NoCache = true; o.MaxCalls = 1 })
-	capped.Grade(ctx, `"a"`, "a")
-	_, err = capped.Grade(ctx, `"b"`, "b")
+	capped.Grade(ctx, scenarios.GradeRequest{Rubric: `"a"`, User: "hi", Reply: "a"})
+	_, err = capped.Grade(ctx, scenarios.GradeRequest{Rubric: `"b"`, User: "hi", Reply: "b"})
 	if !errors.As(err, &e) || e.Kind != agent.KindQuotaExhausted {
 		t.Errorf("MaxCalls: %v", err)
 	}
 	// A fenced answer in prose is parsed.
-	if g, err := j.Grade(ctx, `[fenced] "ok"`, "ok"); err != nil || g.Score != 1 {
+	if g, err := j.Grade(ctx, scenarios.GradeRequest{Rubric: `[fenced] "ok"`, User: "hi", Reply: "ok"}); err != nil || g.Score != 1 {
 		t.Errorf("fenced: %+v, %v", g, err)
 	}
 	if _, err := agent.NewJudge(agent.JudgeOptions{Options: agent.Options{BaseURL: url}}); err == nil {

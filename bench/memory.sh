@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Memory of the load generator, with the simulated agent in another process
-# on 127.0.0.1 (so only evalrun's own memory is measured):
+# Memory of the load generator, with the agent in another process on
+# 127.0.0.1 (so only evalrun's own memory is measured): bench/optimlyserver,
+# a plain Go net/http server answering the Optimly API shape:
 #  1. INFLIGHT conversations in flight against an agent that takes 1 s per
 #     turn, each of 3 turns with 5 s of think time, for INFLIGHT_DURATION:
 #     peak RSS (goal < 300 MB). INFLIGHT_MODEL=open (default) starts them at
 #     the rate that keeps INFLIGHT in flight (about 2,000 calls in flight);
 #     INFLIGHT_MODEL=closed starts all at once (INFLIGHT calls in flight, one
-#     HTTP/1.1 connection each).
+#     HTTP connection each).
 #  2. A soak of SOAK_CALLS calls (one-turn conversations, open model at
 #     SOAK_RATE calls/s) against a zero-latency agent: RSS growth after the
 #     first minute (goal < 10%). The default is a quick 400,000 calls; the
@@ -30,15 +31,16 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$tmp"' EXIT
 go build -o "$tmp/loadbench" ./bench/loadbench
+go build -o "$tmp/optimlyserver" ./bench/optimlyserver
 export LOADBENCH_KEY="loadbench-$RANDOM$RANDOM"
 echo "bench/memory.sh: INFLIGHT=$INFLIGHT INFLIGHT_MODEL=$INFLIGHT_MODEL INFLIGHT_DURATION=$INFLIGHT_DURATION SOAK_CALLS=$SOAK_CALLS SOAK_RATE=$SOAK_RATE SOAK_POOL=$SOAK_POOL ($(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg), ulimit -n $(ulimit -n))"
 
 start_server() {
-	"$tmp/loadbench" serve "$@" >"$tmp/url" &
+	"$tmp/optimlyserver" -key-env LOADBENCH_KEY "$@" >"$tmp/url" &
 	srv=$!
 	for _ in $(seq 50); do [[ -s $tmp/url ]] && break; sleep 0.1; done
-	url=$(head -n1 "$tmp/url")
-	[[ $url == http://127.0.0.1:* ]] || { echo "simulated agent did not start" >&2; exit 1; }
+	url=$(head -n1 "$tmp/url" | cut -d' ' -f1)
+	[[ $url == http://127.0.0.1:* ]] || { echo "optimlyserver did not start" >&2; exit 1; }
 }
 
 start_server -latency 1s

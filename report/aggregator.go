@@ -35,6 +35,12 @@ type Meta struct {
 	// where every conversation is streamed; the zero value keeps failures
 	// and a sample (see Transcripts).
 	Transcripts Transcripts
+	// CutBy, when set, says what cut the run short of its plan before it
+	// started, e.g. "the quota (--partial)"; Planned then holds the
+	// conversations each scenario (by name) was to run without the cut.
+	// The result records both (Result.Cut, ScenarioResult.Planned).
+	CutBy   string
+	Planned map[string]int
 }
 
 // Load models of LoadInfo.Model.
@@ -384,6 +390,7 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	if a.stream != nil {
 		a.stream.write(&TranscriptLine{Target: a.meta.Target.Name, Scenario: name, File: file, ConversationResult: rec})
 	}
+	rec = boundRecord(rec) // what the result keeps is bounded; the stream has it whole
 	a.turns.add(c)
 	var fail *Failure
 	if bad {
@@ -501,7 +508,7 @@ func (a *Aggregator) Snapshot() Snapshot {
 	snap.Throttled, snap.NotRun = int64(oc.throttled), int64(oc.notRun)
 	a.mu.Lock()
 	if h := a.hists.kinds[runner.CallTurn]; h != nil {
-		snap.P95 = time.Duration(h.ValueAtQuantile(95)) * time.Microsecond
+		snap.P95 = time.Duration(valueAtPercentile(h, 95)) * time.Microsecond
 	}
 	a.mu.Unlock()
 	return snap
@@ -579,9 +586,44 @@ func (a *Aggregator) Result(end Finish) *Result {
 	slices.SortFunc(res.Scenarios, func(x, y ScenarioResult) int { return strings.Compare(x.Name, y.Name) })
 	res.Histograms = a.histograms()
 	res.Warnings = a.warnings(end, res)
+	a.cut(res)
 	res.Transcripts = a.transcriptInfo(res)
 	res.Turns = a.turns.result()
 	return res
+}
+
+// cut records what Meta.CutBy left out of the run: planned against run per
+// scenario and for the whole run, with a warning that says so.
+func (a *Aggregator) cut(res *Result) {
+	if a.meta.CutBy == "" || len(a.meta.Planned) == 0 {
+		return
+	}
+	c := &CutInfo{By: a.meta.CutBy, Ran: res.Totals.Conversations}
+	var short []string
+	ran := map[string]bool{}
+	for i := range res.Scenarios {
+		s := &res.Scenarios[i]
+		ran[s.Name] = true
+		s.Planned = max(a.meta.Planned[s.Name], s.Runs)
+		if s.Planned > s.Runs {
+			short = append(short, fmt.Sprintf("%s ran %d of %d", s.Name, s.Runs, s.Planned))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.meta.Planned)) {
+		n := a.meta.Planned[name]
+		c.Planned += n
+		if !ran[name] && n > 0 {
+			c.NotRun = append(c.NotRun, name)
+			short = append(short, fmt.Sprintf("%s ran 0 of %d", name, n))
+		}
+	}
+	c.Planned = max(c.Planned, c.Ran)
+	if c.Planned == c.Ran {
+		return // nothing was cut after all
+	}
+	res.Cut = c
+	res.Warnings = append(res.Warnings, fmt.Sprintf("the run was cut by %s: %d of %d planned conversations ran; %s",
+		c.By, c.Ran, c.Planned, strings.Join(short, ", ")))
 }
 
 // transcriptInfo records the transcript policy and what it kept.

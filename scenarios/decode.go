@@ -197,9 +197,6 @@ func (d *decoder) nonEmpty(n *yaml.Node, key string) (string, bool) {
 
 func (d *decoder) int(n *yaml.Node, key string) (int, bool) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
-		if i, ok := plainDecimal(n.Value); ok {
-			return i, true
-		}
 		var i int64
 		if err := n.Decode(&i); err == nil && i >= math.MinInt32 && i <= math.MaxInt32 {
 			return int(i), true
@@ -209,22 +206,6 @@ func (d *decoder) int(n *yaml.Node, key string) (int, bool) {
 	}
 	d.errorf(n, "%s: expected an integer, got %s", key, describe(n))
 	return 0, false
-}
-
-// plainDecimal reads the common spelling of an !!int, -?[1-9][0-9]{0,8}
-// or 0, without the YAML library's general (and slower) decoding.
-func plainDecimal(s string) (int, bool) {
-	digits := strings.TrimPrefix(s, "-")
-	if len(digits) == 0 || len(digits) > 9 || digits[0] == '0' && len(digits) > 1 {
-		return 0, false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, false
-		}
-	}
-	i, err := strconv.Atoi(s)
-	return i, err == nil
 }
 
 // nonNegInt reads an integer that must be >= 0.

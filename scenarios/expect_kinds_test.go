@@ -95,8 +95,8 @@ func TestEvaluateMoreKinds(t *testing.T) {
 // judgeFunc adapts a function to the Judge interface.
 type judgeFunc func(ctx context.Context, rubric, reply string) (Grade, error)
 
-func (f judgeFunc) Grade(ctx context.Context, rubric, reply string) (Grade, error) {
-	return f(ctx, rubric, reply)
+func (f judgeFunc) Grade(ctx context.Context, q GradeRequest) (Grade, error) {
+	return f(ctx, q.Rubric, q.Reply)
 }
 
 func TestJudgeExpectation(t *testing.T) {

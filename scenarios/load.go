@@ -300,15 +300,6 @@ func parseFile(file string, data []byte, opts *LoadOptions, res *regexpCache) ([
 	d := &decoder{file: file, src: string(data), opts: opts, regexps: res}
 	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	docs := 0
-	fp := getFastParser()
-	defer fp.release()
-	if roots, ok := fp.parse(d.src); ok {
-		for _, root := range roots {
-			docs++
-			scs = append(scs, d.scenario(root, docs, base)...)
-		}
-		return scs, d.errs
-	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node

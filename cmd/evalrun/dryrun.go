@@ -18,7 +18,7 @@ func (a *app) checkQuota(q *quotaFlags, cf costFunc, share func(int64) int64, ta
 	}
 	var ac *account
 	var u ledger.Usage
-	if key := a.getenv(keyEnv); target != "" && key != "" {
+	if key := a.secret(keyEnv); target != "" && key != "" {
 		var err error
 		if ac, err = a.openAccount(q, key, keyEnv); err != nil {
 			return nil, nil, err

@@ -34,7 +34,10 @@ func main() {
 		abort:  abort,
 		tty:    isTerminal(os.Stderr),
 	}
-	os.Exit(a.main(os.Args[1:]))
+	stopProfiles := startProfiles(os.Getenv, os.Stderr)
+	code := a.main(os.Args[1:])
+	stopProfiles()
+	os.Exit(code)
 }
 
 // isTerminal reports whether f is a character device (a terminal).

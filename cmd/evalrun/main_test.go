@@ -5,6 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -155,5 +158,47 @@ func TestRunExamplesEndToEnd(t *testing.T) {
 	}
 	if perScenario != int64(turns) || perTurn != int64(turns) {
 		t.Errorf("per-scenario histograms hold %d, per-turn %d, want %d each", perScenario, perTurn, turns)
+	}
+}
+
+// TestRunRepeatIterationsPerScenario: with --repeat over a suite where one
+// scenario has repeat: 10, every scenario numbers its conversations
+// 0..n-1, the default transcript sample keeps all of them (n ≤ 20), and no
+// JUnit testcase is named past the scenario's runs.
+func TestRunRepeatIterationsPerScenario(t *testing.T) {
+	dir := t.TempDir()
+	out, junit := filepath.Join(dir, "result.json"), filepath.Join(dir, "junit.xml")
+	var c cli
+	if code := c.run(t, "run", "--quiet", "--repeat", "2", "--out", out, "--junit", junit, repoPath("examples")); code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", code, c.stderr.String())
+	}
+	res := readResult(t, out)
+	xml, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range res.Scenarios {
+		if s.Runs < 2 {
+			t.Errorf("scenario %s ran %d times, want at least 2", s.Name, s.Runs)
+		}
+		var its []int
+		for _, cv := range s.Conversations {
+			its = append(its, cv.Iteration)
+		}
+		slices.Sort(its)
+		for i, it := range its {
+			if it != i {
+				t.Errorf("scenario %s: iterations %v, want 0..%d (all %d transcripts kept by the default sample)", s.Name, its, s.Runs-1, s.Runs)
+				break
+			}
+		}
+		if len(its) != s.Runs {
+			t.Errorf("scenario %s: %d transcripts of %d runs kept", s.Name, len(its), s.Runs)
+		}
+		for _, m := range regexp.MustCompile(regexp.QuoteMeta(s.Name)+`\[(\d+)\]`).FindAllSubmatch(xml, -1) {
+			if k, _ := strconv.Atoi(string(m[1])); k < 1 || k > s.Runs {
+				t.Errorf("JUnit names %s, past the scenario's %d runs", m[0], s.Runs)
+			}
+		}
 	}
 }

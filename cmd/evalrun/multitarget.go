@@ -204,8 +204,10 @@ type sideRun struct {
 	budget  *runner.Budget
 	opts    runner.Options
 	lr      *ledgerRun
-	sum     *runner.Summary
-	err     error
+	// recordJudge records the judge's work for this target in its result.
+	recordJudge func(*report.Result)
+	sum         *runner.Summary
+	err         error
 }
 
 // targetErr prefixes err with the target's name, keeping its exit code.
@@ -219,7 +221,7 @@ func targetErr(name string, err error) error {
 
 // runSide runs suite against every target at once and reports them side
 // by side.
-func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, targets []sideTarget) error {
+func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targets []sideTarget) error {
 	names := make([]string, len(targets))
 	for i, t := range targets {
 		names[i] = t.name
@@ -339,8 +341,14 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 			release()
 			return err
 		}
+		if tr.Stream != nil {
+			tr.Stream = a.redactor().Writer(tr.Stream)
+		}
 		s.budget = s.qp.budget(s.q.retries)
+		cutBy, planned := partialPlan(f, suite, maxConv)
 		s.agg = report.NewAggregator(report.Meta{
+			CutBy:   cutBy,
+			Planned: planned,
 			RunID:   runID,
 			Version: version,
 			Started: started,
@@ -365,20 +373,22 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 		}
 		total += est
 		s.opts = runner.Options{
-			Conn:             s.conn,
-			Concurrency:      f.concurrency,
-			Budget:           s.budget,
-			Retry:            runner.RetryPolicy{MaxAttempts: f.attempts},
-			RunID:            runID,
-			Seed:             f.seed,
-			Observer:         s.agg,
-			Abort:            a.abort,
-			CallTimeout:      s.spec.Timeout,
+			Conn:        s.conn,
+			Concurrency: f.concurrency,
+			Budget:      s.budget,
+			Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
+			RunID:       runID,
+			Seed:        f.seed,
+			Observer:    redactingObserver{s.agg, a.redactor()},
+			Abort:       a.abort,
+			// No CallTimeout: the Conn enforces the target's timeout.
 			MaxConversations: int(maxConv),
 			Shard:            f.gates.shard,
 		}
-		if judge != nil {
-			s.opts.Judge = judge
+		var jv scenarios.Judge
+		jv, s.recordJudge = judge.view()
+		if jv != nil {
+			s.opts.Judge = redactingJudge{jv, a.redactor()}
 		}
 		if err := s.lims.apply(&s.opts); err != nil {
 			release()
@@ -417,6 +427,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 			fin.Budget = report.BudgetInfo{Unit: s.q.unit(), Limit: s.qp.limit, UsedBefore: s.qp.usedBefore(), Spent: s.budget.Spent()}
 		}
 		res := s.agg.Result(fin)
+		s.recordJudge(res)
 		f.load.settings(res.Settings)
 		f.gates.settings(res.Settings, suite)
 		results[i] = res
@@ -485,6 +496,7 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 			return err
 		}
 		key = newKey()
+		a.redactor().Add(key)
 		ag.APIKeys = []string{key}
 		srv, err := agentsim.Start(ag, "127.0.0.1:0")
 		if err != nil {
@@ -494,7 +506,7 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 		u = srv.URL
 		fmt.Fprintf(a.stderr, "evalrun: target %s: simulated agent %q listening on %s\n", t.name, ag.Name, srv.URL)
 	} else {
-		key = a.getenv(t.keyEnv)
+		key = a.secret(t.keyEnv)
 		if key == "" {
 			return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env %s=VAR or api_key_env:)", t.keyEnv, t.name)
 		}
@@ -611,7 +623,7 @@ func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
 		if path == "" {
 			return
 		}
-		if err := report.WriteFileAtomic(path, func(out io.Writer) error { return w.WriteRun(out, run) }); err != nil {
+		if err := report.WriteFileAtomic(path, func(out io.Writer) error { return w.WriteRun(a.redactor().Writer(out), run) }); err != nil {
 			fail(unfinishedErr("writing %s %s: %v", what, path, err))
 		}
 	}
@@ -629,7 +641,7 @@ func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
 	}
 	host, _ := os.Hostname()
 	write(r.out, "result file", report.JSONWriter{})
-	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host})
+	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host, Cases: r.junitCases})
 	write(r.md, "Markdown summary", report.MarkdownWriter{})
 	write(r.html, "HTML report", report.HTMLWriter{})
 	if r.hgrm != "" {

@@ -49,8 +49,8 @@ type quotaFlags struct {
 // register adds the quota flags to fs; run adds --partial and --dry-run.
 func (q *quotaFlags) register(fs *flag.FlagSet, run bool) {
 	fs.StringVar(&q.plan, "plan", "", "the agent's plan: starter, growth, scale, enterprise")
-	fs.Int64Var(&q.quota, "quota", 0, "monthly quota in the cost unit (instead of --plan)")
-	fs.Int64Var(&q.used, "quota-used", 0, "quota used this billing cycle outside this machine's ledger (added to the ledger's count)")
+	fs.Var(countValue{&q.quota}, "quota", "monthly quota in the cost unit (instead of --plan)")
+	fs.Var(countValue{&q.used}, "quota-used", "quota used this billing cycle outside this machine's ledger (added to the ledger's count)")
 	fs.StringVar(&q.costUnit, "cost-unit", "calls", "what the quota counts: calls, or messages (2 per call)")
 	fs.Float64Var(&q.retries, "retry-allowance", 0.1, "share of the worst-case calls reserved for retries (0 to 1)")
 	fs.IntVar(&q.cycleStart, "cycle-start", 1, "day of the month (1-28, UTC) the billing cycle starts")
@@ -614,4 +614,21 @@ func (l runLimits) shard(s runner.Shard) runLimits {
 	l.all, l.newChat = part(l.all), part(l.newChat)
 	l.source += ", shard " + s.String()
 	return l
+}
+
+// partialPlan is what a --partial run cut (report.Meta's CutBy and
+// Planned): each scenario's planned conversations, when the run runs
+// fewer than its plan (maxConv > 0). Only a whole, unsharded run of the
+// suite's own repeats says it; a load shape or a shard plans otherwise.
+func partialPlan(f *runFlags, suite *scenarios.Suite, maxConv int64) (string, map[string]int) {
+	if maxConv <= 0 || !f.gates.shard.Whole() || f.load.shapesCount() {
+		return "", nil
+	}
+	planned := map[string]int{}
+	for _, sc := range suite.Scenarios {
+		if sc != nil {
+			planned[sc.Name] += max(sc.Repeat, 1)
+		}
+	}
+	return "the quota (--partial)", planned
 }

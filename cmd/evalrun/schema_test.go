@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/evalrun/evalrun/config"
+	"github.com/evalrun/evalrun/internal/schemastrict"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -175,7 +176,7 @@ func TestConfigSchemaSettings(t *testing.T) {
 		{"quiet", `"type":"boolean"`},
 		{"retry-allowance", `"type":"number"`},
 		{"timeout", `"pattern"`},
-		{"cost_unit", `"type":["string","number","boolean"]`},
+		{"cost_unit", `"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]`},
 		{"limits", `"type":"array"`},
 		{"threshold", `"type":"array"`},
 		{"stage", `"type":"array"`},
@@ -211,6 +212,14 @@ func TestConfigSchemaDocs(t *testing.T) {
 	}
 	if n < 3 {
 		t.Errorf("only %d examples", n)
+	}
+}
+
+// TestConfigSchemaStrict checks the evalrun.yaml schema against the ajv
+// strict-mode rules (scripts/check-schema.sh runs the real ajv).
+func TestConfigSchemaStrict(t *testing.T) {
+	for _, p := range schemastrict.Check(configSchema()) {
+		t.Error(p)
 	}
 }
 
