@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/evalrun/evalrun/agent"
 )
 
 func main() {
@@ -68,7 +70,7 @@ type onceWriter struct {
 func (o *onceWriter) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	line := strings.TrimSpace(string(p))
+	line := agent.Printable(strings.TrimSpace(string(p)))
 	if o.seen[line] || len(o.seen) >= 20 {
 		return len(p), nil
 	}
