@@ -54,6 +54,7 @@ type quirks struct {
 	throttleEvery int           // every nth agent request answered 429 with Retry-After: 0
 	redirectTo    string        // message sends answered 307 to this base URL
 	escapes       bool          // message sends answered 500 with terminal escapes
+	stall         time.Duration // message sends answered only after this long
 }
 
 // confServer is an Optimly-shaped agent on a raw TCP listener.
@@ -187,6 +188,11 @@ func (s *confServer) handle(req *http.Request, body []byte) answer {
 			return answer{status: 500, body: []byte("\x1b[2J\x1b]0;owned\x07agent \x1b[31mexploded\x1b[0m\x07\x08")}
 		}
 		s.processed[key]++
+		if s.q.stall > 0 {
+			s.mu.Unlock()
+			time.Sleep(s.q.stall)
+			s.mu.Lock()
+		}
 		out, _ := json.Marshal(map[string]string{"chat_id": in.ChatID, "response": "You said: " + in.Content,
 			"message_id": "msg_" + strconv.FormatInt(s.seq.Add(1), 10)})
 		return answer{status: 200, body: out}
@@ -318,8 +324,9 @@ func TestConformance(t *testing.T) {
 		// keepAlive: the server keeps connections alive: at most
 		// confInFlight+2 of them.
 		keepAlive bool
-		short     bool // run with -short too
-		inFlight  int  // conversations in flight; 0 means confInFlight
+		short     bool   // run with -short too
+		inFlight  int    // conversations in flight; 0 means confInFlight
+		timeout   string // --timeout; "" means 10s
 	}{
 		{name: "plain keep-alive", allPass: true, keepAlive: true, short: true},
 		{name: "keep-alive closed after 5 requests", q: quirks{closeAfter: 5}, allPass: true},
@@ -338,6 +345,9 @@ func TestConformance(t *testing.T) {
 		{name: "429 with Retry-After", q: quirks{throttleEvery: 5}, allPass: true, keepAlive: true, short: true},
 		{name: "307 to another port", short: true},
 		{name: "terminal escapes in a body", q: quirks{escapes: true}, short: true},
+		// The agent processes the message but answers after --timeout: the
+		// call is a timeout and is not sent again.
+		{name: "no answer before --timeout", q: quirks{stall: 500 * time.Millisecond}, timeout: "100ms", short: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if testing.Short() && !tc.short {
@@ -358,7 +368,7 @@ func TestConformance(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "result.json")
 			c := &cli{env: map[string]string{"OPTIMLY_API_KEY": confKey}}
 			code := c.run(t, "run", "--target", srv.url(), "--concurrency", strconv.Itoa(inFlight),
-				"--timeout", "10s", "--quota", "100000", "--retry-allowance", "1", "--out", out, confSuite(t, tc.think, turns))
+				"--timeout", cmp.Or(tc.timeout, "10s"), "--quota", "100000", "--retry-allowance", "1", "--out", out, confSuite(t, tc.think, turns))
 			if _, err := os.Stat(out); err != nil {
 				t.Fatalf("exit %d, no result: %v\nstderr:\n%s", code, err, c.stderr.String())
 			}
@@ -367,6 +377,9 @@ func TestConformance(t *testing.T) {
 			srv.mu.Lock()
 			requests := srv.requests
 			srv.mu.Unlock()
+			if os.Getenv("CONFORMANCE_SHOW") != "" {
+				t.Logf("stdout:\n%s\nstderr:\n%s", c.stdout.String(), c.stderr.String())
+			}
 			t.Logf("%s: exit %d; %d conversations: %d passed, %d error; %d calls, %d attempts; server read %d requests on %d connections",
 				tc.name, code, tot.Conversations, tot.Passed, tot.Error, tot.Calls, tot.Attempts, requests, srv.conns.Load())
 			if tot.Conversations != confConversations {
@@ -400,11 +413,34 @@ func TestConformance(t *testing.T) {
 				if tot.Passed != 0 || !strings.Contains(all, "not followed") {
 					t.Errorf("%d conversations passed through a 307; output does not say the redirect was not followed", tot.Passed)
 				}
+			case "no answer before --timeout":
+				if n := tot.CallErrors["timeout"]; n != confConversations || tot.CallErrors["canceled"] != 0 || tot.Attempts != tot.Calls {
+					t.Errorf("call errors %v, %d attempts for %d calls: want %d timeouts, none re-sent", tot.CallErrors, tot.Attempts, tot.Calls, confConversations)
+				}
+				if !strings.Contains(all, "not re-sent") {
+					t.Errorf("the result does not say the timed-out calls were not re-sent")
+				}
 			case "terminal escapes in a body":
 				if !strings.Contains(all, "exploded") {
 					t.Errorf("the server's message is not shown:\n%s", c.stderr.String())
 				}
 			}
 		})
+	}
+}
+
+// TestOnceWriter: net/http's diagnostics through the standard logger are
+// shown once each, however many calls repeat them.
+func TestOnceWriter(t *testing.T) {
+	var buf bytes.Buffer
+	w := &onceWriter{w: &buf, seen: map[string]bool{}}
+	for range 50 {
+		fmt.Fprintln(w, `Unsolicited response received on idle HTTP channel starting with "\r\n"; err=<nil>`)
+	}
+	fmt.Fprintln(w, "another message")
+	want := "evalrun: net/http: Unsolicited response received on idle HTTP channel starting with \"\\r\\n\"; err=<nil> (shown once)\n" +
+		"evalrun: net/http: another message (shown once)\n"
+	if buf.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", buf.String(), want)
 	}
 }
