@@ -211,7 +211,7 @@ func (a *app) run(args []string) error {
 	})
 
 	total := est.Conversations
-	prog := a.startProgress(&f, agg, total, budget)
+	prog := a.startProgress(&f, []progressSource{{snap: agg, total: total, budget: budget}})
 	opts := runner.Options{
 		Conn:        conn,
 		Concurrency: f.concurrency,
@@ -273,6 +273,8 @@ func (a *app) run(args []string) error {
 		return unfinishedErr("the agent's quota is used up; the run stopped cleanly (results written)")
 	case runErr != nil:
 		return unfinishedErr("run failed: %v", runErr)
+	case judgeErr(res) != nil:
+		return judgeErr(res)
 	case !res.Passed():
 		return &exitError{code: exitFailed, err: errors.New("")}
 	}
