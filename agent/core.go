@@ -123,10 +123,15 @@ func newCore(opts Options) (*core, string, error) {
 			Timeout:   c.timeout,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		TLSClientConfig:       tlsConf,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          max(maxConns, DefaultMaxConns),
-		MaxIdleConnsPerHost:   maxConns,
+		TLSClientConfig:     tlsConf,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        max(maxConns, DefaultMaxConns),
+		MaxIdleConnsPerHost: maxConns,
+		// Without a cap, net/http dials a new connection whenever a call
+		// starts before the previous call's connection is back in the
+		// pool: a closed-model run then opens more connections than it
+		// has conversations in flight.
+		MaxConnsPerHost:       maxConns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 1 * time.Second,

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -334,32 +335,51 @@ func parseJudgeAnswer(body []byte) (scenarios.Grade, error) {
 }
 
 // parseGrade finds the grade {"score": S, "reason": R} in a model's
-// answer: the whole text when it is one JSON object, else the last JSON
-// object with a "score" in the text (inside a ``` code fence or in prose),
-// since a model that explains itself gives its grade after any example
-// ("Example format: {"score": 1} … My grade: {"score": 0.1}"). S may be a
-// number or a numeric string and must be within 0..1.
+// answer: the whole text when it is one JSON object, else, among the JSON
+// objects with a "score" in the text (in ``` code fences or in prose), the
+// grade the judge gave: the last one the text announces as its grade
+// ("My grade:", "Final answer:", "Verdict:"), else the last one not
+// introduced as an example ("Example format:", "e.g."), else the last.
+// A model that explains itself quotes the format before it answers
+// ("Example format: {"score": 1} … My grade: {"score": 0.1}" is 0.1). S may
+// be a number or a numeric string and must be within 0..1.
 func parseGrade(text string) (scenarios.Grade, error) {
-	cands := []string{strings.TrimSpace(text)}
-	if _, err := gradeOf(cands[0]); err == errNoScore {
-		cands = jsonObjects(text)
+	whole := strings.TrimSpace(text)
+	if g, err := gradeOf(whole); err != errNoScore {
+		return g, err
 	}
-	// The last object with a score is the grade, valid or not.
-	var g scenarios.Grade
-	err := errors.New(`no JSON object {"score", "reason"} in the answer`)
-	if len(cands) > 0 {
-		err = errors.New(`the answer's JSON has no "score"`)
+	objs := jsonObjects(text)
+	if len(objs) == 0 {
+		return scenarios.Grade{}, errors.New(`no JSON object {"score", "reason"} in the answer`)
 	}
-	for _, c := range cands {
-		if cg, cerr := gradeOf(c); cerr != errNoScore {
-			g, err = cg, cerr
+	pick, rank := -1, -1
+	for i, o := range objs {
+		if _, err := gradeOf(o.text); err == errNoScore {
+			continue
+		}
+		r := 1 // plain
+		switch {
+		case gradeLead.MatchString(o.lead):
+			r = 2
+		case exampleLead.MatchString(o.lead):
+			r = 0
+		}
+		if r >= rank {
+			pick, rank = i, r
 		}
 	}
-	if err != nil {
-		return scenarios.Grade{}, err
+	if pick < 0 {
+		return scenarios.Grade{}, errors.New(`the answer's JSON has no "score"`)
 	}
-	return g, nil
+	return gradeOf(objs[pick].text)
 }
+
+// gradeLead and exampleLead tell, from the words just before a JSON
+// object, a grade announced as such from an example of the format.
+var (
+	gradeLead   = regexp.MustCompile(`(?i)\b(my|final|actual|overall)\s+(grade|score|answer|verdict|assessment|evaluation)\b[^{}]{0,20}$|\b(grade|verdict|final answer|result)\s*[:=]?\s*$`)
+	exampleLead = regexp.MustCompile(`(?i)(\b(example|format|for instance|such as|like this|template|schema)\b|\be\.g\.)[^{}]{0,30}$`)
+)
 
 var errNoScore = errors.New("no score")
 
@@ -399,11 +419,16 @@ func gradeOf(c string) (scenarios.Grade, error) {
 	return scenarios.Grade{Score: score, Reason: shorten(reason, 300)}, nil
 }
 
+// jsonObject is one JSON object found in prose, with the words that lead
+// up to it (at most 60 bytes, code fence marks dropped).
+type jsonObject struct{ text, lead string }
+
 // jsonObjects returns the outermost JSON objects in text, in order: at
 // each '{' not inside an object already found, the longest prefix that
 // decodes as one object.
-func jsonObjects(text string) []string {
-	var out []string
+func jsonObjects(text string) []jsonObject {
+	var out []jsonObject
+	prev := 0
 	for i := 0; i < len(text); {
 		k := strings.IndexByte(text[i:], '{')
 		if k < 0 {
@@ -416,9 +441,16 @@ func jsonObjects(text string) []string {
 			i++
 			continue
 		}
+		lead := strings.TrimRight(text[prev:i], " \t\r\n`")
+		lead = strings.TrimSuffix(strings.TrimSuffix(lead, "json"), "JSON")
+		lead = strings.TrimRight(lead, " \t\r\n`")
+		if len(lead) > 60 {
+			lead = lead[len(lead)-60:]
+		}
 		n := int(dec.InputOffset())
-		out = append(out, text[i:i+n])
+		out = append(out, jsonObject{text: text[i : i+n], lead: lead})
 		i += n
+		prev = i
 	}
 	return out
 }

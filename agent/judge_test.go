@@ -2,11 +2,16 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/evalrun/evalrun/agent"
@@ -186,5 +191,86 @@ func TestJudgeEndToEnd(t *testing.T) {
 		if js.Calls() != 3 {
 			t.Errorf("run %d: server calls = %d, want 3 (the re-run is cached)", run, js.Calls())
 		}
+	}
+}
+
+// countingLimiter counts Wait calls and refuses past max.
+type countingLimiter struct {
+	waits atomic.Int64
+	max   int64
+}
+
+func (l *countingLimiter) Wait(ctx context.Context) error {
+	if l.waits.Add(1) > l.max {
+		return errors.New("rate exceeded")
+	}
+	return nil
+}
+
+// TestJudgeLimiter: every judge request, retries included, waits on the
+// limiter first, and a limiter that refuses fails the grading without a
+// request.
+func TestJudgeLimiter(t *testing.T) {
+	js, url := startJudge(t)
+	lim := &countingLimiter{max: 3}
+	j := newJudge(t, url, "", func(o *agent.JudgeOptions) { o.NoCache = true; o.Limiter = lim })
+	ctx := context.Background()
+	js.FailNext(503)
+	if _, err := j.Grade(ctx, scenarios.GradeRequest{Rubric: `"ok"`, User: "hi", Reply: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if lim.waits.Load() != 2 || js.Calls() != 2 {
+		t.Errorf("%d waits for %d requests, want 2 and 2 (the retry waits too)", lim.waits.Load(), js.Calls())
+	}
+	j.Grade(ctx, scenarios.GradeRequest{Rubric: `"a"`, User: "hi", Reply: "a"})
+	_, err := j.Grade(ctx, scenarios.GradeRequest{Rubric: `"b"`, User: "hi", Reply: "b"})
+	var e *agent.Error
+	if !errors.As(err, &e) || e.Kind != agent.KindThrottled || js.Calls() != 3 {
+		t.Errorf("refused by the limiter: %v after %d requests, want throttled after 3", err, js.Calls())
+	}
+}
+
+// TestJudgeSeesUserMessage: the request carries the user's message beside
+// the rubric and the reply, and the cache tells different messages apart.
+func TestJudgeSeesUserMessage(t *testing.T) {
+	var bodies []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"choices":[{"message":{"role":"assistant","content":"Example: {\"score\": 1}. My grade: {\"score\": 0.2, \"reason\": \"vague\"}"}}]}`)
+	}))
+	defer srv.Close()
+	j := newJudge(t, srv.URL, t.TempDir(), nil)
+	ctx := context.Background()
+	v := j.View()
+	g, err := v.Grade(ctx, scenarios.GradeRequest{Rubric: "answers the question", User: "Do you ship to Norway?", Reply: "Yes."})
+	if err != nil || g.Score != 0.2 || g.Reason != "vague" {
+		t.Fatalf("grade %+v, %v; want the judge's last grade 0.2", g, err)
+	}
+	var req struct {
+		Messages []struct{ Role, Content string }
+	}
+	json.Unmarshal([]byte(bodies[0]), &req)
+	user := req.Messages[len(req.Messages)-1].Content
+	for _, want := range []string{"<rubric>\nanswers the question\n</rubric>", "<user>\nDo you ship to Norway?\n</user>", "<reply>\nYes.\n</reply>"} {
+		if !strings.Contains(user, want) {
+			t.Errorf("judge request lacks %q:\n%s", want, user)
+		}
+	}
+	// Same rubric and reply, another user message: graded again.
+	v.Grade(ctx, scenarios.GradeRequest{Rubric: "answers the question", User: "Do you ship to Chile?", Reply: "Yes."})
+	v.Grade(ctx, scenarios.GradeRequest{Rubric: "answers the question", User: "Do you ship to Chile?", Reply: "Yes."})
+	if len(bodies) != 2 {
+		t.Errorf("%d requests, want 2 (the user's message is part of the cache key)", len(bodies))
+	}
+	if s := v.Stats(); s.Grades != 3 || s.Calls != 2 || s.CacheHits != 1 {
+		t.Errorf("view stats %+v", s)
+	}
+	if s := j.Stats(); s.Grades != 3 || s.Calls != 2 {
+		t.Errorf("judge stats %+v include the view's", s)
 	}
 }

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -265,5 +268,69 @@ func TestQueryKeyNeverInErrors(t *testing.T) {
 	}
 	if msg := err.Error(); strings.Contains(msg, "s3cr3t") || strings.Contains(msg, url.QueryEscape("s3cr3t/key")) {
 		t.Errorf("error shows the key: %s", msg)
+	}
+}
+
+// TestSendBody: the message body as encoding/json writes it, without HTML
+// escaping, with metadata for API v2 only.
+func TestSendBody(t *testing.T) {
+	m := Message{Content: "<b>Tom & \"Jerry\"</b>\n\u2028\xff", ClientID: "qa-1", SessionID: "s-2"}
+	for _, tc := range []struct {
+		version int
+		want    string
+	}{
+		{1, `{"chat_id":"c-1","content":"<b>Tom & \"Jerry\"</b>\n\u2028\ufffd"}`},
+		{2, `{"chat_id":"c-1","content":"<b>Tom & \"Jerry\"</b>\n\u2028\ufffd","metadata":{"client_id":"qa-1","session_id":"s-2","source":"evalrun"}}`},
+	} {
+		if got := string(sendBody("c-1", m, tc.version)); got != tc.want {
+			t.Errorf("v%d:\n got %s\nwant %s", tc.version, got, tc.want)
+		}
+	}
+}
+
+// TestHTTP2WhenTLSOffersIt: an https target that offers h2 in ALPN is
+// called over HTTP/2, one connection for all calls.
+func TestHTTP2WhenTLSOffersIt(t *testing.T) {
+	var protos sync.Map
+	reply := fixture(t, "v2_top_level.json")
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos.Store(r.Proto, true)
+		answer(200, reply)(w, r)
+	}))
+	srv.EnableHTTP2 = true
+	var conns atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	o := newConn(t, srv.URL, func(op *Options) { op.TLSConfig = &tls.Config{RootCAs: pool} })
+	// The first call alone: calls that start together on a new host each
+	// dial until ALPN has said h2 (net/http then keeps one connection).
+	if _, err := o.Send(context.Background(), Chat{ID: "c"}, Message{Content: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := o.Send(context.Background(), Chat{ID: "c"}, Message{Content: "x"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, ok := protos.Load("HTTP/2.0"); !ok {
+		var got []any
+		protos.Range(func(k, _ any) bool { got = append(got, k); return true })
+		t.Errorf("server saw %v, want HTTP/2.0", got)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("11 calls over HTTP/2 opened %d connections, want 1", n)
 	}
 }

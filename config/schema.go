@@ -175,7 +175,7 @@ var targetDocs = map[string]string{
 	"api_version":         "optimly: 2 (default, /external/agent/v2) or 1 (legacy /external/agent)",
 	"ca_cert":             "PEM file of CA certificates trusted besides the system roots",
 	"allow_insecure_http": "allow plain http:// to a host that is not loopback",
-	"timeout":             "timeout of one agent call, e.g. 30s",
+	"timeout":             "timeout of one agent call attempt, e.g. 30s; not re-sent once the request was written",
 }
 
 func targetSchema() map[string]any {

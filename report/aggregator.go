@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -86,7 +87,15 @@ type Snapshot struct {
 	// P95 is the 95th percentile latency of the turn calls so far (new
 	// chats not included); 0 before the first.
 	P95 time.Duration
+	// InFlight is the conversations started and not yet done (waiting
+	// for a reply or in a think time); 0 unless the runner reports starts
+	// (runner.StartObserver).
+	InFlight int64
 }
+
+// ConversationStarted implements runner.StartObserver: it counts the
+// conversation in Snapshot.InFlight until its ConversationDone.
+func (a *Aggregator) ConversationStarted(*runner.Conversation) { a.started.Add(1) }
 
 // Aggregator collects the runner's results as they happen and builds the
 // run's Result. It implements runner.Observer and is safe for concurrent
@@ -108,6 +117,9 @@ type Aggregator struct {
 	sample int
 	stream *transcriptStream // nil unless streaming every conversation
 	turns  turnCounter       // turns sent and passed per turn index (turncount.go)
+
+	// Conversations started and started ones done, for Snapshot.InFlight.
+	started, startedDone atomic.Int64
 }
 
 // UnnamedScenario is the name results use for calls and conversations that
@@ -370,6 +382,9 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	if c == nil {
 		return
 	}
+	if !c.Start.IsZero() {
+		a.startedDone.Add(1)
+	}
 	// The stored record is built only when something keeps it: the
 	// stream, the transcripts, or a failure (most conversations of a load
 	// test pass and need only be counted).
@@ -503,6 +518,10 @@ func (a *Aggregator) Snapshot() Snapshot {
 		oc.merge(s.outcomes)
 		s.mu.Unlock()
 	}
+	// Done first, then started: every conversation done by the first
+	// load had started by the second, so the difference is not negative.
+	done := a.startedDone.Load()
+	snap.InFlight = max(a.started.Load()-done, 0)
 	snap.Conversations = int64(oc.total())
 	snap.Passed, snap.Failed, snap.Errored = int64(oc.passed), int64(oc.failed), int64(oc.errored)
 	snap.Throttled, snap.NotRun = int64(oc.throttled), int64(oc.notRun)

@@ -440,6 +440,9 @@ func (p *printer) verdict(r *Result) {
 	if r.Interrupted {
 		why = append(why, part{text: "interrupted"})
 	}
+	if j := r.Judge; j != nil && j.Failures > 0 {
+		why = append(why, part{text: "the judge failed " + plural(j.Failures, "grading")})
+	}
 	if c := cutText(r); c != "" {
 		why = append(why, part{text: c})
 	}

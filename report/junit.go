@@ -44,11 +44,12 @@ func ParseJUnitCases(s string) (string, error) {
 //     errored, were throttled or did not run, type "not_run" when none ran.
 //     The message says runs, passes, pass rate with its 95% interval and
 //     the rate needed; the text lists each failing conversation (turn,
-//     expectation, reason, reply excerpt) and then its transcript. The
-//     schema allows no output of a testcase's own, so a failing
-//     testcase's transcripts are in its failure text;
-//   - one testcase per breached or held threshold (classname TARGET.thresholds),
-//     so that CI fails exactly when the thresholds fail the run;
+//     expectation, reason, reply excerpt; the first 20) and then their
+//     transcripts (the first 5). The schema allows a testcase no output of
+//     its own, so a failing testcase's transcripts are in its failure
+//     text;
+//   - one testcase per threshold (classname TARGET.thresholds), failed
+//     when breached, so that CI fails exactly when thresholds fail the run;
 //   - with Cases JUnitConversationCases, one testcase per kept
 //     conversation instead ("scenario[iteration]", iterations counted from
 //     1), failed, errored or skipped as it ended;
@@ -199,18 +200,21 @@ func scenarioCase(r *Result, s *ScenarioResult) junitTestcase {
 	}
 	var b strings.Builder
 	b.WriteString(s.Name + ": " + line + "\n")
-	listed := 0
+	var bad []*ConversationResult
 	for i := range s.Conversations {
-		cv := &s.Conversations[i]
-		probs := problems(cv)
-		if len(probs) == 0 {
-			continue
+		if cv := &s.Conversations[i]; len(problems(cv)) > 0 {
+			bad = append(bad, cv)
 		}
-		listed++
-		fmt.Fprintf(&b, "\n%s: %s\n", caseName(s, cv), outcomeWord(cv.Outcome))
-		writeProblems(&b, probs)
 	}
-	if listed == 0 && s.FirstFailure != nil {
+	for i, cv := range bad {
+		if i == junitMaxListed {
+			fmt.Fprintf(&b, "\n…and %s more failing conversations in the result file\n", fmtInt(int64(len(bad)-i)))
+			break
+		}
+		fmt.Fprintf(&b, "\n%s: %s\n", caseName(s, cv), outcomeWord(cv.Outcome))
+		writeProblems(&b, problems(cv))
+	}
+	if len(bad) == 0 && s.FirstFailure != nil {
 		f := s.FirstFailure
 		p := problem{Turn: f.Turn, Expectation: f.Expectation, Reason: f.Reason, Reply: f.ReplyExcerpt}
 		fmt.Fprintf(&b, "\n%s[%d]: %s\n", s.Name, f.Iteration+1, outcomeWord(f.Outcome))
@@ -219,10 +223,10 @@ func scenarioCase(r *Result, s *ScenarioResult) junitTestcase {
 	if nk := notKept(s); nk.total() > 0 {
 		fmt.Fprintf(&b, "\n%s runs counted but not kept in the result (%s)\n", fmtInt(int64(nk.total())), nk.describe())
 	}
-	for i := range s.Conversations {
-		cv := &s.Conversations[i]
-		if len(problems(cv)) == 0 {
-			continue
+	for i, cv := range bad {
+		if i == junitMaxTranscripts {
+			fmt.Fprintf(&b, "\n(transcripts of the first %d failing conversations shown; the others are in the result file)\n", i)
+			break
 		}
 		fmt.Fprintf(&b, "\n=== %s ===\n", caseName(s, cv))
 		transcriptText(&b, cv)
@@ -230,6 +234,14 @@ func scenarioCase(r *Result, s *ScenarioResult) junitTestcase {
 	c.text = b.String()
 	return c
 }
+
+// A scenario testcase lists at most junitMaxListed failing conversations
+// and the transcripts of junitMaxTranscripts of them, so a large run's
+// JUnit file stays readable; the rest are counted.
+const (
+	junitMaxListed      = 20
+	junitMaxTranscripts = 5
+)
 
 // writeProblems lists problems: where, expectation, reason, reply.
 func writeProblems(b *strings.Builder, probs []problem) {

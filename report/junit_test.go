@@ -425,3 +425,29 @@ func xmllint(t *testing.T, data []byte) {
 		t.Errorf("xmllint rejects the JUnit XML: %v\n%s", err, out)
 	}
 }
+
+// TestJUnitFailureTextCapped: a scenario with many failing runs lists the
+// first 20 and shows 5 transcripts; the rest are counted.
+func TestJUnitFailureTextCapped(t *testing.T) {
+	a := NewAggregator(Meta{RunID: "cap", Transcripts: Transcripts{Policy: TranscriptsFailed}})
+	sc := scen("flaky", 30, 0.9)
+	for i := 0; i < 30; i++ {
+		tr := turn(0, 100, runner.Failed, "hi", "nope", bad(`contains "x"`, "missing"))
+		feed(a, conv{id: i, scen: sc, iter: i, outcome: runner.Failed, reason: "x", turns: []runner.TurnResult{tr}})
+	}
+	out := render(t, JUnitWriter{}, a.Result(Finish{}))
+	f := checkJUnitStructure(t, out).Suites[0].Cases[0].Failure
+	if f == nil {
+		t.Fatal("no failure")
+	}
+	if n := strings.Count(f.Text, "]: failed\n"); n != 20 {
+		t.Errorf("%d conversations listed, want 20", n)
+	}
+	if n := strings.Count(f.Text, "\n=== flaky["); n != 5 {
+		t.Errorf("%d transcripts, want 5", n)
+	}
+	if !strings.Contains(f.Text, "…and 10 more failing conversations in the result file") {
+		t.Errorf("the rest are not counted:\n%s", f.Text)
+	}
+	xmllint(t, out)
+}

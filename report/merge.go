@@ -133,6 +133,15 @@ func Merge(results ...*Result) (*Result, error) {
 			}
 			t.CallErrors[k] += n
 		}
+		if j := r.Judge; j != nil { // each shard graded with its own judge
+			if out.Judge == nil {
+				out.Judge = &JudgeInfo{Model: j.Model, Limit: j.Limit}
+			}
+			out.Judge.Grades += j.Grades
+			out.Judge.Calls += j.Calls
+			out.Judge.CacheHits += j.CacheHits
+			out.Judge.Failures += j.Failures
+		}
 	}
 	out.StopReason = strings.Join(stops, "; ")
 	if !out.Started.IsZero() && out.Ended.After(out.Started) {

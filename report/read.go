@@ -260,6 +260,13 @@ func (r *Result) validate() error {
 	if len(r.Scenarios) > 0 && runs != t.Conversations {
 		return fieldErr("totals.conversations", "%d, but the scenarios' runs add up to %d", t.Conversations, runs)
 	}
+	if c := r.Cut; c != nil && (c.Ran != t.Conversations || c.Planned < c.Ran) {
+		return fieldErr("cut", "planned %d, ran %d: ran must be totals.conversations (%d) and at most planned", c.Planned, c.Ran, t.Conversations)
+	}
+	if j := r.Judge; j != nil && (j.Grades < 0 || j.Calls < 0 || j.CacheHits < 0 || j.Failures < 0 || j.CacheHits+j.Failures > j.Grades) {
+		return fieldErr("judge", "grades %d, calls %d, cache_hits %d, failures %d: counts must not be negative, and cache hits and failures are gradings",
+			j.Grades, j.Calls, j.CacheHits, j.Failures)
+	}
 	if ti := r.Transcripts; ti != nil {
 		if _, err := ParseTranscriptPolicy(string(ti.Policy)); err != nil {
 			return fieldErr("transcripts.policy", "%v", err)
@@ -325,6 +332,9 @@ func (s *ScenarioResult) validate(f string) error {
 		if c.v < 0 {
 			return fieldErr(f+"."+c.name, "negative count %d", c.v)
 		}
+	}
+	if s.Planned != 0 && s.Planned < s.Runs {
+		return fieldErr(f+".planned", "%d, fewer than its %d runs", s.Planned, s.Runs)
 	}
 	if sum := s.Passed + s.Failed + s.Error + s.Throttled + s.NotRun; sum != s.Runs {
 		return fieldErr(f, "outcomes add up to %d, runs is %d", sum, s.Runs)

@@ -198,6 +198,9 @@ func statusText(r *Result) (word, why string) {
 	if s := incompleteParts(t.Error, t.Throttled, t.NotRun); s != "" {
 		reasons = append(reasons, s)
 	}
+	if j := r.Judge; j != nil && j.Failures > 0 {
+		reasons = append(reasons, "the judge failed "+plural(j.Failures, "grading"))
+	}
 	if c := cutText(r); c != "" {
 		defer func() { why += "; " + c }()
 	}

@@ -200,7 +200,7 @@ var (
 	errNet = &agent.Error{Kind: agent.KindTransport, Unsent: true} // e.g. connection refused
 	// errSent is a connection broken after the request was written.
 	errSent = &agent.Error{Kind: agent.KindTransport}
-	err404 = &agent.Error{Kind: agent.KindClient, Status: 404}
+	err404  = &agent.Error{Kind: agent.KindClient, Status: 404}
 )
 
 type atomicCounter struct{ v atomic.Int64 }

@@ -370,6 +370,9 @@ func (r *run) converse(p planned, scheduled time.Time, res *Reservation, done fu
 	cv.rec = Conversation{ID: p.ID, Scenario: p.Scenario, Iteration: p.Iteration, Scheduled: scheduled, Start: time.Now(),
 		Turns: make([]TurnResult, 0, len(p.Scenario.Turns))}
 	cv.c = &cv.rec
+	if so, ok := r.opts.Observer.(StartObserver); ok {
+		so.ConversationStarted(cv.c)
+	}
 	return r.drive(cv)
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -496,4 +498,41 @@ func TestRunIterationsPerScenario(t *testing.T) {
 		run(t, Shard{Index: 2, Count: 2}, its)
 		check(t, its)
 	})
+}
+
+// startRecorder is a recorder that is also told when conversations start.
+type startRecorder struct {
+	recorder
+	started sync.Map // conversation ID → true
+	early   atomic.Int64
+}
+
+func (r *startRecorder) ConversationStarted(c *Conversation) {
+	if _, dup := r.started.LoadOrStore(c.ID, true); dup {
+		r.early.Add(1000) // reported twice
+	}
+}
+
+func (r *startRecorder) ConversationDone(c *Conversation) {
+	if _, ok := r.started.Load(c.ID); !ok && !c.Start.IsZero() {
+		r.early.Add(1) // done before its start was reported
+	}
+	r.recorder.ConversationDone(c)
+}
+
+// TestStartObserver: an Observer that implements StartObserver hears of
+// every conversation that starts, once, before its end, and of no other
+// (a conversation the budget refuses never starts).
+func TestStartObserver(t *testing.T) {
+	rec := &startRecorder{}
+	budget := NewBudget(7, 1, 0) // two conversations of three calls
+	sum, err := Run(context.Background(), suiteOf(scenario(t, "s", 2, 3)), Options{Conn: &fakeConn{}, Observer: rec, Budget: budget, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	rec.started.Range(func(any, any) bool { n++; return true })
+	if n != sum.Started || n != 2 || rec.early.Load() != 0 {
+		t.Errorf("%d starts reported (problems %d), summary started %d", n, rec.early.Load(), sum.Started)
+	}
 }

@@ -7,10 +7,12 @@
 //
 // Scenario schema: every document of examples/*.yaml and of
 // testdata/scenarios/valid must pass, the yaml blocks of docs/scenarios.md
-// (but those marked <!-- invalid --> and the evalrun.yaml ones) must pass,
-// every file of testdata/scenarios/invalid must fail. Config schema:
-// testdata/config/valid must pass, testdata/config/invalid must fail, the
-// "# evalrun.yaml" blocks of docs/config.md and docs/scenarios.md must pass.
+// (but those marked <!-- invalid --> and the evalrun.yaml ones) and the
+// scenario blocks of README.md and docs/targets.md must pass, every file of
+// testdata/scenarios/invalid must fail. Config schema: testdata/config/valid
+// must pass, testdata/config/invalid must fail, the "# evalrun.yaml" blocks
+// of docs/config.md and docs/scenarios.md and the "targets:" blocks of
+// docs/targets.md must pass.
 // Exit 0 when all of that holds.
 import { createRequire } from "node:module";
 import fs from "node:fs";
@@ -99,6 +101,14 @@ for (const m of md.matchAll(/(<!-- invalid -->\n)?```yaml\n([\s\S]*?)```/g)) {
   check(scenario, `docs/scenarios.md yaml block ${block}`, m[2], true);
   n++;
 }
+for (const doc of ["README.md", "docs/targets.md"]) {
+  let k = 0;
+  for (const m of read(doc).matchAll(/```yaml\n((?:name|turns):[\s\S]*?)```/g)) {
+    k++;
+    check(scenario, `${doc} scenario block ${k}`, m[1], true);
+    n++;
+  }
+}
 for (const f of files("testdata/config/valid", false)) {
   check(config, f, read(f), true);
   n++;
@@ -107,9 +117,9 @@ for (const f of files("testdata/config/invalid", false)) {
   check(config, f, read(f), false);
   n++;
 }
-for (const doc of ["docs/config.md", "docs/scenarios.md"]) {
+for (const doc of ["docs/config.md", "docs/scenarios.md", "docs/targets.md"]) {
   let k = 0;
-  for (const m of read(doc).matchAll(/```yaml\n(# evalrun.yaml\n[\s\S]*?)```/g)) {
+  for (const m of read(doc).matchAll(/```yaml\n((?:# evalrun.yaml|targets:)\n[\s\S]*?)```/g)) {
     k++;
     check(config, `${doc} evalrun.yaml block ${k}`, m[1], true);
     n++;

@@ -397,6 +397,18 @@ func (c *config) runTool(tool string, pin bool, srv *server, target, bodyFile st
 	if pin {
 		args = append([]string{"taskset", "-c", "1"}, args...)
 	}
+	// Let the previous run's connections close first, so that the peak of
+	// open connections is this run's own.
+	for wait := 0; wait < 30; wait++ {
+		st, err := srv.stats(false)
+		if err != nil {
+			return sample{}, err
+		}
+		if st.Open == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	s := sample{load1: load1()}
 	before, err := srv.stats(true)
 	if err != nil {

@@ -60,8 +60,8 @@ func (f *runFlags) register(fs *flag.FlagSet) *string {
 	fs.IntVar(&f.concurrency, "concurrency", 4, "conversations in flight at once (closed model)")
 	f.limits.register(fs)
 	f.load.register(fs)
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of one agent call")
-	fs.IntVar(&f.attempts, "max-attempts", 4, "attempts per call, retries of 429/502/503/504 and transport errors included")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of one agent call attempt, from sending to the last byte; a call that times out after its request was written is reported as timeout and not re-sent (the agent may have processed it)")
+	fs.IntVar(&f.attempts, "max-attempts", 4, "attempts per call; only 429/502/503/504 and calls that never left (connection refused) are retried")
 	fs.Int64Var(&f.seed, "seed", 1, "seed for fake data and retry jitter")
 	fs.StringVar(&f.runID, "run-id", "", "the run's `ID` in client IDs and results (default: the time and a random suffix); give every shard of a run the same one")
 	f.reports.registerRun(fs)
@@ -211,7 +211,7 @@ func (a *app) run(args []string) error {
 	})
 
 	total := est.Conversations
-	prog := a.startProgress(&f, agg, total, budget)
+	prog := a.startProgress(&f, []progressSource{{snap: agg, total: total, budget: budget}})
 	opts := runner.Options{
 		Conn:        conn,
 		Concurrency: f.concurrency,
@@ -273,6 +273,8 @@ func (a *app) run(args []string) error {
 		return unfinishedErr("the agent's quota is used up; the run stopped cleanly (results written)")
 	case runErr != nil:
 		return unfinishedErr("run failed: %v", runErr)
+	case judgeErr(res) != nil:
+		return judgeErr(res)
 	case !res.Passed():
 		return &exitError{code: exitFailed, err: errors.New("")}
 	}

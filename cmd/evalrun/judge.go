@@ -67,3 +67,30 @@ func (rj *runJudge) view() (scenarios.Judge, func(*report.Result)) {
 			CacheHits: st.CacheHits, Failures: st.Failures, Limit: rj.limit}
 	}
 }
+
+// judgeErr is the run's error when the judge failed some gradings and
+// nothing else failed on its merits (no scenario missed its rate through
+// failed conversations, no threshold breached): the run could not grade
+// itself, which is not a verdict on the agent. Nil otherwise.
+func judgeErr(results ...*report.Result) error {
+	var failures int64
+	for _, r := range results {
+		if r.Judge != nil {
+			failures += r.Judge.Failures
+		}
+		for _, th := range r.Thresholds {
+			if !th.Passed {
+				return nil
+			}
+		}
+		for i := range r.Scenarios {
+			if s := &r.Scenarios[i]; s.Status != report.StatusPassed && s.Failed > 0 {
+				return nil
+			}
+		}
+	}
+	if failures == 0 {
+		return nil
+	}
+	return unfinishedErr("the judge failed %d gradings: their expectations are undecided and their conversations errors, not verdicts on the agent (the reports say why)", failures)
+}

@@ -333,8 +333,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 	}
 
 	started := time.Now()
-	var total int64
-	aggs := make(sideSnapshots, len(sides))
+	sources := make([]progressSource, len(sides))
 	for i, s := range sides {
 		tr, err := a.openSideTranscripts(&f.reports, s)
 		if err != nil {
@@ -366,12 +365,11 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 			},
 			Transcripts: tr,
 		})
-		aggs[i] = s.agg
 		est := s.qp.est.Conversations
 		if maxConv > 0 {
 			est = min(est, maxConv)
 		}
-		total += est
+		sources[i] = progressSource{name: s.t.name, snap: s.agg, total: est, budget: s.budget}
 		s.opts = runner.Options{
 			Conn:        s.conn,
 			Concurrency: f.concurrency,
@@ -400,7 +398,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		}
 	}
 	fmt.Fprintf(a.stderr, "evalrun: %d targets side by side: %s\n", len(sides), strings.Join(names, ", "))
-	prog := a.startProgress(f, aggs, total, nil)
+	prog := a.startProgress(f, sources)
 	for _, s := range sides {
 		s.lr = startLedgerRun(s.ac, s.resID, &s.opts)
 	}
@@ -463,6 +461,9 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		case s.err != nil:
 			return unfinishedErr("target %s: run failed: %v", s.t.name, s.err)
 		}
+	}
+	if err := judgeErr(run.Targets...); err != nil {
+		return err
 	}
 	if !run.Passed() {
 		return &exitError{code: exitFailed, err: errNoMessage}
@@ -570,31 +571,6 @@ func safeFile(name string) string {
 		return '_'
 	}, strings.TrimLeft(name, "."))
 }
-
-// sideSnapshots adds up the live state of the targets' runs for the
-// progress display; p95 is the highest.
-type sideSnapshots []*report.Aggregator
-
-// Snapshot implements snapshotter.
-func (ss sideSnapshots) Snapshot() report.Snapshot {
-	var out report.Snapshot
-	for _, a := range ss {
-		s := a.Snapshot()
-		out.Conversations += s.Conversations
-		out.Passed += s.Passed
-		out.Failed += s.Failed
-		out.Errored += s.Errored
-		out.Throttled += s.Throttled
-		out.NotRun += s.NotRun
-		out.Calls += s.Calls
-		out.P95 = max(out.P95, s.P95)
-	}
-	return out
-}
-
-// snapshotter is what the progress display reads: an Aggregator, or the
-// sum of several.
-type snapshotter interface{ Snapshot() report.Snapshot }
 
 // writeRunReports writes the console summary to stdout and every file
 // report asked for. For one target the reports are those of its result

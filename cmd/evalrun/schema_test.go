@@ -194,23 +194,24 @@ func TestConfigSchemaSettings(t *testing.T) {
 }
 
 // TestConfigSchemaDocs validates the evalrun.yaml examples of the docs
-// (blocks starting with "# evalrun.yaml") against the schema.
+// (blocks starting with "# evalrun.yaml", and docs/targets.md's blocks
+// starting with "targets:") against the schema.
 func TestConfigSchemaDocs(t *testing.T) {
 	sch := compileConfigSchema(t)
 	n := 0
-	for _, doc := range []string{"../../docs/config.md", "../../docs/scenarios.md"} {
+	for _, doc := range []string{"../../docs/config.md", "../../docs/scenarios.md", "../../docs/targets.md"} {
 		data, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, b := range regexp.MustCompile("(?s)```yaml\n(# evalrun.yaml\n.*?)```").FindAllSubmatch(data, -1) {
+		for _, b := range regexp.MustCompile("(?s)```yaml\n((?:# evalrun.yaml|targets:)\n.*?)```").FindAllSubmatch(data, -1) {
 			n++
 			if err := validateYAML(sch, b[1]); err != nil {
 				t.Errorf("%s: example:\n%s\n%v", doc, b[1], err)
 			}
 		}
 	}
-	if n < 3 {
+	if n < 8 {
 		t.Errorf("only %d examples", n)
 	}
 }
