@@ -309,11 +309,11 @@ func planQuota(q *quotaFlags, cf costFunc, share func(int64) int64, u ledger.Usa
 
 // limitFlags are the rate limits of a run.
 type limitFlags struct {
-	limits    stringList // --limit, repeatable
-	rate      string     // --rate: an alias of one --limit
-	newChat   string     // --new-chat-limit
+	limits    stringList  // --limit, repeatable
+	rate      string      // --rate: an alias of one --limit
+	newChat   string      // --new-chat-limit
 	margin    marginValue // --limit-margin: auto or a duration
-	published bool       // --published-limits
+	published bool        // --published-limits
 }
 
 // publishedLimits are the Optimly external API's published limits per key,
