@@ -859,7 +859,7 @@ func (a *Aggregator) warnings(end Finish, res *Result) []string {
 		}
 	case LoadClosed:
 		a.mu.Lock()
-		stalled, median := closedStalls(a.hists.sends)
+		stalled, median := closedStalls(a.hists.sends, a.heldBack(end.Schedule))
 		a.mu.Unlock()
 		if stalled > 0 {
 			out = append(out, fmt.Sprintf("the run fell behind schedule: the closed model sent almost no calls for %s in all (%d calls/s otherwise) while calls were slow; the calls it would have sent meanwhile are missing from its latencies (coordinated omission); --arrival-rate measures them from their intended send times",
@@ -867,6 +867,20 @@ func (a *Aggregator) warnings(end Finish, res *Result) []string {
 		}
 	}
 	return out
+}
+
+// heldBack returns whether the closed schedule held a conversation back
+// for at least half of a send bucket, from its stats; nil when the stats
+// do not say (a Schedule without them).
+func (a *Aggregator) heldBack(st runner.ScheduleStats) func(int) bool {
+	if !st.Closed || a.meta.Started.IsZero() {
+		return nil
+	}
+	start := a.meta.Started
+	return func(b int) bool {
+		from := start.Add(time.Duration(b) * sendBucket)
+		return st.WaitedDuring(from, from.Add(sendBucket)) >= sendBucket/2
+	}
 }
 
 // MinLagWarning is the schedule lag p99 below which an open-model run is
@@ -884,7 +898,14 @@ const MinLagWarning = 5 * time.Millisecond
 // the stalled time and the median count per bucket; 0 when the median is
 // below 10 calls per bucket (too few to tell a stall from the pace of think
 // times) or the run is shorter than 2 s.
-func closedStalls(sends []int64) (time.Duration, int64) {
+//
+// heldBack, when not nil, says whether the closed model held a conversation
+// back during a bucket (it waited for a free slot): only then can a bucket
+// with few calls be a stall. A closed burst whose conversations all started
+// at once holds none back — it has nothing more to start — so the calls it
+// sends when the replies come are not missing from anything, however long
+// the agent takes.
+func closedStalls(sends []int64, heldBack func(bucket int) bool) (time.Duration, int64) {
 	if len(sends) < 20 {
 		return 0, 0
 	}
@@ -904,7 +925,7 @@ func closedStalls(sends []int64) (time.Duration, int64) {
 	}
 	stalled, run := 0, 0
 	for i := first; i <= last+1; i++ {
-		if i <= last && low(sends[i]) {
+		if i <= last && low(sends[i]) && (heldBack == nil || heldBack(i)) {
 			run++
 			continue
 		}

@@ -139,6 +139,22 @@ func TestMergeInterruptedAndTimes(t *testing.T) {
 	}
 }
 
+// TestMergeJudge: the shards' judge work adds up.
+func TestMergeJudge(t *testing.T) {
+	a := gscen("alpha")
+	x := shardResult("1/2", uniform(a, 1, 1, 1, time.Millisecond, 0, nil))
+	y := shardResult("2/2", uniform(a, 2, 1, 1, time.Millisecond, 0, nil))
+	x.Judge = &JudgeInfo{Model: "g", Grades: 3, Calls: 2, CacheHits: 1, Limit: "2/s"}
+	y.Judge = &JudgeInfo{Model: "g", Grades: 4, Calls: 5, Failures: 1, Limit: "2/s"}
+	m, err := Merge(x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (JudgeInfo{Model: "g", Grades: 7, Calls: 7, CacheHits: 1, Failures: 1, Limit: "2/s"}); m.Judge == nil || *m.Judge != want {
+		t.Errorf("merged judge %+v, want %+v", m.Judge, want)
+	}
+}
+
 // TestMergeRefusesTheSameResultTwice: two repeats of an unsharded run
 // merge, but one result given twice would double every count.
 func TestMergeRefusesTheSameResultTwice(t *testing.T) {
@@ -163,21 +179,5 @@ func TestMergeRefusesTheSameResultTwice(t *testing.T) {
 	}
 	if m.Totals.Conversations != 2*one.Totals.Conversations {
 		t.Errorf("merged %d conversations, want %d", m.Totals.Conversations, 2*one.Totals.Conversations)
-	}
-}
-
-// TestMergeJudge: the shards' judge work adds up.
-func TestMergeJudge(t *testing.T) {
-	a := gscen("alpha")
-	x := shardResult("1/2", uniform(a, 1, 1, 1, time.Millisecond, 0, nil))
-	y := shardResult("2/2", uniform(a, 2, 1, 1, time.Millisecond, 0, nil))
-	x.Judge = &JudgeInfo{Model: "g", Grades: 3, Calls: 2, CacheHits: 1, Limit: "2/s"}
-	y.Judge = &JudgeInfo{Model: "g", Grades: 4, Calls: 5, Failures: 1, Limit: "2/s"}
-	m, err := Merge(x, y)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (JudgeInfo{Model: "g", Grades: 7, Calls: 7, CacheHits: 1, Failures: 1, Limit: "2/s"}); m.Judge == nil || *m.Judge != want {
-		t.Errorf("merged judge %+v, want %+v", m.Judge, want)
 	}
 }

@@ -55,40 +55,32 @@ func costOptions(opts []CostOption) costConfig {
 
 // EstimateCost returns the worst-case cost of replaying the whole suite when
 // a call costs costPerCall units (below 1 counts as 1) and retryFraction of
-// the cost is set aside for retries (negative counts as 0).
+// the cost is set aside for retries (negative counts as 0). It is
+// arithmetic over the suite's scenarios (see order): a suite of a hundred
+// million conversations costs no more to estimate than one of a hundred.
 func EstimateCost(suite *scenarios.Suite, costPerCall int64, retryFraction float64, opts ...CostOption) Estimate {
-	return estimate(plan(suite), costOptions(opts), costPerCall, retryFraction)
+	o := newOrder(suite)
+	return o.estimate(costOptions(opts), o.total, 1, 0, costPerCall, retryFraction)
 }
 
 // FitConversations returns the largest number n of conversations, taken in run
 // order, whose worst case fits in headroom units, and the estimate of those n
 // conversations. It is what --partial runs (see Options.MaxConversations).
 func FitConversations(suite *scenarios.Suite, headroom, costPerCall int64, retryFraction float64, opts ...CostOption) (int, Estimate) {
-	convs, cc := plan(suite), costOptions(opts)
+	o, cc := newOrder(suite), costOptions(opts)
 	// The worst case grows with every conversation added, so the largest
-	// prefix that fits is found by a binary search over prefixes.
-	lo, hi := 0, len(convs) // estimate(convs[:lo]) fits; convs[:hi+1] does not
+	// prefix that fits is found by a binary search over prefixes. Every
+	// conversation costs at least one unit, so no more than headroom fit.
+	lo, hi := int64(0), min(o.total, max(headroom, 0)) // lo fit; hi+1 do not
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
-		if estimate(convs[:mid], cc, costPerCall, retryFraction).WorstCase <= headroom {
+		if o.estimate(cc, mid, 1, 0, costPerCall, retryFraction).WorstCase <= headroom {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
-	return lo, estimate(convs[:lo], cc, costPerCall, retryFraction)
-}
-
-func estimate(convs []planned, cc costConfig, costPerCall int64, retryFraction float64) Estimate {
-	e := Estimate{Conversations: int64(len(convs)), CostPerCall: max(costPerCall, 1)}
-	e.NewChats = e.Conversations * int64(cc.newChat)
-	for _, c := range convs {
-		e.Calls += int64(c.calls(cc.newChat))
-	}
-	e.Cost = e.Calls * e.CostPerCall
-	e.RetryAllowance = retryAllowance(e.Cost, retryFraction)
-	e.WorstCase = e.Cost + e.RetryAllowance
-	return e
+	return int(lo), o.estimate(cc, lo, 1, 0, costPerCall, retryFraction)
 }
 
 // retryAllowance returns ceil(cost × fraction). The fraction is taken to

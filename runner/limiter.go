@@ -115,11 +115,15 @@ func ParseRateLimit(s string) (Limit, error) {
 // limit sends one call every 0.6 s rather than 100 at once and then nothing
 // for a minute. This is a burst of one at the fastest limit's rate.
 //
-// The guarantee is about the times at which Wait lets calls go. A caller
-// that is descheduled between Wait and the send, or a network that delays
-// one request more than the next, can still shift calls; servers that count
-// arrivals see the calls at most that much closer together, which the
-// margin absorbs up to its size.
+// The guarantee is about the times at which Wait lets calls go: Wait
+// reserves a slot (first come, first served), sleeps until it, then checks
+// the times calls really went — a caller that woke late (a busy machine:
+// the process or its timer ran late) went out later than its slot, and the
+// calls after it wait that much longer instead of bunching up behind it. A
+// caller descheduled between Wait and the send, or a network that delays
+// one request more than the next, can still shift calls; servers that
+// count arrivals see the calls at most that much closer together, which
+// the margin absorbs up to its size.
 //
 // When several Limits pace one call (the stack of every call and the
 // new-chat limit), the runner takes their slots at one instant that suits
@@ -136,11 +140,19 @@ type Limits struct {
 	limits  []Limit
 	margins []int64 // per limit, ns added to its window
 	pace    int64   // ns between consecutive calls
-	// Guarded by limitsMu.
+	// Guarded by limitsMu. Slots are the times reserved for calls (some
+	// still ahead); sends the times calls really went (checked and
+	// recorded when a call wakes for its slot).
+	slots, sends history
+	now          func() time.Time
+}
+
+// history is the recent calls of a stack: the last one, and per limit the
+// times of its last Count.
+type history struct {
 	last    int64 // ns since epoch of the last call; valid if any
 	any     bool
-	windows []ring // per limit, the times of its last Count calls
-	now     func() time.Time
+	windows []ring
 }
 
 // limitsMu guards every Limits, so that a call paced by several takes its
@@ -189,7 +201,8 @@ func NewLimitsMargin(margin time.Duration, limits ...Limit) (*Limits, error) {
 		}
 		l.limits = append(l.limits, lim)
 		l.margins = append(l.margins, int64(m))
-		l.windows = append(l.windows, ring{t: make([]int64, lim.Count)})
+		l.slots.windows = append(l.slots.windows, ring{t: make([]int64, lim.Count)})
+		l.sends.windows = append(l.sends.windows, ring{t: make([]int64, lim.Count)})
 		if iv := int64(lim.interval()); l.pace == 0 || iv < l.pace {
 			l.pace = iv
 		}
@@ -245,19 +258,67 @@ func waitJoint(ctx context.Context, shared, own []*Limits) error {
 			return err
 		}
 		at, ok := reserveJoint(shared[0].now(), shared, own)
-		if d := time.Until(at); d > 0 {
-			timer := time.NewTimer(d)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				timer.Stop()
+		if !sleepCtx(ctx, time.Until(at)) {
+			return ctx.Err()
+		}
+		if !ok {
+			continue
+		}
+		// The slot's time has come; the call goes if the calls really
+		// sent allow it too. A call that woke late (a busy machine: the
+		// process or its timer ran late) went out later than its slot, so
+		// the calls after it must wait that much longer: each checks the
+		// times calls were really sent, and waits until they allow it.
+		for {
+			wait := commitJoint(shared, own)
+			if wait <= 0 {
+				return nil
+			}
+			if !sleepCtx(ctx, wait) {
 				return ctx.Err()
 			}
 		}
-		if ok {
-			return nil
+	}
+}
+
+// sleepCtx sleeps d and reports true, or reports false as soon as ctx is
+// done.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// commitJoint records a call as sent now in every stack, shared and own,
+// and returns 0 — unless the calls really sent do not allow one now: then
+// it records nothing and returns how long to wait.
+func commitJoint(shared, own []*Limits) time.Duration {
+	limitsMu.Lock()
+	defer limitsMu.Unlock()
+	now := int64(time.Since(epoch))
+	allowed := now
+	for _, ss := range [2][]*Limits{shared, own} {
+		for _, s := range ss {
+			allowed = max(allowed, s.sends.earliest(s, s.pace/2))
 		}
 	}
+	if allowed > now {
+		return time.Duration(allowed - now)
+	}
+	for _, ss := range [2][]*Limits{shared, own} {
+		for _, s := range ss {
+			s.sends.record(now)
+		}
+	}
+	return 0
 }
 
 // reserveJoint records one call in every stack, shared and own, at the
@@ -288,13 +349,24 @@ func reserveJoint(now time.Time, shared, own []*Limits) (time.Time, bool) {
 	return epoch.Add(time.Duration(at)), true
 }
 
-// earliest returns the first time (ns since epoch) the stack allows a call.
+// earliest returns the first time (ns since epoch) the stack allows a call
+// to be reserved: its reserved slots allow it, and so do the calls really
+// sent.
 func (l *Limits) earliest() int64 {
+	return max(l.slots.earliest(l, l.pace), l.sends.earliest(l, l.pace/2))
+}
+
+// record reserves a slot at at.
+func (l *Limits) record(at int64) { l.slots.record(at) }
+
+// earliest returns the first time (ns since epoch) the history allows a
+// call, pace after the last one.
+func (h *history) earliest(l *Limits, pace int64) int64 {
 	var at int64 = math.MinInt64
-	if l.any {
-		at = l.last + l.pace
+	if h.any {
+		at = h.last + pace
 	}
-	for i, w := range l.windows {
+	for i, w := range h.windows {
 		if w.full() {
 			// The call Count calls back must be more than Per (plus the
 			// margin) earlier, so that no closed window of length Per holds
@@ -305,10 +377,10 @@ func (l *Limits) earliest() int64 {
 	return at
 }
 
-func (l *Limits) record(at int64) {
-	l.last, l.any = at, true
-	for i := range l.windows {
-		l.windows[i].push(at)
+func (h *history) record(at int64) {
+	h.last, h.any = at, true
+	for i := range h.windows {
+		h.windows[i].push(at)
 	}
 }
 

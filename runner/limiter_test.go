@@ -231,6 +231,35 @@ func TestNewChatWaitingHoldsNoSharedSlot(t *testing.T) {
 	}
 }
 
+func TestLateCallPushesTheNextOnes(t *testing.T) {
+	// 4 per second, no margin, and a call that went out 300 ms after its
+	// slot: the next calls' slots were reserved from the slot, but the
+	// calls really sent are what count, so the 5th call waits until 1 s
+	// after the late one really went, not after its slot.
+	l := exactLimits(t, Limit{4, time.Second})
+	t0 := time.Now()
+	limitsMu.Lock()
+	base := int64(t0.Sub(epoch))
+	for i, late := range []int64{300, 0, 0, 0} {
+		at := base + int64(i)*int64(250*time.Millisecond)
+		l.slots.record(at)
+		l.sends.record(at + late*int64(time.Millisecond))
+	}
+	limitsMu.Unlock()
+	// The first call went at +300ms: the 5th may go at +1.3s, not +1s.
+	at, ok := reserveJoint(t0, []*Limits{l}, nil)
+	if want := t0.Add(1300*time.Millisecond + 1); !ok || !at.Equal(want) {
+		t.Errorf("5th call reserved at +%v, want +%v", at.Sub(t0), want.Sub(t0))
+	}
+	// Checked at its wake: before +1.3s the sends do not allow it yet.
+	limitsMu.Lock()
+	wait := time.Duration(l.sends.earliest(l, l.pace/2) - int64(time.Since(epoch)))
+	limitsMu.Unlock()
+	if wait <= 0 || wait > 1300*time.Millisecond {
+		t.Errorf("a send now would have to wait %v, want up to 1.3s", wait)
+	}
+}
+
 func sortTimes(ts []time.Time) {
 	for i := 1; i < len(ts); i++ {
 		for j := i; j > 0 && ts[j].Before(ts[j-1]); j-- {
@@ -375,10 +404,15 @@ func TestWaitAllMixesLimiters(t *testing.T) {
 	}
 	limitsMu.Lock()
 	defer limitsMu.Unlock()
-	if a.windows[0].n != 5 || b.windows[0].n != 5 {
-		t.Errorf("joint waits recorded %d and %d calls, want 5 each", a.windows[0].n, b.windows[0].n)
-	}
-	if a.last != b.last {
-		t.Errorf("joint stacks recorded different times for the same call")
+	for _, h := range []struct {
+		name string
+		a, b *history
+	}{{"slots", &a.slots, &b.slots}, {"sends", &a.sends, &b.sends}} {
+		if h.a.windows[0].n != 5 || h.b.windows[0].n != 5 {
+			t.Errorf("joint waits recorded %d and %d %s, want 5 each", h.a.windows[0].n, h.b.windows[0].n, h.name)
+		}
+		if h.a.last != h.b.last {
+			t.Errorf("joint stacks recorded different %s times for the same call", h.name)
+		}
 	}
 }

@@ -145,7 +145,7 @@ func (l Load) Apply(opts *Options, seed int64) error {
 // deviations (exceeded in about one run in 700), so that the estimate is a
 // worst case in practice. Repeat and MaxConversations lower it.
 func ScheduledConversations(suite *scenarios.Suite, l Load) (int64, bool) {
-	per := int64(len(plan(suite)))
+	per := newOrder(suite).total
 	if per == 0 {
 		return 0, true
 	}
@@ -187,7 +187,7 @@ func ScheduleEstimate(suite *scenarios.Suite, l Load, costPerCall int64, retryFr
 	if !ok {
 		return Estimate{}, false
 	}
-	return loopedEstimate(plan(suite), costOptions(opts), n, costPerCall, retryFraction), true
+	return newOrder(suite).estimate(costOptions(opts), n, 1, 0, costPerCall, retryFraction), true
 }
 
 // FitSchedule returns the largest number n of conversations, taken in run
@@ -196,47 +196,25 @@ func ScheduleEstimate(suite *scenarios.Suite, l Load, costPerCall int64, retryFr
 // --partial for runs with Repeat, a Duration or stages; set
 // Options.MaxConversations (or Load.MaxConversations) to n.
 func FitSchedule(suite *scenarios.Suite, l Load, headroom, costPerCall int64, retryFraction float64, opts ...CostOption) (int64, Estimate) {
-	convs, cc := plan(suite), costOptions(opts)
-	if len(convs) == 0 || headroom <= 0 {
-		return 0, loopedEstimate(convs, cc, 0, costPerCall, retryFraction)
+	o, cc := newOrder(suite), costOptions(opts)
+	if o.total == 0 || headroom <= 0 {
+		return 0, o.estimate(cc, 0, 1, 0, costPerCall, retryFraction)
 	}
 	hi, ok := ScheduledConversations(suite, l)
 	// Every conversation costs at least one unit, so no more than headroom fit.
 	if !ok || hi > headroom {
 		hi = headroom
 	}
-	lo := int64(0) // loopedEstimate(lo) fits; hi+1 does not
+	lo := int64(0) // the first lo conversations fit; hi+1 do not
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
-		if loopedEstimate(convs, cc, mid, costPerCall, retryFraction).WorstCase <= headroom {
+		if o.estimate(cc, mid, 1, 0, costPerCall, retryFraction).WorstCase <= headroom {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
-	return lo, loopedEstimate(convs, cc, lo, costPerCall, retryFraction)
-}
-
-// loopedEstimate estimates the first n conversations of the suite's plan
-// repeated over and over, without building the repeated plan.
-func loopedEstimate(convs []planned, cc costConfig, n, costPerCall int64, retryFraction float64) Estimate {
-	if len(convs) == 0 || n <= 0 {
-		return estimate(nil, cc, costPerCall, retryFraction)
-	}
-	per := int64(len(convs))
-	full := estimate(convs, cc, costPerCall, 0)
-	part := estimate(convs[:n%per], cc, costPerCall, 0)
-	k := n / per
-	e := Estimate{
-		Conversations: n,
-		Calls:         satAdd(satMul(k, full.Calls), part.Calls),
-		NewChats:      satMul(n, int64(cc.newChat)),
-		CostPerCall:   full.CostPerCall,
-		Cost:          satAdd(satMul(k, full.Cost), part.Cost),
-	}
-	e.RetryAllowance = retryAllowance(e.Cost, retryFraction)
-	e.WorstCase = satAdd(e.Cost, e.RetryAllowance)
-	return e
+	return lo, o.estimate(cc, lo, 1, 0, costPerCall, retryFraction)
 }
 
 func satMul(a, b int64) int64 {

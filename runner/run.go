@@ -62,7 +62,7 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 		return sum, err
 	}
 	sum.RunID = opts.RunID
-	src := newSource(plan(suite), opts)
+	src := newSource(newOrder(suite), opts)
 
 	r := &run{opts: opts, sum: sum}
 	r.stopCtx, r.stop = context.WithCancelCause(ctx)
@@ -215,30 +215,27 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 // errGraceOver is the cause of a run's stop when its grace period is over.
 var errGraceOver = errors.New("the grace period after the duration is over")
 
-// source hands out the conversations of a run in run order: the suite's
-// plan, repeated (pass k has iterations k×most … k×most+most−1, so a
-// scenario's iterations stay distinct), up to its limit.
+// source hands out the conversations of a run in run order, each made as it
+// is handed out: the suite's order, repeated (in pass k a scenario of repeat
+// r has iterations k×r … k×r+r−1, so each scenario counts 0..n−1), up to
+// its limit.
 type source struct {
-	pass    []planned
-	reps    map[*scenarios.Scenario]int // each scenario's iterations per pass
-	limit   int64                       // conversations in all; -1 for no limit
-	next    int64                       // conversations handed out
-	looping bool                        // bounded by time: conversations not started are not part of the run
-	shard   Shard                       // hand out only this shard's conversations (limit counts them)
+	pass    *order
+	limit   int64 // conversations in all; -1 for no limit
+	next    int64 // conversations handed out
+	looping bool  // bounded by time: conversations not started are not part of the run
+	shard   Shard // hand out only this shard's conversations (limit counts them)
 }
 
-func newSource(pass []planned, o Options) *source {
-	s := &source{pass: pass, reps: map[*scenarios.Scenario]int{}, limit: int64(len(pass)), looping: o.Duration > 0}
-	for _, p := range pass {
-		s.reps[p.Scenario] = max(s.reps[p.Scenario], p.Iteration+1)
-	}
+func newSource(pass *order, o Options) *source {
+	s := &source{pass: pass, limit: pass.total, looping: o.Duration > 0}
 	switch {
 	case o.Repeat > 0:
-		s.limit = satMul(int64(len(pass)), int64(o.Repeat))
+		s.limit = satMul(pass.total, int64(o.Repeat))
 	case s.looping:
 		s.limit = -1
 	}
-	if len(pass) == 0 {
+	if pass.total == 0 {
 		s.limit = 0
 	}
 	s.shard, s.limit = o.Shard, o.Shard.Conversations(s.limit)
@@ -253,14 +250,14 @@ func (s *source) peek() (planned, bool) {
 	if s.limit >= 0 && s.next >= s.limit {
 		return planned{}, false
 	}
-	per := int64(len(s.pass))
+	per := s.pass.total
 	g := s.shard.global(s.next) // the run-wide index, the same in every shard
-	p := s.pass[g%per]
+	p := s.pass.at(g % per)
 	p.ID = int(g + 1)
 	// Each scenario counts its own iterations 0..n-1 over the passes: a
 	// scenario with repeat: 2 has iterations 2 and 3 in the second pass,
 	// whatever the other scenarios' repeat.
-	p.Iteration += int(g/per) * s.reps[p.Scenario]
+	p.Iteration += int(g/per) * repeats(p.Scenario)
 	return p, true
 }
 

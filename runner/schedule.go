@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -52,6 +53,17 @@ type ScheduleStats struct {
 	// counts in their latency.
 	CapHits     int64
 	FirstCapHit time.Duration
+	// Closed is true for the closed model's stats, whose Waits say when it
+	// held conversations back.
+	Closed bool
+	// WaitStart and Waits are the closed model's waits for a free slot: how
+	// long Next waited in each WaitBucket from WaitStart (the first Next).
+	// While it waits, N conversations are in flight and the next is held
+	// back; when it does not, a run that sends few calls is not holding
+	// any back (it has nothing more to start, or a free slot). Nil when it
+	// never waited.
+	WaitStart time.Time
+	Waits     []time.Duration
 	// Missed counts the arrivals due before the end of the run that did not
 	// start because the run stopped first (its grace period was over, it
 	// was interrupted, the quota ran out), each returned by Next as a
@@ -112,19 +124,76 @@ func withEnd(ctx context.Context, end time.Time) context.Context {
 }
 
 // closed is the closed load model: at most n conversations in flight.
-type closed struct{ slots chan struct{} }
+type closed struct {
+	slots chan struct{}
+
+	mu    sync.Mutex
+	start time.Time
+	waits []time.Duration // per WaitBucket from start
+}
+
+// WaitBucket is the width of the buckets of ScheduleStats.Waits.
+const WaitBucket = 100 * time.Millisecond
+
+// maxWaitBuckets bounds ScheduleStats.Waits (a day); later waits count in
+// the last bucket.
+const maxWaitBuckets = 864_000
 
 // Closed returns the closed-model schedule: a conversation starts as soon as
-// fewer than n (at least 1) are in flight.
+// fewer than n (at least 1) are in flight. It has a Stats method saying
+// when it held conversations back (ScheduleStats.Waits).
 func Closed(n int) Schedule {
-	return closed{slots: make(chan struct{}, max(n, 1))}
+	return &closed{slots: make(chan struct{}, max(n, 1))}
+}
+
+// Stats returns the closed model's waits for a free slot.
+func (c *closed) Stats() ScheduleStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ScheduleStats{Closed: true, WaitStart: c.start, Waits: slices.Clone(c.waits)}
+}
+
+// waited records a wait for a slot from t0 to t1 in the buckets it spans.
+func (c *closed) waited(t0, t1 time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for t0.Before(t1) {
+		b := min(int(t0.Sub(c.start)/WaitBucket), maxWaitBuckets-1)
+		end := c.start.Add(time.Duration(b+1) * WaitBucket)
+		if b == maxWaitBuckets-1 || end.After(t1) {
+			end = t1
+		}
+		for len(c.waits) <= b {
+			c.waits = append(c.waits, 0)
+		}
+		c.waits[b] += end.Sub(t0)
+		t0 = end
+	}
+}
+
+// WaitedDuring returns how long the closed model waited for a free slot
+// between from and to (whole WaitBuckets that overlap count in full).
+func (s ScheduleStats) WaitedDuring(from, to time.Time) time.Duration {
+	if len(s.Waits) == 0 || !to.After(s.WaitStart) {
+		return 0
+	}
+	first := max(int(from.Sub(s.WaitStart)/WaitBucket), 0)
+	last := min(int((to.Sub(s.WaitStart)-1)/WaitBucket), len(s.Waits)-1)
+	var d time.Duration
+	for b := first; b <= last; b++ {
+		d += s.Waits[b]
+	}
+	return d
 }
 
 // Next waits for a free slot and returns the moment it got one; it gives
 // up at ctx's deadline.
-func (c closed) Next(ctx context.Context) (time.Time, error) {
+func (c *closed) Next(ctx context.Context) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, err
+	}
+	if c.start.IsZero() {
+		c.start = time.Now() // Next is called from one goroutine
 	}
 	got := func() (time.Time, error) {
 		now := time.Now()
@@ -145,6 +214,8 @@ func (c closed) Next(ctx context.Context) (time.Time, error) {
 		defer t.Stop()
 		expire = t.C
 	}
+	t0 := time.Now()
+	defer func() { c.waited(t0, time.Now()) }()
 	select {
 	case c.slots <- struct{}{}:
 		return got()
@@ -165,7 +236,7 @@ func pastDeadline(ctx context.Context, t time.Time) bool {
 }
 
 // Done frees the slot of an ended conversation.
-func (c closed) Done() { <-c.slots }
+func (c *closed) Done() { <-c.slots }
 
 // DefaultMaxInFlight is the cap on conversations in flight of an open model
 // when OpenOptions.MaxInFlight is 0: high enough never to shape a load test

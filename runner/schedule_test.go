@@ -442,3 +442,39 @@ func TestOpenReportsDueArrivalsWhenStopped(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+func TestClosedRecordsItsWaits(t *testing.T) {
+	s := Closed(1)
+	st := s.(interface{ Stats() ScheduleStats })
+	ctx := context.Background()
+	if _, err := s.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Stats(); !got.Closed || len(got.Waits) != 0 {
+		t.Fatalf("stats %+v before any wait", got)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := s.Next(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	time.Sleep(30 * time.Millisecond)
+	s.Done()
+	<-done
+	got := st.Stats()
+	var total time.Duration
+	for _, w := range got.Waits {
+		total += w
+	}
+	if total <= 0 || total > time.Since(got.WaitStart) {
+		t.Errorf("waited %v in all (buckets %v), want more than 0 and at most the time since the start", total, got.Waits)
+	}
+	if d := got.WaitedDuring(got.WaitStart, time.Now()); d != total {
+		t.Errorf("WaitedDuring the whole run = %v, want %v", d, total)
+	}
+	if d := got.WaitedDuring(got.WaitStart.Add(-time.Hour), got.WaitStart.Add(-time.Minute)); d != 0 {
+		t.Errorf("WaitedDuring before the start = %v", d)
+	}
+}

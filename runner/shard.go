@@ -115,7 +115,7 @@ func (s Shard) global(k int64) int64 {
 // ScheduledConversations, or the number of conversations of one pass)
 // are run: what the shard must fit in its share of the quota.
 func (s Shard) EstimateCost(suite *scenarios.Suite, whole, costPerCall int64, retryFraction float64, opts ...CostOption) Estimate {
-	return s.estimate(plan(suite), costOptions(opts), s.Conversations(max(whole, 0)), costPerCall, retryFraction)
+	return s.estimate(newOrder(suite), costOptions(opts), s.Conversations(max(whole, 0)), costPerCall, retryFraction)
 }
 
 // Fit returns the largest number m of the shard's conversations, taken in
@@ -123,53 +123,35 @@ func (s Shard) EstimateCost(suite *scenarios.Suite, whole, costPerCall int64, re
 // case fits headroom units, with the estimate of those m. It is --partial
 // for a shard: set Options.MaxConversations to m.
 func (s Shard) Fit(suite *scenarios.Suite, whole, headroom, costPerCall int64, retryFraction float64, opts ...CostOption) (int64, Estimate) {
-	pass, cc := plan(suite), costOptions(opts)
+	o, cc := newOrder(suite), costOptions(opts)
 	hi := s.Conversations(whole)
 	if hi < 0 || hi > headroom {
 		hi = max(headroom, 0) // every conversation costs at least one unit
 	}
-	if len(pass) == 0 {
+	if o.total == 0 {
 		hi = 0
 	}
 	lo := int64(0)
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
-		if s.estimate(pass, cc, mid, costPerCall, retryFraction).WorstCase <= headroom {
+		if s.estimate(o, cc, mid, costPerCall, retryFraction).WorstCase <= headroom {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
-	return lo, s.estimate(pass, cc, lo, costPerCall, retryFraction)
+	return lo, s.estimate(o, cc, lo, costPerCall, retryFraction)
 }
 
 // estimate is the cost of the shard's first m conversations over the
-// repeated plan pass. The shard's conversations visit the plan with a
-// period of len(pass)/gcd(n, len(pass)), so one period is summed once.
-func (s Shard) estimate(pass []planned, cc costConfig, m, costPerCall int64, retryFraction float64) Estimate {
-	e := Estimate{CostPerCall: max(costPerCall, 1)}
-	per := int64(len(pass))
-	if per > 0 && m > 0 {
-		period := per
-		if !s.Whole() {
-			period = per / gcd(int64(s.Count), per)
-		}
-		var periodCalls, restCalls int64
-		for k := int64(0); k < period; k++ {
-			c := int64(pass[s.global(k)%per].calls(cc.newChat))
-			periodCalls += c
-			if k < m%period {
-				restCalls += c
-			}
-		}
-		e.Conversations = m
-		e.NewChats = m * int64(cc.newChat)
-		e.Calls = m/period*periodCalls + restCalls
+// run order repeated pass after pass.
+func (s Shard) estimate(o *order, cc costConfig, m, costPerCall int64, retryFraction float64) Estimate {
+	if s.Whole() || m <= 0 {
+		return o.estimate(cc, m, 1, 0, costPerCall, retryFraction)
 	}
-	e.Cost = e.Calls * e.CostPerCall
-	e.RetryAllowance = retryAllowance(e.Cost, retryFraction)
-	e.WorstCase = e.Cost + e.RetryAllowance
-	return e
+	// The shard's m-th conversation has the run-wide index global(m-1).
+	upto := satAdd(satMul(m-1, int64(s.Count)), int64(s.Index))
+	return o.estimate(cc, upto, int64(s.Count), int64(s.Index-1), costPerCall, retryFraction)
 }
 
 func gcd(a, b int64) int64 {

@@ -96,7 +96,7 @@ func TestShardEstimatesAddUp(t *testing.T) {
 	// Fit: the largest prefix of the shard's conversations that fits.
 	s := Shard{2, 3}
 	m, e := s.Fit(suite, int64(len(plan(suite))), 7, 1, 0)
-	if e.WorstCase > 7 || s.estimate(plan(suite), costOptions(nil), m+1, 1, 0).WorstCase <= 7 && m < s.Conversations(int64(len(plan(suite)))) {
+	if e.WorstCase > 7 || s.estimate(newOrder(suite), costOptions(nil), m+1, 1, 0).WorstCase <= 7 && m < s.Conversations(int64(len(plan(suite)))) {
 		t.Errorf("Fit = %d (%+v): not the largest that fits 7", m, e)
 	}
 }

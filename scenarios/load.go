@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -46,7 +47,7 @@ const (
 // Load accepts `judge:` expectations (they fail at run time without a
 // judge) and refuses {{ env NAME }}; LoadWith sets what a suite may use.
 func Load(paths ...string) (*Suite, error) {
-	return load(nil, paths)
+	return load(context.Background(), nil, paths)
 }
 
 // LoadWith is Load with suite-wide options: whether a judge is configured
@@ -55,10 +56,23 @@ func Load(paths ...string) (*Suite, error) {
 // scenario. Problems in opts.Defaults' expectations are reported at their
 // place in the configuration file.
 func LoadWith(opts LoadOptions, paths ...string) (*Suite, error) {
-	return load(&opts, paths)
+	return load(context.Background(), &opts, paths)
 }
 
-func load(opts *LoadOptions, paths []string) (*Suite, error) {
+// LoadContext is LoadWith that stops when ctx is done: it then returns an
+// error wrapping ctx's cause (errors.Is(err, context.Canceled) after an
+// interrupt) instead of an ErrorList. Loading never waits on a file: what
+// is not a regular file (a named pipe, a device, a socket) is refused
+// without being read.
+func LoadContext(ctx context.Context, opts LoadOptions, paths ...string) (*Suite, error) {
+	return load(ctx, &opts, paths)
+}
+
+// ErrLoadInterrupted is wrapped by the error of LoadContext when its
+// context was done before the suite was loaded.
+var ErrLoadInterrupted = errors.New("loading the scenarios was interrupted")
+
+func load(ctx context.Context, opts *LoadOptions, paths []string) (*Suite, error) {
 	var errs ErrorList
 	if opts != nil && !opts.JudgeConfigured {
 		for _, e := range opts.Defaults.Expect {
@@ -74,7 +88,12 @@ func load(opts *LoadOptions, paths []string) (*Suite, error) {
 		return nil, errs.Err()
 	}
 	suite := &Suite{}
-	for _, r := range loadFiles(collectFiles(paths, &errs), opts) {
+	files := collectFiles(ctx, paths, &errs)
+	results := loadFiles(ctx, files, opts)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("scenarios: %w: %w", ErrLoadInterrupted, context.Cause(ctx))
+	}
+	for _, r := range results {
 		errs = append(errs, r.errs...)
 		suite.Scenarios = append(suite.Scenarios, r.scs...)
 	}
@@ -98,10 +117,13 @@ const parallelFrom = 16
 // loadFiles reads and parses files, on every CPU for a large suite, and
 // returns their results in the order of files (so errors and scenarios come
 // in the same order however the work was split).
-func loadFiles(files []string, opts *LoadOptions) []fileResult {
+func loadFiles(ctx context.Context, files []string, opts *LoadOptions) []fileResult {
 	out := make([]fileResult, len(files))
 	res := &regexpCache{}
 	one := func(i int) {
+		if ctx.Err() != nil {
+			return // the caller reports the interrupt
+		}
 		data, err := readFile(files[i])
 		if err != nil {
 			out[i].errs.add(Pos{File: files[i]}, "%v", err)
@@ -133,12 +155,22 @@ func loadFiles(files []string, opts *LoadOptions) []fileResult {
 	return out
 }
 
+// readFile reads a scenario or CSV file, refusing what is not a regular
+// file: a named pipe would block the load until something writes to it, a
+// device could be endless.
 func readFile(file string) ([]byte, error) {
-	f, err := os.Open(file)
+	f, err := os.OpenFile(file, os.O_RDONLY|openNoBlock, 0)
 	if err != nil {
 		return nil, cause(err)
 	}
 	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, cause(err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, notRegular(info.Mode())
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, cause(err)
@@ -147,6 +179,22 @@ func readFile(file string) ([]byte, error) {
 		return nil, fmt.Errorf("file is larger than %d MiB; is it a scenario file?", maxFileSize>>20)
 	}
 	return data, nil
+}
+
+// notRegular is the error for a file of mode m that is not a regular file.
+func notRegular(m fs.FileMode) error {
+	what := "not a regular file"
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO), not a regular file"
+	case m&fs.ModeSocket != 0:
+		what = "a socket, not a regular file"
+	case m&fs.ModeDevice != 0:
+		what = "a device, not a regular file"
+	case m.IsDir():
+		what = "a directory, not a regular file"
+	}
+	return fmt.Errorf("%s; scenario and CSV files must be regular files", what)
 }
 
 // cause drops the path from a *fs.PathError: messages already start with it.
@@ -159,7 +207,7 @@ func cause(err error) error {
 }
 
 // collectFiles expands paths into scenario files, each once, in order.
-func collectFiles(paths []string, errs *ErrorList) []string {
+func collectFiles(ctx context.Context, paths []string, errs *ErrorList) []string {
 	var files []string
 	seen := map[string]bool{}
 	addFile := func(f string) {
@@ -179,15 +227,25 @@ func collectFiles(paths []string, errs *ErrorList) []string {
 			continue
 		}
 		found := 0
-		err = filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+		// A directory given as a symlink is walked through it (WalkDir
+		// does not follow a symlink, except with a trailing separator);
+		// symlinks inside the tree are not followed, so a cycle cannot be.
+		walkRoot := root
+		if li, err := os.Lstat(root); err == nil && li.Mode()&fs.ModeSymlink != 0 && !os.IsPathSeparator(root[len(root)-1]) {
+			walkRoot += string(filepath.Separator)
+		}
+		err = filepath.WalkDir(walkRoot, func(path string, e fs.DirEntry, err error) error {
+			if ctx.Err() != nil {
+				return fs.SkipAll // the caller reports the interrupt
+			}
 			if err != nil {
 				errs.add(Pos{File: path}, "%v", cause(err))
-				if e != nil && e.IsDir() && path != root {
+				if e != nil && e.IsDir() && path != walkRoot {
 					return fs.SkipDir
 				}
 				return nil
 			}
-			if path != root && (strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_")) {
+			if path != walkRoot && (strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_")) {
 				if e.IsDir() {
 					return fs.SkipDir
 				}
@@ -327,7 +385,41 @@ func parseFile(file string, data []byte, opts *LoadOptions, res *regexpCache) ([
 	if docs == 0 && len(d.errs) == 0 {
 		d.errs.add(Pos{File: file}, "no scenario in this file: it needs at least `turns:` with one `- user: ...`")
 	}
-	return scs, d.errs
+	return scs, capErrors(d.errs)
+}
+
+// maxFileErrors is how many problems a file reports; the others are
+// counted in one last line.
+const maxFileErrors = 100
+
+// capErrors keeps the first maxFileErrors problems of each file (in the
+// order of their places) and says how many more there are: a file of
+// 100,000 unknown keys gives 101 lines, not 100,000.
+func capErrors(errs ErrorList) ErrorList {
+	if len(errs) <= maxFileErrors {
+		return errs
+	}
+	errs.Sort()
+	out := make(ErrorList, 0, maxFileErrors+1)
+	count := map[string]int{}
+	var more []*Error // per file with too many: the first left out, then counted
+	var omitted []int
+	for _, e := range errs {
+		count[e.Pos.File]++
+		switch n := count[e.Pos.File]; {
+		case n <= maxFileErrors:
+			out = append(out, e)
+		case n == maxFileErrors+1:
+			more = append(more, e)
+			omitted = append(omitted, 1)
+		default:
+			omitted[len(omitted)-1]++ // sorted by file: the current file's
+		}
+	}
+	for i, e := range more {
+		out.add(e.Pos, "…and %d more problems in this file (the first %d are shown)", omitted[i], maxFileErrors)
+	}
+	return out
 }
 
 // yamlParserProblems are the YAML library's parser (not scanner) errors:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -146,7 +147,12 @@ func (a *app) loadSuite(cmd string, cfg *config.File, paths []string) (*scenario
 	if err != nil {
 		return nil, err
 	}
-	suite, err := scenarios.LoadWith(opts, paths...)
+	// An interrupt (Ctrl-C, SIGTERM) stops the load: a large suite takes
+	// seconds, and nothing has been sent yet.
+	suite, err := scenarios.LoadContext(a.stop, opts, paths...)
+	if errors.Is(err, scenarios.ErrLoadInterrupted) {
+		return nil, unfinishedErr("interrupted while loading the scenarios; nothing was sent")
+	}
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}

@@ -377,6 +377,9 @@ func TestConformance(t *testing.T) {
 			srv.mu.Lock()
 			requests := srv.requests
 			srv.mu.Unlock()
+			if os.Getenv("CONFORMANCE_SHOW") != "" {
+				t.Logf("stdout:\n%s\nstderr:\n%s", c.stdout.String(), c.stderr.String())
+			}
 			t.Logf("%s: exit %d; %d conversations: %d passed, %d error; %d calls, %d attempts; server read %d requests on %d connections",
 				tc.name, code, tot.Conversations, tot.Passed, tot.Error, tot.Calls, tot.Attempts, requests, srv.conns.Load())
 			if tot.Conversations != confConversations {
@@ -423,5 +426,21 @@ func TestConformance(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOnceWriter: net/http's diagnostics through the standard logger are
+// shown once each, however many calls repeat them.
+func TestOnceWriter(t *testing.T) {
+	var buf bytes.Buffer
+	w := &onceWriter{w: &buf, seen: map[string]bool{}}
+	for range 50 {
+		fmt.Fprintln(w, `Unsolicited response received on idle HTTP channel starting with "\r\n"; err=<nil>`)
+	}
+	fmt.Fprintln(w, "another message")
+	want := "evalrun: net/http: Unsolicited response received on idle HTTP channel starting with \"\\r\\n\"; err=<nil> (shown once)\n" +
+		"evalrun: net/http: another message (shown once)\n"
+	if buf.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", buf.String(), want)
 	}
 }

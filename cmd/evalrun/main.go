@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/evalrun/evalrun/agent"
 )
 
 func main() {
@@ -44,7 +46,6 @@ func main() {
 		abort:  abort,
 		tty:    isTerminal(os.Stderr),
 	}
-	tuneGC(os.Getenv)
 	stopProfiles := startProfiles(os.Getenv, os.Stderr)
 	code := a.main(os.Args[1:])
 	stopProfiles()
@@ -68,7 +69,7 @@ type onceWriter struct {
 func (o *onceWriter) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	line := strings.TrimSpace(string(p))
+	line := agent.Printable(strings.TrimSpace(string(p)))
 	if o.seen[line] || len(o.seen) >= 20 {
 		return len(p), nil
 	}
