@@ -177,3 +177,81 @@ func TestWideCSVLinear(t *testing.T) {
 		t.Errorf("bad column after 1,000: %v", errs)
 	}
 }
+
+// YAML syntax errors are placed at the offending token (the YAML library's
+// problem mark, not the line of the mapping it is in), with the source line
+// and a caret under the column.
+func TestYAMLErrorPositions(t *testing.T) {
+	head := "name: a\nturns:\n  - user: hi\n    expect:\n      - contains: x\n"
+	tests := []struct {
+		name, src, want string
+	}{
+		{"key dedented", head + "    think: 1s\n   capture: {a: \"(b)\"}\n",
+			"p.yaml:7:4: invalid YAML: did not find expected '-' indicator\n" +
+				"    7 |    capture: {a: \"(b)\"}\n" +
+				"      |    ^"},
+		{"extra indent", head + "  - user: again\n    think: 1s\n    expect:\n       - contains: y\n      - contains: z\n",
+			"p.yaml:10:7: invalid YAML: did not find expected key\n" +
+				"   10 |       - contains: z\n" +
+				"      |       ^"},
+		{"a tab", head + "    think: 1s\n\tcapture: {}\n",
+			"p.yaml:7:1: invalid YAML: found a tab character that violates indentation\n" +
+				"    7 | \tcapture: {}\n" +
+				"      | ^"},
+		{"a tab after spaces", head + "    think: 1s\n  \tcapture: {}\n",
+			"p.yaml:7:3: invalid YAML: found a tab character that violates indentation\n" +
+				"    7 |   \tcapture: {}\n" +
+				"      |   ^"},
+		{"undefined alias", "name: a\nvars:\n  x: &v hello\nturns:\n  - user: hi\n    expect:\n      - contains: x\n  - user: *v\n    think: *nope\n",
+			"p.yaml:9:12: invalid YAML: unknown anchor 'nope' referenced\n" +
+				"    9 |     think: *nope\n" +
+				"      |            ^"},
+		{"second colon", "name: a\nturns:\n  - user: hi: there\n",
+			"p.yaml:3:13: invalid YAML: mapping values are not allowed in this context\n" +
+				"    3 |   - user: hi: there\n" +
+				"      |             ^"},
+		{"key without a colon", head + "    think\n",
+			"p.yaml:6:5: invalid YAML: could not find expected ':'\n" +
+				"    6 |     think\n" +
+				"      |     ^"},
+		{"unclosed quote", "name: \"a\nturns:\n  - user: hi\n",
+			"p.yaml:1:7: invalid YAML: found unexpected end of stream\n" +
+				"    1 | name: \"a\n" +
+				"      |       ^"},
+		{"CR LF and wide characters", "name: é\r\nturns:\r\n  - user: ü: x\r\n",
+			"p.yaml:3:12: invalid YAML: mapping values are not allowed in this context\n" +
+				"    3 |   - user: ü: x\n" +
+				"      |            ^"},
+		{"second document", "turns:\n  - user: hi\n---\nturns:\n  - user: a: b\n",
+			"p.yaml:5:12: invalid YAML: mapping values are not allowed"},
+		{"a control character", "turns:\n  - user: a\x1b[31mb\n",
+			"p.yaml:2:12: invalid YAML: control characters are not allowed\n" +
+				"    2 |   - user: a?[31mb\n" +
+				"      |            ^"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("p.yaml", []byte(tt.src))
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("error:\n%v\nwant:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+// A long line is shown around the column, the caret still under it.
+func TestSnippetWindow(t *testing.T) {
+	line := strings.Repeat("a", 300) + ": b: c"
+	got := snippet(4, line, 304)
+	lines := strings.Split(got, "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "    4 | …") || !strings.HasSuffix(lines[0], ": b: c") {
+		t.Fatalf("snippet:\n%s", got)
+	}
+	src, caret := []rune(lines[0]), []rune(lines[1])
+	if len(caret) > len(src) || src[len(caret)-1] != ':' || caret[len(caret)-1] != '^' {
+		t.Errorf("caret not under the second colon:\n%s", got)
+	}
+	if got := snippet(123456, "x", 1); got != "123456 | x\n       | ^" {
+		t.Errorf("wide line number: %q", got)
+	}
+}

@@ -1,0 +1,222 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The YAML library knows where a syntax error is — the offending token, its
+// "problem mark" — but does not give it out: its error says "line N" of the
+// context mark instead (where the enclosing mapping or scalar started), or
+// no line at all, and never a column. A key dedented at line 7 is reported
+// at line 5; an undefined alias anywhere at line 1.
+//
+// problemOffset finds the token from the outside: the parse of a prefix of
+// the file fails with the same problem exactly when the prefix reaches the
+// offending token, so the shortest such prefix, found by bisection (about
+// log2(size) parses, each stopping at its first error), ends with the
+// token's first character (an alias: its name's last). TestYAMLErrorPositions
+// holds the cases with their exact places.
+
+// yamlLinePrefix is the library's "line N: " before a problem.
+var yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
+
+// yamlProblem returns the problem of a YAML library error without "yaml: "
+// and "line N: ".
+func yamlProblem(err error) string {
+	return yamlLinePrefix.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
+}
+
+// yamlFailure parses every document of src and returns the problem of the
+// first error, or "" when src parses.
+func yamlFailure(src string) string {
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	for {
+		var doc yaml.Node
+		err := decodeDoc(dec, &doc)
+		if errors.Is(err, io.EOF) {
+			return ""
+		}
+		if err != nil {
+			return yamlProblem(err)
+		}
+	}
+}
+
+// problemOffset returns the byte offset in src of the token the YAML
+// library's problem is about, and false when the problem cannot be placed
+// this way (the whole file does not fail with it, or a prefix of nothing
+// does).
+func problemOffset(src, problem string) (int, bool) {
+	fails := func(n int) bool { return yamlFailure(src[:n]) == problem }
+	if problem == "" || fails(0) || !fails(len(src)) {
+		return 0, false
+	}
+	lo, hi := 0, len(src) // src[:lo] does not fail with the problem; src[:hi] does
+	end := len(src)       // a prefix that fails with the problem, past any false failure
+	for {
+		mid := lo + (hi-lo)/2
+		for mid > lo && !utf8.RuneStart(src[mid]) { // cut between characters only
+			mid--
+		}
+		if mid == lo {
+			mid = lo + (hi-lo)/2
+			for mid < hi && !utf8.RuneStart(src[mid]) {
+				mid++
+			}
+		}
+		if mid != lo && mid != hi {
+			if fails(mid) {
+				hi = mid
+			} else {
+				lo = mid
+			}
+			continue
+		}
+		// src[lo:hi] is one character, the one that makes the prefix
+		// fail. A prefix cut inside a key can fail as the real problem
+		// does ("could not find expected ':'") and the line's end then
+		// mends it: the problem is further on.
+		e := lineEnd(src, hi)
+		if e >= end || fails(e) {
+			break
+		}
+		lo, hi = e, end
+	}
+	if name, ok := strings.CutPrefix(problem, "unknown anchor '"); ok {
+		// An alias fails once its whole name is read: point at its '*'.
+		name = strings.TrimSuffix(name, "' referenced")
+		if i := strings.LastIndex(src[:hi], "*"+name); i >= 0 {
+			return i, true
+		}
+	}
+	if src[lo] == ':' && problem != "mapping values are not allowed in this context" {
+		// A key at the start of a block line fails only once its ':' is
+		// read (a prefix ending inside it fails as a key without ':'):
+		// point at the key.
+		return keyStart(src, lo), true
+	}
+	return lo, true
+}
+
+// lineEnd returns the offset just past the line break ending the line
+// that holds offset i (len(src) on the last line).
+func lineEnd(src string, i int) int {
+	for i < len(src) {
+		r, w := utf8.DecodeRuneInString(src[i:])
+		i += w
+		switch r {
+		case '\r':
+			if i < len(src) && src[i] == '\n' {
+				i++
+			}
+			return i
+		case '\n', '\u0085', '\u2028', '\u2029':
+			return i
+		}
+	}
+	return len(src)
+}
+
+// keyStart returns the offset of the block key whose ':' is at colon: the
+// first character of its line after the indentation and any "- " or "? "
+// indicators.
+func keyStart(src string, colon int) int {
+	i := colon
+	for i > 0 {
+		r, w := utf8.DecodeLastRuneInString(src[:i])
+		if r == '\n' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029' {
+			break
+		}
+		i -= w
+	}
+	for i < colon {
+		switch {
+		case src[i] == ' ' || src[i] == '\t':
+			i++
+		case (src[i] == '-' || src[i] == '?') && i+1 < colon && (src[i+1] == ' ' || src[i+1] == '\t'):
+			i += 2
+		default:
+			return i
+		}
+	}
+	return colon
+}
+
+// offsetPos returns the 1-based line and column (in characters) of byte
+// offset off in src, breaking lines as splitLines does (and the YAML
+// library): LF, CR LF, CR, NEL, LS and PS.
+func offsetPos(src string, off int) (line, col int) {
+	line, start := 1, 0
+	for i := 0; i < off && i < len(src); {
+		r, w := utf8.DecodeRuneInString(src[i:])
+		switch r {
+		case '\r':
+			if i+1 < len(src) && src[i+1] == '\n' {
+				if i+1 == off {
+					// off is the LF of a CR LF: the end of this line.
+					return line, utf8.RuneCountInString(src[start:i]) + 1
+				}
+				w++
+			}
+			fallthrough
+		case '\n', '\u0085', '\u2028', '\u2029':
+			line++
+			start = i + w
+		}
+		i += w
+	}
+	return line, utf8.RuneCountInString(src[start:min(off, len(src))]) + 1
+}
+
+// maxSnippet is how many characters of a source line a snippet shows.
+const maxSnippet = 100
+
+// snippet shows source line number n (its text is line) and, below it, a
+// caret under column col (1-based, in characters), both after a margin
+// holding the line number and a bar. A long line is cut to a window around
+// the column; control characters show as '?', so the file cannot drive the
+// terminal; a tab stays a tab in both lines, so the caret stays under its
+// character.
+func snippet(n int, line string, col int) string {
+	runes := []rune(line)
+	col = max(1, min(col, len(runes)+1))
+	from, to := 0, len(runes)
+	if len(runes) > maxSnippet {
+		from = max(0, min(col-1-maxSnippet/2, len(runes)-maxSnippet))
+		to = from + maxSnippet
+	}
+	var src, caret bytes.Buffer
+	if from > 0 {
+		src.WriteString("…")
+		caret.WriteByte(' ')
+	}
+	for i, r := range runes[from:to] {
+		switch {
+		case r == '\t':
+		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == utf8.RuneError:
+			r = '?'
+		}
+		src.WriteRune(r)
+		if from+i < col-1 {
+			if r == '\t' {
+				caret.WriteByte('\t')
+			} else {
+				caret.WriteByte(' ')
+			}
+		}
+	}
+	if to < len(runes) {
+		src.WriteString("…")
+	}
+	w := max(5, len(strconv.Itoa(n)))
+	return fmt.Sprintf("%*d | %s\n%*s | %s^", w, n, src.String(), w, "", caret.String())
+}
