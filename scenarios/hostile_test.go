@@ -255,3 +255,36 @@ func TestSnippetWindow(t *testing.T) {
 		t.Errorf("wide line number: %q", got)
 	}
 }
+
+// A value that contains itself through an alias gets one short error, not
+// a path of 10,000 keys; a date offset too large is out of range, not a
+// syntax error.
+func TestSelfReferenceAndDateRange(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"list in itself", "turns:\n  - user: hi\n    expect:\n      - field: {path: reply, equals: &a [1, *a]}\n",
+			"p.yaml:4:45: field.equals[1]: *a refers to a value that contains it; a value must not contain itself"},
+		{"mapping in itself", "turns:\n  - user: hi\n    expect:\n      - tool: {name: x, data: &d {a: {b: *d}}}\n",
+			"p.yaml:4:42: tool.data.a.b: *d refers to a value that contains it; a value must not contain itself"},
+		{"date offset out of range", "turns:\n  - user: \"in {{ date +1000000d }}\"\n",
+			`p.yaml:2:15: user: {{ date +1000000d }}: offset "+1000000d" is out of range: the number must be from 0 to 999999`},
+		{"date offset of 30 digits", "turns:\n  - user: \"in {{ date -999999999999999999999999999999y }}\"\n",
+			"is out of range: the number must be from 0 to 999999"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("p.yaml", []byte(tt.src))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > 300 {
+				t.Errorf("error (%d bytes):\n%.400v\nwant %q", len(err.Error()), err, tt.want)
+			}
+		})
+	}
+	// A value used twice (not inside itself) is fine, and the largest
+	// offsets render.
+	scs, err := Parse("p.yaml", []byte("turns:\n  - user: \"{{ date -999999y }} {{ date +999999mo }}\"\n    expect:\n      - tool: {name: x, data: {a: &d {b: 1}, c: *d, e: [*d, *d]}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scs[0].Turns[0].User.Render(nil); err != nil {
+		t.Errorf("render: %v", err)
+	}
+}
