@@ -218,6 +218,10 @@ func TestYAMLErrorPositions(t *testing.T) {
 			"p.yaml:1:7: invalid YAML: found unexpected end of stream\n" +
 				"    1 | name: \"a\n" +
 				"      |       ^"},
+		{"a quote left open after a closed one", "turns:\n  - user: hi\n    expect:\n      - regex: 'a'\"\n",
+			"p.yaml:4:19: invalid YAML: found unexpected end of stream\n" +
+				"    4 |       - regex: 'a'\"\n" +
+				"      |                   ^"},
 		{"CR LF and wide characters", "name: é\r\nturns:\r\n  - user: ü: x\r\n",
 			"p.yaml:3:12: invalid YAML: mapping values are not allowed in this context\n" +
 				"    3 |   - user: ü: x\n" +

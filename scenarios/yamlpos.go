@@ -86,6 +86,14 @@ func problemOffset(src, problem string) (int, bool) {
 		// does ("could not find expected ':'") and the line's end then
 		// mends it: the problem is further on.
 		e := lineEnd(src, hi)
+		if c := src[lo]; (c == '"' || c == '\'') && problem == "found unexpected end of stream" {
+			// Any prefix cut inside a quoted scalar fails so: the quote
+			// left open is the one whose closing quote does not mend it.
+			if q := closingQuote(src, lo); q > 0 && q < end && !fails(q+1) {
+				lo, hi = q+1, end
+				continue
+			}
+		}
 		if e >= end || fails(e) {
 			break
 		}
@@ -105,6 +113,25 @@ func problemOffset(src, problem string) (int, bool) {
 		return keyStart(src, lo), true
 	}
 	return lo, true
+}
+
+// closingQuote returns the offset of the quote closing the quoted scalar
+// opened at src[i], or -1: for ' the next ' not doubled, for " the next "
+// not escaped by a backslash.
+func closingQuote(src string, i int) int {
+	q := src[i]
+	for j := i + 1; j < len(src); j++ {
+		switch {
+		case q == '"' && src[j] == '\\':
+			j++ // the escaped character
+		case src[j] != q:
+		case q == '\'' && j+1 < len(src) && src[j+1] == '\'':
+			j++ // '' is a quote inside
+		default:
+			return j
+		}
+	}
+	return -1
 }
 
 // lineEnd returns the offset just past the line break ending the line
