@@ -123,7 +123,10 @@ type Options struct {
 	// Timeout bounds one call, from sending the request to reading the whole
 	// body. Zero means 30s.
 	Timeout time.Duration
-	// MaxConns is the size of the keep-alive pool per host. Zero means 100.
+	// MaxConns caps the connections to the host, in use and idle; a call
+	// that finds them all busy waits for one. Set it to the calls in flight
+	// at once (the conversations in flight): the server then sees at most
+	// that many connections, each kept alive between calls. Zero means 100.
 	MaxConns int
 	// MaxBodyBytes caps how much of a response body is read. Zero means 4 MiB.
 	MaxBodyBytes int64

@@ -108,10 +108,10 @@ func mentionsQuota(msg string) bool {
 		strings.Contains(m, "monthly")
 }
 
-// shorten collapses runs of white space and cuts s to at most n runes,
-// marking a cut with "…".
+// shorten makes server text safe to print (Printable), collapses runs of
+// white space and cuts s to at most n runes, marking a cut with "…".
 func shorten(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(Printable(s)), " ")
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
@@ -163,12 +163,7 @@ func errorMessage(body []byte) string {
 			return t
 		}
 	}
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
+	return Printable(s)
 }
 
 func containsString(list []string, s string) bool {
@@ -260,4 +255,98 @@ func htmlTitle(s string) string {
 		return ""
 	}
 	return strings.TrimSpace(s[i+len("<title>") : i+j])
+}
+
+// Printable returns server text made safe to show on a terminal: terminal
+// escape sequences (ESC [ … CSI, ESC ] … OSC, other ESC sequences and the
+// 8-bit CSI and OSC introducers) are removed, every other control character
+// (but none of tab and newline's meaning as white space) becomes a space,
+// and invalid UTF-8 becomes U+FFFD. Text that needs no change is returned
+// as is.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || isBidiControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == 0x1b || r == 0x9b || r == 0x9d:
+			i = skipEscape(s, i, r, size)
+			continue
+		case r == '\t' || r == '\n':
+			b.WriteByte(' ')
+		case unicode.IsControl(r) || isBidiControl(r):
+			b.WriteByte(' ')
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// skipEscape returns the index after the escape sequence that starts at i
+// with r (ESC, or the 8-bit CSI or OSC), size its encoded length.
+func skipEscape(s string, i int, r rune, size int) int {
+	j := i + size
+	kind := r
+	if r == 0x1b {
+		if j >= len(s) {
+			return j
+		}
+		switch s[j] {
+		case '[':
+			kind = 0x9b
+		case ']', 'P', 'X', '^', '_':
+			kind = 0x9d // OSC and the other string sequences end alike
+		default:
+			if s[j] >= 0x20 && s[j] <= 0x7e {
+				return j + 1 // a two-byte sequence such as ESC c
+			}
+			return j // a lone ESC
+		}
+		j++
+	}
+	if kind == 0x9b {
+		// CSI: parameter and intermediate bytes, then one final byte.
+		for j < len(s) && s[j] >= 0x20 && s[j] <= 0x3f {
+			j++
+		}
+		for j < len(s) && s[j] >= 0x20 && s[j] <= 0x2f {
+			j++
+		}
+		if j < len(s) && s[j] >= 0x40 && s[j] <= 0x7e {
+			j++
+		}
+		return j
+	}
+	// A string sequence ends with BEL or ESC \ (or the end of the text).
+	for j < len(s) {
+		switch {
+		case s[j] == 0x07:
+			return j + 1
+		case s[j] == 0x1b && j+1 < len(s) && s[j+1] == '\\':
+			return j + 2
+		case s[j] == 0x1b:
+			return j
+		}
+		j++
+	}
+	return j
+}
+
+// isBidiControl reports whether r reorders text on display (the Unicode
+// bidirectional controls), which can make printed text lie about itself.
+func isBidiControl(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x061c
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -247,4 +248,79 @@ func unwrap(err error) error {
 		return u.Unwrap()
 	}
 	return nil
+}
+
+// TestRetryableOnlyWhenNotProcessed: a call is re-sent only when the agent
+// cannot have processed it.
+func TestRetryableOnlyWhenNotProcessed(t *testing.T) {
+	for _, tt := range []struct {
+		e    Error
+		want bool
+	}{
+		{Error{Kind: KindThrottled, Status: 429}, true},
+		{Error{Kind: KindServer, Status: 502}, true},
+		{Error{Kind: KindServer, Status: 503}, true},
+		{Error{Kind: KindServer, Status: 504}, true},
+		{Error{Kind: KindServer, Status: 500}, false},
+		{Error{Kind: KindTransport, Unsent: true}, true},
+		{Error{Kind: KindTimeout, Unsent: true}, true},
+		{Error{Kind: KindTransport}, false},
+		{Error{Kind: KindTimeout}, false},
+		{Error{Kind: KindCanceled, Unsent: true}, false},
+		{Error{Kind: KindProtocol, Status: 200}, false},
+		{Error{Kind: KindClient, Status: 400}, false},
+		{Error{Kind: KindQuotaExhausted, Status: 429}, false},
+	} {
+		if got := tt.e.Retryable(); got != tt.want {
+			t.Errorf("%v (unsent %v): Retryable() = %v, want %v", &tt.e, tt.e.Unsent, got, tt.want)
+		}
+	}
+}
+
+// TestPrintable: terminal escapes and control characters in server text
+// never reach the terminal.
+func TestPrintable(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"plain text", "plain text"},
+		{"\x1b[2J\x1b[31mred\x1b[0m", "red"},
+		{"title\x1b]0;pwned\x07 after", "title after"},
+		{"osc st\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "osc stlink"},
+		{"bell\x07 nul\x00 del\x7f", "bell  nul  del "},
+		{"c1 csi \u009b31mred", "c1 csi red"},
+		{"two-byte \x1bcreset", "two-byte reset"},
+		{"bidi \u202egnp.exe", "bidi  gnp.exe"},
+		{"bad utf8 \xff", "bad utf8 \uFFFD"},
+		{"tab\tnew\nline", "tab new line"},
+		{"trailing esc \x1b", "trailing esc "},
+		{"unterminated \x1b]0;title", "unterminated "},
+	} {
+		got := Printable(tt.in)
+		if got != tt.want {
+			t.Errorf("Printable(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) {
+				t.Errorf("Printable(%q) keeps control %U", tt.in, r)
+			}
+		}
+	}
+}
+
+// FuzzPrintable: whatever the server sends, the result has no control
+// character, and cleaning twice changes nothing.
+func FuzzPrintable(f *testing.F) {
+	for _, s := range []string{"\x1b[31mx", "\x1b]0;t\x07", "\u009b1m", "ok", "\xff\x1b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Printable(s)
+		for _, r := range got {
+			if unicode.IsControl(r) || isBidiControl(r) {
+				t.Fatalf("Printable(%q) = %q keeps %U", s, got, r)
+			}
+		}
+		if again := Printable(got); again != got {
+			t.Fatalf("Printable not idempotent: %q -> %q -> %q", s, got, again)
+		}
+	})
 }

@@ -10,12 +10,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/netaddr"
 )
 
 // core is what every HTTP transport shares: the validated options, one
@@ -40,10 +43,6 @@ type core struct {
 	debug    *debugLog // nil when Options.Debug is nil
 	idPrefix string    // random per core, so ids from two runs never collide
 	seq      atomic.Uint64
-
-	// h1 serves plain http:// calls to the base URL's origin when no proxy
-	// applies and debug logging is off (h1.go); nil otherwise.
-	h1 *h1Client
 }
 
 // Defaults for zero Options fields.
@@ -124,10 +123,15 @@ func newCore(opts Options) (*core, string, error) {
 			Timeout:   c.timeout,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		TLSClientConfig:       tlsConf,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          max(maxConns, DefaultMaxConns),
-		MaxIdleConnsPerHost:   maxConns,
+		TLSClientConfig:     tlsConf,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        max(maxConns, DefaultMaxConns),
+		MaxIdleConnsPerHost: maxConns,
+		// Without a cap, net/http dials a new connection whenever a call
+		// starts before the previous call's connection is back in the
+		// pool: a closed-model run then opens more connections than it
+		// has conversations in flight.
+		MaxConnsPerHost:       maxConns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 1 * time.Second,
@@ -137,9 +141,6 @@ func newCore(opts Options) (*core, string, error) {
 		// Redirects are answered, not followed: following one would resend
 		// the key to wherever it points.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	if c.debug == nil {
-		c.h1 = newH1Client(base, c.timeout, maxConns)
 	}
 	return c, base, nil
 }
@@ -254,21 +255,10 @@ func checkBaseURL(raw string, allowInsecure bool) (string, error) {
 		return "", fmt.Errorf("agent: BaseURL %q carries credentials: pass the key as APIKey instead", shown)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", fmt.Errorf("agent: BaseURL %q: a query or fragment is not allowed (a path prefix is)", RedactURL(raw))
-	case u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !allowInsecure && !netaddr.IsLoopbackHost(u.Hostname()):
 		return "", fmt.Errorf("agent: BaseURL %q: plain http:// to a non-loopback host would send the key unencrypted; use https:// or allow insecure HTTP explicitly", shown)
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
-}
-
-// isLoopback reports whether host names this machine: localhost, a
-// *.localhost name, or a loopback IP address.
-func isLoopback(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // validHeaderValue reports whether s is printable ASCII without spaces.
@@ -299,7 +289,6 @@ func validHeaderName(s string) bool {
 // normally; the transport stays usable (new calls open new connections).
 func (c *core) Close() {
 	c.transport.CloseIdleConnections()
-	c.h1.closeIdle()
 }
 
 // redact hides every secret of the transport in s.
@@ -313,9 +302,6 @@ type request struct {
 	traceID         string      // the chat's trace id; "" or malformed starts a new trace
 	header          http.Header // extra headers, may be nil
 	accept          string      // default application/json
-	// headers says that the caller reads the headers of a 2xx answer; the
-	// h1 client leaves them unparsed otherwise (net/http parses them anyway).
-	headers bool
 }
 
 // meta identifies an attempt for the server's logs.
@@ -352,7 +338,8 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	if req.body != nil {
 		rd = bytes.NewReader(req.body)
 	}
-	hreq, err := http.NewRequestWithContext(cctx, req.method, target, rd)
+	st := newSendTrace()
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(cctx, &st.trace), req.method, target, rd)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
@@ -392,6 +379,7 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	if err != nil {
 		e := c.callError(ctx, cctx, req.op, 0, "", err)
 		e.RequestID = m.requestID
+		e.Unsent = !st.wrote.Load()
 		c.debug.failure(c, m.requestID, e)
 		cancel()
 		return nil, nil, nil, m, e
@@ -414,20 +402,28 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	return nil, nil, nil, m, e
 }
 
+// sendTrace tells whether a request went out: its WroteHeaders hook runs
+// once net/http has written the request's headers (on HTTP/1 into the
+// connection's buffer, so a request it reports as written may still have
+// failed before a byte left: the error is then on the safe side). net/http
+// itself re-sends a request on a fresh connection only when nothing of it
+// was written to a reused one; those attempts never reached the server.
+type sendTrace struct {
+	wrote atomic.Bool
+	trace httptrace.ClientTrace
+}
+
+func newSendTrace() *sendTrace {
+	s := &sendTrace{}
+	s.trace.WroteHeaders = func() { s.wrote.Store(true) }
+	return s
+}
+
 // roundTrip sends req and returns the body (read up to req.limit bytes),
 // status and headers of a 2xx answer. Anything else comes back as a
 // classified *Error. The whole call, body included, is bounded by the
 // per-call timeout.
 func (c *core) roundTrip(ctx context.Context, req *request) ([]byte, int, http.Header, meta, *Error) {
-	if path, ok := c.h1.path(req.url); ok && headersOK(req.header) {
-		m := c.newMeta(req)
-		a, e := c.roundTripH1(ctx, req, path, m)
-		if e != nil {
-			e.RequestID = m.requestID
-			return nil, 0, nil, m, e
-		}
-		return a.data, a.status, a.header, m, nil
-	}
 	resp, cctx, cancel, m, e := c.open(ctx, req)
 	if e != nil {
 		return nil, 0, nil, m, e

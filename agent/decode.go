@@ -104,14 +104,6 @@ type chatWire struct {
 // The returned Reply's Raw aliases body (top-level shape) or is a copy of
 // the envelope's data object.
 func decodeReply(body []byte) (Reply, error) {
-	if r, ok := decodeReplyFast(body); ok {
-		return r, nil
-	}
-	return decodeReplySlow(body)
-}
-
-// decodeReplySlow is decodeReply with encoding/json, for every shape.
-func decodeReplySlow(body []byte) (Reply, error) {
 	var w replyWire
 	if err := unmarshalObject(body, &w); err != nil {
 		return Reply{}, err
@@ -171,14 +163,6 @@ func decodeReplySlow(body []byte) (Reply, error) {
 // decodeChat parses the body of a 2xx answer to new-chat, which must carry a
 // non-empty "chat_id".
 func decodeChat(body []byte) (Chat, error) {
-	if ch, ok := decodeChatFast(body); ok {
-		return ch, nil
-	}
-	return decodeChatSlow(body)
-}
-
-// decodeChatSlow is decodeChat with encoding/json, for every shape.
-func decodeChatSlow(body []byte) (Chat, error) {
 	var w chatWire
 	if err := unmarshalObject(body, &w); err != nil {
 		return Chat{}, err
@@ -269,4 +253,15 @@ func nonEmptyJSON(b []byte) bool {
 		return len(bytes.TrimSpace(b[1:len(b)-1])) > 0
 	}
 	return true
+}
+
+// marshalJSON encodes v as encoding/json does, without escaping <, > and &
+// (a body is not HTML) and without the trailing newline. v is one of the
+// transports' own request types, which always encode.
+func marshalJSON(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // strings and structs of strings always encode
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 }

@@ -12,7 +12,8 @@ type ErrorKind int
 const (
 	// KindTransport: the request could not be sent or the connection broke.
 	KindTransport ErrorKind = iota + 1
-	// KindTimeout: the call did not finish within its timeout.
+	// KindTimeout: the call did not finish within its timeout (Options.Timeout,
+	// or the runner's per-call timeout).
 	KindTimeout
 	// KindThrottled: the server answered 429 (rate limited).
 	KindThrottled
@@ -72,6 +73,11 @@ type Error struct {
 	// request was built), for finding it in the server's logs. It is not
 	// part of Error().
 	RequestID string
+	// Unsent is true when not a byte of the request's headers was written
+	// to a connection (the dial, the TLS handshake or the wait for a pooled
+	// connection failed), so the agent cannot have processed it. False
+	// means it may have been, or that the transport cannot tell.
+	Unsent bool
 }
 
 // Error returns "op: kind (HTTP status): detail: underlying error", leaving
@@ -94,14 +100,21 @@ func (e *Error) Error() string {
 // and errors.Is(err, context.DeadlineExceeded) work through an *Error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Retryable reports whether sending the same call again may succeed:
-// throttling, timeouts, transport failures and 502/503/504.
+// Retryable reports whether the same call may be sent again without the
+// agent processing it twice: an answer that says it was not processed
+// (429, 502, 503, 504), or a failure before the request was written
+// (Unsent: a refused connection, a failed dial or TLS handshake, a timeout
+// while connecting). A transport failure or timeout after the request was
+// written (EOF, reset, no answer in time) is not retryable: the agent may
+// have acted on it (booked the appointment, sent the handoff email).
 func (e *Error) Retryable() bool {
 	switch e.Kind {
-	case KindThrottled, KindTimeout, KindTransport:
+	case KindThrottled:
 		return true
 	case KindServer:
 		return e.Status == 502 || e.Status == 503 || e.Status == 504
+	case KindTimeout, KindTransport:
+		return e.Unsent
 	}
 	return false
 }

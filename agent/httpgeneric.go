@@ -450,10 +450,10 @@ func (t *template) render(b []byte, v *tmplVars) []byte {
 		}
 		switch s.esc {
 		case escJSONStr:
-			q := appendJSONString(nil, val)
+			q := marshalJSON(val)
 			b = append(b, q[1:len(q)-1]...)
 		case escJSONValue:
-			b = appendJSONString(b, val)
+			b = append(b, marshalJSON(val)...)
 		case escPath:
 			b = append(b, url.PathEscape(val)...)
 		case escQuery:
@@ -475,7 +475,7 @@ type compiledReq struct {
 }
 
 func (c *compiledReq) build(base, op string, v *tmplVars, trace string, limit int64) *request {
-	r := &request{op: op, method: c.method, url: base + string(c.path.render(nil, v)), traceID: trace, limit: limit, header: c.static, headers: true}
+	r := &request{op: op, method: c.method, url: base + string(c.path.render(nil, v)), traceID: trace, limit: limit, header: c.static}
 	if c.body != nil {
 		r.body = c.body.render(make([]byte, 0, 256+len(v.content)+len(v.history)), v)
 	}
@@ -550,10 +550,10 @@ func (cx *compiler) parse(field, src string, mode int, allowed map[int]bool) (*t
 			cx.core.secrets = append(cx.core.secrets, val)
 			switch {
 			case mode == escJSONValue && inString:
-				q := appendJSONString(nil, val)
+				q := marshalJSON(val)
 				lit.Write(q[1 : len(q)-1])
 			case mode == escJSONValue:
-				lit.Write(appendJSONString(nil, val))
+				lit.Write(marshalJSON(val))
 			case mode == escPath:
 				lit.WriteString(url.PathEscape(val))
 			case mode == escQuery:

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,7 +80,7 @@ type Judge struct {
 	policy     JudgeOptions
 	cacheDir   string // "" when the cache is off
 
-	grades, hits, calls, failures atomic.Int64
+	judgeCounts // every grading's, views' included
 
 	mu       sync.Mutex
 	inflight map[string]*judgeFlight
@@ -96,14 +97,15 @@ var _ scenarios.Judge = (*Judge)(nil)
 
 // judgeSystemPrompt asks for a grade as one JSON object.
 const judgeSystemPrompt = `You grade one reply of a customer-facing chat agent against a rubric.
-Read the rubric between <rubric> and </rubric> and the reply between <reply> and </reply>.
+Read the rubric between <rubric> and </rubric>, the user's message between <user> and </user>,
+and the agent's reply to it between <reply> and </reply>.
 Answer with one JSON object and nothing else: {"score": S, "reason": "R"}
 where S is a number from 0 (the reply fails the rubric entirely) to 1 (it meets the rubric fully)
 and R is one short sentence saying why.`
 
 // judgeCacheVersion changes when the prompt or the cached format does, so
 // that old grades are not reused.
-const judgeCacheVersion = "evalrun-judge-v1"
+const judgeCacheVersion = "evalrun-judge-v2"
 
 // NewJudge checks opts and returns a Judge. It makes no connection; the
 // cache directory is created on the first write.
@@ -140,21 +142,68 @@ func NewJudge(opts JudgeOptions) (*Judge, error) {
 	return j, nil
 }
 
-// Stats returns the Judge's counts so far.
-func (j *Judge) Stats() JudgeStats {
-	return JudgeStats{Grades: j.grades.Load(), CacheHits: j.hits.Load(), Calls: j.calls.Load(), Failures: j.failures.Load()}
+// judgeCounts are the counters behind JudgeStats.
+type judgeCounts struct {
+	grades, hits, calls, failures atomic.Int64
 }
+
+func (c *judgeCounts) stats() JudgeStats {
+	return JudgeStats{Grades: c.grades.Load(), CacheHits: c.hits.Load(), Calls: c.calls.Load(), Failures: c.failures.Load()}
+}
+
+// add adds n to the counter picked by f on the Judge and on the view v
+// (when not nil).
+func (j *Judge) add(v *JudgeView, f func(*judgeCounts) *atomic.Int64, n int64) int64 {
+	if v != nil {
+		f(&v.judgeCounts).Add(n)
+	}
+	return f(&j.judgeCounts).Add(n)
+}
+
+func cGrades(c *judgeCounts) *atomic.Int64   { return &c.grades }
+func cHits(c *judgeCounts) *atomic.Int64     { return &c.hits }
+func cCalls(c *judgeCounts) *atomic.Int64    { return &c.calls }
+func cFailures(c *judgeCounts) *atomic.Int64 { return &c.failures }
+
+// Stats returns the Judge's counts so far, its views' included.
+func (j *Judge) Stats() JudgeStats { return j.stats() }
+
+// JudgeView grades with its Judge (same cache, limiter and call cap) and
+// counts its own gradings too: one per target of a run that compares
+// several, so that each target's report says what grading it cost.
+type JudgeView struct {
+	j *Judge
+	judgeCounts
+}
+
+var _ scenarios.Judge = (*JudgeView)(nil)
+
+// View returns a new JudgeView of j with its counts at zero.
+func (j *Judge) View() *JudgeView { return &JudgeView{j: j} }
+
+// Grade grades as the Judge does, counting in the view and the Judge.
+func (v *JudgeView) Grade(ctx context.Context, q scenarios.GradeRequest) (scenarios.Grade, error) {
+	return v.j.gradeCounted(ctx, q, v)
+}
+
+// Stats returns the view's counts so far.
+func (v *JudgeView) Stats() JudgeStats { return v.stats() }
 
 // CacheDir returns the directory of the disk cache, "" when it is off.
 func (j *Judge) CacheDir() string { return j.cacheDir }
 
-// Grade scores reply against rubric (see Judge). A cached grade is
-// returned without a call.
-func (j *Judge) Grade(ctx context.Context, rubric, reply string) (scenarios.Grade, error) {
-	j.grades.Add(1)
-	key := judgeKey(j.model, rubric, reply)
+// Grade scores q.Reply against q.Rubric, given the user's message q.User
+// (see Judge). A cached grade is returned without a call.
+func (j *Judge) Grade(ctx context.Context, q scenarios.GradeRequest) (scenarios.Grade, error) {
+	return j.gradeCounted(ctx, q, nil)
+}
+
+// gradeCounted is Grade, counting also in the view v when not nil.
+func (j *Judge) gradeCounted(ctx context.Context, q scenarios.GradeRequest, v *JudgeView) (scenarios.Grade, error) {
+	j.add(v, cGrades, 1)
+	key := judgeKey(j.model, q.Rubric, q.User, q.Reply)
 	if g, ok := j.readCache(key); ok {
-		j.hits.Add(1)
+		j.add(v, cHits, 1)
 		return g, nil
 	}
 	j.mu.Lock()
@@ -163,25 +212,25 @@ func (j *Judge) Grade(ctx context.Context, rubric, reply string) (scenarios.Grad
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			j.failures.Add(1)
+			j.add(v, cFailures, 1)
 			return scenarios.Grade{}, &Error{Op: "judge", Kind: KindCanceled, Err: ctx.Err()}
 		}
 		if f.err != nil {
-			j.failures.Add(1)
+			j.add(v, cFailures, 1)
 			return scenarios.Grade{}, f.err
 		}
-		j.hits.Add(1)
+		j.add(v, cHits, 1)
 		return f.grade, nil
 	}
 	f := &judgeFlight{done: make(chan struct{})}
 	j.inflight[key] = f
 	j.mu.Unlock()
 
-	f.grade, f.err = j.grade(ctx, rubric, reply)
+	f.grade, f.err = j.grade(ctx, q, v)
 	if f.err == nil {
 		j.writeCache(key, f.grade) // a cache that cannot be written only costs a re-grade
 	} else {
-		j.failures.Add(1)
+		j.add(v, cFailures, 1)
 	}
 	j.mu.Lock()
 	delete(j.inflight, key)
@@ -191,24 +240,28 @@ func (j *Judge) Grade(ctx context.Context, rubric, reply string) (scenarios.Grad
 }
 
 // grade asks the model, retrying retryable failures.
-func (j *Judge) grade(ctx context.Context, rubric, reply string) (scenarios.Grade, error) {
+func (j *Judge) grade(ctx context.Context, q scenarios.GradeRequest, v *JudgeView) (scenarios.Grade, error) {
 	body, err := json.Marshal(map[string]any{
 		"model":       j.model,
 		"temperature": 0,
 		"messages": []map[string]string{
 			{"role": "system", "content": judgeSystemPrompt},
-			{"role": "user", "content": "<rubric>\n" + rubric + "\n</rubric>\n\n<reply>\n" + reply + "\n</reply>"},
+			{"role": "user", "content": "<rubric>\n" + q.Rubric + "\n</rubric>\n\n<user>\n" + q.User + "\n</user>\n\n<reply>\n" + q.Reply + "\n</reply>"},
 		},
 	})
 	if err != nil {
 		return scenarios.Grade{}, &Error{Op: "judge", Kind: KindClient, Detail: "request cannot be encoded as JSON", Err: err}
 	}
 	for attempt := 1; ; attempt++ {
-		g, e := j.attempt(ctx, body)
+		g, e := j.attempt(ctx, body, v)
 		if e == nil {
 			return g, nil
 		}
-		if !e.Retryable() || attempt >= j.policy.MaxAttempts {
+		// A judge call has no side effect but the judge's tokens, so unlike
+		// an agent call it is re-sent after a timeout or a broken
+		// connection too.
+		resend := e.Retryable() || e.Kind == KindTimeout || e.Kind == KindTransport
+		if !resend || attempt >= j.policy.MaxAttempts {
 			return scenarios.Grade{}, e
 		}
 		t := time.NewTimer(j.delay(attempt, e.RetryAfter))
@@ -230,7 +283,7 @@ func (j *Judge) delay(retry int, retryAfter time.Duration) time.Duration {
 }
 
 // attempt sends one request.
-func (j *Judge) attempt(ctx context.Context, body []byte) (scenarios.Grade, *Error) {
+func (j *Judge) attempt(ctx context.Context, body []byte, v *JudgeView) (scenarios.Grade, *Error) {
 	if j.policy.Limiter != nil {
 		if err := j.policy.Limiter.Wait(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -239,8 +292,8 @@ func (j *Judge) attempt(ctx context.Context, body []byte) (scenarios.Grade, *Err
 			return scenarios.Grade{}, &Error{Op: "judge", Kind: KindThrottled, Detail: "judge rate limit: " + err.Error()}
 		}
 	}
-	if n := j.calls.Add(1); j.policy.MaxCalls > 0 && n > j.policy.MaxCalls {
-		j.calls.Add(-1)
+	if n := j.add(v, cCalls, 1); j.policy.MaxCalls > 0 && n > j.policy.MaxCalls {
+		j.add(v, cCalls, -1)
 		return scenarios.Grade{}, &Error{Op: "judge", Kind: KindQuotaExhausted, Detail: fmt.Sprintf("the judge's call limit (%d) is reached", j.policy.MaxCalls)}
 	}
 	data, status, _, _, e := j.roundTrip(ctx, &request{op: "judge", method: http.MethodPost, url: j.url, body: body, limit: j.maxBody})
@@ -281,64 +334,131 @@ func parseJudgeAnswer(body []byte) (scenarios.Grade, error) {
 	return parseGrade(content)
 }
 
-// parseGrade finds {"score": S, "reason": R} in a model's answer: the
-// whole text, the inside of a ``` code fence, or the outermost {...} in
-// prose. S may be a number or a numeric string and must be within 0..1.
+// parseGrade finds the grade {"score": S, "reason": R} in a model's
+// answer: the whole text when it is one JSON object, else, among the JSON
+// objects with a "score" in the text (in ``` code fences or in prose), the
+// grade the judge gave: the last one the text announces as its grade
+// ("My grade:", "Final answer:", "Verdict:"), else the last one not
+// introduced as an example ("Example format:", "e.g."), else the last.
+// A model that explains itself quotes the format before it answers
+// ("Example format: {"score": 1} … My grade: {"score": 0.1}" is 0.1). S may
+// be a number or a numeric string and must be within 0..1.
 func parseGrade(text string) (scenarios.Grade, error) {
-	cands := []string{strings.TrimSpace(text)}
-	if i := strings.Index(text, "```"); i >= 0 {
-		rest := text[i+3:]
-		if nl := strings.IndexByte(rest, '\n'); nl >= 0 && !strings.Contains(rest[:nl], "{") {
-			rest = rest[nl+1:] // the fence's info string, e.g. json
-		}
-		if k := strings.Index(rest, "```"); k >= 0 {
-			cands = append(cands, strings.TrimSpace(rest[:k]))
-		}
+	whole := strings.TrimSpace(text)
+	if g, err := gradeOf(whole); err != errNoScore {
+		return g, err
 	}
-	if i, k := strings.IndexByte(text, '{'), strings.LastIndexByte(text, '}'); i >= 0 && k > i {
-		cands = append(cands, text[i:k+1])
+	objs := jsonObjects(text)
+	if len(objs) == 0 {
+		return scenarios.Grade{}, errors.New(`no JSON object {"score", "reason"} in the answer`)
 	}
-	var lastErr error = errors.New(`no JSON object {"score", "reason"} in the answer`)
-	for _, c := range cands {
-		var a struct {
-			Score  json.RawMessage `json:"score"`
-			Reason any             `json:"reason"`
-		}
-		dec := json.NewDecoder(strings.NewReader(c))
-		if err := dec.Decode(&a); err != nil {
+	pick, rank := -1, -1
+	for i, o := range objs {
+		if _, err := gradeOf(o.text); err == errNoScore {
 			continue
 		}
-		if len(a.Score) == 0 || string(a.Score) == "null" {
-			lastErr = errors.New(`the answer's JSON has no "score"`)
-			continue
+		r := 1 // plain
+		switch {
+		case gradeLead.MatchString(o.lead):
+			r = 2
+		case exampleLead.MatchString(o.lead):
+			r = 0
 		}
-		s := strings.Trim(string(a.Score), `"`)
-		score, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil || math.IsNaN(score) {
-			lastErr = fmt.Errorf("score %s is not a number", shorten(string(a.Score), 20))
-			continue
+		if r >= rank {
+			pick, rank = i, r
 		}
-		if score < 0 || score > 1 {
-			return scenarios.Grade{}, fmt.Errorf("score %s is outside 0..1", strconv.FormatFloat(score, 'f', -1, 64))
-		}
-		reason := ""
-		if a.Reason != nil {
-			if r, ok := a.Reason.(string); ok {
-				reason = r
-			} else {
-				b, _ := json.Marshal(a.Reason)
-				reason = string(b)
-			}
-		}
-		return scenarios.Grade{Score: score, Reason: shorten(reason, 300)}, nil
 	}
-	return scenarios.Grade{}, lastErr
+	if pick < 0 {
+		return scenarios.Grade{}, errors.New(`the answer's JSON has no "score"`)
+	}
+	return gradeOf(objs[pick].text)
+}
+
+// gradeLead and exampleLead tell, from the words just before a JSON
+// object, a grade announced as such from an example of the format.
+var (
+	gradeLead   = regexp.MustCompile(`(?i)\b(my|final|actual|overall)\s+(grade|score|answer|verdict|assessment|evaluation)\b[^{}]{0,20}$|\b(grade|verdict|final answer|result)\s*[:=]?\s*$`)
+	exampleLead = regexp.MustCompile(`(?i)(\b(example|format|for instance|such as|like this|template|schema)\b|\be\.g\.)[^{}]{0,30}$`)
+)
+
+var errNoScore = errors.New("no score")
+
+// gradeOf decodes one JSON object as a grade.
+func gradeOf(c string) (scenarios.Grade, error) {
+	var a struct {
+		Score  json.RawMessage `json:"score"`
+		Reason any             `json:"reason"`
+	}
+	dec := json.NewDecoder(strings.NewReader(c))
+	if err := dec.Decode(&a); err != nil {
+		return scenarios.Grade{}, errNoScore
+	}
+	if dec.More() {
+		return scenarios.Grade{}, errNoScore // more than one value: not the whole answer
+	}
+	if len(a.Score) == 0 || string(a.Score) == "null" {
+		return scenarios.Grade{}, errNoScore
+	}
+	s := strings.Trim(string(a.Score), `"`)
+	score, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(score) {
+		return scenarios.Grade{}, fmt.Errorf("score %s is not a number", shorten(string(a.Score), 20))
+	}
+	if score < 0 || score > 1 {
+		return scenarios.Grade{}, fmt.Errorf("score %s is outside 0..1", strconv.FormatFloat(score, 'f', -1, 64))
+	}
+	reason := ""
+	if a.Reason != nil {
+		if r, ok := a.Reason.(string); ok {
+			reason = r
+		} else {
+			b, _ := json.Marshal(a.Reason)
+			reason = string(b)
+		}
+	}
+	return scenarios.Grade{Score: score, Reason: shorten(reason, 300)}, nil
+}
+
+// jsonObject is one JSON object found in prose, with the words that lead
+// up to it (at most 60 bytes, code fence marks dropped).
+type jsonObject struct{ text, lead string }
+
+// jsonObjects returns the outermost JSON objects in text, in order: at
+// each '{' not inside an object already found, the longest prefix that
+// decodes as one object.
+func jsonObjects(text string) []jsonObject {
+	var out []jsonObject
+	prev := 0
+	for i := 0; i < len(text); {
+		k := strings.IndexByte(text[i:], '{')
+		if k < 0 {
+			break
+		}
+		i += k
+		dec := json.NewDecoder(strings.NewReader(text[i:]))
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			i++
+			continue
+		}
+		lead := strings.TrimRight(text[prev:i], " \t\r\n`")
+		lead = strings.TrimSuffix(strings.TrimSuffix(lead, "json"), "JSON")
+		lead = strings.TrimRight(lead, " \t\r\n`")
+		if len(lead) > 60 {
+			lead = lead[len(lead)-60:]
+		}
+		n := int(dec.InputOffset())
+		out = append(out, jsonObject{text: text[i : i+n], lead: lead})
+		i += n
+		prev = i
+	}
+	return out
 }
 
 // judgeKey is the cache key of a grading.
-func judgeKey(model, rubric, reply string) string {
+func judgeKey(model, rubric, user, reply string) string {
 	h := sha256.New()
-	for _, s := range []string{judgeCacheVersion, model, rubric, reply} {
+	for _, s := range []string{judgeCacheVersion, model, rubric, user, reply} {
 		h.Write([]byte(strconv.Itoa(len(s))))
 		h.Write([]byte{0})
 		h.Write([]byte(s))
@@ -380,7 +500,8 @@ func (j *Judge) writeCache(key string, g scenarios.Grade) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	data, _ := json.Marshal(judgeCached{Score: g.Score, Reason: g.Reason})
+	// A judge that echoes its key does not get it into the cache.
+	data, _ := json.Marshal(judgeCached{Score: g.Score, Reason: j.redact(g.Reason)})
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err

@@ -141,7 +141,7 @@ func (o *OpenAI) Health(ctx context.Context) error {
 // bodyPrefix encodes the fixed part of every request body.
 func (o *OpenAI) bodyPrefix() []byte {
 	b := []byte(`{"model":`)
-	b = appendJSONString(b, o.cfg.Model)
+	b = append(b, marshalJSON(o.cfg.Model)...)
 	if o.cfg.Stream {
 		b = append(b, `,"stream":true`...)
 		if !o.cfg.NoStreamUsage {
@@ -160,38 +160,21 @@ func (o *OpenAI) bodyPrefix() []byte {
 		b = append(b, `,"tools":`...)
 		b = append(b, bytes.TrimSpace(o.cfg.Tools)...)
 	}
-	return append(b, `,"messages":[`...)
+	return append(b, `,"messages":`...)
 }
 
-// body encodes one request: the prefix, the system prompt, the history
-// and the new user message.
+// body encodes one request: the prefix, then the system prompt, the
+// history and the new user message.
 func (o *OpenAI) body(history []chatMessage, content string) []byte {
-	n := len(o.prefix) + len(o.cfg.SystemPrompt) + len(content) + 64
-	for _, m := range history {
-		n += len(m.Content) + 32
-	}
-	b := make([]byte, 0, n+n/8)
-	b = append(b, o.prefix...)
-	first := true
-	msg := func(role, content string) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, `{"role":`...)
-		b = appendJSONString(b, role)
-		b = append(b, `,"content":`...)
-		b = appendJSONString(b, content)
-		b = append(b, '}')
-	}
+	msgs := make([]chatMessage, 0, len(history)+2)
 	if o.cfg.SystemPrompt != "" {
-		msg("system", o.cfg.SystemPrompt)
+		msgs = append(msgs, chatMessage{Role: "system", Content: o.cfg.SystemPrompt})
 	}
-	for _, m := range history {
-		msg(m.Role, m.Content)
-	}
-	msg("user", content)
-	return append(b, "]}"...)
+	msgs = append(msgs, history...)
+	msgs = append(msgs, chatMessage{Role: "user", Content: content})
+	b := append([]byte(nil), o.prefix...)
+	b = append(b, marshalJSON(msgs)...)
+	return append(b, '}')
 }
 
 // Send posts the conversation with the new message and returns the

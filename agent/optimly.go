@@ -70,7 +70,7 @@ func NewOptimly(opts Options) (*Optimly, error) {
 // gets a new trace id.
 func (o *Optimly) NewChat(ctx context.Context, req NewChatRequest) (Chat, error) {
 	const op = "new-chat"
-	body, err := newChatBody(req)
+	body, err := json.Marshal(newChatWire{ClientID: req.ClientID, Metadata: req.Metadata})
 	if err != nil {
 		return Chat{}, &Error{Op: op, Kind: KindClient, Detail: "metadata cannot be encoded as JSON", Err: err}
 	}
@@ -195,4 +195,35 @@ func decodeHistory(body []byte) ([]HistoryMessage, error) {
 		}
 	}
 	return out, nil
+}
+
+// newChatWire is the body of new-chat.
+type newChatWire struct {
+	ClientID string         `json:"client_id"`
+	Metadata map[string]any `json:"metadata,omitempty"`
+}
+
+// sendWire is the body of one message: chat_id and content, and for API v2
+// the metadata.
+type sendWire struct {
+	ChatID   string        `json:"chat_id"`
+	Content  string        `json:"content"`
+	Metadata *sendMetadata `json:"metadata,omitempty"`
+}
+
+type sendMetadata struct {
+	ClientID  string `json:"client_id,omitempty"`
+	SessionID string `json:"session_id,omitempty"`
+	Source    string `json:"source"`
+}
+
+// sendBody encodes the body of one message: {"chat_id","content"} and, for
+// API v2, "metadata" with client_id and session_id when set and source
+// (default "evalrun").
+func sendBody(chatID string, msg Message, version int) []byte {
+	w := sendWire{ChatID: chatID, Content: msg.Content}
+	if version != 1 {
+		w.Metadata = &sendMetadata{ClientID: msg.ClientID, SessionID: msg.SessionID, Source: cmpOr(msg.Source, "evalrun")}
+	}
+	return marshalJSON(w)
 }

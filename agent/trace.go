@@ -34,17 +34,6 @@ func nonZeroHex(n int) string {
 	}
 }
 
-// appendSpanID appends a new span id (newSpanID) to b without allocating.
-func appendSpanID(b []byte) []byte {
-	var r [8]byte
-	for {
-		_, _ = rand.Read(r[:]) // crypto/rand.Read never fails
-		if r != [8]byte{} {
-			return hex.AppendEncode(b, r[:])
-		}
-	}
-}
-
 // randomHex returns n random bytes as 2n hex digits.
 func randomHex(n int) string {
 	b := make([]byte, n)

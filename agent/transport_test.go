@@ -14,7 +14,8 @@ import (
 )
 
 // TestTimeoutVersusCancel checks that the per-call timeout is KindTimeout
-// (retryable, wrapping context.DeadlineExceeded) while the caller's own
+// (not retryable once the request was written: the agent may have
+// processed it; wrapping context.DeadlineExceeded) while the caller's own
 // cancellation is KindCanceled (not retryable, wrapping context.Canceled),
 // whether the server stalls before the headers or in the middle of the body.
 func TestTimeoutVersusCancel(t *testing.T) {
@@ -37,8 +38,8 @@ func TestTimeoutVersusCancel(t *testing.T) {
 			o := newConn(t, srv.URL, func(op *Options) { op.Timeout = 50 * time.Millisecond })
 			_, err := o.Send(context.Background(), Chat{ID: "c"}, Message{Content: "x"})
 			e := asError(t, err)
-			if e.Kind != KindTimeout || !e.Retryable() {
-				t.Fatalf("got %v (retryable %v), want a retryable timeout", e, e.Retryable())
+			if e.Kind != KindTimeout || e.Retryable() || e.Unsent {
+				t.Fatalf("got %v (retryable %v, unsent %v), want a timeout after sending, not retryable", e, e.Retryable(), e.Unsent)
 			}
 			if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				t.Fatalf("%v: want DeadlineExceeded and not Canceled in the chain", err)
@@ -99,6 +100,9 @@ func hijack(raw string) http.HandlerFunc {
 	}
 }
 
+// TestTransportFailures: a connection that breaks after the request was
+// written is a transport failure that is not re-sent, whatever the server
+// sent before (nothing, garbage, part of a body).
 func TestTransportFailures(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -118,8 +122,8 @@ func TestTransportFailures(t *testing.T) {
 			o := newConn(t, srv.URL, nil)
 			_, err := o.Send(context.Background(), Chat{ID: "c"}, Message{Content: "x"})
 			e := asError(t, err)
-			if e.Kind != tt.kind || e.Status != tt.status || !e.Retryable() {
-				t.Fatalf("got %v (status %d), want retryable %v status %d", e, e.Status, tt.kind, tt.status)
+			if e.Kind != tt.kind || e.Status != tt.status || e.Retryable() || e.Unsent {
+				t.Fatalf("got %v (status %d, unsent %v), want %v status %d, not retryable", e, e.Status, e.Unsent, tt.kind, tt.status)
 			}
 			if e.Detail != tt.detail {
 				t.Errorf("Detail %q, want %q", e.Detail, tt.detail)
@@ -137,8 +141,8 @@ func TestConnectionRefused(t *testing.T) {
 	l.Close()
 	o := newConn(t, "http://"+addr, nil)
 	_, err = o.NewChat(context.Background(), NewChatRequest{ClientID: "c"})
-	if e := asError(t, err); e.Kind != KindTransport || e.Op != "new-chat" {
-		t.Fatalf("got %v, want a new-chat transport error", e)
+	if e := asError(t, err); e.Kind != KindTransport || e.Op != "new-chat" || !e.Unsent || !e.Retryable() {
+		t.Fatalf("got %v (unsent %v), want a retryable new-chat transport error, unsent", e, e.Unsent)
 	}
 }
 

@@ -168,56 +168,19 @@ func (s *Server) render(tmpl string, rep *reply) string {
 	return b.String()
 }
 
-// appendTools appends the tools_executed and handoff_data fields.
-func (rep *reply) appendTools(b []byte, s *Server) []byte {
-	b = appendKey(b, false, "tools_executed")
-	b = append(b, '[')
-	first := true
-	entry := func(tool string) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, '{')
-		b = appendStrField(b, true, "tool", tool)
-		b = appendStrField(b, false, "status", "executed")
-		b = appendKey(b, false, "data")
-		b = append(b, '{')
-	}
+// tools returns the tools_executed and handoff_data fields.
+func (rep *reply) tools(s *Server) ([]toolWire, *handoffWire) {
+	tools := make([]toolWire, 0, 3)
 	if rep.lead {
-		entry("lead_capture")
-		f := true
-		for _, kv := range [...][2]string{{"email", rep.email}, {"phone", rep.phone}, {"name", rep.name}} {
-			if kv[1] != "" {
-				b = appendStrField(b, f, kv[0], kv[1])
-				f = false
-			}
-		}
-		b = append(b, '}', '}')
+		tools = append(tools, toolWire{Tool: "lead_capture", Status: "executed", Data: toolData{Email: rep.email, Phone: rep.phone, Name: rep.name}})
 	}
 	if rep.when != "" {
-		entry("appointment")
-		b = appendStrField(b, true, "when", rep.when)
-		b = append(b, '}', '}')
+		tools = append(tools, toolWire{Tool: "appointment", Status: "executed", Data: toolData{When: rep.when}})
 	}
 	queue := orDefault(s.agent.Tools.EmailHandoff.Queue, DefaultQueue)
-	if rep.handoff {
-		entry("email_handoff")
-		b = appendStrField(b, true, "reason", "customer asked to talk to a human")
-		b = appendStrField(b, false, "queue", queue)
-		b = append(b, '}', '}')
-	}
-	b = append(b, ']')
-	b = appendKey(b, false, "handoff_data")
 	if !rep.handoff {
-		return append(b, "null"...)
+		return tools, nil
 	}
-	b = append(b, '{')
-	b = appendStrField(b, true, "type", "email")
-	b = appendStrField(b, false, "summary", rep.summary)
-	b = appendStrField(b, false, "queue", queue)
-	if rep.email != "" {
-		b = appendStrField(b, false, "email", rep.email)
-	}
-	return append(b, '}')
+	tools = append(tools, toolWire{Tool: "email_handoff", Status: "executed", Data: toolData{Reason: "customer asked to talk to a human", Queue: queue}})
+	return tools, &handoffWire{Type: "email", Summary: rep.summary, Queue: queue, Email: rep.email}
 }

@@ -45,20 +45,14 @@ type oaRequest struct {
 
 // writeOpenAIError answers {"error": {"message", "type", "code"}}.
 func (s *Server) writeOpenAIError(w http.ResponseWriter, status int, typ, code, msg string) {
-	b := make([]byte, 0, len(msg)+96)
-	b = append(b, `{"error":{"message":`...)
-	b = appendJSONString(b, msg)
-	b = appendStrField(b, false, "type", typ)
-	b = appendKey(b, false, "code")
-	if code == "" {
-		b = append(b, "null"...)
-	} else {
-		b = appendJSONString(b, code)
+	e := oaErrorWire{Error: oaErrorBody{Message: msg, Type: typ}}
+	if code != "" {
+		e.Error.Code = &code
 	}
-	b = append(b, '}', '}')
+	b := appendJSON(nil, e)
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Length"] = contentLength(b)
 	w.WriteHeader(status)
 	s.byStatus[status].Add(1)
 	_, _ = w.Write(b)
@@ -81,9 +75,7 @@ func (s *Server) serveModels(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.health.Add(1)
-	b := []byte(`{"object":"list","data":[{"object":"model","owned_by":"agentsim","id":`)
-	b = appendJSONString(b, s.agentID)
-	b = append(b, "}]}"...)
+	b := appendJSON(nil, oaModelsWire{Object: "list", Data: []oaModelWire{{Object: "model", OwnedBy: "agentsim", ID: s.agentID}}})
 	s.writeBody(w, r, http.StatusOK, b, false, faultNone)
 }
 
@@ -178,31 +170,12 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 		s.openAITurns.Add(1)
 		return
 	}
-	b := sc.out[:0]
-	b = append(b, '{')
-	b = appendKey(b, true, "id")
-	b = appendID(b, "chatcmpl-", id)
-	b = appendStrField(b, false, "object", "chat.completion")
-	b = appendKey(b, false, "created")
-	b = strconv.AppendInt(b, s.now().Unix(), 10)
-	b = appendStrField(b, false, "model", *req.Model)
-	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
-	b = appendJSONString(b, rep.text)
-	if len(calls) > 0 {
-		b = append(b, `,"tool_calls":[`...)
-		for i, c := range calls {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = c.append(b, -1, c.args)
-		}
-		b = append(b, ']')
+	msg := &oaMessageWire{Role: "assistant", Content: &rep.text}
+	for _, c := range calls {
+		msg.ToolCalls = append(msg.ToolCalls, c.wire(-1, c.args))
 	}
-	b = append(b, `},"finish_reason":`...)
-	b = appendJSONString(b, finish)
-	b = append(b, `}],`...)
-	b = appendUsage(b, prompt, completion)
-	b = append(b, '}')
+	b := appendJSON(sc.out[:0], oaCompletionWire{ID: hexID("chatcmpl-", id), Object: "chat.completion", Created: s.now().Unix(), Model: *req.Model,
+		Choices: []oaChoiceWire{{Index: 0, Message: msg, FinishReason: &finish}}, Usage: usageWire(prompt, completion)})
 	sc.out = b
 	if s.openAIBody(w, r, b, f) {
 		s.openAITurns.Add(1)
@@ -226,16 +199,6 @@ func (s *Server) openAIBody(w http.ResponseWriter, r *http.Request, body []byte,
 	s.byStatus[http.StatusOK].Add(1)
 	_, _ = w.Write(body)
 	return true
-}
-
-func appendUsage(b []byte, prompt, completion int) []byte {
-	b = append(b, `"usage":{"prompt_tokens":`...)
-	b = strconv.AppendInt(b, int64(prompt), 10)
-	b = append(b, `,"completion_tokens":`...)
-	b = strconv.AppendInt(b, int64(completion), 10)
-	b = append(b, `,"total_tokens":`...)
-	b = strconv.AppendInt(b, int64(prompt+completion), 10)
-	return append(b, '}')
 }
 
 // messageText returns a message's content: a string, or the text parts of
@@ -266,51 +229,32 @@ type oaCall struct {
 	id, name, args string
 }
 
-// append appends the tool call object; index >= 0 adds "index" (streamed
+// wire returns the tool call object; index >= 0 sets "index" (streamed
 // deltas) and args is the (partial) arguments text.
-func (c oaCall) append(b []byte, index int, args string) []byte {
-	b = append(b, '{')
+func (c oaCall) wire(index int, args string) oaToolCallWire {
+	t := oaToolCallWire{ID: c.id, Type: "function", Function: oaFunctionWire{Name: c.name, Arguments: args}}
 	if index >= 0 {
-		b = append(b, `"index":`...)
-		b = strconv.AppendInt(b, int64(index), 10)
-		b = append(b, ',')
+		t.Index = &index
 	}
-	b = appendStrField(b, true, "id", c.id)
-	b = appendStrField(b, false, "type", "function")
-	b = append(b, `,"function":{"name":`...)
-	b = appendJSONString(b, c.name)
-	b = append(b, `,"arguments":`...)
-	b = appendJSONString(b, args)
-	return append(b, '}', '}')
+	return t
 }
 
 // toolCalls renders the tools that ran as OpenAI tool calls whose
 // arguments are the Optimly tools' data.
 func (rep *reply) toolCalls(s *Server) []oaCall {
 	var out []oaCall
-	obj := func(kv ...string) string {
-		b := []byte{'{'}
-		first := true
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] == "" {
-				continue
-			}
-			b = appendStrField(b, first, kv[i], kv[i+1])
-			first = false
-		}
-		return string(append(b, '}'))
-	}
+	obj := func(d toolData) string { return string(appendJSON(nil, d)) }
 	add := func(name, args string) {
 		out = append(out, oaCall{id: "call_" + strconv.Itoa(len(out)+1) + "_" + name, name: name, args: args})
 	}
 	if rep.lead {
-		add("lead_capture", obj("email", rep.email, "phone", rep.phone, "name", rep.name))
+		add("lead_capture", obj(toolData{Email: rep.email, Phone: rep.phone, Name: rep.name}))
 	}
 	if rep.when != "" {
-		add("appointment", obj("when", rep.when))
+		add("appointment", obj(toolData{When: rep.when}))
 	}
 	if rep.handoff {
-		add("email_handoff", obj("reason", "customer asked to talk to a human", "queue", orDefault(s.agent.Tools.EmailHandoff.Queue, DefaultQueue)))
+		add("email_handoff", obj(toolData{Reason: "customer asked to talk to a human", Queue: orDefault(s.agent.Tools.EmailHandoff.Queue, DefaultQueue)}))
 	}
 	return out
 }
@@ -323,50 +267,33 @@ func (s *Server) streamOpenAI(w http.ResponseWriter, r *http.Request, f fault, i
 	w.WriteHeader(http.StatusOK)
 	s.byStatus[http.StatusOK].Add(1)
 	rc := http.NewResponseController(w)
-	created := strconv.AppendInt(nil, s.now().Unix(), 10)
-	head := func(b []byte) []byte {
-		b = append(b, `data: {"id":`...)
-		b = appendID(b, "chatcmpl-", id)
-		b = append(b, `,"object":"chat.completion.chunk","created":`...)
-		b = append(b, created...)
-		b = appendStrField(b, false, "model", model)
-		return append(b, `,"choices":[`...)
+	created := s.now().Unix()
+	chunk := func(choices []oaChoiceWire, usage *oaUsageWire) []byte {
+		ev := append([]byte(nil), "data: "...)
+		ev = appendJSON(ev, oaCompletionWire{ID: hexID("chatcmpl-", id), Object: "chat.completion.chunk", Created: created, Model: model, Choices: choices, Usage: usage})
+		return append(ev, "\n\n"...)
 	}
-	var events [][]byte
-	ev := head(nil)
-	events = append(events, append(ev, `{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`+"\n\n"...))
+	delta := func(d *oaMessageWire, finish *string) []byte {
+		return chunk([]oaChoiceWire{{Index: 0, Delta: d, FinishReason: finish}}, nil)
+	}
+	empty := ""
+	events := [][]byte{delta(&oaMessageWire{Role: "assistant", Content: &empty}, nil)}
 	for _, word := range splitWords(text) {
-		ev := head(nil)
-		ev = append(ev, `{"index":0,"delta":{"content":`...)
-		ev = appendJSONString(ev, word)
-		events = append(events, append(ev, `},"finish_reason":null}]}`+"\n\n"...))
+		events = append(events, delta(&oaMessageWire{Content: &word}, nil))
 	}
 	for i, c := range calls {
 		half := len(c.args) / 2
 		for k, part := range []string{c.args[:half], c.args[half:]} {
-			ev := head(nil)
-			ev = append(ev, `{"index":0,"delta":{"tool_calls":[`...)
-			if k == 0 {
-				ev = c.append(ev, i, part)
-			} else {
-				ev = append(ev, `{"index":`...)
-				ev = strconv.AppendInt(ev, int64(i), 10)
-				ev = append(ev, `,"function":{"arguments":`...)
-				ev = appendJSONString(ev, part)
-				ev = append(ev, `}}`...)
+			t := c.wire(i, part)
+			if k > 0 {
+				t = oaToolCallWire{Index: t.Index, Function: oaFunctionWire{Arguments: part}}
 			}
-			events = append(events, append(ev, `]},"finish_reason":null}]}`+"\n\n"...))
+			events = append(events, delta(&oaMessageWire{ToolCalls: []oaToolCallWire{t}}, nil))
 		}
 	}
-	ev = head(nil)
-	ev = append(ev, `{"index":0,"delta":{},"finish_reason":`...)
-	ev = appendJSONString(ev, finish)
-	events = append(events, append(ev, "}]}\n\n"...))
+	events = append(events, delta(&oaMessageWire{}, &finish))
 	if usage {
-		ev = head(nil)
-		ev = append(ev, "],"...)
-		ev = appendUsage(ev, prompt, completion)
-		events = append(events, append(ev, "}\n\n"...))
+		events = append(events, chunk([]oaChoiceWire{}, usageWire(prompt, completion)))
 	}
 	events = append(events, []byte("data: [DONE]\n\n"))
 	for i, ev := range events {

@@ -375,24 +375,16 @@ type fieldError struct {
 }
 
 // validationDetail renders FastAPI-style 422 details.
-func validationDetail(errs []fieldError) []byte {
-	b := []byte{'['}
+func validationDetail(errs []fieldError) []validationWire {
+	out := make([]validationWire, len(errs))
 	for i, e := range errs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"loc":["body"`...)
+		loc := []string{"body"}
 		if e.field != "" {
-			b = append(b, ',')
-			b = appendJSONString(b, e.field)
+			loc = append(loc, e.field)
 		}
-		b = append(b, `],"msg":`...)
-		b = appendJSONString(b, e.msg)
-		b = append(b, `,"type":`...)
-		b = appendJSONString(b, e.typ)
-		b = append(b, '}')
+		out[i] = validationWire{Loc: loc, Msg: e.msg, Type: e.typ}
 	}
-	return append(b, ']')
+	return out
 }
 
 type callRequest struct {
@@ -484,21 +476,12 @@ func (s *Server) newChat(w http.ResponseWriter, r *http.Request, sc *scratch, f 
 	}
 	now := s.now()
 	id := draw(s.agent.Seed, saltChat, s.chatSeq.Add(1))
-	c := &chat{id: string(appendID(nil, "chat_", id)), clientID: *req.ClientID, created: now}
-	c.id = c.id[1 : len(c.id)-1] // unquote
+	c := &chat{id: hexID("chat_", id), clientID: *req.ClientID, created: now}
 	s.mu.Lock()
 	s.chats[c.id] = c
 	s.mu.Unlock()
 
-	b := sc.out[:0]
-	b = append(b, '{')
-	b = appendStrField(b, true, "chat_id", c.id)
-	b = appendStrField(b, false, "agent_id", s.agentID)
-	b = appendStrField(b, false, "client_id", c.clientID)
-	b = appendKey(b, false, "created_at")
-	b = appendTime(b, now)
-	b = appendStrField(b, false, "status", "active")
-	b = append(b, '}')
+	b := appendJSON(sc.out[:0], newChatWire{ChatID: c.id, AgentID: s.agentID, ClientID: c.clientID, CreatedAt: stamp(now), Status: "active"})
 	sc.out = b
 	if s.writeBody(w, r, http.StatusOK, b, true, f) {
 		s.newChats.Add(1)
@@ -545,32 +528,15 @@ func (s *Server) turn(w http.ResponseWriter, r *http.Request, sc *scratch, f fau
 	c.history = append(c.history, histMsg{userID, true, content, now}, histMsg{replyID, false, rep.text, now})
 	c.mu.Unlock()
 
-	b := sc.out[:0]
-	b = append(b, '{')
+	var b []byte
 	if v2 {
-		b = appendStrField(b, true, "agent_id", s.agentID)
-		b = appendStrField(b, false, "chat_id", c.id)
-		b = appendStrField(b, false, "response", rep.text)
+		tools, handoff := rep.tools(s)
+		b = appendJSON(sc.out[:0], v2Wire{AgentID: s.agentID, ChatID: c.id, Response: rep.text,
+			MessageID: hexID("msg_", replyID), Timestamp: stamp(now), Tools: tools, HandoffData: handoff,
+			Metadata: metaWire{ProcessingTime: lat.Seconds(), TokensUsed: int64(float64(rep.wordsIn+rep.wordsOut)*1.3 + 0.5), KnowledgeChunksUsed: int64(rep.matched)}})
 	} else {
-		b = appendStrField(b, true, "response", rep.text)
-		b = appendStrField(b, false, "chat_id", c.id)
+		b = appendJSON(sc.out[:0], v1Wire{Response: rep.text, ChatID: c.id, MessageID: hexID("msg_", replyID), Timestamp: stamp(now)})
 	}
-	b = appendKey(b, false, "message_id")
-	b = appendID(b, "msg_", replyID)
-	b = appendKey(b, false, "timestamp")
-	b = appendTime(b, now)
-	if v2 {
-		b = rep.appendTools(b, s)
-		b = appendKey(b, false, "metadata")
-		b = append(b, `{"processing_time":`...)
-		b = appendFloat(b, lat.Seconds())
-		b = append(b, `,"tokens_used":`...)
-		b = strconv.AppendInt(b, int64(float64(rep.wordsIn+rep.wordsOut)*1.3+0.5), 10)
-		b = append(b, `,"knowledge_chunks_used":`...)
-		b = strconv.AppendInt(b, int64(rep.matched), 10)
-		b = append(b, '}')
-	}
-	b = append(b, '}')
 	sc.out = b
 	if s.writeBody(w, r, http.StatusOK, b, true, f) {
 		if v2 {
@@ -587,28 +553,17 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, sc *scratch, f 
 		s.writeError(w, http.StatusNotFound, "not_found", "Chat not found", true)
 		return
 	}
-	b := sc.out[:0]
-	b = append(b, '[')
 	c.mu.Lock()
+	list := make([]historyWire, len(c.history))
 	for i, m := range c.history {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '{')
-		b = appendKey(b, true, "message_id")
-		b = appendID(b, "msg_", m.id)
 		sender := "assistant"
 		if m.user {
 			sender = "user"
 		}
-		b = appendStrField(b, false, "sender", sender)
-		b = appendStrField(b, false, "content", m.content)
-		b = appendKey(b, false, "timestamp")
-		b = appendTime(b, m.at)
-		b = append(b, '}')
+		list[i] = historyWire{MessageID: hexID("msg_", m.id), Sender: sender, Content: m.content, Timestamp: stamp(m.at)}
 	}
 	c.mu.Unlock()
-	b = append(b, ']')
+	b := appendJSON(sc.out[:0], list)
 	sc.out = b
 	if s.writeBody(w, r, http.StatusOK, b, true, f) {
 		s.messages.Add(1)
@@ -661,26 +616,21 @@ func (s *Server) writeValidation(w http.ResponseWriter, errs []fieldError) {
 
 // writeError answers an error with a text detail.
 func (s *Server) writeError(w http.ResponseWriter, status int, code, detail string, counted bool) {
-	s.writeErrorJSON(w, status, code, appendJSONString(nil, detail), counted)
+	s.writeErrorJSON(w, status, code, detail, counted)
 }
 
 // writeErrorJSON answers {"detail":DETAIL}, or in the envelope
 // {"success":false,"error":CODE,"detail":DETAIL}.
-func (s *Server) writeErrorJSON(w http.ResponseWriter, status int, code string, detail []byte, counted bool) {
-	b := make([]byte, 0, len(detail)+64)
+func (s *Server) writeErrorJSON(w http.ResponseWriter, status int, code string, detail any, counted bool) {
+	var b []byte
 	if s.agent.Envelope {
-		b = append(b, `{"success":false,"error":`...)
-		b = appendJSONString(b, code)
-		b = append(b, ',')
+		b = appendJSON(nil, envelopeErrorWire{Error: code, Detail: detail})
 	} else {
-		b = append(b, '{')
+		b = appendJSON(nil, errorWire{Detail: detail})
 	}
-	b = append(b, `"detail":`...)
-	b = append(b, detail...)
-	b = append(b, '}')
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Length"] = contentLength(b)
 	w.WriteHeader(status)
 	if counted {
 		s.byStatus[status].Add(1)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # bench/all.sh — every load benchmark of evalrun in one go, then one
 # summary table (docs/performance.md):
-#   rate.sh    open-model rate accuracy and schedule lag
+#   rate.sh    open-model rate accuracy and schedule lag (load engine and CLI)
 #   co.sh      coordinated omission: reported vs true p99
-#   memory.sh  RSS with 10,000 conversations in flight (open and closed) and a soak
-#   peers.sh   calls/s and CPU per call against wrk, hey and vegeta
+#   memory.sh  RSS with 10,000 conversations in flight (open and closed; load
+#              engine and CLI) and a soak
+#   peers.sh   the evalrun CLI's calls/s, CPU per call and TCP connections
+#              beside vegeta, hey, wrk and bombardier
 #   load10k.sh loading and validating 10,000 scenario files (library and CLI)
 #   soak.sh    the reliability soak (bench/soak), a quick RUNS=${SOAK_RUNS:-20}
 # Logs go to $LOGDIR (default bench/out/<UTC time>). Each script keeps its
@@ -52,12 +54,15 @@ echo "|---|---|---|"
 row() { printf '| %s | %s | %s |\n' "$1" "$2" "${3:-(not run)}"; }
 row "rate accuracy (rate.sh)" "±0.5% of 2,000/s" "$(get rate 'achieved rate')"
 row "schedule lag (rate.sh)" "p99 < 2 ms" "$(get rate 'schedule lag p50')"
+row "rate, the CLI (rate.sh)" "every arrival started" "$(get rate 'conversations started .* new chats')"
+row "schedule lag, the CLI (rate.sh)" "p99 < 2 ms" "$(get rate 'schedule lag p50 [0-9]+µs  p99 [0-9]+µs  max')"
 row "coordinated omission, open (co.sh)" "reported p99 within 10% of true" "$(get co 'reported/true p99')"
-row "memory, 10,000 in flight, open (memory.sh)" "peak RSS < 300 MB" "$(get memory 'peak RSS')"
+row "memory, 10,000 in flight, open (memory.sh)" "peak RSS < 300 MB" "$(get memory 'peak RSS \(VmHWM\)')"
+row "memory, 10,000 in flight, the CLI (memory.sh)" "peak RSS < 300 MB" "$(get memory 'peak RSS [0-9]')"
 row "memory, 10,000 in flight, closed (memory.sh)" "peak RSS < 300 MB" "$(get memory-closed 'peak RSS')"
 row "soak RSS (memory.sh)" "growth < 10% after the first minute" "$(get memory 'growth from the first minute|run shorter than')"
 if [[ -f $LOGDIR/peers.log ]]; then
-	# "   goal evalrun ≥ 0.6× wrk's calls/s: 0.58× — MISSED" under "== server …"
+	# "   goal evalrun calls/s ≥ 1.0× vegeta's: 1.14× — met …" under "== server …"
 	while IFS=$'\t' read -r cfg goal result; do
 		row "peers (peers.sh), $cfg" "$goal" "$result"
 	done < <(awk '/^== server/ { cfg = ($0 ~ /pinned/) ? "server and generator pinned" : "shared CPUs" }

@@ -1,55 +1,62 @@
 #!/usr/bin/env bash
-# evalrun against the load generators people use: wrk, hey and vegeta drive
-# POST /external/agent/v2 of the zero-latency simulated agent on loopback
-# with the same body, at the same concurrency, for the same time; evalrun
-# runs a one-turn scenario (expectations checked, quota budget charged,
-# intended-time histograms, no rate limit) on chats opened before the run.
-# The tools take turns (wrk hey vegeta evalrun wrk hey …) for ROUNDS rounds,
-# first with server and generator sharing both CPUs, then with the server
-# pinned to CPU 0 and the generator to CPU 1 (taskset). The table has the
-# median calls/s, p50, p99 and CPU seconds per 1,000 calls of each load
-# generator, its peak RSS, and evalrun's ratio to each (bench/peers).
+# The evalrun CLI beside the load generators people use — vegeta, hey, wrk
+# and bombardier — against one plain Go net/http server answering the
+# Optimly API shape with encoding/json (bench/optimlyserver), on loopback.
+#
+# evalrun runs what users run: `evalrun run --target URL --concurrency N
+# --duration D --limit none` on bench/testdata/ten-turn.yaml (a new chat and
+# ten messages, expectations on the last), no think time. The peers POST one
+# message to /external/agent/v2 with N connections/workers. The tools take
+# turns (evalrun vegeta hey wrk bombardier evalrun …) for ROUNDS rounds.
+# The server counts the calls and the TCP connections of each run; CPU per
+# call is the tool's user + system time (wait4's rusage) over the server's
+# count; the load average is printed with every run (bench/peers).
 #
 # Missing tools are installed into bench/.tools/bin (GOBIN) — vegeta
-# v12.13.0 and hey v0.1.5 with `go install` — and wrk from the Debian
-# package (apt-get, as root) when it is not on PATH.
+# v12.13.0, hey v0.1.5 and bombardier v1.2.6 with `go install` — and wrk
+# from the Debian package (apt-get, as root) when it is not on PATH.
 #
-#   bench/peers.sh
-#   ROUNDS=5 DURATION=5s CONCURRENCY=100 bench/peers.sh
-#   PIN=on TOOLS=hey,evalrun bench/peers.sh
+#   bench/peers.sh                                    # ROUNDS=3 DURATION=5s CONCURRENCY=50 PIN=off
+#   PIN=off,on TOOLS=evalrun,vegeta bench/peers.sh
+#   EVALRUN_CPUPROFILE=/tmp/cpu.prof TOOLS=evalrun ROUNDS=1 bench/peers.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
 CONCURRENCY=${CONCURRENCY:-50}
-TOOLS=${TOOLS:-wrk,hey,vegeta,evalrun}
-PIN=${PIN:-off,on}
+TOOLS=${TOOLS:-evalrun,vegeta,hey,wrk,bombardier}
+PIN=${PIN:-off}
 tools=$PWD/bench/.tools/bin
 mkdir -p "$tools"
 
-if [[ ! -x $tools/vegeta ]]; then
-	echo "installing vegeta v12.13.0 into $tools"
-	GOBIN=$tools go install github.com/tsenart/vegeta/v12@v12.13.0
-fi
-if [[ ! -x $tools/hey ]]; then
-	echo "installing hey v0.1.5 into $tools"
-	GOBIN=$tools go install github.com/rakyll/hey@v0.1.5
-fi
-if ! command -v wrk >/dev/null; then
+install_go() { # name module@version
+	if [[ ! -x $tools/$1 ]]; then
+		echo "installing $2 into $tools"
+		GOBIN=$tools go install "$2"
+	fi
+}
+install_go vegeta github.com/tsenart/vegeta/v12@v12.13.0
+install_go hey github.com/rakyll/hey@v0.1.5
+install_go bombardier github.com/codesenberg/bombardier@v1.2.6
+if [[ ,$TOOLS, == *,wrk,* ]] && ! command -v wrk >/dev/null; then
 	if [[ $(id -u) -ne 0 ]]; then
 		echo "wrk is missing: install the Debian package (sudo apt-get install wrk) and run again" >&2
 		exit 1
 	fi
 	echo "installing wrk (Debian package)"
-	apt-get update -qq
-	apt-get install -y -qq wrk >/dev/null
+	apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 fi
-for t in taskset; do command -v $t >/dev/null || { echo "$t is missing (util-linux)" >&2; exit 1; }; done
+if [[ $PIN == *on* ]]; then
+	command -v taskset >/dev/null || { echo "taskset is missing (util-linux)" >&2; exit 1; }
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/loadbench" ./bench/loadbench
+go build -o "$tmp/evalrun" ./cmd/evalrun
+go build -o "$tmp/optimlyserver" ./bench/optimlyserver
 go build -o "$tmp/peers" ./bench/peers
-echo "go: $(go version); wrk: $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); hey v0.1.5; vegeta v12.13.0"
-"$tmp/peers" -loadbench "$tmp/loadbench" -bin "$tools" -rounds "$ROUNDS" -duration "$DURATION" \
+wrkv=absent
+if command -v wrk >/dev/null; then wrkv=$( (wrk -v 2>&1 || true) | head -n1 | cut -d' ' -f1-2); fi
+echo "go: $(go version); $wrkv; vegeta v12.13.0; hey v0.1.5; bombardier v1.2.6"
+"$tmp/peers" -server "$tmp/optimlyserver" -evalrun "$tmp/evalrun" -bin "$tools" -rounds "$ROUNDS" -duration "$DURATION" \
 	-concurrency "$CONCURRENCY" -tools "$TOOLS" -pin "$PIN"

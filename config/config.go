@@ -79,7 +79,12 @@ type Judge struct {
 	URL       string
 	Model     string
 	APIKeyEnv string
-	Pos       Pos
+	// Limit is the judge's own rate limit as written (COUNT/UNIT, e.g.
+	// "2/s" or "60/min"; the CLI parses it like --limit); "" means none.
+	// LimitPos is where it is written.
+	Limit    string
+	LimitPos Pos
+	Pos      Pos
 }
 
 // Pos is a place in the file; Line and Col are 1-based.
@@ -335,11 +340,11 @@ func (p *parser) targets(v *yaml.Node) {
 	}
 }
 
-var judgeKeys = []string{"url", "model", "api_key_env"}
+var judgeKeys = []string{"url", "model", "api_key_env", "limit"}
 
 func (p *parser) judge(v *yaml.Node) {
 	if v.Kind != yaml.MappingNode {
-		p.errf(v, "judge: want a mapping with url, model, api_key_env, got %s", kindName(v))
+		p.errf(v, "judge: want a mapping with url, model, api_key_env, limit, got %s", kindName(v))
 		return
 	}
 	j := &Judge{Pos: p.pos(v)}
@@ -352,6 +357,9 @@ func (p *parser) judge(v *yaml.Node) {
 			j.Model, _ = p.scalar("judge.model", val)
 		case "api_key_env":
 			j.APIKeyEnv, _ = p.scalar("judge.api_key_env", val)
+		case "limit":
+			j.Limit, _ = p.scalar("judge.limit", val)
+			j.LimitPos = p.pos(val)
 		default:
 			p.errf(k, "unknown key %q in judge%s; valid keys: %s", k.Value, suggest(k.Value, judgeKeys), strings.Join(judgeKeys, ", "))
 		}

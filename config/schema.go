@@ -134,7 +134,10 @@ func settingSchema(s SettingSpec) map[string]any {
 			map[string]any{"const": 0},
 		}}
 	default:
-		v = map[string]any{"type": []any{"string", "number", "boolean"}}
+		// anyOf, not a union "type", which ajv's strict mode rejects.
+		v = map[string]any{"anyOf": []any{
+			map[string]any{"type": "string"}, map[string]any{"type": "number"}, map[string]any{"type": "boolean"},
+		}}
 	}
 	if s.Repeatable {
 		v = map[string]any{"anyOf": []any{v, map[string]any{"type": "array", "items": v}}}
@@ -172,7 +175,7 @@ var targetDocs = map[string]string{
 	"api_version":         "optimly: 2 (default, /external/agent/v2) or 1 (legacy /external/agent)",
 	"ca_cert":             "PEM file of CA certificates trusted besides the system roots",
 	"allow_insecure_http": "allow plain http:// to a host that is not loopback",
-	"timeout":             "timeout of one agent call, e.g. 30s",
+	"timeout":             "timeout of one agent call attempt, e.g. 30s; not re-sent once the request was written",
 }
 
 func targetSchema() map[string]any {
@@ -217,7 +220,9 @@ func targetSchema() map[string]any {
 		"properties":           props,
 		"required":             []any{"name"},
 		"dependentSchemas":     dep,
-		"not":                  map[string]any{"required": []any{"url", "agent"}},
+		// The keys are defined beside required for ajv's strict mode
+		// (strictRequired).
+		"not": map[string]any{"required": []any{"url", "agent"}, "properties": map[string]any{"url": true, "agent": true}},
 	}
 }
 
@@ -225,6 +230,7 @@ var judgeDocs = map[string]string{
 	"url":         "base URL of an OpenAI-compatible chat-completions endpoint",
 	"model":       "the grading model",
 	"api_key_env": "the environment variable holding the judge's API key",
+	"limit":       "the judge's own rate limit, COUNT/UNIT as --limit (e.g. 2/s, 60/min); retries included",
 }
 
 func judgeSchema() map[string]any {
@@ -232,6 +238,7 @@ func judgeSchema() map[string]any {
 	for _, k := range judgeKeys {
 		props[k] = map[string]any{"type": "string", "minLength": 1, "description": judgeDocs[k]}
 	}
+	props["limit"].(map[string]any)["pattern"] = `^\s*[0-9.eE+]+\s*/\s*[a-z]+\s*$`
 	return map[string]any{
 		"type":                 "object",
 		"additionalProperties": false,

@@ -18,6 +18,10 @@
 // headroom the next run sees is the quota minus the calls used minus the live
 // reservations of others. The run charges the calls it sends (Charge), which
 // moves them from its reservation to the used count, and releases what is left
-// at the end (Release). A reservation whose process is gone, or that is older
-// than StaleAfter, is ignored and dropped at the next write.
+// at the end (Release). A reservation whose process is gone (killed), or that
+// is older than StaleAfter, is settled as spent: its whole remaining calls are
+// added to the used count (and to Usage.Settled), never dropped, since the
+// calls the run sent after its last flush are in no ledger. Counts are
+// bounded (MaxCalls per entry; sums saturate), and an entry out of range is
+// refused with its JSON path and field.
 package ledger

@@ -35,7 +35,11 @@ type cycleEntry struct {
 	Updated time.Time `json:"updated"`
 	// Exhausted is when a server last said the quota was used up in this
 	// cycle; zero if never.
-	Exhausted    time.Time               `json:"exhausted,omitzero"`
+	Exhausted time.Time `json:"exhausted,omitzero"`
+	// Settled is the part of Calls charged from the reservations of runs
+	// whose process was gone (Ledger.settle), SettledRuns how many runs.
+	Settled      int64                   `json:"settled,omitempty"`
+	SettledRuns  int                     `json:"settled_runs,omitempty"`
 	Reservations map[string]*reservation `json:"reservations,omitempty"`
 }
 
@@ -91,17 +95,42 @@ func decode(data []byte) (*file, error) {
 			if c == nil {
 				return nil, fmt.Errorf("%s: null entry", where)
 			}
-			if c.Calls < 0 {
-				return nil, fmt.Errorf("%s.calls: %d is negative", where, c.Calls)
+			if err := checkCount(where+".calls", c.Calls); err != nil {
+				return nil, err
+			}
+			if err := checkCount(where+".settled", c.Settled); err != nil {
+				return nil, err
+			}
+			if c.Settled > c.Calls {
+				return nil, fmt.Errorf("%s.settled: %d is more than the calls (%d) it is part of", where, c.Settled, c.Calls)
+			}
+			if c.SettledRuns < 0 {
+				return nil, fmt.Errorf("%s.settled_runs: %d is negative", where, c.SettledRuns)
 			}
 			for run, r := range c.Reservations {
-				if r == nil || r.Calls < 0 {
-					return nil, fmt.Errorf("%s.reservations.%q: missing or negative calls", where, run)
+				if r == nil {
+					return nil, fmt.Errorf("%s.reservations.%q: null entry", where, run)
+				}
+				if err := checkCount(fmt.Sprintf("%s.reservations.%q.calls", where, run), r.Calls); err != nil {
+					return nil, err
 				}
 			}
 		}
 	}
 	return f, nil
+}
+
+// checkCount refuses a count that cannot be right: negative, or more than
+// MaxCalls (no plan comes near it; such a number is corruption, and sums of
+// it would overflow).
+func checkCount(where string, n int64) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("%s: %d is negative", where, n)
+	case n > MaxCalls:
+		return fmt.Errorf("%s: %d is more than any quota (at most %d calls)", where, n, int64(MaxCalls))
+	}
+	return nil
 }
 
 // encode returns the ledger file's bytes, indented for people who look.

@@ -14,6 +14,23 @@ import (
 // been made on another machine sharing the file).
 const StaleAfter = 24 * time.Hour
 
+// MaxCalls is the largest count of calls one ledger entry may hold (a used
+// count, a settled count or a reservation): far above any plan. A file with
+// more is refused as corrupt, naming the entry and field.
+const MaxCalls = 1_000_000_000_000_000
+
+// maxSum caps every sum of counts (saturating arithmetic), so a caller can
+// still double a sum and add a count without overflowing an int64.
+const maxSum = 1 << 60
+
+// satAdd returns a+b for non-negative a and b, saturated at maxSum.
+func satAdd(a, b int64) int64 {
+	if a >= maxSum || b >= maxSum || a+b >= maxSum {
+		return maxSum
+	}
+	return a + b
+}
+
 // DefaultLockTimeout is how long an operation waits for another process to
 // release the ledger's lock before it gives up.
 const DefaultLockTimeout = 30 * time.Second
@@ -39,8 +56,16 @@ type Ledger struct {
 
 // Usage is what the ledger knows of one key in one billing cycle.
 type Usage struct {
-	// Calls is the number of agent calls charged (sent) in the cycle.
+	// Calls is the number of agent calls charged (sent) in the cycle,
+	// Settled included.
 	Calls int64
+	// Settled is the part of Calls that comes from the reservations of runs
+	// whose process is gone (killed): each such reservation is counted as
+	// spent in full, since the calls the run sent after its last flush are
+	// in no ledger.
+	Settled int64
+	// SettledRuns is how many runs' reservations were settled so.
+	SettledRuns int
 	// Reserved is the calls held by live reservations of other runs (and of
 	// the asking run, if it holds one), not yet charged.
 	Reserved int64
@@ -171,8 +196,8 @@ func (l *Ledger) Reserve(fp, cycle, runID, target string, decide func(Usage) (in
 		if err != nil {
 			return err
 		}
-		if n < 0 {
-			return fmt.Errorf("ledger: reserve: negative call count %d", n)
+		if n < 0 || n > MaxCalls {
+			return fmt.Errorf("ledger: reserve: call count %d is out of range (0 to %d)", n, int64(MaxCalls))
 		}
 		c := f.cycle(fp, cycle, true)
 		if target != "" {
@@ -197,15 +222,15 @@ func (l *Ledger) Charge(fp, cycle, runID string, n int64) error {
 	if err := checkIDs(fp, cycle); err != nil {
 		return err
 	}
-	if n < 0 {
-		return fmt.Errorf("ledger: charge: negative call count %d", n)
+	if n < 0 || n > MaxCalls {
+		return fmt.Errorf("ledger: charge: call count %d is out of range (0 to %d)", n, int64(MaxCalls))
 	}
 	if n == 0 {
 		return nil
 	}
 	return l.locked(true, func(f *file) error {
 		c := f.cycle(fp, cycle, true)
-		c.Calls += n
+		c.Calls = min(satAdd(c.Calls, n), MaxCalls)
 		if r := c.Reservations[runID]; runID != "" && r != nil {
 			r.Calls = max(r.Calls-n, 0)
 		}
@@ -239,7 +264,7 @@ func (l *Ledger) MarkExhausted(fp, cycle string, quotaCalls int64) error {
 	}
 	return l.locked(true, func(f *file) error {
 		c := f.cycle(fp, cycle, true)
-		c.Calls = max(c.Calls, quotaCalls)
+		c.Calls = max(c.Calls, min(quotaCalls, MaxCalls))
 		c.Exhausted = l.now().UTC()
 		c.Updated = c.Exhausted
 		return nil
@@ -264,7 +289,8 @@ func (l *Ledger) Reset(fp, cycle string) error {
 }
 
 // usage sums fp's entry in cycle, counting only live reservations other than
-// runID's.
+// runID's as reserved, and the reservations of runs that are gone as spent
+// (settled; see settle). Sums saturate.
 func (l *Ledger) usage(f *file, fp, cycle, runID string) Usage {
 	var u Usage
 	if k := f.Keys[fp]; k != nil {
@@ -274,17 +300,25 @@ func (l *Ledger) usage(f *file, fp, cycle, runID string) Usage {
 	if c == nil {
 		return u
 	}
-	u.Calls, u.Exhausted, u.Updated = c.Calls, c.Exhausted, c.Updated
+	u.Calls, u.Settled, u.SettledRuns, u.Exhausted, u.Updated = c.Calls, c.Settled, c.SettledRuns, c.Exhausted, c.Updated
 	for id, r := range c.Reservations {
-		if id != runID && l.live(r) {
-			u.Reserved += r.Calls
+		switch {
+		case !l.live(r):
+			if r.Calls > 0 {
+				u.Calls = satAdd(u.Calls, r.Calls)
+				u.Settled = satAdd(u.Settled, r.Calls)
+				u.SettledRuns++
+			}
+		case id != runID:
+			u.Reserved = satAdd(u.Reserved, r.Calls)
 		}
 	}
 	return u
 }
 
 // live reports whether a reservation still holds: not older than StaleAfter
-// and, when made on this host, its process still exists.
+// and, when made on this host, its process still exists. A reservation that
+// no longer holds is settled as spent, never dropped (see settle).
 func (l *Ledger) live(r *reservation) bool {
 	if l.now().Sub(r.Created) > StaleAfter {
 		return false
@@ -295,12 +329,24 @@ func (l *Ledger) live(r *reservation) bool {
 	return true
 }
 
-// prune drops dead reservations and empty reservation maps.
-func (l *Ledger) prune(f *file) {
+// settle charges the whole remaining reservation of every run that is gone
+// (its process killed, or the reservation older than StaleAfter) as spent,
+// and drops empty reservations and reservation maps. A run flushes its count
+// every second and sends no call beyond its reservation, so the calls it
+// sent but had not flushed when it was killed are at most what remains of
+// its reservation: counting all of it keeps the next run's headroom at or
+// below the quota minus the calls the agent received.
+func (l *Ledger) settle(f *file) {
 	for _, k := range f.Keys {
 		for _, c := range k.Cycles {
 			for id, r := range c.Reservations {
-				if r.Calls == 0 || !l.live(r) {
+				switch {
+				case r.Calls == 0:
+					delete(c.Reservations, id)
+				case !l.live(r):
+					c.Calls = min(satAdd(c.Calls, r.Calls), MaxCalls)
+					c.Settled = min(satAdd(c.Settled, r.Calls), MaxCalls)
+					c.SettledRuns++
 					delete(c.Reservations, id)
 				}
 			}
@@ -364,7 +410,7 @@ func (l *Ledger) locked(write bool, fn func(*file) error) (err error) {
 	if !write {
 		return nil
 	}
-	l.prune(f)
+	l.settle(f)
 	return l.write(f)
 }
 

@@ -243,7 +243,10 @@ func TestReservationProtocol(t *testing.T) {
 	}
 }
 
-func TestStaleReservationsIgnored(t *testing.T) {
+// TestGoneReservationsSettledAsSpent: a reservation whose process is gone
+// (or too old to trust) is counted as spent in full, never dropped: the run
+// may have sent calls it had not flushed before it was killed.
+func TestGoneReservationsSettledAsSpent(t *testing.T) {
 	l := newLedger(t)
 	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
 	l.now = func() time.Time { return now }
@@ -278,15 +281,89 @@ func TestStaleReservationsIgnored(t *testing.T) {
 	if u.Reserved != 1001 {
 		t.Errorf("reserved %d, want 1001 (live 1 + other host 1000)", u.Reserved)
 	}
-	// The next write drops the stale ones from the file.
+	// Gone: dead-pid 10 + too-old 100 + other-host-old 10000, spent.
+	const settled = 10 + 100 + 10000
+	if u.Calls != settled || u.Settled != settled || u.SettledRuns != 3 {
+		t.Errorf("before the next write: calls %d, settled %d of %d runs; want %d of 3", u.Calls, u.Settled, u.SettledRuns, settled)
+	}
+	// The next write settles them in the file: same numbers, reservations gone.
 	if err := l.Add(fpA, cyc, 1); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(l.Path())
 	for _, gone := range []string{"dead-pid", "too-old", "other-host-old"} {
 		if strings.Contains(string(data), gone) {
-			t.Errorf("stale reservation %q still in the file", gone)
+			t.Errorf("settled reservation %q still in the file", gone)
 		}
+	}
+	u, err = l.Usage(fpA, cyc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Calls != settled+1 || u.Settled != settled || u.SettledRuns != 3 || u.Reserved != 1001 {
+		t.Errorf("after the write: %+v; want calls %d, settled %d of 3 runs, reserved 1001", u, settled+1, settled)
+	}
+}
+
+// TestHugeReservationsRefused: two reservations of nearly 2^63 calls used
+// to wrap the sum negative and show more headroom than the quota. Such an
+// entry is refused, naming the file, the entry and the field; sums of valid
+// entries saturate.
+func TestHugeReservationsRefused(t *testing.T) {
+	dir := t.TempDir()
+	huge := `{"version": 1, "keys": {"0123456789ab": {"cycles": {"2025-03-01": {"calls": 10, "updated": "2025-03-02T00:00:00Z", "reservations": {
+	  "a": {"calls": 9223372036854775800, "pid": 1, "host": "elsewhere", "created": "2099-01-01T00:00:00Z"},
+	  "b": {"calls": 9223372036854775800, "pid": 1, "host": "elsewhere", "created": "2099-01-01T00:00:00Z"}}}}}}}`
+	for name, tc := range map[string]struct{ content, field string }{
+		"huge reservations": {huge, `keys.0123456789ab.cycles.2025-03-01.reservations.`},
+		"huge calls":        {`{"version": 1, "keys": {"0123456789ab": {"cycles": {"2025-03-01": {"calls": 9223372036854775807}}}}}`, "keys.0123456789ab.cycles.2025-03-01.calls"},
+		"calls overflow":    {`{"version": 1, "keys": {"0123456789ab": {"cycles": {"2025-03-01": {"calls": 92233720368547758070}}}}}`, "calls"},
+		"settled > calls":   {`{"version": 1, "keys": {"0123456789ab": {"cycles": {"2025-03-01": {"calls": 1, "settled": 5}}}}}`, "keys.0123456789ab.cycles.2025-03-01.settled"},
+		"negative reserve":  {`{"version": 1, "keys": {"0123456789ab": {"cycles": {"2025-03-01": {"calls": 1, "reservations": {"r": {"calls": -1, "pid": 1, "created": "2099-01-01T00:00:00Z"}}}}}}}`, `reservations."r".calls`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".json")
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(path)
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("Open error %v, want one naming %s and %s", err, path, tc.field)
+			}
+		})
+	}
+
+	// Valid entries at the bound, many of them: the sum saturates and
+	// never goes negative.
+	l := newLedger(t)
+	f, err := l.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.cycle(fpA, cyc, true)
+	c.Calls = MaxCalls
+	c.Reservations = map[string]*reservation{}
+	for i := range 5000 {
+		c.Reservations["r"+strconv.Itoa(i)] = &reservation{Calls: MaxCalls, PID: 1, Host: "elsewhere", Created: l.now().UTC()}
+	}
+	if err := l.write(f); err != nil {
+		t.Fatal(err)
+	}
+	u, err := l.Usage(fpA, cyc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Reserved <= 0 || u.Reserved > maxSum || u.Calls != MaxCalls {
+		t.Errorf("usage %+v: want reserved saturated in (0, %d]", u, int64(maxSum))
+	}
+	if err := l.Charge(fpA, cyc, "", MaxCalls); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := l.Usage(fpA, cyc, ""); u.Calls != MaxCalls {
+		t.Errorf("charging past the bound: calls %d, want it held at %d", u.Calls, int64(MaxCalls))
+	}
+	if err := l.Charge(fpA, cyc, "", MaxCalls+1); err == nil {
+		t.Errorf("a charge above MaxCalls was accepted")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -35,6 +36,12 @@ type Meta struct {
 	// where every conversation is streamed; the zero value keeps failures
 	// and a sample (see Transcripts).
 	Transcripts Transcripts
+	// CutBy, when set, says what cut the run short of its plan before it
+	// started, e.g. "the quota (--partial)"; Planned then holds the
+	// conversations each scenario (by name) was to run without the cut.
+	// The result records both (Result.Cut, ScenarioResult.Planned).
+	CutBy   string
+	Planned map[string]int
 }
 
 // Load models of LoadInfo.Model.
@@ -80,7 +87,15 @@ type Snapshot struct {
 	// P95 is the 95th percentile latency of the turn calls so far (new
 	// chats not included); 0 before the first.
 	P95 time.Duration
+	// InFlight is the conversations started and not yet done (waiting
+	// for a reply or in a think time); 0 unless the runner reports starts
+	// (runner.StartObserver).
+	InFlight int64
 }
+
+// ConversationStarted implements runner.StartObserver: it counts the
+// conversation in Snapshot.InFlight until its ConversationDone.
+func (a *Aggregator) ConversationStarted(*runner.Conversation) { a.started.Add(1) }
 
 // Aggregator collects the runner's results as they happen and builds the
 // run's Result. It implements runner.Observer and is safe for concurrent
@@ -102,6 +117,9 @@ type Aggregator struct {
 	sample int
 	stream *transcriptStream // nil unless streaming every conversation
 	turns  turnCounter       // turns sent and passed per turn index (turncount.go)
+
+	// Conversations started and started ones done, for Snapshot.InFlight.
+	started, startedDone atomic.Int64
 }
 
 // UnnamedScenario is the name results use for calls and conversations that
@@ -364,6 +382,9 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	if c == nil {
 		return
 	}
+	if !c.Start.IsZero() {
+		a.startedDone.Add(1)
+	}
 	// The stored record is built only when something keeps it: the
 	// stream, the transcripts, or a failure (most conversations of a load
 	// test pass and need only be counted).
@@ -384,6 +405,7 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	if a.stream != nil {
 		a.stream.write(&TranscriptLine{Target: a.meta.Target.Name, Scenario: name, File: file, ConversationResult: rec})
 	}
+	rec = boundRecord(rec) // what the result keeps is bounded; the stream has it whole
 	a.turns.add(c)
 	var fail *Failure
 	if bad {
@@ -406,8 +428,10 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	}
 	s.outcomes.add(outcome)
 	var full *[]sample
-	if !c.Start.IsZero() && !c.Scheduled.IsZero() {
-		*s.buf = append(*s.buf, sample{kind: sampleLag, us: latencyMicros(c.Start.Sub(c.Scheduled)), bucket: -1})
+	// The schedule lag: to the start, or for an arrival that was due but
+	// never started (runner.MissedArrival), to when the run gave up on it.
+	if began := cmp.Or(c.Start, c.End); !began.IsZero() && !c.Scheduled.IsZero() {
+		*s.buf = append(*s.buf, sample{kind: sampleLag, us: latencyMicros(began.Sub(c.Scheduled)), bucket: -1})
 	}
 	for i := range c.Turns {
 		if t := &c.Turns[i]; t.Chunks > 0 {
@@ -494,12 +518,16 @@ func (a *Aggregator) Snapshot() Snapshot {
 		oc.merge(s.outcomes)
 		s.mu.Unlock()
 	}
+	// Done first, then started: every conversation done by the first
+	// load had started by the second, so the difference is not negative.
+	done := a.startedDone.Load()
+	snap.InFlight = max(a.started.Load()-done, 0)
 	snap.Conversations = int64(oc.total())
 	snap.Passed, snap.Failed, snap.Errored = int64(oc.passed), int64(oc.failed), int64(oc.errored)
 	snap.Throttled, snap.NotRun = int64(oc.throttled), int64(oc.notRun)
 	a.mu.Lock()
 	if h := a.hists.kinds[runner.CallTurn]; h != nil {
-		snap.P95 = time.Duration(h.ValueAtQuantile(95)) * time.Microsecond
+		snap.P95 = time.Duration(valueAtPercentile(h, 95)) * time.Microsecond
 	}
 	a.mu.Unlock()
 	return snap
@@ -577,9 +605,44 @@ func (a *Aggregator) Result(end Finish) *Result {
 	slices.SortFunc(res.Scenarios, func(x, y ScenarioResult) int { return strings.Compare(x.Name, y.Name) })
 	res.Histograms = a.histograms()
 	res.Warnings = a.warnings(end, res)
+	a.cut(res)
 	res.Transcripts = a.transcriptInfo(res)
 	res.Turns = a.turns.result()
 	return res
+}
+
+// cut records what Meta.CutBy left out of the run: planned against run per
+// scenario and for the whole run, with a warning that says so.
+func (a *Aggregator) cut(res *Result) {
+	if a.meta.CutBy == "" || len(a.meta.Planned) == 0 {
+		return
+	}
+	c := &CutInfo{By: a.meta.CutBy, Ran: res.Totals.Conversations}
+	var short []string
+	ran := map[string]bool{}
+	for i := range res.Scenarios {
+		s := &res.Scenarios[i]
+		ran[s.Name] = true
+		s.Planned = max(a.meta.Planned[s.Name], s.Runs)
+		if s.Planned > s.Runs {
+			short = append(short, fmt.Sprintf("%s ran %d of %d", s.Name, s.Runs, s.Planned))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.meta.Planned)) {
+		n := a.meta.Planned[name]
+		c.Planned += n
+		if !ran[name] && n > 0 {
+			c.NotRun = append(c.NotRun, name)
+			short = append(short, fmt.Sprintf("%s ran 0 of %d", name, n))
+		}
+	}
+	c.Planned = max(c.Planned, c.Ran)
+	if c.Planned == c.Ran {
+		return // nothing was cut after all
+	}
+	res.Cut = c
+	res.Warnings = append(res.Warnings, fmt.Sprintf("the run was cut by %s: %d of %d planned conversations ran; %s",
+		c.By, c.Ran, c.Planned, strings.Join(short, ", ")))
 }
 
 // transcriptInfo records the transcript policy and what it kept.
@@ -772,6 +835,16 @@ func (a *Aggregator) warnings(end Finish, res *Result) []string {
 		out = append(out, fmt.Sprintf("the cap of %d conversations in flight (--max-in-flight) held back %d arrivals, the first at +%s; they started late, and their latencies include the wait",
 			st.MaxInFlight, st.CapHits, fmtWarnDuration(st.FirstCapHit)))
 	}
+	if st := end.Schedule; st.Missed > 0 {
+		why := "the run stopped first"
+		if st.MissedCapped == st.Missed {
+			why = "the cap of conversations in flight (--max-in-flight) held them back until the run stopped"
+		} else if st.MissedCapped > 0 {
+			why = fmt.Sprintf("the run stopped first (%d of them held back by the cap of conversations in flight, --max-in-flight)", st.MissedCapped)
+		}
+		out = append(out, fmt.Sprintf("%d arrivals due before the end of the run never started: %s; they are reported not_run and their wait counts in the schedule lag",
+			st.Missed, why))
+	}
 	switch a.meta.Load.Model {
 	case LoadOpen:
 		lag := res.Histogram(HistScheduleLag, ScheduleLagName)
@@ -786,7 +859,7 @@ func (a *Aggregator) warnings(end Finish, res *Result) []string {
 		}
 	case LoadClosed:
 		a.mu.Lock()
-		stalled, median := closedStalls(a.hists.sends)
+		stalled, median := closedStalls(a.hists.sends, a.heldBack(end.Schedule))
 		a.mu.Unlock()
 		if stalled > 0 {
 			out = append(out, fmt.Sprintf("the run fell behind schedule: the closed model sent almost no calls for %s in all (%d calls/s otherwise) while calls were slow; the calls it would have sent meanwhile are missing from its latencies (coordinated omission); --arrival-rate measures them from their intended send times",
@@ -794,6 +867,20 @@ func (a *Aggregator) warnings(end Finish, res *Result) []string {
 		}
 	}
 	return out
+}
+
+// heldBack returns whether the closed schedule held a conversation back
+// for at least half of a send bucket, from its stats; nil when the stats
+// do not say (a Schedule without them).
+func (a *Aggregator) heldBack(st runner.ScheduleStats) func(int) bool {
+	if !st.Closed || a.meta.Started.IsZero() {
+		return nil
+	}
+	start := a.meta.Started
+	return func(b int) bool {
+		from := start.Add(time.Duration(b) * sendBucket)
+		return st.WaitedDuring(from, from.Add(sendBucket)) >= sendBucket/2
+	}
 }
 
 // MinLagWarning is the schedule lag p99 below which an open-model run is
@@ -811,7 +898,14 @@ const MinLagWarning = 5 * time.Millisecond
 // the stalled time and the median count per bucket; 0 when the median is
 // below 10 calls per bucket (too few to tell a stall from the pace of think
 // times) or the run is shorter than 2 s.
-func closedStalls(sends []int64) (time.Duration, int64) {
+//
+// heldBack, when not nil, says whether the closed model held a conversation
+// back during a bucket (it waited for a free slot): only then can a bucket
+// with few calls be a stall. A closed burst whose conversations all started
+// at once holds none back — it has nothing more to start — so the calls it
+// sends when the replies come are not missing from anything, however long
+// the agent takes.
+func closedStalls(sends []int64, heldBack func(bucket int) bool) (time.Duration, int64) {
 	if len(sends) < 20 {
 		return 0, 0
 	}
@@ -831,7 +925,7 @@ func closedStalls(sends []int64) (time.Duration, int64) {
 	}
 	stalled, run := 0, 0
 	for i := first; i <= last+1; i++ {
-		if i <= last && low(sends[i]) {
+		if i <= last && low(sends[i]) && (heldBack == nil || heldBack(i)) {
 			run++
 			continue
 		}

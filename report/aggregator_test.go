@@ -349,3 +349,26 @@ func BenchmarkSnapshot(b *testing.B) {
 		_ = a.Snapshot()
 	}
 }
+
+// TestSnapshotInFlight: conversations started and not done are in flight;
+// one the runner skipped (never started) does not count.
+func TestSnapshotInFlight(t *testing.T) {
+	a := NewAggregator(Meta{RunID: "r"})
+	now := time.Now()
+	convs := make([]*runner.Conversation, 3)
+	for i := range convs {
+		convs[i] = &runner.Conversation{ID: i + 1, Start: now}
+		a.ConversationStarted(convs[i])
+	}
+	if got := a.Snapshot().InFlight; got != 3 {
+		t.Errorf("in flight %d, want 3", got)
+	}
+	convs[0].Outcome = runner.Passed
+	a.ConversationDone(convs[0])
+	a.ConversationDone(&runner.Conversation{ID: 9, Outcome: runner.NotRun}) // skipped: never started
+	s := a.Snapshot()
+	if s.InFlight != 2 || s.Conversations != 2 || s.Passed != 1 || s.NotRun != 1 {
+		t.Errorf("snapshot %+v, want 2 in flight, 2 done (1 passed, 1 not run)", s)
+	}
+	var _ runner.StartObserver = a
+}

@@ -441,18 +441,17 @@ func formatInterval(iv Interval) string {
 // the interval is unbounded below (Lo 0); where u > n, above (Hi -1).
 func QuantileInterval(h *hdrhistogram.Histogram, p, conf float64) Interval {
 	n := h.TotalCount()
-	iv := Interval{Value: h.ValueAtPercentile(p), Hi: -1}
+	iv := Interval{Value: valueAtPercentile(h, p), Hi: -1}
 	if n == 0 {
 		iv.Hi = 0
 		return iv
 	}
 	l, u := quantileRanks(n, p/100, conf)
-	at := func(k int64) int64 { return h.ValueAtPercentile(100 * float64(k) / float64(n)) }
 	if l >= 1 {
-		iv.Lo = at(l)
+		iv.Lo = valueAtRank(h, l)
 	}
 	if u <= n {
-		iv.Hi = at(u)
+		iv.Hi = valueAtRank(h, u)
 	}
 	return iv
 }

@@ -50,6 +50,7 @@ func (cw ConsoleWriter) Write(w io.Writer, r *Result) error {
 	p.outcomes(r)
 	p.latency(r)
 	p.budget(r)
+	p.judge(r)
 	p.warnings(r)
 	p.verdict(r)
 	if _, err := io.WriteString(w, p.b.String()); err != nil {
@@ -143,7 +144,7 @@ func (p *printer) scenarios(r *Result) {
 			{text: fmtPercent(s.PassRate)},
 			{text: fmtPercent(s.MinPassRate)},
 			{text: status, code: code},
-			{text: incompleteParts(s.Error, s.Throttled, s.NotRun), code: ansiYellow},
+			{text: incompleteText(s), code: ansiYellow},
 		})
 	}
 	p.addRateIntervals(t, r.Scenarios, 2)
@@ -387,6 +388,14 @@ func (p *printer) budget(r *Result) {
 	p.flow("", "  ", ", ", []part{{text: s}, left})
 }
 
+// judge prints what the LLM judge did: gradings, calls, cache hits and
+// failures; nothing when the run had no judge.
+func (p *printer) judge(r *Result) {
+	if s := judgeText(r); s != "" {
+		p.wrapped("", "  ", s)
+	}
+}
+
 // warnings prints the result's warnings (e.g. that the run fell behind its
 // schedule), each wrapped under a "warning:" lead.
 func (p *printer) warnings(r *Result) {
@@ -405,7 +414,13 @@ func (p *printer) verdict(r *Result) {
 	}
 	p.b.WriteString("\n")
 	if r.Passed() {
-		p.line(p.paint(ansiGreen+ansiBold, fmt.Sprintf("✓ PASSED: %d of %d scenarios", len(r.Scenarios), len(r.Scenarios))))
+		msg := fmt.Sprintf("✓ PASSED: %d of %d scenarios", len(r.Scenarios), len(r.Scenarios))
+		if c := cutText(r); c != "" {
+			// What passed is what ran: say what the cut left out.
+			p.flow(p.paint(ansiGreen+ansiBold, msg+";"), "  ", "", []part{{text: c, code: ansiYellow}})
+			return
+		}
+		p.line(p.paint(ansiGreen+ansiBold, msg))
 		return
 	}
 	var why []part
@@ -424,6 +439,12 @@ func (p *printer) verdict(r *Result) {
 	}
 	if r.Interrupted {
 		why = append(why, part{text: "interrupted"})
+	}
+	if j := r.Judge; j != nil && j.Failures > 0 {
+		why = append(why, part{text: "the judge failed " + plural(j.Failures, "grading")})
+	}
+	if c := cutText(r); c != "" {
+		why = append(why, part{text: c})
 	}
 	for i := range why {
 		why[i].code = ansiRed + ansiBold
@@ -492,6 +513,16 @@ func (t *table) write(p *printer, indent int) {
 			widths[0] = max(widths[0]-over, 8)
 		}
 	}
+	// Still too wide (the latency table's 4-digit values on a 60-column
+	// terminal): one space between columns.
+	gap := "  "
+	used := indent + prefixW + 2*(cols-1)
+	for _, w := range widths[:cols] {
+		used += w
+	}
+	if used > p.width {
+		gap = " "
+	}
 	pad := func(s string, w int, right bool) string {
 		s = cut(s, w)
 		gap := strings.Repeat(" ", max(0, w-utf8.RuneCountInString(s)))
@@ -504,7 +535,7 @@ func (t *table) write(p *printer, indent int) {
 	hb.WriteString(strings.Repeat(" ", indent+prefixW))
 	for i, h := range t.header[:cols] {
 		if i > 0 {
-			hb.WriteString("  ")
+			hb.WriteString(gap)
 		}
 		hb.WriteString(pad(h, widths[i], t.right[i]))
 	}
@@ -514,7 +545,7 @@ func (t *table) write(p *printer, indent int) {
 		b.WriteString(strings.Repeat(" ", indent))
 		for i, c := range row[:cols] {
 			if i > 0 {
-				b.WriteString("  ")
+				b.WriteString(gap)
 			}
 			if i == 0 && prefixW > 0 {
 				if c.prefix == "" {
@@ -612,9 +643,13 @@ func fmtPercent(rate float64) string {
 	return strconv.FormatFloat(rate*100, 'f', 1, 64) + "%"
 }
 
-// fmtMicros formats a latency in microseconds with three significant
-// digits: 850µs, 12.3ms, 1.52s.
-func fmtMicros(us int64) string {
+// fmtMicros formats a latency in microseconds as FormatMicros does (4
+// significant digits), the one format of every latency evalrun prints.
+func fmtMicros(us int64) string { return FormatMicros(float64(us)) }
+
+// fmtTick formats a plot axis tick (a round number of microseconds) to 3
+// significant digits: "50.0ms", "100ms", "1.50s".
+func fmtTick(us int64) string {
 	switch {
 	case us < 1000:
 		return strconv.FormatInt(us, 10) + "µs"
@@ -642,7 +677,7 @@ func fmtDuration(d time.Duration) string {
 	case d <= 0:
 		return "0s"
 	case d < time.Second:
-		return fmtMicros(d.Microseconds())
+		return fmtTick(d.Microseconds())
 	case d < time.Minute:
 		return sig3(d.Seconds()) + "s"
 	case d < time.Hour:

@@ -107,10 +107,10 @@ func latencyMicros(d time.Duration) int64 {
 func summarize(kind, name string, h *hdrhistogram.Histogram) HistogramResult {
 	r := HistogramResult{Name: name, Kind: kind, Count: h.TotalCount()}
 	if r.Count > 0 {
-		// One scan for all of them; percentile 0 is the lowest equivalent
-		// value of the minimum and 100 the highest of the maximum, as Min
-		// and Max return, without their full walks of the counts.
-		v := h.ValueAtPercentilesSlice([]float64{0, 50, 90, 95, 99, 99.9, 100})
+		// One scan for all of them, by the reference rule (percentile.go);
+		// percentile 0 is the lowest equivalent value of the minimum and 100
+		// the highest of the maximum, as Min and Max return.
+		v := valuesAtPercentiles(h, []float64{0, 50, 90, 95, 99, 99.9, 100})
 		r.MinUS, r.P50US, r.P90US, r.P95US, r.P99US, r.P999US, r.MaxUS = v[0], v[1], v[2], v[3], v[4], v[5], v[6]
 		r.MeanUS = math.Round(h.Mean()*1000) / 1000
 	}

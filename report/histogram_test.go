@@ -113,7 +113,9 @@ func TestDecodeRejects(t *testing.T) {
 }
 
 // TestSummaryMatchesLibrary checks the one-scan summary against the
-// library's own Min, Max and ValueAtQuantile.
+// library's own Min and Max, and p50 and p99.9 on value sets where the
+// library's nearest-rank rounding and the reference rule pick the same
+// rank.
 func TestSummaryMatchesLibrary(t *testing.T) {
 	for _, values := range [][]int64{{0}, {1}, {7, 7, 7}, {1, 1000, 1_000_000, HighestLatencyMicros}, {123_456, 5, 99_999}} {
 		h := newLatencyHistogram()

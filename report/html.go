@@ -58,8 +58,11 @@ type htmlPage struct {
 	Failures    []htmlConv
 	MoreFails   int
 	NotKept     []string // first failures of scenarios whose failing runs were not kept
-	Notes       []string
-	Warnings    []string
+	// Side holds, in a run of several targets, each scenario's turns with
+	// the targets' replies side by side.
+	Side     []htmlSideScenario
+	Notes    []string
+	Warnings []string
 }
 
 type htmlMatrixRow struct {
@@ -143,6 +146,9 @@ func newHTMLPage(r *Result, maxConvs int) (*htmlPage, error) {
 	for _, k := range slices.Sorted(maps.Keys(r.Settings)) {
 		p.Meta = append(p.Meta, [2]string{k, fmt.Sprint(r.Settings[k])})
 	}
+	if j := judgeText(r); j != "" {
+		p.Meta = append(p.Meta, [2]string{"judge", strings.TrimPrefix(j, "judge ")})
+	}
 	if r.Seed != 0 {
 		p.Meta = append(p.Meta, [2]string{"seed", strconv.FormatInt(r.Seed, 10)})
 	}
@@ -162,7 +168,7 @@ func newHTMLPage(r *Result, maxConvs int) (*htmlPage, error) {
 		if s.PassRateCI != nil {
 			cell.Note += " · 95% interval " + s.PassRateCI.String()
 		}
-		if inc := incompleteParts(s.Error, s.Throttled, s.NotRun); inc != "" {
+		if inc := incompleteText(s); inc != "" {
 			cell.Note += " · " + inc
 		}
 		if s.FirstFailure != nil {
@@ -301,7 +307,7 @@ func latencyPlot(r *Result) (*plotData, error) {
 		if err != nil {
 			return nil, fmt.Errorf("write HTML: %w", err)
 		}
-		ps := plotSeries{Label: s.label, Legend: cut(s.label, 24) + " · " + plural(s.h.Count, "call"), Count: s.h.Count, Color: plotPalette[i%len(plotPalette)], Width: 1.5}
+		ps := plotSeries{Label: s.label, Legend: cut(s.label, plotLegendMax) + " · " + plural(s.h.Count, "call"), Count: s.h.Count, Color: plotPalette[i%len(plotPalette)], Width: 1.5}
 		if s.bold {
 			ps.Width = 3
 		}
@@ -380,6 +386,13 @@ ul.verdicts li.bad { background: var(--fail-bg); color: var(--fail); border-left
 ul.verdicts li.first { outline: 2px solid var(--fail); }
 ul.verdicts li .reason { font-weight: 400; color: #1f2328; }
 .notes { color: var(--muted); font-size: 12px; }
+h3.side { font-size: 15px; margin: 18px 0 4px; }
+table.side { width: 100%; table-layout: fixed; }
+table.side th:first-child, table.side td:first-child { width: 48px; }
+table.side td { font-weight: 400; }
+table.side .msg { max-width: 100%; margin: 0; color: #1f2328; }
+table.side td.pass, table.side td.fail { font-weight: 400; }
+table.side .note.bad { color: var(--fail); }
 </style>
 </head>
 <body>
@@ -424,7 +437,7 @@ ul.verdicts li .reason { font-weight: 400; color: #1f2328; }
 <line class="axis" x1="{{.Left}}" x2="{{.Right}}" y1="{{.Bot}}" y2="{{.Bot}}"/>
 <line class="axis" x1="{{.Left}}" x2="{{.Left}}" y1="{{.Top}}" y2="{{.Bot}}"/>
 <text x="{{.MidX}}" y="{{.XLabelY}}" text-anchor="middle">percentile (log scale of nines)</text>
-<text x="{{.YLabelX}}" y="{{.MidY}}" text-anchor="middle" transform="rotate(-90 {{.YLabelX}} {{.MidY}})">latency</text>
+<text x="{{.YLabelX}}" y="{{.MidY}}" text-anchor="middle" transform="rotate(-90 {{.YLabelX}} {{.MidY}})">latency ({{.YUnit}})</text>
 {{- range .Series}}
 <polyline fill="none" stroke="{{.Color}}" stroke-width="{{.Width}}"{{if .Dash}} stroke-dasharray="{{.Dash}}"{{end}} stroke-linejoin="round" points="{{.Points}}"><title>{{.Label}}</title></polyline>
 {{- end}}
@@ -451,6 +464,19 @@ ul.verdicts li .reason { font-weight: 400; color: #1f2328; }
 <tr><td>{{.Label}}</td><td class="num">{{.Count}}</td><td class="num">{{.P50}}</td><td class="num">{{.P90}}</td><td class="num">{{.P95}}</td><td class="num">{{.P99}}</td><td class="num">{{.P999}}</td><td class="num">{{.Max}}</td><td class="num">{{.Mean}}</td></tr>
 {{- end}}
 </table>
+{{- end}}
+{{- if .Side}}
+<h2>Replies side by side</h2>
+{{- range .Side}}
+<h3 class="side">{{.Scenario}} <span class="file">{{.Note}}</span></h3>
+<table class="side">
+<tr><th>turn</th><th>user</th>{{range $.Targets}}<th>{{.}}</th>{{end}}</tr>
+{{- range .Turns}}
+<tr><td class="num">{{.N}}</td><td><div class="msg user">{{.Sent}}</div></td>
+{{- range .Replies}}<td class="{{.Class}}">{{if .Missing}}<span class="note">{{.Note}}</span>{{else}}<div class="msg agent">{{.Text}}</div><span class="note">{{.Mark}} {{.Note}}</span>{{range .Failed}}<span class="note bad">✗ <code>{{.Text}}</code> — {{.Reason}}</span>{{end}}{{end}}</td>{{end}}</tr>
+{{- end}}
+</table>
+{{- end}}
 {{- end}}
 {{- if or .Failures .NotKept}}
 <h2>Failures</h2>

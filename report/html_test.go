@@ -3,10 +3,13 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"html"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestHTMLGolden(t *testing.T) {
@@ -144,5 +147,71 @@ func TestNinesAxis(t *testing.T) {
 		if s, top := niceScale(tt.v, 5); s != tt.step || top != tt.top {
 			t.Errorf("niceScale(%v) = %v, %v; want %v, %v", tt.v, s, top, tt.step, tt.top)
 		}
+	}
+}
+
+// TestHTMLPlotLegendAndUnit: the legend of the default target name (the
+// simulated agent's, "sim:Brightdesk Support") is not cut and fits inside
+// the drawing, and the latency axis says its unit.
+func TestHTMLPlotLegendAndUnit(t *testing.T) {
+	r := gatedResult()
+	r.Target.Name = "sim:Brightdesk Support"
+	out := string(render(t, HTMLWriter{}, r))
+	want := "sim:Brightdesk Support · all turns · 13 calls"
+	m := regexp.MustCompile(`<text x="([0-9.]+)" y="[0-9.]+" dy="4">` + regexp.QuoteMeta(want) + `</text>`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("legend entry %q missing or cut:\n%s", want, out)
+	}
+	vb := regexp.MustCompile(`viewBox="0 0 ([0-9.]+) ([0-9.]+)"`).FindStringSubmatch(out)
+	x, _ := strconv.ParseFloat(m[1], 64)
+	w, _ := strconv.ParseFloat(vb[1], 64)
+	// 12px text: no glyph is wider than 0.7em in system sans-serif fonts.
+	if end := x + 0.7*12*float64(utf8.RuneCountInString(want)); end > w {
+		t.Errorf("legend text from x=%v may reach %v, past the drawing's width %v", x, end, w)
+	}
+	for _, want := range []string{`>latency (ms)</text>`, `text-anchor="end">3000</text>`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	for _, tt := range []struct {
+		top  float64
+		unit string
+	}{{500, "µs"}, {999, "µs"}, {1000, "ms"}, {2_500_000, "ms"}, {10_000_000, "s"}} {
+		if u, _ := plotUnit(tt.top); u != tt.unit {
+			t.Errorf("plotUnit(%v) = %s, want %s", tt.top, u, tt.unit)
+		}
+	}
+}
+
+// TestHTMLSideBySideReplies: in a run of several targets, each scenario's
+// turns show the user's message and every target's reply in one row.
+func TestHTMLSideBySideReplies(t *testing.T) {
+	run := twoTargets("")
+	var page bytes.Buffer
+	if err := (HTMLWriter{}).WriteRun(&page, run); err != nil {
+		t.Fatal(err)
+	}
+	out := page.String()
+	checkWellFormed(t, page.Bytes())
+	if !strings.Contains(out, "<h2>Replies side by side</h2>") {
+		t.Fatalf("no side-by-side section:\n%s", out)
+	}
+	base, cand := run.Targets[0].Scenario("pricing"), run.Targets[1].Scenario("pricing")
+	bt, ct := base.Conversations[0].Turns[0], cand.Conversations[0].Turns[0]
+	row := regexp.MustCompile(`(?s)<tr><td class="num">1</td><td><div class="msg user">(.*?)</div></td><td class="(pass|fail)"><div class="msg agent">(.*?)</div>.*?<td class="(pass|fail)"><div class="msg agent">(.*?)</div>`)
+	m := row.FindStringSubmatch(out[strings.Index(out, "Replies side by side"):])
+	if m == nil {
+		t.Fatalf("no turn row with both targets' replies:\n%s", out)
+	}
+	if m[1] != html.EscapeString(bt.Sent) || m[3] != html.EscapeString(bt.Reply) || m[5] != html.EscapeString(ct.Reply) {
+		t.Errorf("row %q / %q / %q, want %q / %q / %q", m[1], m[3], m[5], bt.Sent, bt.Reply, ct.Reply)
+	}
+	if strings.Count(out, `<table class="side">`) != 2 {
+		t.Errorf("%d side-by-side tables, want one per scenario (2)", strings.Count(out, `<table class="side">`))
+	}
+	// A single target has nothing to compare.
+	if single := string(render(t, HTMLWriter{}, gatedResult())); strings.Contains(single, "Replies side by side") {
+		t.Error("a single-target page has a side-by-side section")
 	}
 }

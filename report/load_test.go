@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,20 +162,68 @@ func TestClosedStalls(t *testing.T) {
 		}
 		return s
 	}
+	always := func(int) bool { return true }
+	never := func(int) bool { return false }
+	during := func(from, to int) func(int) bool { return func(b int) bool { return b >= from && b < to } }
+	for _, tc := range []struct {
+		name     string
+		sends    []int64
+		heldBack func(int) bool
+		want     time.Duration
+	}{
+		{"short run", flat(10, 100), nil, 0},
+		{"steady", flat(100, 100), nil, 0},
+		{"two stalls", withGap(withGap(flat(100, 100), 20, 30), 50, 55), nil, 1500 * time.Millisecond},
+		{"two stalls, held back throughout", withGap(withGap(flat(100, 100), 20, 30), 50, 55), always, 1500 * time.Millisecond},
+		{"ramp up and tail", withGap(withGap(flat(100, 100), 0, 10), 90, 100), nil, 0},
+		{"two-bucket dip", withGap(flat(100, 100), 40, 42), nil, 0},
+		{"low rate", withGap(flat(100, 8), 40, 50), nil, 0},
+		// A burst that started every conversation at once holds none back:
+		// the gap while the replies come is no stall.
+		{"nothing held back", withGap(withGap(flat(100, 100), 20, 30), 50, 55), never, 0},
+		// Only the part of a gap when a conversation was held back counts,
+		// and only runs of 3 buckets of it.
+		{"held back in part", withGap(withGap(flat(100, 100), 20, 30), 50, 55), during(24, 30), 600 * time.Millisecond},
+	} {
+		if got, _ := closedStalls(tc.sends, tc.heldBack); got != tc.want {
+			t.Errorf("%s: stalled %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestClosedBurstWarnsOfNoStall(t *testing.T) {
+	// A closed run's calls per 100 ms: a dense start, 700 ms of nothing
+	// while the burst's replies come back, then dense again. Its schedule
+	// waited for no slot (every conversation had started): no warning. The
+	// same gap while the schedule held a conversation back is a stall.
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, tc := range []struct {
 		name  string
-		sends []int64
-		want  time.Duration
+		waits []time.Duration
+		warn  bool
 	}{
-		{"short run", flat(10, 100), 0},
-		{"steady", flat(100, 100), 0},
-		{"two stalls", withGap(withGap(flat(100, 100), 20, 30), 50, 55), 1500 * time.Millisecond},
-		{"ramp up and tail", withGap(withGap(flat(100, 100), 0, 10), 90, 100), 0},
-		{"two-bucket dip", withGap(flat(100, 100), 40, 42), 0},
-		{"low rate", withGap(flat(100, 8), 40, 50), 0},
+		{"nothing held back", nil, false},
+		{"held back", slices.Repeat([]time.Duration{runner.WaitBucket}, 40), true},
 	} {
-		if got, _ := closedStalls(tc.sends); got != tc.want {
-			t.Errorf("%s: stalled %v, want %v", tc.name, got, tc.want)
+		a := NewAggregator(Meta{Started: start, Load: LoadInfo{Model: LoadClosed}})
+		for b := range 40 {
+			if b >= 10 && b < 17 {
+				continue
+			}
+			for i := range 50 {
+				a.CallDone(&runner.Call{Kind: runner.CallTurn, Scenario: "s", Conversation: b*50 + i, Attempts: 1, Status: 200,
+					Latency: time.Millisecond, Service: time.Millisecond, Intended: start.Add(time.Duration(b)*100*time.Millisecond + time.Millisecond)})
+			}
+		}
+		res := a.Result(Finish{Ended: start.Add(4 * time.Second), Schedule: runner.ScheduleStats{Closed: true, WaitStart: start, Waits: tc.waits}})
+		warned := false
+		for _, w := range res.Warnings {
+			if strings.Contains(w, "the closed model sent almost no calls") {
+				warned = true
+			}
+		}
+		if warned != tc.warn {
+			t.Errorf("%s: warnings %q; want a stall warning: %v", tc.name, res.Warnings, tc.warn)
 		}
 	}
 }

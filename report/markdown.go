@@ -1,8 +1,10 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -11,8 +13,10 @@ import (
 // run, made to be a CI job summary ($GITHUB_STEP_SUMMARY, a GitLab or
 // Jenkins description): a status line, the thresholds with ✓/✗ (when the
 // run had any), one table per target (scenarios with pass rates and
-// latency percentiles, then latency per turn), and the failures (scenario,
-// run, turn, expectation, reason, reply excerpt).
+// latency percentiles, then latency per turn), the failures grouped by
+// scenario, turn and expectation (how many runs, one example run, its
+// reason and reply excerpt), and notes on the budget, the transcripts kept
+// and the judge's work.
 //
 // Nothing in it links anywhere: text from scenarios and replies is
 // escaped, and anything that could become a link (URLs, replies,
@@ -112,7 +116,7 @@ func mdTarget(b *strings.Builder, r *Result) {
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdMark(s.Status == StatusPassed),
 			mdCell(mdText(s.Name)), fmtInt(int64(s.Runs)), fmtInt(int64(s.Passed)), fmtRateCI(s),
-			fmtPercent(s.MinPassRate), p50, p95, p99, incompleteParts(s.Error, s.Throttled, s.NotRun))
+			fmtPercent(s.MinPassRate), p50, p95, p99, incompleteText(s))
 	}
 	var rows []HistogramResult
 	for _, h := range r.Histograms {
@@ -150,40 +154,108 @@ func histLabel(h *HistogramResult) string {
 	return h.Kind + " " + h.Name
 }
 
-func mdFailures(b *strings.Builder, r *Result, maxRows int) {
-	rows, more := 0, 0
-	row := func(scenario, run string, turn int, expectation, reason, reply string) {
-		if rows == maxRows {
-			more++
-			return
-		}
-		if rows == 0 {
-			b.WriteString("\n### Failures\n\n| scenario | run | turn | expectation | reason | reply |\n|---|---|--:|---|---|---|\n")
-		}
-		rows++
-		t := "–"
-		if turn >= 0 {
-			t = strconv.Itoa(turn + 1)
-		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(mdText(scenario)), mdCell(mdText(run)), t,
-			mdCell(mdCode(expectation)), mdCell(mdCode(reason)), mdCell(mdCode(reply)))
-	}
+// failureGroup is one row of the Markdown failures table: the kept
+// conversations of a scenario that failed the same expectation at the same
+// turn (or met the same error there), with the first as the example.
+type failureGroup struct {
+	scenario    string
+	turn        int
+	expectation string
+	count       int
+	example     string // the first run, e.g. "pricing[2]"
+	reason      string
+	reply       string
+}
+
+// failureGroups groups the problems of r's kept conversations by
+// scenario, turn and expectation (an error by its reason), in scenario
+// order, then turn, then most frequent first. A failing scenario none of
+// whose failing runs was kept has a group for its first failure.
+func failureGroups(r *Result) []failureGroup {
+	var out []failureGroup
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
+		var gs []failureGroup
+		at := map[[3]string]int{}
+		add := func(run string, p problem) {
+			key := [3]string{strconv.Itoa(p.Turn), p.Expectation, ""}
+			if p.Expectation == "" {
+				key[2] = p.Reason
+			}
+			if k, ok := at[key]; ok {
+				gs[k].count++
+				return
+			}
+			at[key] = len(gs)
+			gs = append(gs, failureGroup{scenario: s.Name, turn: p.Turn, expectation: p.Expectation, count: 1,
+				example: run, reason: p.Reason, reply: p.Reply})
+		}
 		for j := range s.Conversations {
 			c := &s.Conversations[j]
+			seen := map[problem]bool{} // a run counts once per group
 			for _, p := range problems(c) {
-				row(s.Name, caseName(s, c), p.Turn, p.Expectation, p.Reason, p.Reply)
+				q := p
+				q.Reason, q.Reply = "", ""
+				if p.Expectation == "" {
+					q.Reason = p.Reason
+				}
+				if !seen[q] {
+					seen[q] = true
+					add(caseName(s, c), p)
+				}
 			}
 		}
-		// A failing scenario whose failing runs were not kept still shows
-		// its first failure.
-		if f := s.FirstFailure; f != nil && !hasProblems(s) {
-			row(s.Name, s.Name+"["+strconv.Itoa(f.Iteration+1)+"]", f.Turn, f.Expectation, f.Reason, f.ReplyExcerpt)
+		if f := s.FirstFailure; f != nil && len(gs) == 0 {
+			add(s.Name+"["+strconv.Itoa(f.Iteration+1)+"]", problem{Turn: f.Turn, Expectation: f.Expectation, Reason: f.Reason, Reply: f.ReplyExcerpt})
+		}
+		slices.SortStableFunc(gs, func(x, y failureGroup) int {
+			return cmp.Or(cmp.Compare(x.turn, y.turn), cmp.Compare(y.count, x.count))
+		})
+		out = append(out, gs...)
+	}
+	return out
+}
+
+// mdFailures writes the failures table: one row per scenario, turn and
+// expectation with how many runs failed it and one example. When there
+// are more groups than maxRows, every failing scenario keeps its most
+// frequent group first, so one flaky scenario cannot hide another.
+func mdFailures(b *strings.Builder, r *Result, maxRows int) {
+	gs := failureGroups(r)
+	if len(gs) == 0 {
+		return
+	}
+	keep := make([]bool, len(gs))
+	n := 0
+	for i := range gs { // each scenario's first (most frequent at its first turn) group
+		if n < maxRows && (i == 0 || gs[i].scenario != gs[i-1].scenario) {
+			keep[i] = true
+			n++
 		}
 	}
+	for i := range gs {
+		if n < maxRows && !keep[i] {
+			keep[i] = true
+			n++
+		}
+	}
+	b.WriteString("\n### Failures\n\n| scenario | turn | expectation | runs | example | reason | reply |\n|---|--:|---|--:|---|---|---|\n")
+	more, moreRuns := 0, 0
+	for i, g := range gs {
+		if !keep[i] {
+			more++
+			moreRuns += g.count
+			continue
+		}
+		t := "–"
+		if g.turn >= 0 {
+			t = strconv.Itoa(g.turn + 1)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", mdCell(mdText(g.scenario)), t, mdCell(mdCode(g.expectation)),
+			fmtInt(int64(g.count)), mdCell(mdText(g.example)), mdCell(mdCode(g.reason)), mdCell(mdCode(g.reply)))
+	}
 	if more > 0 {
-		fmt.Fprintf(b, "\n…and %s more failures (see the result file).\n", fmtInt(int64(more)))
+		fmt.Fprintf(b, "\n…and %s of failure (%s) not listed (see the result file).\n", plural(int64(more), "more kind"), plural(int64(moreRuns), "failed run"))
 	}
 }
 
@@ -209,6 +281,9 @@ func mdFooter(b *strings.Builder, r *Result) {
 	if ti := r.Transcripts; ti != nil && ti.Kept < r.Totals.Conversations {
 		notes = append(notes, fmt.Sprintf("transcripts kept: %s of %s (policy %s)", fmtInt(int64(ti.Kept)),
 			fmtInt(int64(r.Totals.Conversations)), mdText(string(ti.Policy))))
+	}
+	if j := judgeText(r); j != "" {
+		notes = append(notes, mdText(j))
 	}
 	if len(notes) > 0 {
 		b.WriteString("\n_" + strings.Join(notes, " · ") + "_\n")

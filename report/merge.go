@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
@@ -59,7 +60,8 @@ func mergeErr(field, format string, args ...any) error {
 // (settings.suite), settings, budget limits or transcript policies; a mix of
 // sharded and unsharded results; shards of different counts, the same shard
 // twice, or a missing shard. Unsharded results with equal settings (e.g.
-// repeats of one run) merge too.
+// repeats of one run) merge too, but not the same result twice (same run
+// id, start and end).
 //
 // The merged result has no thresholds (evaluate them on it again) and its
 // Settings lose "shard" and gain "shards": n. Its budget spent is the sum
@@ -131,6 +133,15 @@ func Merge(results ...*Result) (*Result, error) {
 			}
 			t.CallErrors[k] += n
 		}
+		if j := r.Judge; j != nil { // each shard graded with its own judge
+			if out.Judge == nil {
+				out.Judge = &JudgeInfo{Model: j.Model, Limit: j.Limit}
+			}
+			out.Judge.Grades += j.Grades
+			out.Judge.Calls += j.Calls
+			out.Judge.CacheHits += j.CacheHits
+			out.Judge.Failures += j.Failures
+		}
 	}
 	out.StopReason = strings.Join(stops, "; ")
 	if !out.Started.IsZero() && out.Ended.After(out.Started) {
@@ -181,6 +192,21 @@ func orderShards(results []*Result) ([]*Result, int, error) {
 		sharded++
 	}
 	if sharded == 0 {
+		// Repeats of a run merge; the same result twice would double
+		// every count.
+		type id struct {
+			run          string
+			start, ended int64
+		}
+		seen := make(map[id]int, len(results))
+		for i, r := range results {
+			k := id{r.RunID, r.Started.UnixNano(), r.Ended.UnixNano()}
+			if j, dup := seen[k]; dup {
+				return nil, 0, mergeErr("run_id", "results %d and %d are the same result (run %s, started %s); each result must be merged once, or its counts would be doubled",
+					j+1, i+1, r.RunID, r.Started.UTC().Format(time.RFC3339))
+			}
+			seen[k] = i
+		}
 		return results, 0, nil
 	}
 	if sharded != len(results) {

@@ -138,3 +138,46 @@ func TestMergeInterruptedAndTimes(t *testing.T) {
 		t.Errorf("got started %v ended %v interrupted %v %q duration %v", m.Started, m.Ended, m.Interrupted, m.StopReason, m.DurationMS)
 	}
 }
+
+// TestMergeJudge: the shards' judge work adds up.
+func TestMergeJudge(t *testing.T) {
+	a := gscen("alpha")
+	x := shardResult("1/2", uniform(a, 1, 1, 1, time.Millisecond, 0, nil))
+	y := shardResult("2/2", uniform(a, 2, 1, 1, time.Millisecond, 0, nil))
+	x.Judge = &JudgeInfo{Model: "g", Grades: 3, Calls: 2, CacheHits: 1, Limit: "2/s"}
+	y.Judge = &JudgeInfo{Model: "g", Grades: 4, Calls: 5, Failures: 1, Limit: "2/s"}
+	m, err := Merge(x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (JudgeInfo{Model: "g", Grades: 7, Calls: 7, CacheHits: 1, Failures: 1, Limit: "2/s"}); m.Judge == nil || *m.Judge != want {
+		t.Errorf("merged judge %+v, want %+v", m.Judge, want)
+	}
+}
+
+// TestMergeRefusesTheSameResultTwice: two repeats of an unsharded run
+// merge, but one result given twice would double every count.
+func TestMergeRefusesTheSameResultTwice(t *testing.T) {
+	a := gscen("alpha")
+	one := shardResult("", uniform(a, 1, 3, 1, time.Millisecond, 0, nil))
+	_, err := Merge(one, one)
+	var me *MergeError
+	if !errors.As(err, &me) || me.Field != "run_id" || !strings.Contains(err.Error(), "results 1 and 2 are the same result") {
+		t.Fatalf("got %v, want a MergeError on run_id naming results 1 and 2", err)
+	}
+	// A copy read back from the file is the same result too.
+	copyOf := *one
+	if _, err := Merge(one, &copyOf); err == nil {
+		t.Error("a copy of the same result merged")
+	}
+	// A repeat (another run, another start) merges, and counts add.
+	again := shardResult("", uniform(a, 1, 3, 1, time.Millisecond, 0, nil))
+	again.RunID, again.Started, again.Ended = "run-again", one.Started.Add(time.Hour), one.Ended.Add(time.Hour)
+	m, err := Merge(one, again)
+	if err != nil {
+		t.Fatalf("two repeats: %v", err)
+	}
+	if m.Totals.Conversations != 2*one.Totals.Conversations {
+		t.Errorf("merged %d conversations, want %d", m.Totals.Conversations, 2*one.Totals.Conversations)
+	}
+}

@@ -42,6 +42,24 @@ type plotData struct {
 	LegendX1, LegendX2, LegendTextX float64
 	Nines                           int
 	XLabelY, YLabelX, MidX, MidY    float64
+	// YUnit is the unit of the latency axis and its ticks: µs, ms or s.
+	YUnit string
+}
+
+// plotLegendMax is the most runes of a legend entry; the legend runs
+// under the plot across the whole width, so a long target name fits.
+const plotLegendMax = 100
+
+// plotUnit picks the latency axis unit for an axis reaching top µs: the
+// largest of µs, ms and s in which the top is at least 1.
+func plotUnit(top float64) (unit string, div float64) {
+	switch {
+	case top >= 10_000_000:
+		return "s", 1e6
+	case top >= 1000:
+		return "ms", 1e3
+	}
+	return "µs", 1
 }
 
 // plotPalette is a colour-blind-friendly palette (Okabe–Ito, then greys).
@@ -73,8 +91,11 @@ func ninesLabel(n int) string {
 // w×h drawing. maxCount decides how many nines the x axis shows: enough
 // to reach the rarest percentile the data resolves, between 2 (99%) and 6.
 func newPlot(series []plotSeries, maxCount int64) *plotData {
-	p := &plotData{W: 960, H: 400, Left: 76, Top: 16, Bot: 348}
-	p.Right = 720
+	// The legend is under the plot, one entry per line, so the plot
+	// takes the whole width and no legend text is cut at the edge.
+	p := &plotData{W: 960, Left: 76, Top: 16, Bot: 348}
+	p.Right = p.W - 24
+	p.H = p.Bot + 64 + 22*float64(len(series))
 	p.Nines = 2
 	if maxCount > 1 {
 		p.Nines = min(max(2, int(math.Ceil(math.Log10(float64(maxCount))))), 6)
@@ -91,11 +112,11 @@ func newPlot(series []plotSeries, maxCount int64) *plotData {
 	for i := 0; i <= p.Nines; i++ {
 		p.XTicks = append(p.XTicks, plotTick{Pos: p.Left + float64(i)*xs, Label: ninesLabel(i)})
 	}
-	for v := 0.0; v <= top+step/2; v += step {
-		label := fmtMicros(int64(math.Round(v)))
-		if v == 0 {
-			label = "0"
-		}
+	unit, div := plotUnit(top)
+	p.YUnit = unit
+	for k := 0; float64(k)*step <= top+step/2; k++ {
+		v := float64(k) * step
+		label := strconv.FormatFloat(math.Round(v/div*1e6)/1e6, 'f', -1, 64)
 		p.YTicks = append(p.YTicks, plotTick{Pos: p.Bot - v*ys, Label: label})
 	}
 	for i := range series {
@@ -110,13 +131,13 @@ func newPlot(series []plotSeries, maxCount int64) *plotData {
 			b.WriteString(coord(x) + "," + coord(y))
 		}
 		s.Points = b.String()
-		s.LegendY = p.Top + 8 + 22*float64(i)
+		s.LegendY = p.Bot + 70 + 22*float64(i)
 	}
 	p.Series = series
-	p.LegendX1 = p.Right + 24
+	p.LegendX1 = p.Left
 	p.LegendX2 = p.LegendX1 + 26
 	p.LegendTextX = p.LegendX2 + 8
-	p.XLabelY = p.Bot + 40
+	p.XLabelY = p.Bot + 38
 	p.YLabelX = 18
 	p.MidX = (p.Left + p.Right) / 2
 	p.MidY = (p.Top + p.Bot) / 2

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/evalrun/evalrun/runner"
@@ -133,10 +134,59 @@ func jsonError(data []byte, err error) error {
 		return &ReadError{Line: line, Col: col, Msg: "invalid JSON: " + syn.Error(), Err: err}
 	case errors.As(err, &typ):
 		line, col := lineCol(data, typ.Offset)
-		return &ReadError{Line: line, Col: col, Field: typ.Field,
-			Msg: fmt.Sprintf("got JSON %s, want %s", typ.Value, typ.Type), Err: err}
+		if typ.Field == "" {
+			return &ReadError{Line: line, Col: col,
+				Msg: fmt.Sprintf("the file holds a JSON %s; want a JSON object, as evalrun writes result files", typ.Value), Err: err}
+		}
+		return &ReadError{Line: line, Col: col, Field: jsonField(typ.Field),
+			Msg: fmt.Sprintf("got JSON %s, want %s", typ.Value, jsonKind(typ.Type)), Err: err}
 	}
 	return &ReadError{Msg: err.Error(), Err: err}
+}
+
+// jsonField is the JSON path of a field as encoding/json names it, without
+// the Go names of embedded structs (ConversationResult.id is id).
+func jsonField(f string) string {
+	parts := strings.Split(f, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && p[0] >= 'A' && p[0] <= 'Z' {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
+}
+
+// jsonKind names what a Go type reads from JSON in plain words, never the
+// Go type's name.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a base64 string"
+		}
+		return "a list"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number of 0 or more"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a value"
 }
 
 // lineCol converts a byte offset into a 1-based line and column (in bytes).
@@ -210,6 +260,13 @@ func (r *Result) validate() error {
 	if len(r.Scenarios) > 0 && runs != t.Conversations {
 		return fieldErr("totals.conversations", "%d, but the scenarios' runs add up to %d", t.Conversations, runs)
 	}
+	if c := r.Cut; c != nil && (c.Ran != t.Conversations || c.Planned < c.Ran) {
+		return fieldErr("cut", "planned %d, ran %d: ran must be totals.conversations (%d) and at most planned", c.Planned, c.Ran, t.Conversations)
+	}
+	if j := r.Judge; j != nil && (j.Grades < 0 || j.Calls < 0 || j.CacheHits < 0 || j.Failures < 0 || j.CacheHits+j.Failures > j.Grades) {
+		return fieldErr("judge", "grades %d, calls %d, cache_hits %d, failures %d: counts must not be negative, and cache hits and failures are gradings",
+			j.Grades, j.Calls, j.CacheHits, j.Failures)
+	}
 	if ti := r.Transcripts; ti != nil {
 		if _, err := ParseTranscriptPolicy(string(ti.Policy)); err != nil {
 			return fieldErr("transcripts.policy", "%v", err)
@@ -229,9 +286,39 @@ func (r *Result) validate() error {
 		if h.Kind == "" || h.Name == "" {
 			return fieldErr(f, "kind and name must not be empty")
 		}
+		if err := h.validateStats(f); err != nil {
+			return err
+		}
 		if _, err := h.Decode(); err != nil {
 			return &ReadError{Field: f, Msg: err.Error(), Err: err}
 		}
+	}
+	return nil
+}
+
+// validateStats refuses a histogram's summary that cannot be right: a
+// negative count or latency, percentiles out of order, a mean that is not a
+// finite number of 0 or more.
+func (h *HistogramResult) validateStats(f string) error {
+	stats := []struct {
+		name string
+		v    int64
+	}{{"count", h.Count}, {"min_us", h.MinUS}, {"p50_us", h.P50US}, {"p90_us", h.P90US}, {"p95_us", h.P95US},
+		{"p99_us", h.P99US}, {"p999_us", h.P999US}, {"max_us", h.MaxUS}}
+	for _, st := range stats {
+		if st.v < 0 {
+			return fieldErr(f+"."+st.name, "%d is negative; counts and latencies must be 0 or more", st.v)
+		}
+	}
+	if h.Count > 0 {
+		for i := 2; i < len(stats); i++ {
+			if stats[i].v < stats[i-1].v {
+				return fieldErr(f+"."+stats[i].name, "%d is below %s %d; percentiles must not decrease", stats[i].v, stats[i-1].name, stats[i-1].v)
+			}
+		}
+	}
+	if !(h.MeanUS >= 0) || math.IsInf(h.MeanUS, 0) {
+		return fieldErr(f+".mean_us", "%v is not a latency (a finite number of 0 or more)", h.MeanUS)
 	}
 	return nil
 }
@@ -245,6 +332,9 @@ func (s *ScenarioResult) validate(f string) error {
 		if c.v < 0 {
 			return fieldErr(f+"."+c.name, "negative count %d", c.v)
 		}
+	}
+	if s.Planned != 0 && s.Planned < s.Runs {
+		return fieldErr(f+".planned", "%d, fewer than its %d runs", s.Planned, s.Runs)
 	}
 	if sum := s.Passed + s.Failed + s.Error + s.Throttled + s.NotRun; sum != s.Runs {
 		return fieldErr(f, "outcomes add up to %d, runs is %d", sum, s.Runs)

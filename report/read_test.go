@@ -111,7 +111,7 @@ func TestReadResultErrors(t *testing.T) {
 		{"no version", []byte(`{"run_id": "r"}`), "schema_version: missing", true},
 		{"future version", []byte(`{"schema_version": 2}`), "schema_version: 2 is not supported: this evalrun reads result schema_version 1", true},
 		{"string version", []byte(`{"schema_version": "1"}`), `"1" is not supported`, true},
-		{"wrong type", []byte(`{"schema_version": 1, "totals": {"calls": "many"}}`), "totals.calls: got JSON string, want int64", false},
+		{"wrong type", []byte(`{"schema_version": 1, "totals": {"calls": "many"}}`), "totals.calls: got JSON string, want a whole number", false},
 		{"trailing data", append(validJSON(t), []byte("{}")...), "invalid character '{' after top-level value", false},
 		{"outcomes do not add up", edit(t, func(m map[string]any) { path(m, "totals")["passed"] = 100.0 }),
 			"result: totals: outcomes add up to 105, conversations is 9", false},
@@ -135,6 +135,14 @@ func TestReadResultErrors(t *testing.T) {
 			"histograms[1]: histogram call_kind \"new_chat\": encoded: not base64", false},
 		{"histogram empty", edit(t, func(m map[string]any) { path(m, "histograms", 1)["encoded"] = "" }),
 			"encoded: empty", false},
+		{"top-level array", []byte(`[{"schema_version": 1}]`), "the file holds a JSON array; want a JSON object", false},
+		{"top-level string", []byte(`"result"`), "the file holds a JSON string; want a JSON object", false},
+		{"negative percentile", edit(t, func(m map[string]any) { path(m, "histograms", 0)["p95_us"] = -5.0 }),
+			"histograms[0].p95_us: -5 is negative", false},
+		{"percentiles out of order", edit(t, func(m map[string]any) { path(m, "histograms", 0)["p99_us"] = 0.0 }),
+			"histograms[0].p99_us: 0 is below p95_us", false},
+		{"negative mean", edit(t, func(m map[string]any) { path(m, "histograms", 0)["mean_us"] = -1.5 }),
+			"histograms[0].mean_us: -1.5 is not a latency", false},
 		{"histogram other geometry", edit(t, func(m map[string]any) { path(m, "histograms", 1)["encoded"] = foreignHistogram(t) }),
 			"encoded: geometry 1..3600000000 at 2 digits, want 1..300000000 at 3 digits", false},
 	}
@@ -146,6 +154,11 @@ func TestReadResultErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+			for _, goName := range []string{"struct", "int64", "float64", "[]", "map["} {
+				if strings.Contains(err.Error(), goName) {
+					t.Errorf("error %q shows a Go type name (%s)", err, goName)
+				}
 			}
 			var re *ReadError
 			if !errors.As(err, &re) {

@@ -101,9 +101,27 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 	rep := &RegradeReport{Result: out, Conversations: res.Totals.Conversations, Skipped: map[string]int{}}
 	changes := map[VerdictChange]*VerdictChange{}
 	delta := map[string]*outcomeCounts{} // per scenario: +1/-1 by outcome
-	regraded := map[string]map[int]ConversationResult{}
+	// A conversation is known by its scenario, id, chat and start: ids
+	// alone repeat in results merged from repeats of a run, and a line
+	// given twice (transcripts files concatenated) is graded once.
+	type convKey struct {
+		scenario, chat, client string
+		id                     int
+		start                  int64
+	}
+	keyOf := func(scenario string, c *ConversationResult) convKey {
+		return convKey{scenario, c.ChatID, c.ClientID, c.ID, c.Start.UnixNano()}
+	}
+	regraded := map[convKey]ConversationResult{}
+	seen := map[convKey]bool{}
 
 	do := func(scenario string, c *ConversationResult) {
+		k := keyOf(scenario, c)
+		if seen[k] {
+			rep.Skipped[fmt.Sprintf("conversation %d of scenario %q appears more than once; it is graded once", c.ID, scenario)]++
+			return
+		}
+		seen[k] = true
 		sc := suite.Lookup(scenario)
 		if sc == nil {
 			rep.Skipped[fmt.Sprintf("scenario %q is not in the given scenario files", scenario)]++
@@ -115,10 +133,7 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 			return
 		}
 		rep.Regraded++
-		if regraded[scenario] == nil {
-			regraded[scenario] = map[int]ConversationResult{}
-		}
-		regraded[scenario][c.ID] = nc
+		regraded[k] = nc
 		if nc.Outcome != c.Outcome {
 			rep.Outcomes = append(rep.Outcomes, OutcomeChange{scenario, c.ID, c.Iteration, c.Outcome, nc.Outcome})
 			d := delta[scenario]
@@ -131,10 +146,8 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 		}
 	}
 
-	streamed := 0
 	if opts.Transcripts != nil {
 		err := ReadTranscripts(opts.Transcripts, func(l *TranscriptLine) error {
-			streamed++
 			c := l.ConversationResult
 			do(l.Scenario, &c)
 			return nil
@@ -150,12 +163,7 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 			}
 		}
 	}
-	stored := streamed
-	if opts.Transcripts == nil {
-		for i := range res.Scenarios {
-			stored += len(res.Scenarios[i].Conversations)
-		}
-	}
+	stored := len(seen) // each conversation once
 	rep.NotStored = max(0, res.Totals.Conversations-stored)
 
 	// Apply: new transcripts, counts, statuses.
@@ -163,7 +171,7 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 	for i := range out.Scenarios {
 		s := &out.Scenarios[i]
 		for j := range s.Conversations {
-			if nc, ok := regraded[s.Name][s.Conversations[j].ID]; ok {
+			if nc, ok := regraded[keyOf(s.Name, &s.Conversations[j])]; ok {
 				s.Conversations[j] = nc
 			}
 		}

@@ -129,4 +129,29 @@ func TestRegradeCounts(t *testing.T) {
 	if rep.Regraded != 2 || rep.Result.Scenario("beta").Failed != 2 || rep.Result.Totals.Failed != 2 {
 		t.Errorf("streamed: regraded %d, beta %+v", rep.Regraded, rep.Result.Scenario("beta"))
 	}
+
+	// The same transcripts twice (files concatenated): each conversation is
+	// regraded once, and the counts are not doubled ("Regraded 10 of 5").
+	var all bytes.Buffer
+	for _, s := range res.Scenarios {
+		for _, c := range s.Conversations {
+			b, _ := json.Marshal(TranscriptLine{Scenario: s.Name, ConversationResult: c})
+			all.Write(append(b, '\n'))
+		}
+	}
+	twice := append(all.Bytes(), all.Bytes()...)
+	rep, err = Regrade(res, mustSuite(t, "name: beta\nturns:\n  - user: hi\n    expect: [{icontains: nope}]\n"), RegradeOptions{Transcripts: bytes.NewReader(twice)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Regraded != 2 || rep.Result.Scenario("beta").Failed != 2 || rep.Result.Totals.Failed != 2 || rep.NotStored != 1 {
+		t.Errorf("transcripts twice: regraded %d, not stored %d, beta %+v", rep.Regraded, rep.NotStored, rep.Result.Scenario("beta"))
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Regraded > rep.Conversations || !strings.Contains(text.String(), "appears more than once") {
+		t.Errorf("transcripts twice:\n%s", text.String())
+	}
 }

@@ -198,6 +198,12 @@ func statusText(r *Result) (word, why string) {
 	if s := incompleteParts(t.Error, t.Throttled, t.NotRun); s != "" {
 		reasons = append(reasons, s)
 	}
+	if j := r.Judge; j != nil && j.Failures > 0 {
+		reasons = append(reasons, "the judge failed "+plural(j.Failures, "grading"))
+	}
+	if c := cutText(r); c != "" {
+		defer func() { why += "; " + c }()
+	}
 	switch {
 	case r.Interrupted:
 		word = "INTERRUPTED"
@@ -211,6 +217,57 @@ func statusText(r *Result) (word, why string) {
 		word = "FAILED"
 	}
 	return word, strings.Join(reasons, "; ")
+}
+
+// plannedText says how many of a scenario's planned runs a cut run made:
+// "1/10 planned"; empty when it made them all (or the run was not cut).
+func plannedText(s *ScenarioResult) string {
+	if s.Planned <= s.Runs {
+		return ""
+	}
+	return fmt.Sprintf("%s/%s planned", fmtInt(int64(s.Runs)), fmtInt(int64(s.Planned)))
+}
+
+// incompleteText is incompleteParts of s, then plannedText.
+func incompleteText(s *ScenarioResult) string {
+	parts := []string{incompleteParts(s.Error, s.Throttled, s.NotRun), plannedText(s)}
+	if parts[0] == "" {
+		return parts[1]
+	}
+	if parts[1] == "" {
+		return parts[0]
+	}
+	return parts[0] + ", " + parts[1]
+}
+
+// cutText says what cut the run short of its plan: "cut by the quota
+// (--partial): 6 of 15 planned conversations ran"; empty when nothing did.
+func cutText(r *Result) string {
+	c := r.Cut
+	if c == nil {
+		return ""
+	}
+	return fmt.Sprintf("cut by %s: %s of %s planned conversations ran", c.By, fmtInt(int64(c.Ran)), fmtInt(int64(c.Planned)))
+}
+
+// judgeText describes the judge's work on one line: "judge grader: 12
+// gradings, 4 calls, 8 cache hits, 0 failures (limit 2/s)"; empty when
+// the run had no judge.
+func judgeText(r *Result) string {
+	j := r.Judge
+	if j == nil {
+		return ""
+	}
+	s := "judge"
+	if j.Model != "" {
+		s += " " + j.Model
+	}
+	s += fmt.Sprintf(": %s, %s, %s, %s", plural(j.Grades, "grading"), plural(j.Calls, "call"),
+		plural(j.CacheHits, "cache hit"), plural(j.Failures, "failure"))
+	if j.Limit != "" {
+		s += " (limit " + j.Limit + ")"
+	}
+	return s
 }
 
 // targetName is the name reports use for the run's target.

@@ -59,6 +59,12 @@ type Result struct {
 	// Thresholds are the run's pass/fail gates (--threshold), each with the
 	// value measured; empty when the run had none.
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+	// Cut says what the run left out of its plan before it started (e.g.
+	// --partial fitting the quota); absent when it ran its whole plan.
+	Cut *CutInfo `json:"cut,omitempty"`
+	// Judge is the LLM judge's work during the run (see JudgeInfo); absent
+	// when no judge graded anything.
+	Judge *JudgeInfo `json:"judge,omitempty"`
 	// Turns counts, per turn index, the turns sent and those that passed,
 	// over every conversation (see TurnCount); absent in files written
 	// before it existed.
@@ -76,6 +82,34 @@ type ThresholdResult struct {
 	// "96.0%").
 	Value  string `json:"value"`
 	Passed bool   `json:"passed"`
+}
+
+// CutInfo describes a run cut short of its plan before it started.
+type CutInfo struct {
+	// By is what cut it, e.g. "the quota (--partial)".
+	By string `json:"by"`
+	// Planned is the conversations the run was to have without the cut;
+	// Ran those it had (Totals.Conversations).
+	Planned int `json:"planned"`
+	Ran     int `json:"ran"`
+	// NotRun names the scenarios the cut left out entirely (they have no
+	// ScenarioResult).
+	NotRun []string `json:"not_run,omitempty"`
+}
+
+// JudgeInfo is the LLM judge's work during a run: gradings asked for,
+// those answered from the cache, the requests sent (retries included,
+// outside the agent's quota) and the gradings that failed (their
+// expectations were undecided and their conversations errored).
+type JudgeInfo struct {
+	Model     string `json:"model,omitempty"`
+	Grades    int64  `json:"grades"`
+	Calls     int64  `json:"calls"`
+	CacheHits int64  `json:"cache_hits"`
+	Failures  int64  `json:"failures"`
+	// Limit is the judge's rate limit as configured (judge.limit); empty
+	// when it had none.
+	Limit string `json:"limit,omitempty"`
 }
 
 // TranscriptInfo records the transcript policy of a run (see Transcripts)
@@ -164,6 +198,11 @@ type ScenarioResult struct {
 	Error     int      `json:"error"`
 	Throttled int      `json:"throttled"`
 	NotRun    int      `json:"not_run"`
+	// Planned is the conversations the scenario was to run before the run
+	// was cut (Result.Cut); set only in a cut run. Planned > Runs means
+	// some of them never started; pass rate and status count the runs
+	// made.
+	Planned int `json:"planned,omitempty"`
 	// PassRate is Passed/Runs (0 when there were no runs).
 	PassRate float64 `json:"pass_rate"`
 	// PassRateCI is the Wilson 95% interval of PassRate (WilsonInterval):

@@ -237,8 +237,8 @@ func TestRunWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(suites.Suites) != 2 || suites.Suites[0].Name != "base" || suites.Suites[1].Name != "cand" ||
-		suites.Suites[0].Failures != 0 || suites.Suites[1].Failures != 1 || suites.Suites[1].Tests != 6 {
-		t.Errorf("JUnit suites %+v: want base (0 failures) and cand (1 of 6)", suites.Suites)
+		suites.Suites[0].Failures != 0 || suites.Suites[1].Failures != 2 || suites.Suites[1].Tests != 3 {
+		t.Errorf("JUnit suites %+v: want base (0 failures) and cand (a failed scenario and a breached threshold, of 3)", suites.Suites)
 	}
 	xmllint(t, ju.Bytes()) // valid against junit-ant.xsd, several testsuites included
 

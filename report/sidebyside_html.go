@@ -156,6 +156,7 @@ func newRunHTMLPage(run *Run, maxConvs int) (*htmlPage, error) {
 			}
 		}
 	}
+	p.Side = sideReplies(run)
 	for i, tp := range pages {
 		name := p.Targets[i]
 		for _, l := range tp.ScenLatency {
@@ -198,7 +199,7 @@ func runPlot(run *Run) (*plotData, error) {
 			return nil, fmt.Errorf("write HTML: %w", err)
 		}
 		label := targetName(r) + " · all turns"
-		ps := plotSeries{Label: label, Legend: cut(label, 24) + " · " + plural(h.Count, "call"), Count: h.Count,
+		ps := plotSeries{Label: label, Legend: cut(label, plotLegendMax) + " · " + plural(h.Count, "call"), Count: h.Count,
 			Color: plotPalette[i%len(plotPalette)], Width: 2.5}
 		if i >= len(plotPalette) {
 			ps.Dash = "6 3"
@@ -213,4 +214,138 @@ func runPlot(run *Run) (*plotData, error) {
 		return nil, nil
 	}
 	return newPlot(series, maxCount), nil
+}
+
+// htmlSideScenario is one scenario's turns with every target's reply.
+type htmlSideScenario struct {
+	Scenario, Note string
+	Turns          []htmlSideTurn
+}
+
+type htmlSideTurn struct {
+	N       int
+	Sent    string
+	Replies []htmlSideReply // one per target, in target order
+}
+
+type htmlSideReply struct {
+	Text, Class, Mark, Note string
+	Missing                 bool
+	Failed                  []htmlVerdict
+}
+
+// sideReplies lays out, for each scenario two or more targets kept a
+// conversation of, its turns with the targets' replies side by side: the
+// conversations of the lowest iteration every such target kept, else each
+// target's first kept one (the note says which).
+func sideReplies(run *Run) []htmlSideScenario {
+	var out []htmlSideScenario
+	for _, s := range sideScenarios(run) {
+		convs := make([]*ConversationResult, len(s.By))
+		// The lowest iteration kept by every target that has one.
+		common := -1
+		iters := make([]map[int]*ConversationResult, len(s.By))
+		have := 0
+		for i, sr := range s.By {
+			if sr == nil || len(sr.Conversations) == 0 {
+				continue
+			}
+			have++
+			iters[i] = map[int]*ConversationResult{}
+			for j := range sr.Conversations {
+				c := &sr.Conversations[j]
+				if _, ok := iters[i][c.Iteration]; !ok && c.Outcome != runner.NotRun {
+					iters[i][c.Iteration] = c
+				}
+			}
+		}
+		if have < 2 {
+			continue
+		}
+		for i := range s.By {
+			if iters[i] == nil {
+				continue
+			}
+			for it := range iters[i] {
+				all := true
+				for k := range s.By {
+					if iters[k] != nil && iters[k][it] == nil {
+						all = false
+						break
+					}
+				}
+				if all && (common < 0 || it < common) {
+					common = it
+				}
+			}
+		}
+		note := ""
+		for i := range s.By {
+			if iters[i] == nil {
+				continue
+			}
+			if common >= 0 {
+				convs[i] = iters[i][common]
+				continue
+			}
+			for it, c := range iters[i] {
+				if convs[i] == nil || it < convs[i].Iteration {
+					convs[i] = c
+				}
+			}
+		}
+		if common >= 0 {
+			note = fmt.Sprintf("iteration %d on every target", common+1)
+		} else {
+			note = "each target's first kept iteration"
+		}
+		sc := htmlSideScenario{Scenario: s.Name, Note: note}
+		turns := 0
+		for _, c := range convs {
+			if c != nil {
+				turns = max(turns, len(c.Turns))
+			}
+		}
+		for ti := 0; ti < turns; ti++ {
+			st := htmlSideTurn{N: ti + 1}
+			for _, c := range convs {
+				if c == nil {
+					st.Replies = append(st.Replies, htmlSideReply{Missing: true, Note: "no kept conversation"})
+					continue
+				}
+				if ti >= len(c.Turns) {
+					st.Replies = append(st.Replies, htmlSideReply{Missing: true, Note: "not reached (" + outcomeWord(c.Outcome) + " earlier)"})
+					continue
+				}
+				t := &c.Turns[ti]
+				if st.Sent == "" {
+					st.Sent = t.Sent
+				}
+				rp := htmlSideReply{Text: t.Reply, Class: "pass", Mark: "✓"}
+				out := cmpOutcome(t.Outcome)
+				if out != runner.Passed {
+					rp.Class, rp.Mark = "fail", "✗"
+				}
+				rp.Note = outcomeWord(out) + " · " + fmtMillis(t.LatencyMS)
+				if common < 0 {
+					rp.Note += fmt.Sprintf(" · iteration %d", c.Iteration+1)
+				}
+				if t.Error != "" {
+					rp.Failed = append(rp.Failed, htmlVerdict{Text: "error", Reason: t.Error})
+				}
+				for _, v := range t.Verdicts {
+					if !v.Passed {
+						rp.Failed = append(rp.Failed, htmlVerdict{Text: verdictLabel(v.Name, v.Expectation), Reason: v.Reason})
+					}
+				}
+				if t.Reply == "" && len(rp.Failed) == 0 {
+					rp.Missing, rp.Note = true, "no reply · "+rp.Note
+				}
+				st.Replies = append(st.Replies, rp)
+			}
+			sc.Turns = append(sc.Turns, st)
+		}
+		out = append(out, sc)
+	}
+	return out
 }

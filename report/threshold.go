@@ -465,8 +465,12 @@ func (t Threshold) Evaluate(r *Result) (out ThresholdResult) {
 		case "mean":
 			got = h.Mean()
 		default:
-			got = float64(h.ValueAtPercentile(t.m.pct))
+			got = float64(valueAtPercentile(h, t.m.pct))
 		}
+		// Compared as printed (4 significant digits), so that a gate
+		// written from the value shown agrees with it: 67903 µs prints
+		// "67.90ms" and meets p95<=67.9ms.
+		got = PrintedMicros(got)
 		out.Value = FormatMicros(got)
 	case mRate:
 		c, n, err := t.counts(r)
@@ -629,17 +633,55 @@ func (t Threshold) histogram(r *Result) (*hdrhistogram.Histogram, error) {
 }
 
 // FormatMicros formats a latency in microseconds for people, to 4
-// significant digits: "850µs", "191.1ms", "1.401s", "2m3s".
+// significant digits with trailing zeros kept: "850µs", "67.90ms",
+// "191.1ms", "1.401s", "300.0s". Below a millisecond it prints whole
+// microseconds (exact for recorded latencies). Every latency evalrun
+// prints goes through it, and thresholds compare the value as printed
+// (PrintedMicros), so a gate written from a report agrees with it.
 func FormatMicros(us float64) string {
+	r, e := roundMicros(us)
 	switch {
-	case us < 1000:
-		return strconv.FormatFloat(math.Round(us), 'f', -1, 64) + "µs"
-	case us < 1e6:
-		return strconv.FormatFloat(us/1000, 'g', 4, 64) + "ms"
-	case us < 60e6:
-		return strconv.FormatFloat(us/1e6, 'g', 4, 64) + "s"
+	case e < 3:
+		return strconv.FormatFloat(r, 'f', 0, 64) + "µs"
+	case e < 6:
+		return strconv.FormatFloat(r/1e3, 'f', 6-e, 64) + "ms"
+	case e < 9:
+		return strconv.FormatFloat(r/1e6, 'f', 9-e, 64) + "s"
 	}
-	return (time.Duration(us) * time.Microsecond).Round(time.Second).String()
+	return (time.Duration(r) * time.Microsecond).String()
+}
+
+// PrintedMicros returns the latency FormatMicros prints for us, in
+// microseconds: us rounded to 4 significant digits (to whole microseconds
+// below a millisecond, to whole seconds from 1000 s).
+func PrintedMicros(us float64) float64 {
+	r, _ := roundMicros(us)
+	return r
+}
+
+// roundMicros rounds us as FormatMicros prints it and returns the rounded
+// value and its decimal exponent (the power of ten of its leading digit,
+// after rounding; below 3 when it is printed in whole microseconds).
+func roundMicros(us float64) (float64, int) {
+	if math.IsNaN(us) || us < 999.5 {
+		if math.IsNaN(us) {
+			return 0, 0
+		}
+		return math.Round(us), 0
+	}
+	e := 3
+	for e < 18 && us >= math.Pow10(e+1) {
+		e++
+	}
+	if e >= 9 {
+		return math.Round(us/1e6) * 1e6, 9
+	}
+	unit := math.Pow10(e - 3)
+	r := math.Round(us/unit) * unit
+	if r >= math.Pow10(e+1) {
+		e++
+	}
+	return r, e
 }
 
 func formatPercent(f float64) string {

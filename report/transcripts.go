@@ -151,6 +151,9 @@ func keepTranscript(p TranscriptPolicy, sample int, streaming bool, c *Conversat
 	return bad || c.Iteration < sample
 }
 
+// maxTranscriptLine is the longest line ReadTranscripts reads.
+const maxTranscriptLine = 64 << 20
+
 // ReadTranscripts reads a transcripts file (JSON Lines of TranscriptLine)
 // and calls fn for each line in order, one line in memory at a time. Blank
 // lines are skipped. A line that is not a valid conversation is an error
@@ -158,8 +161,10 @@ func keepTranscript(p TranscriptPolicy, sample int, streaming bool, c *Conversat
 // returned as is.
 func ReadTranscripts(r io.Reader, fn func(*TranscriptLine) error) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
-	for n := 1; sc.Scan(); n++ {
+	sc.Buffer(make([]byte, 0, 64<<10), maxTranscriptLine)
+	n := 0
+	for sc.Scan() {
+		n++
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue
@@ -167,6 +172,13 @@ func ReadTranscripts(r io.Reader, fn func(*TranscriptLine) error) error {
 		var line TranscriptLine
 		dec := json.NewDecoder(bytes.NewReader(b))
 		if err := dec.Decode(&line); err != nil {
+			var typ *json.UnmarshalTypeError
+			if errors.As(err, &typ) {
+				if typ.Field == "" {
+					return &ReadError{Line: n, Col: 1, Msg: fmt.Sprintf("transcript: the line holds a JSON %s; want one JSON object per line", typ.Value), Err: err}
+				}
+				return &ReadError{Line: n, Col: 1, Field: jsonField(typ.Field), Msg: fmt.Sprintf("got JSON %s, want %s", typ.Value, jsonKind(typ.Type)), Err: err}
+			}
 			return &ReadError{Line: n, Col: 1, Msg: "transcript: " + err.Error() + "; want one complete JSON object per line (a line cut short is what a run killed while writing leaves last; the lines before it are complete)", Err: err}
 		}
 		if dec.More() {
@@ -187,7 +199,10 @@ func ReadTranscripts(r io.Reader, fn func(*TranscriptLine) error) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return &ReadError{Msg: "transcripts: " + err.Error(), Err: err}
+		if errors.Is(err, bufio.ErrTooLong) {
+			return &ReadError{Line: n + 1, Col: 1, Msg: fmt.Sprintf("transcript: the line is longer than %d MiB, the most a line may hold; is this an evalrun transcripts file?", maxTranscriptLine>>20), Err: err}
+		}
+		return &ReadError{Line: n + 1, Col: 1, Msg: "transcripts: " + err.Error(), Err: err}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -304,5 +305,37 @@ func TestReadResultTranscripts(t *testing.T) {
 		if _, err := ReadResult(bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// repeatReader yields one byte forever.
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
+}
+
+// TestReadTranscriptsHugeLine: a line longer than the 64 MiB a line may
+// hold is an error naming its line number (it used to be a bare "token too
+// long"). The input is generated, never held whole.
+func TestReadTranscriptsHugeLine(t *testing.T) {
+	good := `{"scenario":"a","id":1,"outcome":"passed","turns":[]}` + "\n"
+	in := io.MultiReader(strings.NewReader(good+good), io.LimitReader(repeatReader('x'), maxTranscriptLine+1))
+	lines := 0
+	err := ReadTranscripts(in, func(*TranscriptLine) error { lines++; return nil })
+	var re *ReadError
+	if !errors.As(err, &re) || re.Line != 3 || !strings.Contains(err.Error(), "line is longer than 64 MiB") {
+		t.Fatalf("error %v (line %d), want one for line 3 saying it is too long", err, func() int {
+			if re != nil {
+				return re.Line
+			}
+			return 0
+		}())
+	}
+	if lines != 2 {
+		t.Errorf("%d lines read before the long one, want 2", lines)
 	}
 }

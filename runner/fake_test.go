@@ -197,8 +197,10 @@ var (
 	err429 = &agent.Error{Kind: agent.KindThrottled, Status: 429}
 	err500 = &agent.Error{Kind: agent.KindServer, Status: 500}
 	err503 = &agent.Error{Kind: agent.KindServer, Status: 503}
-	errNet = &agent.Error{Kind: agent.KindTransport}
-	err404 = &agent.Error{Kind: agent.KindClient, Status: 404}
+	errNet = &agent.Error{Kind: agent.KindTransport, Unsent: true} // e.g. connection refused
+	// errSent is a connection broken after the request was written.
+	errSent = &agent.Error{Kind: agent.KindTransport}
+	err404  = &agent.Error{Kind: agent.KindClient, Status: 404}
 )
 
 type atomicCounter struct{ v atomic.Int64 }

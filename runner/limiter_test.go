@@ -32,6 +32,28 @@ func mustLimits(t testing.TB, ls ...Limit) *Limits {
 	return l
 }
 
+// exactLimits returns limits without a safety margin.
+func exactLimits(t testing.TB, ls ...Limit) *Limits {
+	t.Helper()
+	l, err := NewLimitsMargin(0, ls...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// reserveAt is waitJoint on a simulated clock: it asks at now and, when
+// the own stacks hold the call back, asks again when they allow it.
+func reserveAt(now time.Time, shared, own []*Limits) time.Time {
+	for {
+		at, ok := reserveJoint(now, shared, own)
+		if ok {
+			return at
+		}
+		now = at
+	}
+}
+
 var (
 	perMin100 = Limit{100, time.Minute}
 	perHour1k = Limit{1000, time.Hour}
@@ -54,12 +76,12 @@ func TestStackedLimitsNeverExceedAnyWindow(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := mustLimits(t, perMin100, perHour1k)
+			l := exactLimits(t, perMin100, perHour1k)
 			rng := rand.New(rand.NewPCG(7, 11))
 			now := epoch
 			var grants []time.Time
 			for range 3500 {
-				now = reserveJoint(now.Add(tc.gap(rng)), []*Limits{l})
+				now = reserveAt(now.Add(tc.gap(rng)), []*Limits{l}, nil)
 				if len(grants) > 0 && now.Before(grants[len(grants)-1]) {
 					t.Fatalf("grant %v before the previous one", now)
 				}
@@ -99,10 +121,10 @@ func TestJointLimitsHoldForEveryStack(t *testing.T) {
 	for range 2500 {
 		now = now.Add(time.Duration(rng.Int64N(int64(time.Second))))
 		if rng.IntN(3) == 0 { // a new chat: both stacks at once
-			at := reserveJoint(now, []*Limits{all, chats})
+			at := reserveAt(now, []*Limits{all}, []*Limits{chats})
 			every, newChats = append(every, at), append(newChats, at)
 		} else {
-			every = append(every, reserveJoint(now, []*Limits{all}))
+			every = append(every, reserveAt(now, []*Limits{all}, nil))
 		}
 	}
 	// Grants of different goroutines need not be in order; sort by time.
@@ -119,6 +141,125 @@ func TestJointLimitsHoldForEveryStack(t *testing.T) {
 	}
 }
 
+func TestMarginWidensEveryWindow(t *testing.T) {
+	for _, tc := range []struct {
+		limits []Limit
+		margin time.Duration
+	}{
+		{[]Limit{{20, time.Second}, {300, time.Minute}}, AutoMargin},
+		{[]Limit{{10, 200 * time.Millisecond}}, 5 * time.Millisecond},
+		{[]Limit{perMin100, perHour1k}, AutoMargin},
+		{[]Limit{{3, time.Second}}, 250 * time.Millisecond},
+	} {
+		l, err := NewLimitsMargin(tc.margin, tc.limits...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		margins := l.Margins()
+		rng := rand.New(rand.NewPCG(5, 9))
+		now := epoch
+		var grants []time.Time
+		for i := range 2500 {
+			if i%7 == 0 { // now and then a pause, then greedy again
+				now = now.Add(time.Duration(rng.Int64N(int64(2 * time.Second))))
+			}
+			now = reserveAt(now, []*Limits{l}, nil)
+			grants = append(grants, now)
+		}
+		for i, lim := range tc.limits {
+			want := tc.margin
+			if want == AutoMargin {
+				want = DefaultMargin(lim.Per)
+			}
+			if margins[i] != want {
+				t.Errorf("%v: margin %v, want %v", lim, margins[i], want)
+			}
+			// Any window of the limit's length plus the margin holds at
+			// most Count calls: an agent whose clock lags evalrun's by up
+			// to the margin between two calls still sees at most Count.
+			if got := maxInWindow(grants, lim.Per+margins[i]); got > int(lim.Count) {
+				t.Errorf("%v with margin %v: %d calls in a window of %v", lim, margins[i], got, lim.Per+margins[i])
+			}
+		}
+	}
+	for _, m := range []time.Duration{-2, -time.Second, 2 * time.Hour} {
+		if _, err := NewLimitsMargin(m, perMin100); err == nil || !strings.Contains(err.Error(), "margin") {
+			t.Errorf("NewLimitsMargin(%v): error %v, want one naming the margin", m, err)
+		}
+	}
+}
+
+func TestDefaultMargin(t *testing.T) {
+	for per, want := range map[time.Duration]time.Duration{
+		100 * time.Millisecond: 10 * time.Millisecond,
+		time.Second:            20 * time.Millisecond,
+		time.Minute:            1200 * time.Millisecond,
+		time.Hour:              2 * time.Second,
+	} {
+		if got := DefaultMargin(per); got != want {
+			t.Errorf("DefaultMargin(%v) = %v, want %v", per, got, want)
+		}
+	}
+}
+
+func TestNewChatWaitingHoldsNoSharedSlot(t *testing.T) {
+	// Every call 20/s, new chats 6/s. Two new chats ask at once: the second
+	// must wait 1/6 s for its own limit. Turns asking meanwhile get the
+	// shared slots at the shared pace, not after the waiting new chat.
+	all := exactLimits(t, Limit{20, time.Second})
+	chats := exactLimits(t, Limit{6, time.Second})
+	t0 := epoch.Add(time.Hour)
+	if at, ok := reserveJoint(t0, []*Limits{all}, []*Limits{chats}); !ok || !at.Equal(t0) {
+		t.Fatalf("first new chat: %v, %v; want at once", at.Sub(t0), ok)
+	}
+	at, ok := reserveJoint(t0, []*Limits{all}, []*Limits{chats})
+	if ok {
+		t.Fatalf("second new chat took a slot at +%v while its own limit holds it back", at.Sub(t0))
+	}
+	if want := t0.Add(time.Second / 6); !at.Equal(want) {
+		t.Fatalf("second new chat told to come back at +%v, want +%v", at.Sub(t0), want.Sub(t0))
+	}
+	for i := 1; i <= 3; i++ {
+		turn := reserveAt(t0, []*Limits{all}, nil)
+		if want := t0.Add(time.Duration(i) * 50 * time.Millisecond); !turn.Equal(want) {
+			t.Fatalf("turn %d at +%v, want +%v (the shared pace)", i, turn.Sub(t0), want.Sub(t0))
+		}
+	}
+	// At its time the new chat takes the next shared slot.
+	if got := reserveAt(at, []*Limits{all}, []*Limits{chats}); !got.Equal(t0.Add(200 * time.Millisecond)) {
+		t.Errorf("second new chat at +%v, want +200ms", got.Sub(t0))
+	}
+}
+
+func TestLateCallPushesTheNextOnes(t *testing.T) {
+	// 4 per second, no margin, and a call that went out 300 ms after its
+	// slot: the next calls' slots were reserved from the slot, but the
+	// calls really sent are what count, so the 5th call waits until 1 s
+	// after the late one really went, not after its slot.
+	l := exactLimits(t, Limit{4, time.Second})
+	t0 := time.Now()
+	limitsMu.Lock()
+	base := int64(t0.Sub(epoch))
+	for i, late := range []int64{300, 0, 0, 0} {
+		at := base + int64(i)*int64(250*time.Millisecond)
+		l.slots.record(at)
+		l.sends.record(at + late*int64(time.Millisecond))
+	}
+	limitsMu.Unlock()
+	// The first call went at +300ms: the 5th may go at +1.3s, not +1s.
+	at, ok := reserveJoint(t0, []*Limits{l}, nil)
+	if want := t0.Add(1300*time.Millisecond + 1); !ok || !at.Equal(want) {
+		t.Errorf("5th call reserved at +%v, want +%v", at.Sub(t0), want.Sub(t0))
+	}
+	// Checked at its wake: before +1.3s the sends do not allow it yet.
+	limitsMu.Lock()
+	wait := time.Duration(l.sends.earliest(l, l.pace/2) - int64(time.Since(epoch)))
+	limitsMu.Unlock()
+	if wait <= 0 || wait > 1300*time.Millisecond {
+		t.Errorf("a send now would have to wait %v, want up to 1.3s", wait)
+	}
+}
+
 func sortTimes(ts []time.Time) {
 	for i := 1; i < len(ts); i++ {
 		for j := i; j > 0 && ts[j].Before(ts[j-1]); j-- {
@@ -130,11 +271,11 @@ func sortTimes(ts []time.Time) {
 func TestExactRateLimitClosedWindow(t *testing.T) {
 	// 10/s: 600 greedy calls; no closed 1 s window holds 11, and the long
 	// run rate is 10/s to within a microsecond per window.
-	l := mustLimits(t, Limit{10, time.Second})
+	l := exactLimits(t, Limit{10, time.Second})
 	now := epoch
 	var grants []time.Time
 	for range 600 {
-		now = reserveJoint(now, []*Limits{l})
+		now = reserveAt(now, []*Limits{l}, nil)
 		grants = append(grants, now)
 	}
 	if got := maxInWindow(grants, time.Second); got != 10 {
@@ -263,10 +404,15 @@ func TestWaitAllMixesLimiters(t *testing.T) {
 	}
 	limitsMu.Lock()
 	defer limitsMu.Unlock()
-	if a.windows[0].n != 5 || b.windows[0].n != 5 {
-		t.Errorf("joint waits recorded %d and %d calls, want 5 each", a.windows[0].n, b.windows[0].n)
-	}
-	if a.last != b.last {
-		t.Errorf("joint stacks recorded different times for the same call")
+	for _, h := range []struct {
+		name string
+		a, b *history
+	}{{"slots", &a.slots, &b.slots}, {"sends", &a.sends, &b.sends}} {
+		if h.a.windows[0].n != 5 || h.b.windows[0].n != 5 {
+			t.Errorf("joint waits recorded %d and %d %s, want 5 each", h.a.windows[0].n, h.b.windows[0].n, h.name)
+		}
+		if h.a.last != h.b.last {
+			t.Errorf("joint stacks recorded different %s times for the same call", h.name)
+		}
 	}
 }

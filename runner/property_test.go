@@ -46,7 +46,7 @@ func checkRandomRun(t *testing.T, seed uint64) {
 	total := len(plan(suite))
 	concurrency := 1 + rng.IntN(64)
 
-	faults := []*agent.Error{err429, err503, err500, errNet, err404,
+	faults := []*agent.Error{err429, err503, err500, errNet, errSent, err404,
 		{Kind: agent.KindThrottled, Status: 429, RetryAfter: time.Millisecond}}
 	frac := rng.Float64() * 0.5
 	fault := randomFaults(seed, frac, faults...)

@@ -105,6 +105,16 @@ type Observer interface {
 	ConversationDone(c *Conversation)
 }
 
+// StartObserver is an Observer that is also told when each conversation
+// starts (it has its budget reservation and is about to open its chat),
+// so that it can count conversations in flight, as the live progress
+// does. ConversationStarted is called at most once per conversation, before
+// its ConversationDone, from many goroutines at once.
+type StartObserver interface {
+	Observer
+	ConversationStarted(c *Conversation)
+}
+
 // Summary is the outcome of a whole Run.
 type Summary struct {
 	RunID string

@@ -8,9 +8,13 @@ import (
 	"github.com/evalrun/evalrun/internal/backoff"
 )
 
-// RetryPolicy says how a call that failed in a retryable way (see
-// agent.Error.Retryable: 429, timeouts, transport failures, 502/503/504) is
-// retried. Zero fields take the defaults shown.
+// RetryPolicy says how a call that failed in a retryable way is sent
+// again. A call is re-sent only when the agent cannot have processed it
+// (agent.Error.Retryable): an answer of 429, 502, 503 or 504, or a failure
+// before any byte of the request was written (a refused connection, a
+// failed dial). A timeout or broken connection after the request was
+// written ends the call, so that no turn is ever processed twice by the
+// fault of evalrun. Zero fields take the defaults shown.
 type RetryPolicy struct {
 	// MaxAttempts is the most attempts of one call, the first included
 	// (default 4). 1 means no retries.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -82,9 +81,9 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 	schedCtx := r.stopCtx
 	if opts.Duration > 0 {
 		deadline := begin.Add(opts.Duration)
-		var cancelSched context.CancelFunc
-		schedCtx, cancelSched = context.WithDeadline(r.stopCtx, deadline)
-		defer cancelSched()
+		// The deadline ends the arrivals, without cancelling: an open model
+		// that fell behind still starts those due before it (endContext).
+		schedCtx = withEnd(r.stopCtx, deadline)
 		cut := time.AfterFunc(time.Until(deadline.Add(opts.Grace)), func() {
 			r.graceOver.Store(true)
 			r.stop(errGraceOver)
@@ -105,6 +104,20 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 			break
 		}
 		scheduled, err := opts.Schedule.Next(schedCtx)
+		var missed *MissedArrival
+		if errors.As(err, &missed) {
+			// Due before the run stopped, never started: reported, with
+			// its lag up to now.
+			src.advance()
+			reason := r.stopReason()
+			if missed.Capped {
+				reason = ReasonMaxInFlight
+			}
+			c := p.conversation(NotRun, reason)
+			c.Scheduled, c.End = missed.At, time.Now()
+			r.finish(c, false)
+			continue
+		}
 		if err != nil {
 			switch {
 			case r.graceOver.Load():
@@ -121,6 +134,14 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 		}
 		if r.stopCtx.Err() != nil {
 			opts.Schedule.Done()
+			if src.looping {
+				// Its start was due: report it (a run not bounded by time
+				// reports it with the rest below).
+				src.advance()
+				c := p.conversation(NotRun, r.stopReason())
+				c.Scheduled, c.End = scheduled, time.Now()
+				r.finish(c, false)
+			}
 			break
 		}
 		res, ok := opts.Budget.Reserve(p.calls(opts.newChatCalls))
@@ -195,11 +216,11 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 var errGraceOver = errors.New("the grace period after the duration is over")
 
 // source hands out the conversations of a run in run order, each made as it
-// is handed out: the suite's order, repeated (pass k has iterations k×most … k×most+most−1, so a
-// scenario's iterations stay distinct), up to its limit.
+// is handed out: the suite's order, repeated (in pass k a scenario of repeat
+// r has iterations k×r … k×r+r−1, so each scenario counts 0..n−1), up to
+// its limit.
 type source struct {
 	pass    *order
-	most    int   // iterations per pass
 	limit   int64 // conversations in all; -1 for no limit
 	next    int64 // conversations handed out
 	looping bool  // bounded by time: conversations not started are not part of the run
@@ -207,7 +228,7 @@ type source struct {
 }
 
 func newSource(pass *order, o Options) *source {
-	s := &source{pass: pass, limit: pass.total, looping: o.Duration > 0, most: pass.most}
+	s := &source{pass: pass, limit: pass.total, looping: o.Duration > 0}
 	switch {
 	case o.Repeat > 0:
 		s.limit = satMul(pass.total, int64(o.Repeat))
@@ -233,7 +254,10 @@ func (s *source) peek() (planned, bool) {
 	g := s.shard.global(s.next) // the run-wide index, the same in every shard
 	p := s.pass.at(g % per)
 	p.ID = int(g + 1)
-	p.Iteration += int(g/per) * s.most
+	// Each scenario counts its own iterations 0..n-1 over the passes: a
+	// scenario with repeat: 2 has iterations 2 and 3 in the second pass,
+	// whatever the other scenarios' repeat.
+	p.Iteration += int(g/per) * repeats(p.Scenario)
 	return p, true
 }
 
@@ -338,8 +362,15 @@ func (r *run) finish(c *Conversation, started bool) {
 // is free meanwhile and the conversation resumes on a worker when the time
 // comes, so a conversation in its think time holds no goroutine.
 func (r *run) converse(p planned, scheduled time.Time, res *Reservation, done func()) bool {
-	c := &Conversation{ID: p.ID, Scenario: p.Scenario, Iteration: p.Iteration, Scheduled: scheduled, Start: time.Now()}
-	return r.drive(&convo{c: c, res: res, done: done})
+	// One allocation for the conversation's record and its state.
+	cv := &convo{res: res, done: done}
+	cv.rec = Conversation{ID: p.ID, Scenario: p.Scenario, Iteration: p.Iteration, Scheduled: scheduled, Start: time.Now(),
+		Turns: make([]TurnResult, 0, len(p.Scenario.Turns))}
+	cv.c = &cv.rec
+	if so, ok := r.opts.Observer.(StartObserver); ok {
+		so.ConversationStarted(cv.c)
+	}
+	return r.drive(cv)
 }
 
 // drive advances a conversation until it ends (true) or is parked (false).
@@ -368,11 +399,17 @@ func settle(c *Conversation, o Outcome, reason string) {
 
 // convo is a conversation in progress: replay's state between turns.
 type convo struct {
-	c    *Conversation
+	c    *Conversation // &rec
 	res  *Reservation
 	done func() // frees the conversation's slot once it is over
 
-	pcg     rand.PCG // rng's source, kept here to save an allocation
+	// rec, and the values behind rng and env, are kept here to save
+	// allocations; obs is the current turn's observation.
+	rec     Conversation
+	pcg     rand.PCG
+	rngv    rand.Rand
+	envv    scenarios.Env
+	obs     scenarios.Observation
 	rng     *rand.Rand
 	env     *scenarios.Env
 	session string // the metadata session id of its messages
@@ -395,8 +432,9 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 	if !cv.opened {
 		cv.opened = true
 		cv.pcg.Seed(uint64(r.opts.Seed), uint64(c.ID))
-		cv.rng = rand.New(&cv.pcg)
-		cv.env = &scenarios.Env{
+		cv.rngv = *rand.New(&cv.pcg)
+		cv.rng = &cv.rngv
+		cv.envv = scenarios.Env{
 			Vars:         sc.Vars,
 			Captures:     map[string]string{},
 			RunID:        r.opts.RunID,
@@ -406,6 +444,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			Seed:         r.opts.Seed,
 			Now:          r.opts.start,
 		}
+		cv.env = &cv.envv
 		cv.session = r.opts.RunID + "-" + strconv.Itoa(c.ID)
 		c.ClientID = "evalrun-" + cv.session
 		if sc.ClientID != nil {
@@ -466,7 +505,8 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			c.Turns = append(c.Turns, tr)
 			return time.Time{}, true
 		}
-		obs := observation(&reply, out.call.Service)
+		obs := observation(&cv.obs, &reply, out.call.Service)
+		obs.User = text
 		tr.Reply, tr.Tools, tr.Handoff, tr.Tokens = reply.Text, reply.Tools, reply.Handoff, reply.TokensUsed
 		tr.RequestID, tr.TraceID = reply.RequestID, reply.TraceID
 		tr.TTFT, tr.Chunks, tr.Gaps, tr.MaxGap = reply.TTFT, reply.Chunks, reply.Gaps, reply.MaxGap
@@ -478,23 +518,33 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		}
 		if r.opts.evaluate != nil {
 			tr.Verdicts = r.opts.evaluate(turn, obs, env.Captures)
-		} else {
+		} else if len(turn.Expect) > 0 || len(turn.Captures) > 0 {
 			tr.Verdicts = turn.EvaluateContext(r.callBase, obs, env.Captures, r.opts.Judge)
 		}
+		// A failed expectation is a verdict on the agent; one that could
+		// not be decided (the judge failed) is an error, unless another
+		// expectation failed anyway.
 		tr.Outcome = Passed
-		for _, v := range tr.Verdicts {
+		var undecided *scenarios.Verdict
+		for k, v := range tr.Verdicts {
+			if v.Undecided {
+				if undecided == nil {
+					undecided = &tr.Verdicts[k]
+				}
+				continue
+			}
 			if !v.Passed {
 				tr.Outcome = Failed
-				why := v.Expectation
-				if v.Reason != "" {
-					why += ": " + v.Reason
-				}
-				settle(c, Failed, fmt.Sprintf("turn %d: %s", i+1, why))
+				settle(c, Failed, fmt.Sprintf("turn %d: %s", i+1, verdictWhy(v)))
 				break
 			}
 		}
+		if tr.Outcome == Passed && undecided != nil {
+			tr.Outcome = Errored
+			settle(c, Errored, fmt.Sprintf("turn %d: %s", i+1, verdictWhy(*undecided)))
+		}
 		c.Turns = append(c.Turns, tr)
-		if tr.Outcome == Failed && sc.OnFail != scenarios.OnFailContinue {
+		if tr.Outcome == Errored || (tr.Outcome == Failed && sc.OnFail != scenarios.OnFailContinue) {
 			return time.Time{}, true
 		}
 		cv.prevEnd = out.end
@@ -503,11 +553,20 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 	return time.Time{}, true
 }
 
-// observation is what the expectations of a turn see of a reply. Its latency
-// is the agent's own answer time (the last attempt's service time), so that
-// max_latency judges the agent, not the run's pacing.
-func observation(reply *agent.Reply, service time.Duration) *scenarios.Observation {
-	obs := &scenarios.Observation{
+// verdictWhy is a failed verdict on one line: the expectation and why.
+func verdictWhy(v scenarios.Verdict) string {
+	if v.Reason != "" {
+		return v.Expectation + ": " + v.Reason
+	}
+	return v.Expectation
+}
+
+// observation sets obs (the conversation's, reused from turn to turn) to
+// what the expectations of a turn see of a reply, and returns it. Its
+// latency is the agent's own answer time (the last attempt's service time),
+// so that max_latency judges the agent, not the run's pacing.
+func observation(obs *scenarios.Observation, reply *agent.Reply, service time.Duration) *scenarios.Observation {
+	*obs = scenarios.Observation{
 		Text:       reply.Text,
 		Handoff:    reply.Handoff,
 		TokensUsed: reply.TokensUsed,
@@ -580,6 +639,9 @@ func (r *run) failure(o callOutcome) (Outcome, string) {
 // caller says where), e.g. "throttled (HTTP 429) after 4 attempts".
 func describe(e *agent.Error, c *Call) string {
 	s := e.Kind.String()
+	if (e.Kind == agent.KindTransport || e.Kind == agent.KindTimeout) && !e.Unsent {
+		s += ", not re-sent (the agent may have processed it)"
+	}
 	if e.Status != 0 {
 		s += fmt.Sprintf(" (HTTP %d)", e.Status)
 	}
@@ -600,9 +662,9 @@ func describe(e *agent.Error, c *Call) string {
 // reservation, retries to the retry allowance) and only then is sent. The
 // call is reported to the Observer when at least one attempt was sent.
 func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time, res *Reservation, rng *rand.Rand, send func(context.Context) error) callOutcome {
-	stack := r.opts.Limiters
-	if kind == CallNewChat && r.opts.NewChatLimiter != nil {
-		stack = append(slices.Clip(stack), r.opts.NewChatLimiter)
+	var own Limiter // paces this kind of call only
+	if kind == CallNewChat {
+		own = r.opts.NewChatLimiter
 	}
 	rec := &Call{Kind: kind, Scenario: c.Scenario.Name, Conversation: c.ID, Turn: turn, Intended: intended}
 	var out callOutcome
@@ -620,7 +682,7 @@ func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time,
 			out.stopped = true
 			break
 		}
-		if err := waitAll(r.stopCtx, stack); err != nil {
+		if err := waitCall(r.stopCtx, r.opts.Limiters, own); err != nil {
 			if r.stopCtx.Err() != nil {
 				out.stopped = true
 			} else {
@@ -649,6 +711,10 @@ func (r *run) call(c *Conversation, kind CallKind, turn int, intended time.Time,
 			break
 		}
 		out.err = asAgentError(err, kind)
+		if out.err.Kind == agent.KindCanceled && r.callBase.Err() == nil && ctx.Err() == context.DeadlineExceeded {
+			// The per-call timeout (CallTimeout), not the caller, ended it.
+			out.err = callTimedOut(out.err, r.opts.CallTimeout)
+		}
 		rec.Status = out.err.Status
 		if cause := haltCause(out.err); cause != nil {
 			r.halt(cause, out.err)
@@ -680,6 +746,16 @@ func (r *run) callContext() (context.Context, context.CancelFunc) {
 	// The base itself: a derived context per call would cost an allocation
 	// and a registration with the base for nothing.
 	return r.callBase, func() {}
+}
+
+// callTimedOut reports a call that CallTimeout cut short as a timeout: the
+// Conn saw only its context end. Unsent is kept: a call that timed out
+// before its request was written may still be re-sent.
+func callTimedOut(e *agent.Error, d time.Duration) *agent.Error {
+	t := *e
+	t.Kind = agent.KindTimeout
+	t.Err = fmt.Errorf("no complete response within %v: %w", d, context.DeadlineExceeded)
+	return &t
 }
 
 // asAgentError returns err as an *agent.Error; errors of a Conn that does

@@ -3,7 +3,10 @@ package runner
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,8 +51,10 @@ func TestRunOutcomes(t *testing.T) {
 			wantTurns: []Outcome{Errored}, wantAttempts: 2, wantReason: "turn 1: server (HTTP 500)"},
 		{name: "503 retried then passes", turns: 1, fault: firstSendFails(err503), want: Passed,
 			wantTurns: []Outcome{Passed}, wantAttempts: 3},
-		{name: "transport retried then passes", turns: 1, fault: firstSendFails(errNet), want: Passed,
+		{name: "unsent transport failure retried then passes", turns: 1, fault: firstSendFails(errNet), want: Passed,
 			wantTurns: []Outcome{Passed}, wantAttempts: 3},
+		{name: "transport failure after sending not re-sent", turns: 2, fault: firstSendFails(errSent), want: Errored,
+			wantTurns: []Outcome{Errored}, wantAttempts: 2, wantReason: "turn 1: transport, not re-sent (the agent may have processed it)"},
 		{name: "429 until attempts run out", turns: 2, fault: onOp("send", err429), want: Throttled,
 			wantTurns: []Outcome{Throttled}, wantAttempts: 1 + 4, wantReason: "turn 1: throttled (HTTP 429) after 4 attempts"},
 		{name: "client error not retried", turns: 2, fault: onOp("send", err404), want: Errored,
@@ -450,4 +455,84 @@ func FuzzParseLimit(f *testing.F) {
 			t.Fatalf("%q: limit %v burst %d", s, l.Limit(), l.Burst())
 		}
 	})
+}
+
+// TestRunIterationsPerScenario: with --repeat, each scenario numbers its
+// own conversations 0..n-1, whatever the other scenarios' repeat (a suite
+// whose largest repeat is 3 used to number b's passes 0, 3, 6), and the
+// shards of a sharded run together number them as the whole run does.
+func TestRunIterationsPerScenario(t *testing.T) {
+	want := map[string]int{"a": 9, "b": 3, "c": 6}
+	check := func(t *testing.T, its map[string][]int) {
+		t.Helper()
+		for name, n := range want {
+			got := slices.Sorted(slices.Values(its[name]))
+			w := make([]int, n)
+			for i := range w {
+				w[i] = i
+			}
+			if !slices.Equal(got, w) {
+				t.Errorf("scenario %s iterations %v, want %v", name, got, w)
+			}
+		}
+	}
+	run := func(t *testing.T, sh Shard, its map[string][]int) {
+		a, b, c := scenario(t, "a", 1, 3), scenario(t, "b", 1, 1), scenario(t, "c", 1, 2)
+		rec := &recorder{}
+		o := Options{Repeat: 3, Shard: sh, Conn: &fakeConn{}, Observer: rec}
+		if _, err := Run(context.Background(), suiteOf(a, b, c), o); err != nil {
+			t.Fatal(err)
+		}
+		for _, conv := range rec.byID(t) {
+			its[conv.Scenario.Name] = append(its[conv.Scenario.Name], conv.Iteration)
+		}
+	}
+	t.Run("whole run", func(t *testing.T) {
+		its := map[string][]int{}
+		run(t, Shard{}, its)
+		check(t, its)
+	})
+	t.Run("two shards", func(t *testing.T) {
+		its := map[string][]int{}
+		run(t, Shard{Index: 1, Count: 2}, its)
+		run(t, Shard{Index: 2, Count: 2}, its)
+		check(t, its)
+	})
+}
+
+// startRecorder is a recorder that is also told when conversations start.
+type startRecorder struct {
+	recorder
+	started sync.Map // conversation ID → true
+	early   atomic.Int64
+}
+
+func (r *startRecorder) ConversationStarted(c *Conversation) {
+	if _, dup := r.started.LoadOrStore(c.ID, true); dup {
+		r.early.Add(1000) // reported twice
+	}
+}
+
+func (r *startRecorder) ConversationDone(c *Conversation) {
+	if _, ok := r.started.Load(c.ID); !ok && !c.Start.IsZero() {
+		r.early.Add(1) // done before its start was reported
+	}
+	r.recorder.ConversationDone(c)
+}
+
+// TestStartObserver: an Observer that implements StartObserver hears of
+// every conversation that starts, once, before its end, and of no other
+// (a conversation the budget refuses never starts).
+func TestStartObserver(t *testing.T) {
+	rec := &startRecorder{}
+	budget := NewBudget(7, 1, 0) // two conversations of three calls
+	sum, err := Run(context.Background(), suiteOf(scenario(t, "s", 2, 3)), Options{Conn: &fakeConn{}, Observer: rec, Budget: budget, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	rec.started.Range(func(any, any) bool { n++; return true })
+	if n != sum.Started || n != 2 || rec.early.Load() != 0 {
+		t.Errorf("%d starts reported (problems %d), summary started %d", n, rec.early.Load(), sum.Started)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -27,7 +28,10 @@ type Schedule interface {
 	// anything, when ctx is done first or its next start would be at or
 	// after ctx's deadline (context.DeadlineExceeded), and an error wrapping
 	// ErrScheduleEnded when the schedule has no more starts (its stages are
-	// over).
+	// over). Run's ctx is not cancelled at its deadline: a start due before
+	// the deadline is returned even when Next is called after it. When ctx
+	// is done, a start that was already due is returned as a
+	// *MissedArrival error (Run reports its conversation NotRun).
 	Next(ctx context.Context) (time.Time, error)
 	// Done reports that a conversation started by Next has ended.
 	Done()
@@ -49,30 +53,174 @@ type ScheduleStats struct {
 	// counts in their latency.
 	CapHits     int64
 	FirstCapHit time.Duration
+	// Closed is true for the closed model's stats, whose Waits say when it
+	// held conversations back.
+	Closed bool
+	// WaitStart and Waits are the closed model's waits for a free slot: how
+	// long Next waited in each WaitBucket from WaitStart (the first Next).
+	// While it waits, N conversations are in flight and the next is held
+	// back; when it does not, a run that sends few calls is not holding
+	// any back (it has nothing more to start, or a free slot). Nil when it
+	// never waited.
+	WaitStart time.Time
+	Waits     []time.Duration
+	// Missed counts the arrivals due before the end of the run that did not
+	// start because the run stopped first (its grace period was over, it
+	// was interrupted, the quota ran out), each returned by Next as a
+	// *MissedArrival; MissedCapped those of them held back by MaxInFlight.
+	Missed, MissedCapped int64
+}
+
+// MissedArrival is the error of a Schedule's Next for an arrival that was
+// due (its time had come, before the end of the run) when the run stopped,
+// so that it will never start: Run reports its conversation NotRun, with
+// reason ReasonMaxInFlight when the cap on conversations in flight held it
+// back and the run's stop reason otherwise, and counts the time from At to
+// the stop in the schedule lag. Next returns one per such arrival, then the
+// stop's error.
+type MissedArrival struct {
+	At     time.Time // when it was due
+	Capped bool      // the cap on conversations in flight held it back
+	Err    error     // why the schedule stopped: its context's error
+}
+
+func (e *MissedArrival) Error() string {
+	why := "the run stopped before it started"
+	if e.Capped {
+		why = "the cap on conversations in flight held it back until the run stopped"
+	}
+	return fmt.Sprintf("arrival due at %s not started: %s: %v", e.At.Format(time.RFC3339Nano), why, e.Err)
+}
+
+func (e *MissedArrival) Unwrap() error { return e.Err }
+
+// ReasonMaxInFlight is the Reason of an open-model conversation that was
+// due but never started because the cap on conversations in flight
+// (OpenOptions.MaxInFlight, --max-in-flight) held it back until the run
+// stopped.
+const ReasonMaxInFlight = "max-in-flight"
+
+// endContext is a run's scheduling context: done when the run stops, with
+// the end of its Duration as its deadline — but not cancelled at that
+// deadline, so that an open model that has fallen behind still starts the
+// arrivals due before it (late, their lag measured) instead of dropping
+// them when the deadline's timer fires.
+type endContext struct {
+	context.Context
+	end time.Time
+}
+
+func (c endContext) Deadline() (time.Time, bool) {
+	if dl, ok := c.Context.Deadline(); ok && dl.Before(c.end) {
+		return dl, true
+	}
+	return c.end, true
+}
+
+// withEnd returns ctx with deadline end that does not cancel it (see
+// endContext).
+func withEnd(ctx context.Context, end time.Time) context.Context {
+	return endContext{Context: ctx, end: end}
 }
 
 // closed is the closed load model: at most n conversations in flight.
-type closed struct{ slots chan struct{} }
+type closed struct {
+	slots chan struct{}
 
-// Closed returns the closed-model schedule: a conversation starts as soon as
-// fewer than n (at least 1) are in flight.
-func Closed(n int) Schedule {
-	return closed{slots: make(chan struct{}, max(n, 1))}
+	mu    sync.Mutex
+	start time.Time
+	waits []time.Duration // per WaitBucket from start
 }
 
-// Next waits for a free slot and returns the moment it got one.
-func (c closed) Next(ctx context.Context) (time.Time, error) {
+// WaitBucket is the width of the buckets of ScheduleStats.Waits.
+const WaitBucket = 100 * time.Millisecond
+
+// maxWaitBuckets bounds ScheduleStats.Waits (a day); later waits count in
+// the last bucket.
+const maxWaitBuckets = 864_000
+
+// Closed returns the closed-model schedule: a conversation starts as soon as
+// fewer than n (at least 1) are in flight. It has a Stats method saying
+// when it held conversations back (ScheduleStats.Waits).
+func Closed(n int) Schedule {
+	return &closed{slots: make(chan struct{}, max(n, 1))}
+}
+
+// Stats returns the closed model's waits for a free slot.
+func (c *closed) Stats() ScheduleStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ScheduleStats{Closed: true, WaitStart: c.start, Waits: slices.Clone(c.waits)}
+}
+
+// waited records a wait for a slot from t0 to t1 in the buckets it spans.
+func (c *closed) waited(t0, t1 time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for t0.Before(t1) {
+		b := min(int(t0.Sub(c.start)/WaitBucket), maxWaitBuckets-1)
+		end := c.start.Add(time.Duration(b+1) * WaitBucket)
+		if b == maxWaitBuckets-1 || end.After(t1) {
+			end = t1
+		}
+		for len(c.waits) <= b {
+			c.waits = append(c.waits, 0)
+		}
+		c.waits[b] += end.Sub(t0)
+		t0 = end
+	}
+}
+
+// WaitedDuring returns how long the closed model waited for a free slot
+// between from and to (whole WaitBuckets that overlap count in full).
+func (s ScheduleStats) WaitedDuring(from, to time.Time) time.Duration {
+	if len(s.Waits) == 0 || !to.After(s.WaitStart) {
+		return 0
+	}
+	first := max(int(from.Sub(s.WaitStart)/WaitBucket), 0)
+	last := min(int((to.Sub(s.WaitStart)-1)/WaitBucket), len(s.Waits)-1)
+	var d time.Duration
+	for b := first; b <= last; b++ {
+		d += s.Waits[b]
+	}
+	return d
+}
+
+// Next waits for a free slot and returns the moment it got one; it gives
+// up at ctx's deadline.
+func (c *closed) Next(ctx context.Context) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, err
 	}
-	select {
-	case c.slots <- struct{}{}:
+	if c.start.IsZero() {
+		c.start = time.Now() // Next is called from one goroutine
+	}
+	got := func() (time.Time, error) {
 		now := time.Now()
 		if pastDeadline(ctx, now) {
 			<-c.slots
 			return time.Time{}, context.DeadlineExceeded
 		}
 		return now, nil
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return got()
+	default:
+	}
+	var expire <-chan time.Time
+	if dl, ok := ctx.Deadline(); ok {
+		t := time.NewTimer(time.Until(dl))
+		defer t.Stop()
+		expire = t.C
+	}
+	t0 := time.Now()
+	defer func() { c.waited(t0, time.Now()) }()
+	select {
+	case c.slots <- struct{}{}:
+		return got()
+	case <-expire:
+		return time.Time{}, context.DeadlineExceeded
 	case <-ctx.Done():
 		return time.Time{}, ctx.Err()
 	}
@@ -88,7 +236,7 @@ func pastDeadline(ctx context.Context, t time.Time) bool {
 }
 
 // Done frees the slot of an ended conversation.
-func (c closed) Done() { <-c.slots }
+func (c *closed) Done() { <-c.slots }
 
 // DefaultMaxInFlight is the cap on conversations in flight of an open model
 // when OpenOptions.MaxInFlight is 0: high enough never to shape a load test
@@ -129,9 +277,13 @@ type OpenSchedule struct {
 	started bool
 	start   time.Time
 
-	mu       sync.Mutex
-	capHits  int64
-	firstHit time.Duration
+	capped bool // the cap held an arrival back when the run stopped
+
+	mu           sync.Mutex
+	capHits      int64
+	firstHit     time.Duration
+	missedN      int64
+	missedCapped int64
 }
 
 // Open returns the open-model schedule o describes. The arrival times count
@@ -185,13 +337,20 @@ func (o OpenOptions) check() error {
 // MaxInFlight conversations are in flight, and returns the arrival time. When
 // the run has fallen behind, the arrival time is already past and Next
 // returns at once: arrivals are counted from the start, so a late one does
-// not push back those after it. After the last stage it returns
-// ErrScheduleEnded.
+// not push back those after it — and one due before ctx's deadline is
+// returned even after the deadline has passed (the deadline ends the
+// arrivals, not the starts of those already due). After the last stage it
+// returns ErrScheduleEnded; at the first arrival at or after the deadline,
+// context.DeadlineExceeded.
+//
+// When ctx is done (the run stops), every arrival already due is returned
+// as a *MissedArrival error, one per call, so the run can report it; then
+// ctx's error.
 func (s *OpenSchedule) Next(ctx context.Context) (time.Time, error) {
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, err
-	}
 	if !s.started {
+		if err := ctx.Err(); err != nil {
+			return time.Time{}, err
+		}
 		s.started, s.start = true, s.clock.Now()
 	}
 	off, ok := s.arr.next()
@@ -202,8 +361,11 @@ func (s *OpenSchedule) Next(ctx context.Context) (time.Time, error) {
 	if pastDeadline(ctx, at) {
 		return time.Time{}, context.DeadlineExceeded
 	}
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, s.missed(at, err)
+	}
 	if !s.clock.SleepUntil(ctx, at) {
-		return time.Time{}, ctx.Err()
+		return time.Time{}, s.missed(at, ctx.Err())
 	}
 	select {
 	case s.slots <- struct{}{}:
@@ -220,8 +382,24 @@ func (s *OpenSchedule) Next(ctx context.Context) (time.Time, error) {
 	case s.slots <- struct{}{}:
 		return at, nil
 	case <-ctx.Done():
-		return time.Time{}, ctx.Err()
+		s.capped = true
+		return time.Time{}, s.missed(at, ctx.Err())
 	}
+}
+
+// missed returns the error of an arrival at at that the stop err keeps from
+// starting: a *MissedArrival when it was due, else err.
+func (s *OpenSchedule) missed(at time.Time, err error) error {
+	if at.After(s.clock.Now()) {
+		return err
+	}
+	s.mu.Lock()
+	s.missedN++
+	if s.capped {
+		s.missedCapped++
+	}
+	s.mu.Unlock()
+	return &MissedArrival{At: at, Capped: s.capped, Err: err}
 }
 
 // Done frees the slot of an ended conversation.
@@ -231,7 +409,7 @@ func (s *OpenSchedule) Done() { <-s.slots }
 func (s *OpenSchedule) Stats() ScheduleStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return ScheduleStats{MaxInFlight: s.cap, CapHits: s.capHits, FirstCapHit: s.firstHit}
+	return ScheduleStats{MaxInFlight: s.cap, CapHits: s.capHits, FirstCapHit: s.firstHit, Missed: s.missedN, MissedCapped: s.missedCapped}
 }
 
 // PeakRate returns the highest arrival rate of the schedule, in

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -371,4 +372,109 @@ func FuzzParseArrivalRate(f *testing.F) {
 			t.Fatalf("ParseArrivalRate(%q) = %v: out of range", s, r)
 		}
 	})
+}
+
+func TestOpenStartsArrivalsDueBeforeTheEndWhenLate(t *testing.T) {
+	// 1000/s, the run ends 10 ms after the start; the clock is already 50 ms
+	// past the start (the run fell behind): the 10 arrivals due before the
+	// end are returned, late, and then the deadline.
+	s, c := openFake(t, OpenOptions{Rate: 1000})
+	start := c.Now()
+	ctx := withEnd(context.Background(), start.Add(10*time.Millisecond))
+	if _, err := s.Next(ctx); err != nil { // starts the schedule at start
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.now = start.Add(50 * time.Millisecond)
+	c.mu.Unlock()
+	n := 1
+	for {
+		at, err := s.Next(ctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := start.Add(time.Duration(n) * time.Millisecond); !at.Equal(want) {
+			t.Errorf("arrival %d at +%v, want +%v", n, at.Sub(start), want.Sub(start))
+		}
+		n++
+	}
+	if n != 10 {
+		t.Errorf("%d arrivals before the end, want 10", n)
+	}
+}
+
+func TestOpenReportsDueArrivalsWhenStopped(t *testing.T) {
+	// Stopped 5.5 ms after the start with 1 started: the arrivals due at
+	// 1..5 ms come back as *MissedArrival, then the stop's error.
+	s, c := openFake(t, OpenOptions{Rate: 1000})
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := s.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := c.Now()
+	c.mu.Lock()
+	c.now = start.Add(5500 * time.Microsecond)
+	c.mu.Unlock()
+	cancel()
+	var missed []time.Duration
+	for {
+		_, err := s.Next(ctx)
+		var m *MissedArrival
+		if !errors.As(err, &m) {
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("after the missed arrivals: %v, want context.Canceled", err)
+			}
+			break
+		}
+		if m.Capped || !errors.Is(m, context.Canceled) {
+			t.Errorf("missed arrival %+v", m)
+		}
+		missed = append(missed, m.At.Sub(start))
+	}
+	want := []time.Duration{time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond, 4 * time.Millisecond, 5 * time.Millisecond}
+	if !slices.Equal(missed, want) {
+		t.Errorf("missed %v, want %v", missed, want)
+	}
+	if st := s.Stats(); st.Missed != 5 || st.MissedCapped != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestClosedRecordsItsWaits(t *testing.T) {
+	s := Closed(1)
+	st := s.(interface{ Stats() ScheduleStats })
+	ctx := context.Background()
+	if _, err := s.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Stats(); !got.Closed || len(got.Waits) != 0 {
+		t.Fatalf("stats %+v before any wait", got)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := s.Next(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	time.Sleep(30 * time.Millisecond)
+	s.Done()
+	<-done
+	got := st.Stats()
+	var total time.Duration
+	for _, w := range got.Waits {
+		total += w
+	}
+	if total <= 0 || total > time.Since(got.WaitStart) {
+		t.Errorf("waited %v in all (buckets %v), want more than 0 and at most the time since the start", total, got.Waits)
+	}
+	if d := got.WaitedDuring(got.WaitStart, time.Now()); d != total {
+		t.Errorf("WaitedDuring the whole run = %v, want %v", d, total)
+	}
+	if d := got.WaitedDuring(got.WaitStart.Add(-time.Hour), got.WaitStart.Add(-time.Minute)); d != 0 {
+		t.Errorf("WaitedDuring before the start = %v", d)
+	}
 }

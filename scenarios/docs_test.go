@@ -77,3 +77,29 @@ func TestDocExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherDocExamples loads the scenario examples of the README and of
+// docs/targets.md (yaml blocks starting with name: or turns:) and
+// validates them against the schema with format assertions on.
+func TestOtherDocExamples(t *testing.T) {
+	schema := schemaRoundTrip(t)
+	n := 0
+	for _, doc := range []string{"../README.md", "../docs/targets.md"} {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range regexp.MustCompile("(?s)```yaml\n((?:name|turns):.*?)```").FindAllStringSubmatch(string(data), -1) {
+			n++
+			if _, err := ParseWith(LoadOptions{JudgeConfigured: true}, filepath.Join(t.TempDir(), "doc.yaml"), []byte(b[1])); err != nil {
+				t.Errorf("%s: %v\n%s", doc, err, b[1])
+			}
+			if err := validateFile(schema, []byte(b[1])); err != nil {
+				t.Errorf("%s: schema: %v\n%s", doc, err, b[1])
+			}
+		}
+	}
+	if n < 2 {
+		t.Errorf("only %d examples", n)
+	}
+}

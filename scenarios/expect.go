@@ -46,6 +46,9 @@ type parent interface {
 type evalCtx struct {
 	ctx   context.Context
 	judge Judge
+	// undecided is set by a checker that could not decide (the judge
+	// failed); evaluate moves it into the Verdict and clears it.
+	undecided bool
 }
 
 // run evaluates c with the evaluation context when it needs one.
@@ -123,7 +126,12 @@ func (e *Expectation) evaluate(ec *evalCtx, obs *Observation) Verdict {
 	if obs == nil {
 		obs = &Observation{}
 	}
+	ec.undecided = false
 	v.Passed, v.Reason = ec.run(e.check, obs)
+	v.Undecided, ec.undecided = ec.undecided, false
+	if v.Undecided {
+		v.Passed = false
+	}
 	if v.Passed {
 		v.Reason = ""
 	}

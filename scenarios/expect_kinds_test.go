@@ -95,8 +95,8 @@ func TestEvaluateMoreKinds(t *testing.T) {
 // judgeFunc adapts a function to the Judge interface.
 type judgeFunc func(ctx context.Context, rubric, reply string) (Grade, error)
 
-func (f judgeFunc) Grade(ctx context.Context, rubric, reply string) (Grade, error) {
-	return f(ctx, rubric, reply)
+func (f judgeFunc) Grade(ctx context.Context, q GradeRequest) (Grade, error) {
+	return f(ctx, q.Rubric, q.Reply)
 }
 
 func TestJudgeExpectation(t *testing.T) {
@@ -153,6 +153,50 @@ func TestJudgeExpectation(t *testing.T) {
 		t.Errorf("JudgeCalls = %d, want 3", n)
 	}
 }
+
+// TestJudgeUndecided: a judge that fails leaves its expectation
+// undecided, and not/any/all never turn an undecided child into a pass:
+// `not` of it is undecided, `any` only passes on another child's pass,
+// `all` only fails on another child's failure.
+func TestJudgeUndecided(t *testing.T) {
+	var users []string
+	j := judgeFunc(func(ctx context.Context, rubric, reply string) (Grade, error) {
+		return Grade{}, errors.New("judge: server (HTTP 500)")
+	})
+	seen := gradeFunc(func(ctx context.Context, q GradeRequest) (Grade, error) {
+		users = append(users, q.User)
+		return j.Grade(ctx, q)
+	})
+	tests := []struct {
+		item            string
+		pass, undecided bool
+		reason          string
+	}{
+		{"judge: {rubric: r}", false, true, "judge failed: judge: server (HTTP 500)"},
+		{"not: {judge: {rubric: r}}", false, true, `undecided: judge "r" min_score 0.7: judge failed: judge: server (HTTP 500)`},
+		{"not: {not: {judge: {rubric: r}}}", false, true, ""},
+		{"any: [{contains: zzz}, {judge: {rubric: r}}]", false, true, ""},
+		{"any: [{judge: {rubric: r}}, {contains: ok}]", true, false, ""},
+		{"all: [{contains: ok}, {judge: {rubric: r}}]", false, true, ""},
+		{"all: [{judge: {rubric: r}}, {contains: zzz}]", false, false, `2 of 2 failed: contains "zzz": "zzz" not found in "ok"`},
+		{"not: {all: [{judge: {rubric: r}}, {contains: zzz}]}", true, false, ""},
+		{"not: {any: [{judge: {rubric: r}}, {contains: zzz}]}", false, true, ""},
+	}
+	for _, tt := range tests {
+		v := parseExpect(t, tt.item).EvaluateContext(context.Background(), &Observation{User: "hi there", Text: "ok"}, seen)
+		if v.Passed != tt.pass || v.Undecided != tt.undecided || (tt.reason != "" && v.Reason != tt.reason) {
+			t.Errorf("%s = %+v, want pass %v undecided %v reason %q", tt.item, v, tt.pass, tt.undecided, tt.reason)
+		}
+	}
+	if len(users) == 0 || users[0] != "hi there" {
+		t.Errorf("the judge saw user messages %q, want the observation's", users)
+	}
+}
+
+// gradeFunc adapts a function of a GradeRequest to the Judge interface.
+type gradeFunc func(ctx context.Context, q GradeRequest) (Grade, error)
+
+func (f gradeFunc) Grade(ctx context.Context, q GradeRequest) (Grade, error) { return f(ctx, q) }
 
 func TestJudgeLoadOptions(t *testing.T) {
 	src := []byte("turns:\n  - user: hi\n    expect:\n      - any: [{contains: a}, {judge: {rubric: polite}}]\n")

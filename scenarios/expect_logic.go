@@ -9,7 +9,9 @@ import (
 
 // The logic kinds combine other expectations: `any` passes when at least
 // one of its list passes, `all` when every one does, `not` when its one
-// expectation fails. They nest, and each nested item may carry a `name:`.
+// expectation fails. An undecided child (the judge failed) is neither:
+// `not` of it is undecided, `any` is undecided unless another child
+// passed, `all` unless another child failed. They nest, and each nested item may carry a `name:`.
 
 // maxLogicDepth bounds how deeply any/all/not may nest.
 const maxLogicDepth = 16
@@ -94,12 +96,21 @@ func (c anyCheck) check(obs *Observation) (bool, string) {
 
 func (c anyCheck) checkCtx(ec *evalCtx, obs *Observation) (bool, string) {
 	reasons := make([]string, 0, len(c.subs))
+	var undecided []string
 	for _, e := range c.subs {
 		v := e.evaluate(ec, obs)
 		if v.Passed {
 			return true, ""
 		}
 		reasons = append(reasons, e.label()+": "+v.Reason)
+		if v.Undecided {
+			undecided = append(undecided, e.label()+": "+v.Reason)
+		}
+	}
+	if len(undecided) > 0 {
+		// No child passed and some could not be decided: neither is known.
+		ec.undecided = true
+		return false, fmt.Sprintf("undecided: none of %d passed and %d could not be decided: %s", len(c.subs), len(undecided), strings.Join(undecided, "; "))
 	}
 	return false, fmt.Sprintf("none of %d passed: %s", len(c.subs), strings.Join(reasons, "; "))
 }
@@ -113,11 +124,22 @@ func (c allCheck) check(obs *Observation) (bool, string) {
 }
 
 func (c allCheck) checkCtx(ec *evalCtx, obs *Observation) (bool, string) {
+	undecided := ""
 	for i, e := range c.subs {
 		v := e.evaluate(ec, obs)
-		if !v.Passed {
+		switch {
+		case v.Undecided:
+			if undecided == "" {
+				undecided = fmt.Sprintf("undecided: %d of %d could not be decided: %s: %s", i+1, len(c.subs), e.label(), v.Reason)
+			}
+		case !v.Passed:
 			return false, fmt.Sprintf("%d of %d failed: %s: %s", i+1, len(c.subs), e.label(), v.Reason)
 		}
+	}
+	if undecided != "" {
+		// None failed, but not every one could be decided.
+		ec.undecided = true
+		return false, undecided
 	}
 	return true, ""
 }
@@ -131,7 +153,13 @@ func (c notCheck) check(obs *Observation) (bool, string) {
 }
 
 func (c notCheck) checkCtx(ec *evalCtx, obs *Observation) (bool, string) {
-	if v := c.sub.evaluate(ec, obs); !v.Passed {
+	v := c.sub.evaluate(ec, obs)
+	if v.Undecided {
+		// What could not be decided stays undecided when negated.
+		ec.undecided = true
+		return false, "undecided: " + c.sub.label() + ": " + v.Reason
+	}
+	if !v.Passed {
 		return true, ""
 	}
 	if ex, ok := c.sub.check.(explainer); ok {

@@ -13,10 +13,20 @@ import (
 // expectation, typically by asking a language model (see agent.Judge).
 // Implementations are safe for concurrent use.
 type Judge interface {
-	// Grade scores reply against rubric from 0 (fails it entirely) to 1
-	// (meets it fully) and says why in one line. An error means no grade
-	// was obtained; the expectation then fails with the error as reason.
-	Grade(ctx context.Context, rubric, reply string) (Grade, error)
+	// Grade scores q.Reply against q.Rubric, given the user's message
+	// q.User it answers, from 0 (fails the rubric entirely) to 1 (meets it
+	// fully) and says why in one line. An error means no grade was
+	// obtained; the expectation is then undecided (Verdict.Undecided) with
+	// the error as reason, and its turn ends in an error, not a failure.
+	Grade(ctx context.Context, q GradeRequest) (Grade, error)
+}
+
+// GradeRequest is what a Judge grades: the rubric, the user's message and
+// the agent's reply to it.
+type GradeRequest struct {
+	Rubric string
+	User   string
+	Reply  string
 }
 
 // Grade is a judge's verdict on one reply.
@@ -87,14 +97,16 @@ func (c *judgeCheck) check(obs *Observation) (bool, string) {
 
 func (c *judgeCheck) checkCtx(ec *evalCtx, obs *Observation) (bool, string) {
 	if ec.judge == nil {
+		ec.undecided = true
 		return false, "no judge is configured to grade this reply; add judge: {url, model, api_key_env} to evalrun.yaml"
 	}
 	ctx := ec.ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	g, err := ec.judge.Grade(ctx, c.rubric, obs.Text)
+	g, err := ec.judge.Grade(ctx, GradeRequest{Rubric: c.rubric, User: obs.User, Reply: obs.Text})
 	if err != nil {
+		ec.undecided = true
 		return false, "judge failed: " + oneLine(err.Error())
 	}
 	if g.Score >= c.min {

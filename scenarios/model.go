@@ -87,6 +87,9 @@ type Tool struct {
 // Observation is what an expectation is checked against: one reply of the
 // agent and how long it took.
 type Observation struct {
+	// User is the user's message the reply answers, as sent; the judge
+	// sees it beside the reply.
+	User       string
 	Text       string
 	Tools      []Tool
 	Handoff    bool
@@ -108,6 +111,12 @@ type Verdict struct {
 	// Name is the user's name for it, if any.
 	Name   string `json:"name,omitempty"`
 	Passed bool   `json:"passed"`
+	// Undecided is true when the expectation could not be decided: the
+	// judge failed (an HTTP error, an answer with no grade). Passed is then
+	// false, but the verdict is not one on the agent: the turn's outcome is
+	// an error, not a failure. any/all/not never turn an undecided child
+	// into a pass.
+	Undecided bool `json:"undecided,omitempty"`
 	// Reason is a one-line, human-readable explanation of a failure, e.g.
 	// `regex '\$\d+' did not match "We have three plans…"`. Empty on success.
 	Reason string `json:"reason,omitempty"`

@@ -24,8 +24,20 @@ var keyDocs = map[string]string{
 	"capture":       "values to capture from the reply text: name → regular expression with a group",
 }
 
+// scalarSchema accepts a string, number or boolean. It is an anyOf, not a
+// union "type": ajv's strict mode (strictTypes) rejects union types.
 func scalarSchema() map[string]any {
-	return map[string]any{"type": []any{"string", "number", "boolean"}}
+	return map[string]any{"anyOf": []any{
+		map[string]any{"type": "string"}, map[string]any{"type": "number"}, map[string]any{"type": "boolean"},
+	}}
+}
+
+// regexSchema is the schema of a regular expression. Expressions are Go
+// RE2 syntax ((?i) flags and all), not the ECMAScript syntax that JSON
+// Schema's "regex" format means, so the schema carries no format: the
+// loader checks them.
+func regexSchema() map[string]any {
+	return map[string]any{"type": "string", "minLength": 1, "description": "a regular expression in Go RE2 syntax, e.g. (?i)refund"}
 }
 
 func ref(name string) map[string]any { return map[string]any{"$ref": "#/$defs/" + name} }
@@ -55,8 +67,8 @@ var kindSchemas = map[string]func() map[string]any{
 	"not_contains":  func() map[string]any { return scalarSchema() },
 	"not_icontains": func() map[string]any { return scalarSchema() },
 	"starts_with":   func() map[string]any { return scalarSchema() },
-	"regex":         func() map[string]any { return map[string]any{"type": "string", "format": "regex", "minLength": 1} },
-	"not_regex":     func() map[string]any { return map[string]any{"type": "string", "format": "regex", "minLength": 1} },
+	"regex":         regexSchema,
+	"not_regex":     regexSchema,
 	"contains_any":  func() map[string]any { return map[string]any{"type": "array", "minItems": 1, "items": scalarSchema()} },
 	"contains_all":  func() map[string]any { return map[string]any{"type": "array", "minItems": 1, "items": scalarSchema()} },
 	"min_length":    func() map[string]any { return map[string]any{"type": "integer", "minimum": 0} },
@@ -132,7 +144,7 @@ func schemaProps() (scenario, turn map[string]any) {
 		"user":    map[string]any{"type": "string", "minLength": 1},
 		"think":   ref("duration"),
 		"expect":  map[string]any{"type": "array", "items": ref("expectation")},
-		"capture": map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": map[string]any{"type": "string", "format": "regex"}},
+		"capture": map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": regexSchema()},
 	}
 	return scenario, turn
 }
@@ -174,7 +186,10 @@ func SchemaDefs() map[string]any {
 		}
 		s["description"] = KindDoc(k)
 		expProps[k] = s
-		oneOf = append(oneOf, map[string]any{"required": []any{k}})
+		// The branch names k in its own properties too: ajv's strict mode
+		// (strictRequired) wants a required key defined beside it, and
+		// oneOf is checked before the parent's properties.
+		oneOf = append(oneOf, map[string]any{"required": []any{k}, "properties": map[string]any{k: true}})
 	}
 	return map[string]any{
 		"name":     map[string]any{"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},

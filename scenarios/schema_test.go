@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evalrun/evalrun/internal/schemastrict"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 )
@@ -252,6 +253,42 @@ func TestDefaultsSchema(t *testing.T) {
 		_, perr := ParseDefaults("evalrun.yaml", &node)
 		if (serr == nil) != tc.ok || (perr == nil) != tc.ok {
 			t.Errorf("%s: schema %v, ParseDefaults %v; want ok=%v", tc.src, serr, perr, tc.ok)
+		}
+	}
+}
+
+// TestSchemaStrict checks the schema against the ajv strict-mode rules
+// (no union types, no "regex" format, required keys defined beside them):
+// scripts/check-schema.sh runs the real ajv over it and every example.
+func TestSchemaStrict(t *testing.T) {
+	for _, p := range schemastrict.Check(Schema()) {
+		t.Error(p)
+	}
+}
+
+// TestSchemaAcceptsRE2 checks that RE2 expressions that ECMAScript
+// rejects ((?i), (?s), \z, named groups in Go's (?P<name>) form) pass the
+// schema with format assertions on, and that an empty one does not.
+func TestSchemaAcceptsRE2(t *testing.T) {
+	sch := schemaRoundTrip(t)
+	for _, tc := range []struct {
+		re string
+		ok bool
+	}{
+		{`(?i)full refund within \d+ days`, true},
+		{`(?s)a.b\z`, true},
+		{`(?P<plan>\w+)`, true},
+		{``, false},
+	} {
+		for _, kind := range []string{"regex", "not_regex"} {
+			src := fmt.Sprintf("turns:\n  - user: hi\n    expect:\n      - %s: %q\n", kind, tc.re)
+			if err := validateFile(sch, []byte(src)); (err == nil) != tc.ok {
+				t.Errorf("%s %q: schema says %v, want ok=%v", kind, tc.re, err, tc.ok)
+			}
+		}
+		src := fmt.Sprintf("turns:\n  - user: hi\n    capture:\n      plan: %q\n", tc.re)
+		if err := validateFile(sch, []byte(src)); (err == nil) != tc.ok {
+			t.Errorf("capture %q: schema says %v, want ok=%v", tc.re, err, tc.ok)
 		}
 	}
 }

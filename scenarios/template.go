@@ -172,6 +172,9 @@ func (t *Template) Render(env *Env) (string, error) {
 	if t == nil {
 		return "", nil
 	}
+	if len(t.parts) == 1 && t.parts[0].ph == nil {
+		return t.parts[0].lit, nil // plain text: no copy
+	}
 	if env == nil {
 		env = &Env{}
 	}

@@ -3,7 +3,6 @@
 // bench/ (rate.sh, co.sh, memory.sh); run them rather than this directly.
 //
 //	loadbench serve    [-latency D] [-agent FILE] [-stall-every D -stall-for D -stall-first D]
-//	loadbench peer     -url URL [-concurrency N] [-duration D] [-scenario FILE] [-chats N]
 //	loadbench rate     [-rate R] [-duration D]
 //	loadbench co       [-rate R] [-duration D] [-concurrency N] [-stall-every D -stall-for D]
 //	loadbench inflight -url URL [-conversations N] [-turns N] [-think D] [-duration D]
@@ -42,10 +41,10 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadbench serve|rate|co|inflight|soak|peer [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadbench serve|rate|co|inflight|soak [flags]")
 		os.Exit(2)
 	}
-	cmds := map[string]func([]string) error{"serve": serve, "rate": rate, "co": co, "inflight": inflight, "soak": soak, "peer": peer}
+	cmds := map[string]func([]string) error{"serve": serve, "rate": rate, "co": co, "inflight": inflight, "soak": soak}
 	cmd := cmds[os.Args[1]]
 	if cmd == nil {
 		fmt.Fprintf(os.Stderr, "loadbench: unknown command %q\n", os.Args[1])
@@ -475,7 +474,7 @@ func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
 
 func inflight(args []string) error {
 	fs := flag.NewFlagSet("inflight", flag.ExitOnError)
-	url := fs.String("url", "", "the simulated agent (loadbench serve -latency 1s)")
+	url := fs.String("url", "", "the agent (bench/optimlyserver -latency 1s, or loadbench serve -latency 1s)")
 	n := fs.Int("conversations", 10000, "conversations in flight")
 	model := fs.String("model", "open", "open: arrivals spread so that n are in flight once the first end; closed: n start at once")
 	latency := fs.Duration("latency", time.Second, "the agent's latency (of the server at -url), to size the open model's rate")
@@ -486,8 +485,8 @@ func inflight(args []string) error {
 	_ = fs.Parse(args)
 	stopStats := memStats(*d/2, *prof)
 	defer stopStats()
-	// A conversation lives turns × (think + call); the simulated agent
-	// answers new chats at once.
+	// A conversation lives turns × (think + call); the agent (optimlyserver
+	// or the simulated agent) answers new chats at once.
 	life := time.Duration(*turns) * (*think + *latency)
 	ld := runner.Load{Concurrency: *n, Duration: *d, Grace: time.Minute}
 	info := report.LoadInfo{Model: report.LoadClosed}
@@ -513,7 +512,7 @@ func inflight(args []string) error {
 
 func soak(args []string) error {
 	fs := flag.NewFlagSet("soak", flag.ExitOnError)
-	url := fs.String("url", "", "the simulated agent (loadbench serve)")
+	url := fs.String("url", "", "the agent (bench/optimlyserver, or loadbench serve)")
 	calls := fs.Int("calls", 1_000_000, "calls in all (2 per conversation)")
 	callRate := fs.Float64("call-rate", 5000, "calls per second")
 	prof := fs.String("heap-profile", "", "write heap profiles to `PREFIX`-60s.prof and PREFIX-end.prof")

@@ -1,15 +1,24 @@
-// Command peers runs evalrun's load engine beside the load generators people
-// use — wrk, hey and vegeta — against the same zero-latency simulated agent
-// on loopback, and prints one table. It is the Go half of bench/peers.sh,
-// which installs the tools and builds loadbench; run that rather than this.
+// Command peers runs the evalrun CLI beside the load generators people use —
+// vegeta, hey, wrk and bombardier — against the same plain Go net/http
+// server (bench/optimlyserver, the Optimly API shape answered with
+// encoding/json) on loopback, and prints one table. It is the Go half of
+// bench/peers.sh, which installs the tools and builds the binaries; run that
+// rather than this.
 //
-// Every tool POSTs the same body to /external/agent/v2 with the same
-// concurrency for the same time; the tools take turns (A B C D A B C D …)
-// for -rounds rounds so that a machine whose load drifts treats them alike.
-// Per run it records the tool's own calls/s, p50 and p99, and from the
-// kernel (wait4's rusage) the load generator's CPU time and peak RSS; and
-// the CPU the server spent meanwhile (/proc/PID/stat). With -pin, the server
-// runs on CPU 0 and the generator on CPU 1 (taskset), so they do not fight.
+// evalrun runs what a user runs: `evalrun run --target URL --concurrency N
+// --duration D --limit none --quiet --out FILE SCENARIO` on a ten-turn
+// conversation with expectations on its last turn (a new chat, then ten
+// messages). The peers POST one message to /external/agent/v2 over and over
+// with N connections or workers. Every tool gets the same concurrency and
+// the same duration; they take turns (A B C D E A B C D E …) for -rounds
+// rounds so that a machine whose load drifts treats them alike.
+//
+// Calls and TCP connections are counted by the server (its /stats before
+// and after each run), not taken from the tools; calls/s is the server's
+// count over the tool's wall time (start to exit, report included). CPU is
+// the tool's user + system time from wait4's rusage, per call counted by the
+// server; the server's CPU meanwhile comes from /proc/PID/stat. p50/p99 are
+// each tool's own (they measure different spans: docs/performance.md).
 package main
 
 import (
@@ -40,15 +49,17 @@ func main() {
 	}
 }
 
+var allTools = []string{"evalrun", "vegeta", "hey", "wrk", "bombardier"}
+
 type config struct {
 	rounds      int
 	duration    time.Duration
 	concurrency int
 	tools       []string
 	pins        []bool
-	bin         string // where hey and vegeta are
-	loadbench   string
-	agentFile   string
+	bin         string // where vegeta, hey and bombardier are
+	server      string // the built bench/optimlyserver
+	evalrun     string // the built evalrun CLI
 	scenario    string
 	tmp         string
 	key         string
@@ -57,37 +68,46 @@ type config struct {
 
 // sample is one run of one tool.
 type sample struct {
-	rate      float64 // calls per second, as the tool counts them
-	calls     int64
-	errors    int64
-	p50, p99  time.Duration
-	cpu       time.Duration // user + system of the load generator
-	maxRSS    int64         // bytes
-	serverCPU time.Duration // the server's CPU meanwhile
-	load1     float64       // load average before the run
+	wall        time.Duration
+	calls       int64 // answered by the server during the run
+	connections int64 // TCP connections the server accepted during the run
+	maxOpen     int64 // most connections open at once during the run
+	errors      int64 // the tool's own count of failed calls, plus the server's 4xx
+	p50, p99    time.Duration
+	cpu         time.Duration // user + system of the load generator
+	maxRSS      int64         // bytes
+	serverCPU   time.Duration // the server's CPU meanwhile
+	load1       float64       // load average before the run
+}
+
+func (s sample) rate() float64 {
+	if s.wall <= 0 {
+		return 0
+	}
+	return float64(s.calls) / s.wall.Seconds()
 }
 
 func run() error {
 	var c config
 	var tools, pins string
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds (each tool once per round)")
-	flag.DurationVar(&c.duration, "duration", 10*time.Second, "length of each tool's run")
-	flag.IntVar(&c.concurrency, "concurrency", 50, "calls in flight (connections, workers, conversations)")
-	flag.StringVar(&tools, "tools", "wrk,hey,vegeta,evalrun", "tools, in the order they take turns")
-	flag.StringVar(&pins, "pin", "off,on", "configurations: off (both processes on every CPU), on (server on CPU 0, generator on CPU 1)")
-	flag.StringVar(&c.bin, "bin", "bench/.tools/bin", "directory of hey and vegeta")
-	flag.StringVar(&c.loadbench, "loadbench", "", "the built bench/loadbench binary (required)")
-	flag.StringVar(&c.agentFile, "agent", "bench/testdata/peers.agent.yaml", "agent file of the simulated agent")
-	flag.StringVar(&c.scenario, "scenario", "bench/testdata/peers.yaml", "evalrun's one-turn scenario")
+	flag.DurationVar(&c.duration, "duration", 5*time.Second, "length of each tool's run")
+	flag.IntVar(&c.concurrency, "concurrency", 50, "conversations (evalrun), connections or workers (the others) in flight")
+	flag.StringVar(&tools, "tools", strings.Join(allTools, ","), "tools, in the order they take turns")
+	flag.StringVar(&pins, "pin", "off", "configurations: off (both processes on every CPU), on (server on CPU 0, generator on CPU 1), or off,on")
+	flag.StringVar(&c.bin, "bin", "bench/.tools/bin", "directory of vegeta, hey and bombardier")
+	flag.StringVar(&c.server, "server", "", "the built bench/optimlyserver binary (required)")
+	flag.StringVar(&c.evalrun, "evalrun", "", "the built evalrun binary (required)")
+	flag.StringVar(&c.scenario, "scenario", "bench/testdata/ten-turn.yaml", "evalrun's suite")
 	flag.DurationVar(&c.pause, "pause", time.Second, "pause between runs")
 	flag.Parse()
-	if c.loadbench == "" {
-		return errors.New("-loadbench is required")
+	if c.server == "" || c.evalrun == "" {
+		return errors.New("-server and -evalrun are required")
 	}
 	c.tools = strings.Split(tools, ",")
 	for _, t := range c.tools {
-		if !slices.Contains([]string{"wrk", "hey", "vegeta", "evalrun"}, t) {
-			return fmt.Errorf("-tools: unknown tool %q (valid: wrk, hey, vegeta, evalrun)", t)
+		if !slices.Contains(allTools, t) {
+			return fmt.Errorf("-tools: unknown tool %q (valid: %s)", t, strings.Join(allTools, ", "))
 		}
 	}
 	for _, p := range strings.Split(pins, ",") {
@@ -120,21 +140,54 @@ func run() error {
 	return nil
 }
 
+// server is a running bench/optimlyserver.
+type server struct {
+	cmd      *exec.Cmd
+	url      string
+	statsURL string
+}
+
+// stats is the server's GET /stats.
+type stats struct {
+	Requests    int64 `json:"requests"`
+	Errors      int64 `json:"errors"`
+	Connections int64 `json:"connections"`
+	Open        int64 `json:"open"`
+	MaxOpen     int64 `json:"max_open"`
+}
+
+func (s *server) stats(reset bool) (stats, error) {
+	u := s.statsURL + "/stats"
+	if reset {
+		u += "?reset=1"
+	}
+	var st stats
+	resp, err := http.Get(u)
+	if err != nil {
+		return st, fmt.Errorf("server stats: %w", err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("server stats: %w", err)
+	}
+	return st, nil
+}
+
 func (c *config) runConfig(pin bool) error {
 	name := "server and generator share every CPU"
 	if pin {
 		name = "server pinned to CPU 0, generator to CPU 1 (taskset)"
 	}
 	fmt.Printf("\n== %s\n", name)
-	srv, url, err := c.startServer(pin)
+	srv, err := c.startServer(pin)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		_ = srv.Wait()
+		_ = srv.cmd.Process.Signal(syscall.SIGTERM)
+		_ = srv.cmd.Wait()
 	}()
-	chat, err := c.newChat(url)
+	chat, err := c.newChat(srv.url)
 	if err != nil {
 		return err
 	}
@@ -143,18 +196,18 @@ func (c *config) runConfig(pin bool) error {
 	if err := os.WriteFile(bodyFile, []byte(body), 0o600); err != nil {
 		return err
 	}
-	target := url + "/external/agent/v2"
+	target := srv.url + "/external/agent/v2"
 	samples := map[string][]sample{}
 	for round := 1; round <= c.rounds; round++ {
 		for _, tool := range c.tools {
 			time.Sleep(c.pause)
-			s, err := c.runTool(tool, pin, url, target, bodyFile, srv.Process.Pid)
+			s, err := c.runTool(tool, pin, srv, target, bodyFile)
 			if err != nil {
 				return fmt.Errorf("round %d, %s: %w", round, tool, err)
 			}
-			fmt.Printf("   round %d %-8s %8.0f calls/s  p50 %-9v p99 %-9v CPU %5.3f s/1k calls  RSS %5.1f MB  server CPU %5.3f s/1k  errors %d  (load %.2f)\n",
-				round, tool, s.rate, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), perK(s.cpu, s.calls), float64(s.maxRSS)/(1<<20),
-				perK(s.serverCPU, s.calls), s.errors, s.load1)
+			fmt.Printf("   round %d %-10s %7.0f calls/s  conns %6d (most open %4d)  CPU %5.1f µs/call  server %5.1f µs/call  p50 %-9v p99 %-9v RSS %5.1f MB  errors %d  (load %.2f)\n",
+				round, tool, s.rate(), s.connections, s.maxOpen, perCall(s.cpu, s.calls), perCall(s.serverCPU, s.calls),
+				s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), float64(s.maxRSS)/(1<<20), s.errors, s.load1)
 			samples[tool] = append(samples[tool], s)
 		}
 	}
@@ -162,11 +215,12 @@ func (c *config) runConfig(pin bool) error {
 	return nil
 }
 
-func perK(d time.Duration, calls int64) float64 {
+// perCall is CPU microseconds per call.
+func perCall(d time.Duration, calls int64) float64 {
 	if calls == 0 {
 		return 0
 	}
-	return d.Seconds() / float64(calls) * 1000
+	return float64(d.Microseconds()) / float64(calls)
 }
 
 func median(xs []float64) float64 {
@@ -182,104 +236,103 @@ func median(xs []float64) float64 {
 }
 
 type row struct {
-	tool                              string
-	rate, p50, p99, cpuK, rss, srvCPU float64
-	errors                            int64
-	loads                             []float64
+	tool                                    string
+	rate, p50, p99, cpu, rss, srvCPU, conns float64
+	maxOpen                                 int64
+	errors                                  int64
+	loads                                   []float64
 }
 
 func (c *config) table(samples map[string][]sample) {
 	var rows []row
 	for _, tool := range c.tools {
 		ss := samples[tool]
-		var rates, p50s, p99s, cpus, rsss, srv, loads []float64
+		var rates, p50s, p99s, cpus, rsss, srv, conns, loads []float64
 		r := row{tool: tool}
 		for _, s := range ss {
-			rates = append(rates, s.rate)
+			rates = append(rates, s.rate())
 			p50s = append(p50s, float64(s.p50.Microseconds())/1000)
 			p99s = append(p99s, float64(s.p99.Microseconds())/1000)
-			cpus = append(cpus, perK(s.cpu, s.calls))
+			cpus = append(cpus, perCall(s.cpu, s.calls))
 			rsss = append(rsss, float64(s.maxRSS)/(1<<20))
-			srv = append(srv, perK(s.serverCPU, s.calls))
+			srv = append(srv, perCall(s.serverCPU, s.calls))
+			conns = append(conns, float64(s.connections))
 			loads = append(loads, s.load1)
+			r.maxOpen = max(r.maxOpen, s.maxOpen)
 			r.errors += s.errors
 		}
-		r.rate, r.p50, r.p99, r.cpuK, r.srvCPU = median(rates), median(p50s), median(p99s), median(cpus), median(srv)
+		r.rate, r.p50, r.p99, r.cpu, r.srvCPU, r.conns = median(rates), median(p50s), median(p99s), median(cpus), median(srv), median(conns)
 		r.rss = slices.Max(rsss)
 		r.loads = loads
 		rows = append(rows, r)
 	}
-	var ev *row
+	var ev, vg *row
 	for i := range rows {
-		if rows[i].tool == "evalrun" {
+		switch rows[i].tool {
+		case "evalrun":
 			ev = &rows[i]
+		case "vegeta":
+			vg = &rows[i]
 		}
 	}
-	fmt.Printf("\n   | tool | calls/s (median of %d) | p50 ms | p99 ms | generator CPU s / 1,000 calls | peak RSS MB | server CPU s / 1,000 calls | errors | evalrun calls/s ÷ tool | evalrun CPU/call ÷ tool | load average at the runs |\n", c.rounds)
-	fmt.Println("   |---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Printf("\n   | tool | calls/s (median of %d) | TCP connections per run (median) | most open at once | CPU µs / call | server CPU µs / call | p50 ms | p99 ms | peak RSS MB | errors | evalrun calls/s ÷ tool | evalrun CPU/call ÷ tool | load average at the runs |\n", c.rounds)
+	fmt.Println("   |---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		ratio, cpuRatio := "—", "—"
-		if ev != nil && r.tool != "evalrun" && r.rate > 0 && r.cpuK > 0 {
+		if ev != nil && r.tool != "evalrun" && r.rate > 0 && r.cpu > 0 {
 			ratio = fmt.Sprintf("%.2f", ev.rate/r.rate)
-			cpuRatio = fmt.Sprintf("%.2f", ev.cpuK/r.cpuK)
+			cpuRatio = fmt.Sprintf("%.2f", ev.cpu/r.cpu)
 		}
 		var ls []string
 		for _, l := range r.loads {
 			ls = append(ls, fmt.Sprintf("%.1f", l))
 		}
-		fmt.Printf("   | %s | %.0f | %.2f | %.2f | %.4f | %.1f | %.4f | %d | %s | %s | %s |\n",
-			r.tool, r.rate, r.p50, r.p99, r.cpuK, r.rss, r.srvCPU, r.errors, ratio, cpuRatio, strings.Join(ls, " "))
+		fmt.Printf("   | %s | %.0f | %.0f | %d | %.1f | %.1f | %.2f | %.2f | %.1f | %d | %s | %s | %s |\n",
+			r.tool, r.rate, r.conns, r.maxOpen, r.cpu, r.srvCPU, r.p50, r.p99, r.rss, r.errors, ratio, cpuRatio, strings.Join(ls, " "))
 	}
 	if ev == nil {
 		return
 	}
-	goals := map[string]float64{"vegeta": 1.5, "hey": 1.2, "wrk": 0.6}
-	for _, r := range rows {
-		g, ok := goals[r.tool]
-		if !ok || r.rate == 0 {
-			continue
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
 		}
-		verdict := "met"
-		if ev.rate/r.rate < g {
-			verdict = "MISSED"
-		}
-		fmt.Printf("   goal evalrun ≥ %.1f× %s's calls/s: %.2f× — %s\n", g, r.tool, ev.rate/r.rate, verdict)
-		if r.tool == "vegeta" {
-			verdict = "met"
-			if ev.cpuK > r.cpuK {
-				verdict = "MISSED"
-			}
-			fmt.Printf("   goal evalrun CPU per call ≤ vegeta's: %.4f vs %.4f s / 1,000 calls — %s\n", ev.cpuK, r.cpuK, verdict)
-		}
+		return "MISSED"
 	}
+	if vg != nil && vg.rate > 0 {
+		fmt.Printf("   goal evalrun calls/s ≥ 1.0× vegeta's: %.2f× — %s (stretch 1.5×: %s)\n", ev.rate/vg.rate, verdict(ev.rate >= vg.rate), verdict(ev.rate >= 1.5*vg.rate))
+		fmt.Printf("   goal evalrun CPU per call ≤ vegeta's: %.1f vs %.1f µs — %s\n", ev.cpu, vg.cpu, verdict(ev.cpu <= vg.cpu))
+	}
+	limit := 1.1 * float64(c.concurrency)
+	fmt.Printf("   goal evalrun TCP connections ≤ 1.1× conversations in flight (%.0f): %.0f per run (median), at most %d open at once — %s\n",
+		limit, ev.conns, ev.maxOpen, verdict(ev.conns <= limit))
 }
 
-// startServer starts `loadbench serve -agent FILE` (on CPU 0 when pinned)
-// and returns it with its URL.
-func (c *config) startServer(pin bool) (*exec.Cmd, string, error) {
-	args := []string{c.loadbench, "serve", "-agent", c.agentFile}
+// startServer starts bench/optimlyserver (on CPU 0 when pinned).
+func (c *config) startServer(pin bool) (*server, error) {
+	args := []string{c.server, "-key-env", "PEERS_KEY"}
 	if pin {
 		args = append([]string{"taskset", "-c", "0"}, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "LOADBENCH_KEY="+c.key)
+	cmd.Env = append(os.Environ(), "PEERS_KEY="+c.key)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	line, err := bufio.NewReader(out).ReadString('\n')
-	url := strings.TrimSpace(line)
-	if err != nil || !strings.HasPrefix(url, "http://127.0.0.1:") {
+	f := strings.Fields(line)
+	if err != nil || len(f) != 2 || !strings.HasPrefix(f[0], "http://127.0.0.1:") {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, "", fmt.Errorf("the simulated agent did not start (read %q: %v)", line, err)
+		return nil, fmt.Errorf("optimlyserver did not start (read %q: %v)", line, err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
-	return cmd, url, nil
+	return &server{cmd: cmd, url: f[0], statsURL: f[1]}, nil
 }
 
 // newChat opens the chat that the peers' body names.
@@ -304,8 +357,8 @@ func (c *config) newChat(url string) (string, error) {
 	return out.ChatID, nil
 }
 
-// runTool runs one tool once and returns what it measured.
-func (c *config) runTool(tool string, pin bool, url, target, bodyFile string, serverPID int) (sample, error) {
+// runTool runs one tool once and returns what it and the server measured.
+func (c *config) runTool(tool string, pin bool, srv *server, target, bodyFile string) (sample, error) {
 	n := strconv.Itoa(c.concurrency)
 	d := c.duration.String()
 	threads := runtime.NumCPU()
@@ -315,13 +368,14 @@ func (c *config) runTool(tool string, pin bool, url, target, bodyFile string, se
 	var args []string
 	env := os.Environ()
 	var resultFile string
+	auth := "Authorization: Bearer " + c.key
 	switch tool {
 	case "wrk":
 		args = []string{"wrk", "-t", strconv.Itoa(min(threads, c.concurrency)), "-c", n, "-d", d, "-s", "bench/peers/post.lua", target}
 		env = append(env, "PEERS_BODY="+bodyFile, "PEERS_KEY="+c.key)
 	case "hey":
 		args = []string{filepath.Join(c.bin, "hey"), "-z", d, "-c", n, "-m", "POST", "-T", "application/json",
-			"-H", "Authorization: Bearer " + c.key, "-D", bodyFile, target}
+			"-H", auth, "-D", bodyFile, target}
 	case "vegeta":
 		targets := filepath.Join(c.tmp, "targets.txt")
 		if err := os.WriteFile(targets, []byte("POST "+target+"\n"), 0o600); err != nil {
@@ -329,36 +383,70 @@ func (c *config) runTool(tool string, pin bool, url, target, bodyFile string, se
 		}
 		resultFile = filepath.Join(c.tmp, "vegeta.bin")
 		args = []string{filepath.Join(c.bin, "vegeta"), "attack", "-targets", targets, "-body", bodyFile,
-			"-header", "Authorization: Bearer " + c.key, "-header", "Content-Type: application/json",
+			"-header", auth, "-header", "Content-Type: application/json",
 			"-rate", "0", "-workers", n, "-max-workers", n, "-duration", d, "-output", resultFile}
+	case "bombardier":
+		args = []string{filepath.Join(c.bin, "bombardier"), "-c", n, "-d", d, "-m", "POST", "-f", bodyFile,
+			"-H", auth, "-H", "Content-Type: application/json", "-l", "-p", "r", "-o", "json", target}
 	case "evalrun":
-		args = []string{c.loadbench, "peer", "-url", url, "-concurrency", n, "-duration", d, "-scenario", c.scenario}
-		env = append(env, "LOADBENCH_KEY="+c.key)
+		resultFile = filepath.Join(c.tmp, "evalrun.json")
+		args = []string{c.evalrun, "run", "--target", srv.url, "--concurrency", n, "--duration", d, "--limit", "none",
+			"--quiet", "--out", resultFile, "--ledger", filepath.Join(c.tmp, "ledger.json"), c.scenario}
+		env = append(env, "OPTIMLY_API_KEY="+c.key)
 	}
 	if pin {
 		args = append([]string{"taskset", "-c", "1"}, args...)
 	}
+	// Let the previous run's connections close first, so that the peak of
+	// open connections is this run's own.
+	for wait := 0; wait < 30; wait++ {
+		st, err := srv.stats(false)
+		if err != nil {
+			return sample{}, err
+		}
+		if st.Open == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	s := sample{load1: load1()}
-	srv0 := procCPU(serverPID)
+	before, err := srv.stats(true)
+	if err != nil {
+		return s, err
+	}
+	srv0 := procCPU(srv.cmd.Process.Pid)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		return s, fmt.Errorf("%s: %w: %s%s", strings.Join(args, " "), err, stderr.String(), stdout.String())
 	}
-	s.serverCPU = procCPU(serverPID) - srv0
+	s.wall = time.Since(start)
+	s.serverCPU = procCPU(srv.cmd.Process.Pid) - srv0
+	after, err := srv.stats(false)
+	if err != nil {
+		return s, err
+	}
+	s.calls = after.Requests - before.Requests
+	s.connections = after.Connections - before.Connections
+	s.maxOpen = after.MaxOpen
+	s.errors = after.Errors - before.Errors
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	s.maxRSS = ru.Maxrss * 1024
-	var err error
 	switch tool {
-	case "wrk", "evalrun":
-		err = parseKV(stdout.String(), &s)
+	case "wrk":
+		err = parseWrk(stdout.String(), &s)
 	case "hey":
 		err = parseHey(stdout.String(), &s)
 	case "vegeta":
 		err = c.parseVegeta(resultFile, &s)
+	case "bombardier":
+		err = parseBombardier(stdout.Bytes(), &s)
+	case "evalrun":
+		err = parseEvalrun(resultFile, &s)
 	}
 	if err != nil {
 		return s, fmt.Errorf("%s: %w\n%s", tool, err, stdout.String())
@@ -366,53 +454,39 @@ func (c *config) runTool(tool string, pin bool, url, target, bodyFile string, se
 	return s, nil
 }
 
-// parseKV reads the line of key=value pairs that post.lua and loadbench
-// peer print.
-func parseKV(out string, s *sample) error {
+// parseWrk reads the line of key=value pairs that post.lua prints.
+func parseWrk(out string, s *sample) error {
 	kv := map[string]string{}
 	for _, f := range strings.Fields(out) {
 		if k, v, ok := strings.Cut(f, "="); ok {
 			kv[k] = v
 		}
 	}
-	num := func(k string) (float64, error) {
-		v, ok := kv[k]
-		if !ok {
-			return 0, fmt.Errorf("no %s= in the output", k)
-		}
-		return strconv.ParseFloat(v, 64)
-	}
 	var errs []error
 	get := func(k string) float64 {
-		f, err := num(k)
+		v, ok := kv[k]
+		if !ok {
+			errs = append(errs, fmt.Errorf("no %s= in the output", k))
+			return 0
+		}
+		f, err := strconv.ParseFloat(v, 64)
 		errs = append(errs, err)
 		return f
 	}
-	s.calls = int64(get("calls"))
-	s.rate = get("rate")
 	s.p50 = time.Duration(get("p50_us")) * time.Microsecond
 	s.p99 = time.Duration(get("p99_us")) * time.Microsecond
-	if _, ok := kv["errors"]; ok {
-		s.errors = int64(get("errors"))
-	} else {
-		s.errors = int64(get("failed") + get("errored"))
-	}
+	s.errors += int64(get("errors"))
 	return errors.Join(errs...)
 }
 
 var (
-	heyRate    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 	heyPct     = regexp.MustCompile(`(?m)^\s+(\d+)%+ in ([0-9.]+) secs`)
 	heyStatus  = regexp.MustCompile(`(?m)^\s+\[(\d+)\]\s+(\d+) responses`)
 	heyErrLine = regexp.MustCompile(`(?m)^\s+\[(\d+)\]\s+Post `)
 )
 
 func parseHey(out string, s *sample) error {
-	m := heyRate.FindStringSubmatch(out)
-	if m == nil {
-		return errors.New("no Requests/sec in hey's output")
-	}
-	s.rate, _ = strconv.ParseFloat(m[1], 64)
+	var answered int64
 	for _, m := range heyPct.FindAllStringSubmatch(out, -1) {
 		secs, _ := strconv.ParseFloat(m[2], 64)
 		d := time.Duration(secs * float64(time.Second))
@@ -425,17 +499,16 @@ func parseHey(out string, s *sample) error {
 	}
 	for _, m := range heyStatus.FindAllStringSubmatch(out, -1) {
 		n, _ := strconv.ParseInt(m[2], 10, 64)
-		s.calls += n
+		answered += n
 		if m[1] != "200" {
 			s.errors += n
 		}
 	}
 	for _, m := range heyErrLine.FindAllStringSubmatch(out, -1) {
 		n, _ := strconv.ParseInt(m[1], 10, 64)
-		s.calls += n
 		s.errors += n
 	}
-	if s.calls == 0 {
+	if answered == 0 {
 		return errors.New("no status code counts in hey's output")
 	}
 	return nil
@@ -454,16 +527,76 @@ func (c *config) parseVegeta(results string, s *sample) error {
 			P99 int64 `json:"99th"`
 		} `json:"latencies"`
 		Requests    int64            `json:"requests"`
-		Rate        float64          `json:"rate"`
 		StatusCodes map[string]int64 `json:"status_codes"`
 	}
 	if err := json.Unmarshal(out, &m); err != nil {
 		return err
 	}
-	s.calls, s.rate = m.Requests, m.Rate
 	s.p50, s.p99 = time.Duration(m.Latencies.P50), time.Duration(m.Latencies.P99)
-	s.errors = m.Requests - m.StatusCodes["200"]
+	s.errors += m.Requests - m.StatusCodes["200"]
 	return nil
+}
+
+// parseBombardier reads `bombardier -p r -o json` (latencies in µs).
+func parseBombardier(out []byte, s *sample) error {
+	var m struct {
+		Result struct {
+			Req2xx  int64 `json:"req2xx"`
+			Req1xx  int64 `json:"req1xx"`
+			Req3xx  int64 `json:"req3xx"`
+			Req4xx  int64 `json:"req4xx"`
+			Req5xx  int64 `json:"req5xx"`
+			Others  int64 `json:"others"`
+			Latency struct {
+				Percentiles map[string]float64 `json:"percentiles"`
+			} `json:"latency"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(out, &m); err != nil {
+		return err
+	}
+	r := m.Result
+	if r.Req2xx == 0 {
+		return errors.New("no 2xx answers in bombardier's output")
+	}
+	s.errors += r.Req1xx + r.Req3xx + r.Req4xx + r.Req5xx + r.Others
+	s.p50 = time.Duration(r.Latency.Percentiles["50"] * float64(time.Microsecond))
+	s.p99 = time.Duration(r.Latency.Percentiles["99"] * float64(time.Microsecond))
+	return nil
+}
+
+// parseEvalrun reads the run's JSON result: the p50/p99 of all calls, and
+// the conversations that did not pass.
+func parseEvalrun(file string, s *sample) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var m struct {
+		Totals struct {
+			Conversations, Passed int64
+		} `json:"totals"`
+		Histograms []struct {
+			Name  string `json:"name"`
+			Kind  string `json:"kind"`
+			P50US int64  `json:"p50_us"`
+			P99US int64  `json:"p99_us"`
+		} `json:"histograms"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if m.Totals.Conversations == 0 {
+		return fmt.Errorf("%s: no conversations", file)
+	}
+	s.errors += m.Totals.Conversations - m.Totals.Passed
+	for _, h := range m.Histograms {
+		if h.Kind == "overall" {
+			s.p50, s.p99 = time.Duration(h.P50US)*time.Microsecond, time.Duration(h.P99US)*time.Microsecond
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: no overall histogram", file)
 }
 
 // procCPU returns the user + system CPU time of a running process.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/evalrun/evalrun/agent"
 )
 
 // Exit codes, as documented in the README.
@@ -29,6 +31,9 @@ type app struct {
 	stop           context.Context // done: stop starting new work
 	abort          context.Context // done: cancel calls in flight
 	tty            bool            // stderr is a terminal: show progress bars
+	// redact holds the secrets read from the environment (app.secret),
+	// hidden from everything written or printed.
+	redact *agent.Redactor
 }
 
 // exitError carries an exit code with the message to print.
@@ -68,6 +73,15 @@ Run "evalrun COMMAND -h" for a command's flags.
 
 // main runs one command line and returns the process exit code.
 func (a *app) main(args []string) int {
+	// Whatever a command prints goes through the redactor: a key echoed
+	// by an agent or a judge, or quoted in an error, is hidden.
+	r := a.redactor()
+	a.stdout, a.stderr = r.Writer(a.stdout), r.Writer(a.stderr)
+	if a.getenv != nil {
+		// The default key variable, for every command: one that only
+		// renders a saved result never hides less than a run.
+		a.secret(defaultKeyEnv)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(a.stderr, usage)
 		return exitUsage

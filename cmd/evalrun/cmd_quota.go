@@ -26,6 +26,9 @@ func (a *app) quota(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRanges(fs); err != nil {
+		return err
+	}
 	if err := q.check(); err != nil {
 		return err
 	}
@@ -46,7 +49,7 @@ func (a *app) quota(args []string) error {
 	w := a.stdout
 	fmt.Fprintf(w, "ledger: %s\n", path)
 
-	key := a.getenv(*keyEnv)
+	key := a.secret(*keyEnv)
 	cur := ""
 	if key == "" {
 		fmt.Fprintf(w, "%s is not set: no key to look up.\n", *keyEnv)
@@ -89,6 +92,9 @@ func (a *app) quota(args []string) error {
 			used += fmt.Sprintf("\t(ledger %d + --quota-used %d)", p.ledgerUsed, p.extraUsed)
 		}
 		fmt.Fprintf(tw, "  used\t%s\n", used)
+		if u.Settled > 0 {
+			fmt.Fprintf(tw, "  settled\t%d %s\t(of used: the whole reservations of %d killed runs, counted as spent)\n", u.Settled*p.cost, p.unit, u.SettledRuns)
+		}
 		if p.reserved > 0 {
 			fmt.Fprintf(tw, "  reserved\t%d %s\t(runs in progress)\n", p.reserved, p.unit)
 		}

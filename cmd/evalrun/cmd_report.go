@@ -19,6 +19,9 @@ func (a *app) report(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := r.checkJUnit(); err != nil {
+		return err
+	}
 	if len(pos) != 1 {
 		return usageErr("report takes one result file, got %d arguments; e.g. evalrun report result.json --html report.html", len(pos))
 	}

@@ -60,8 +60,8 @@ func (f *runFlags) register(fs *flag.FlagSet) *string {
 	fs.IntVar(&f.concurrency, "concurrency", 4, "conversations in flight at once (closed model)")
 	f.limits.register(fs)
 	f.load.register(fs)
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of one agent call")
-	fs.IntVar(&f.attempts, "max-attempts", 4, "attempts per call, retries of 429/502/503/504 and transport errors included")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of one agent call attempt, from sending to the last byte; a call that times out after its request was written is reported as timeout and not re-sent (the agent may have processed it)")
+	fs.IntVar(&f.attempts, "max-attempts", 4, "attempts per call; only 429/502/503/504 and calls that never left (connection refused) are retried")
 	fs.Int64Var(&f.seed, "seed", 1, "seed for fake data and retry jitter")
 	fs.StringVar(&f.runID, "run-id", "", "the run's `ID` in client IDs and results (default: the time and a random suffix); give every shard of a run the same one")
 	f.reports.registerRun(fs)
@@ -80,6 +80,9 @@ func (a *app) run(args []string) error {
 		return err
 	}
 	f.cmdline = visited(fs)
+	if err := checkRanges(fs); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(*configPath)
 	if err != nil {
 		return err
@@ -93,7 +96,7 @@ func (a *app) run(args []string) error {
 	if cfg != nil && len(cfg.Targets) == 1 {
 		f.targetName = cfg.Targets[0].Name
 	}
-	side, err := f.resolveTargets(cfg, a.getenv)
+	side, err := f.resolveTargets(cfg, a.secret)
 	if err != nil {
 		return err
 	}
@@ -104,6 +107,12 @@ func (a *app) run(args []string) error {
 		return err
 	}
 	if err := f.reports.checkTranscripts(); err != nil {
+		return err
+	}
+	if err := f.reports.checkJUnit(); err != nil {
+		return err
+	}
+	if err := f.reports.checkOutputs(); err != nil {
 		return err
 	}
 	if err := f.gates.check(); err != nil {
@@ -175,8 +184,14 @@ func (a *app) run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if transcripts.Stream != nil {
+		transcripts.Stream = a.redactor().Writer(transcripts.Stream)
+	}
 	defer f.reports.closeTranscripts()
+	cutBy, planned := partialPlan(&f, suite, int64(maxConv))
 	agg := report.NewAggregator(report.Meta{
+		CutBy:   cutBy,
+		Planned: planned,
 		RunID:   runID,
 		Version: version,
 		Started: started,
@@ -196,22 +211,25 @@ func (a *app) run(args []string) error {
 	})
 
 	total := est.Conversations
-	prog := a.startProgress(&f, agg, total, budget)
+	prog := a.startProgress(&f, []progressSource{{snap: agg, total: total, budget: budget}})
+	tuneGC(a.getenv, max(f.concurrency, f.load.conns()))
 	opts := runner.Options{
-		Conn:             conn,
-		Concurrency:      f.concurrency,
-		Budget:           budget,
-		Retry:            runner.RetryPolicy{MaxAttempts: f.attempts},
-		RunID:            runID,
-		Seed:             f.seed,
-		Observer:         agg,
-		Abort:            a.abort,
-		CallTimeout:      f.timeout,
+		Conn:        conn,
+		Concurrency: f.concurrency,
+		Budget:      budget,
+		Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
+		RunID:       runID,
+		Seed:        f.seed,
+		Observer:    redactingObserver{agg, a.redactor()},
+		Abort:       a.abort,
+		// No CallTimeout: the Conn enforces --timeout on every attempt
+		// itself; a second timer and context per call cost CPU for nothing.
 		MaxConversations: maxConv,
 		Shard:            f.gates.shard,
 	}
-	if judge != nil {
-		opts.Judge = judge
+	judgeView, recordJudge := judge.view()
+	if judgeView != nil {
+		opts.Judge = redactingJudge{judgeView, a.redactor()}
 	}
 	if err := lims.apply(&opts); err != nil {
 		return err
@@ -236,6 +254,7 @@ func (a *app) run(args []string) error {
 		fin.Budget = report.BudgetInfo{Unit: f.quota.unit(), Limit: limit, UsedBefore: qp.usedBefore(), Spent: budget.Spent()}
 	}
 	res := agg.Result(fin)
+	recordJudge(res)
 	f.load.settings(res.Settings)
 	f.gates.settings(res.Settings, suite)
 	applyThresholds(res, f.gates.thresholds)
@@ -255,6 +274,8 @@ func (a *app) run(args []string) error {
 		return unfinishedErr("the agent's quota is used up; the run stopped cleanly (results written)")
 	case runErr != nil:
 		return unfinishedErr("run failed: %v", runErr)
+	case judgeErr(res) != nil:
+		return judgeErr(res)
 	case !res.Passed():
 		return &exitError{code: exitFailed, err: errors.New("")}
 	}
@@ -288,6 +309,7 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		}
 		// The in-process agent accepts one fresh key; no account needed.
 		key = newKey()
+		a.redactor().Add(key)
 		ag.APIKeys = []string{key}
 		srv, err := agentsim.Start(ag, "127.0.0.1:0")
 		if err != nil {
@@ -302,7 +324,7 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, tgt, nil, usageErr("--target %q: want an http(s) URL such as https://api.optimly.io", f.target)
 		}
-		key = a.getenv(f.apiKeyEnv)
+		key = a.secret(f.apiKeyEnv)
 		if key == "" {
 			return nil, tgt, nil, usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env)", f.apiKeyEnv)
 		}

@@ -24,7 +24,7 @@ func (a *app) serve(args []string) error {
 		return err
 	}
 	if *keyEnv != "" {
-		k := a.getenv(*keyEnv)
+		k := a.secret(*keyEnv)
 		if k == "" {
 			return usageErr("--api-key-env %s: the variable is empty", *keyEnv)
 		}

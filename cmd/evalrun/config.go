@@ -81,6 +81,10 @@ func applyConfig(cfg *config.File, fset *flag.FlagSet, ignore ...string) error {
 				errs = append(errs, &config.Error{Pos: s.Pos, Msg: fmt.Sprintf("%s: invalid value %q: %v", s.Name, v, err)})
 				break
 			}
+			if msg := rangeErr(fl); msg != "" {
+				errs = append(errs, &config.Error{Pos: s.Pos, Msg: fmt.Sprintf("%s: %s is out of range: %s", s.Name, v, msg)})
+				break
+			}
 		}
 	}
 	if len(errs) > 0 {

@@ -18,7 +18,7 @@ func (a *app) checkQuota(q *quotaFlags, cf costFunc, share func(int64) int64, ta
 	}
 	var ac *account
 	var u ledger.Usage
-	if key := a.getenv(keyEnv); target != "" && key != "" {
+	if key := a.secret(keyEnv); target != "" && key != "" {
 		var err error
 		if ac, err = a.openAccount(q, key, keyEnv); err != nil {
 			return nil, nil, err
@@ -128,14 +128,22 @@ func (a *app) dryRun(w io.Writer, p *quotaPlan, ac *account, lims runLimits, tar
 	line("limits", "%s", lims)
 	if p.bounded && p.refusal == nil {
 		run := p.est
-		d, err := lims.minDuration(run.Calls, run.Conversations)
+		d, err := lims.minDuration(run.Calls, run.NewChats, lims.margin)
 		if err != nil {
 			return usageErr("%v", err)
 		}
-		if d > 0 {
-			line("min duration", "at least %s (%d calls and %d new chats under the limits)", fmtDuration(d), run.Calls, run.Conversations)
-		} else {
+		exact, err := lims.minDuration(run.Calls, run.NewChats, 0)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		switch {
+		case d <= 0:
 			line("min duration", "no limit applies; as fast as the agent answers")
+		case d == exact:
+			line("min duration", "at least %s (%d calls and %d new chats under the limits)", fmtMinDuration(d), run.Calls, run.NewChats)
+		default:
+			line("min duration", "at least %s (%d calls and %d new chats under the limits and their safety margin; the limits alone allow %s)",
+				fmtMinDuration(d), run.Calls, run.NewChats, fmtMinDuration(exact))
 		}
 	}
 	if ac != nil {
@@ -154,11 +162,8 @@ func noLedgerReason(target, keyEnv string) string {
 	return "the simulated agent (no --target) gets a fresh key each run"
 }
 
-// fmtDuration prints a duration rounded up to the second (or to the
-// millisecond below a second), e.g. 4m18s.
-func fmtDuration(d time.Duration) string {
-	if d < time.Second {
-		return d.Round(time.Millisecond).String()
-	}
-	return ((d + time.Second - 1) / time.Second * time.Second).String()
+// fmtMinDuration prints a lower bound on a duration: cut (never rounded up)
+// to the millisecond, so it stays a lower bound, e.g. 11.95s or 4m17.4s.
+func fmtMinDuration(d time.Duration) string {
+	return d.Truncate(time.Millisecond).String()
 }

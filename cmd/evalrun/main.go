@@ -7,9 +7,15 @@ package main
 
 import (
 	"context"
+	"io"
+	"log"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"syscall"
+
+	"github.com/evalrun/evalrun/agent"
 )
 
 func main() {
@@ -26,6 +32,12 @@ func main() {
 		abortCancel()
 	}()
 
+	// net/http logs what a server does wrong (bytes after an answer, for
+	// one) through the standard logger, once per call: show each message
+	// once.
+	log.SetFlags(0)
+	log.SetOutput(&onceWriter{w: os.Stderr, seen: map[string]bool{}})
+
 	a := &app{
 		stdout: os.Stdout,
 		stderr: os.Stderr,
@@ -34,11 +46,34 @@ func main() {
 		abort:  abort,
 		tty:    isTerminal(os.Stderr),
 	}
-	os.Exit(a.main(os.Args[1:]))
+	stopProfiles := startProfiles(os.Getenv, os.Stderr)
+	code := a.main(os.Args[1:])
+	stopProfiles()
+	os.Exit(code)
 }
 
 // isTerminal reports whether f is a character device (a terminal).
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// onceWriter passes each distinct line of the standard logger (net/http's
+// diagnostics) once, prefixed "evalrun: net/http: ", and drops repeats.
+type onceWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	seen map[string]bool
+}
+
+func (o *onceWriter) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	line := agent.Printable(strings.TrimSpace(string(p)))
+	if o.seen[line] || len(o.seen) >= 20 {
+		return len(p), nil
+	}
+	o.seen[line] = true
+	_, err := io.WriteString(o.w, "evalrun: net/http: "+line+" (shown once)\n")
+	return len(p), err
 }

@@ -5,6 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -155,5 +158,58 @@ func TestRunExamplesEndToEnd(t *testing.T) {
 	}
 	if perScenario != int64(turns) || perTurn != int64(turns) {
 		t.Errorf("per-scenario histograms hold %d, per-turn %d, want %d each", perScenario, perTurn, turns)
+	}
+}
+
+// TestRunRepeatIterationsPerScenario: with --repeat over a suite where one
+// scenario has repeat: 10, every scenario numbers its conversations
+// 0..n-1, the default transcript sample keeps all of them (n ≤ 20), and the
+// per-conversation JUnit testcases are named NAME[1] … NAME[n].
+func TestRunRepeatIterationsPerScenario(t *testing.T) {
+	dir := t.TempDir()
+	out, junit := filepath.Join(dir, "result.json"), filepath.Join(dir, "junit.xml")
+	var c cli
+	if code := c.run(t, "run", "--quiet", "--repeat", "2", "--out", out, "--junit", junit, "--junit-cases", "conversation", repoPath("examples")); code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", code, c.stderr.String())
+	}
+	res := readResult(t, out)
+	xml, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range res.Scenarios {
+		if s.Runs < 2 {
+			t.Errorf("scenario %s ran %d times, want at least 2", s.Name, s.Runs)
+		}
+		var its []int
+		for _, cv := range s.Conversations {
+			its = append(its, cv.Iteration)
+		}
+		slices.Sort(its)
+		for i, it := range its {
+			if it != i {
+				t.Errorf("scenario %s: iterations %v, want 0..%d (all %d transcripts kept by the default sample)", s.Name, its, s.Runs-1, s.Runs)
+				break
+			}
+		}
+		if len(its) != s.Runs {
+			t.Errorf("scenario %s: %d transcripts of %d runs kept", s.Name, len(its), s.Runs)
+		}
+		// One testcase per conversation: named NAME[1] … NAME[runs], each once.
+		var ks []int
+		for _, m := range regexp.MustCompile(`testcase name="`+regexp.QuoteMeta(s.Name)+`\[(\d+)\]"`).FindAllSubmatch(xml, -1) {
+			k, _ := strconv.Atoi(string(m[1]))
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		for i, k := range ks {
+			if k != i+1 || len(ks) != s.Runs {
+				t.Errorf("scenario %s: JUnit testcases %v, want [1] … [%d]", s.Name, ks, s.Runs)
+				break
+			}
+		}
+		if len(ks) != s.Runs {
+			t.Errorf("scenario %s: %d JUnit testcases for %d runs", s.Name, len(ks), s.Runs)
+		}
 	}
 }

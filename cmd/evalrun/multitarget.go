@@ -204,8 +204,10 @@ type sideRun struct {
 	budget  *runner.Budget
 	opts    runner.Options
 	lr      *ledgerRun
-	sum     *runner.Summary
-	err     error
+	// recordJudge records the judge's work for this target in its result.
+	recordJudge func(*report.Result)
+	sum         *runner.Summary
+	err         error
 }
 
 // targetErr prefixes err with the target's name, keeping its exit code.
@@ -219,7 +221,7 @@ func targetErr(name string, err error) error {
 
 // runSide runs suite against every target at once and reports them side
 // by side.
-func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, targets []sideTarget) error {
+func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targets []sideTarget) error {
 	names := make([]string, len(targets))
 	for i, t := range targets {
 		names[i] = t.name
@@ -330,17 +332,23 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 		}
 	}
 
+	tuneGC(a.getenv, len(sides)*max(f.concurrency, f.load.conns()))
 	started := time.Now()
-	var total int64
-	aggs := make(sideSnapshots, len(sides))
+	sources := make([]progressSource, len(sides))
 	for i, s := range sides {
 		tr, err := a.openSideTranscripts(&f.reports, s)
 		if err != nil {
 			release()
 			return err
 		}
+		if tr.Stream != nil {
+			tr.Stream = a.redactor().Writer(tr.Stream)
+		}
 		s.budget = s.qp.budget(s.q.retries)
+		cutBy, planned := partialPlan(f, suite, maxConv)
 		s.agg = report.NewAggregator(report.Meta{
+			CutBy:   cutBy,
+			Planned: planned,
 			RunID:   runID,
 			Version: version,
 			Started: started,
@@ -358,27 +366,28 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 			},
 			Transcripts: tr,
 		})
-		aggs[i] = s.agg
 		est := s.qp.est.Conversations
 		if maxConv > 0 {
 			est = min(est, maxConv)
 		}
-		total += est
+		sources[i] = progressSource{name: s.t.name, snap: s.agg, total: est, budget: s.budget}
 		s.opts = runner.Options{
-			Conn:             s.conn,
-			Concurrency:      f.concurrency,
-			Budget:           s.budget,
-			Retry:            runner.RetryPolicy{MaxAttempts: f.attempts},
-			RunID:            runID,
-			Seed:             f.seed,
-			Observer:         s.agg,
-			Abort:            a.abort,
-			CallTimeout:      s.spec.Timeout,
+			Conn:        s.conn,
+			Concurrency: f.concurrency,
+			Budget:      s.budget,
+			Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
+			RunID:       runID,
+			Seed:        f.seed,
+			Observer:    redactingObserver{s.agg, a.redactor()},
+			Abort:       a.abort,
+			// No CallTimeout: the Conn enforces the target's timeout.
 			MaxConversations: int(maxConv),
 			Shard:            f.gates.shard,
 		}
-		if judge != nil {
-			s.opts.Judge = judge
+		var jv scenarios.Judge
+		jv, s.recordJudge = judge.view()
+		if jv != nil {
+			s.opts.Judge = redactingJudge{jv, a.redactor()}
 		}
 		if err := s.lims.apply(&s.opts); err != nil {
 			release()
@@ -390,7 +399,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 		}
 	}
 	fmt.Fprintf(a.stderr, "evalrun: %d targets side by side: %s\n", len(sides), strings.Join(names, ", "))
-	prog := a.startProgress(f, aggs, total, nil)
+	prog := a.startProgress(f, sources)
 	for _, s := range sides {
 		s.lr = startLedgerRun(s.ac, s.resID, &s.opts)
 	}
@@ -417,6 +426,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 			fin.Budget = report.BudgetInfo{Unit: s.q.unit(), Limit: s.qp.limit, UsedBefore: s.qp.usedBefore(), Spent: s.budget.Spent()}
 		}
 		res := s.agg.Result(fin)
+		s.recordJudge(res)
 		f.load.settings(res.Settings)
 		f.gates.settings(res.Settings, suite)
 		results[i] = res
@@ -453,6 +463,9 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *agent.Judge, t
 			return unfinishedErr("target %s: run failed: %v", s.t.name, s.err)
 		}
 	}
+	if err := judgeErr(run.Targets...); err != nil {
+		return err
+	}
 	if !run.Passed() {
 		return &exitError{code: exitFailed, err: errNoMessage}
 	}
@@ -485,6 +498,7 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 			return err
 		}
 		key = newKey()
+		a.redactor().Add(key)
 		ag.APIKeys = []string{key}
 		srv, err := agentsim.Start(ag, "127.0.0.1:0")
 		if err != nil {
@@ -494,7 +508,7 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 		u = srv.URL
 		fmt.Fprintf(a.stderr, "evalrun: target %s: simulated agent %q listening on %s\n", t.name, ag.Name, srv.URL)
 	} else {
-		key = a.getenv(t.keyEnv)
+		key = a.secret(t.keyEnv)
 		if key == "" {
 			return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env %s=VAR or api_key_env:)", t.keyEnv, t.name)
 		}
@@ -559,31 +573,6 @@ func safeFile(name string) string {
 	}, strings.TrimLeft(name, "."))
 }
 
-// sideSnapshots adds up the live state of the targets' runs for the
-// progress display; p95 is the highest.
-type sideSnapshots []*report.Aggregator
-
-// Snapshot implements snapshotter.
-func (ss sideSnapshots) Snapshot() report.Snapshot {
-	var out report.Snapshot
-	for _, a := range ss {
-		s := a.Snapshot()
-		out.Conversations += s.Conversations
-		out.Passed += s.Passed
-		out.Failed += s.Failed
-		out.Errored += s.Errored
-		out.Throttled += s.Throttled
-		out.NotRun += s.NotRun
-		out.Calls += s.Calls
-		out.P95 = max(out.P95, s.P95)
-	}
-	return out
-}
-
-// snapshotter is what the progress display reads: an Aggregator, or the
-// sum of several.
-type snapshotter interface{ Snapshot() report.Snapshot }
-
 // writeRunReports writes the console summary to stdout and every file
 // report asked for. For one target the reports are those of its result
 // (each RunWriter writes a run of one target as its Writer writes the
@@ -611,7 +600,7 @@ func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
 		if path == "" {
 			return
 		}
-		if err := report.WriteFileAtomic(path, func(out io.Writer) error { return w.WriteRun(out, run) }); err != nil {
+		if err := report.WriteFileAtomic(path, func(out io.Writer) error { return w.WriteRun(a.redactor().Writer(out), run) }); err != nil {
 			fail(unfinishedErr("writing %s %s: %v", what, path, err))
 		}
 	}
@@ -629,7 +618,7 @@ func (a *app) writeRunFiles(run *report.Run, r *reportFlags) error {
 	}
 	host, _ := os.Hostname()
 	write(r.out, "result file", report.JSONWriter{})
-	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host})
+	write(r.junit, "JUnit report", report.JUnitWriter{Hostname: host, Cases: r.junitCases})
 	write(r.md, "Markdown summary", report.MarkdownWriter{})
 	write(r.html, "HTML report", report.HTMLWriter{})
 	if r.hgrm != "" {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
@@ -12,23 +14,68 @@ import (
 	"github.com/evalrun/evalrun/runner"
 )
 
-// progress shows how a run is going: bars on a terminal, a plain status line
-// every statusEvery otherwise, nothing with --quiet.
+// progress shows how a run is going: live lines on a terminal, plain
+// status lines every statusEvery otherwise, nothing with --quiet. Every
+// line of one refresh comes from one reading of each target's snapshot,
+// so the bar, the counts and the rates always add up.
 type progress struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 	p    *mpb.Progress
-	// elapsed is the time bar's position in milliseconds (--duration runs).
-	elapsed func() int64
 }
 
-const statusEvery = 10 * time.Second
+const (
+	statusEvery  = 10 * time.Second
+	refreshEvery = 200 * time.Millisecond
+	barWidth     = 20
+)
 
-func (a *app) startProgress(f *runFlags, agg snapshotter, total int64, budget *runner.Budget) *progress {
+// progressSource is one target's live state for the display.
+type progressSource struct {
+	name   string // the target's name; "" in a run of one target
+	snap   snapshotter
+	total  int64          // conversations planned; 0 when not known in advance (--duration)
+	budget *runner.Budget // nil without a quota
+}
+
+// snapshotter is what the progress display reads: a report.Aggregator.
+type snapshotter interface{ Snapshot() report.Snapshot }
+
+// progressState is the display's input at one moment: every target's
+// snapshot read once, and the time elapsed.
+type progressState struct {
+	elapsed time.Duration
+	dur     time.Duration // --duration: the run's planned length; 0 for a count-bound run
+	targets []targetState
+}
+
+type targetState struct {
+	name         string
+	snap         report.Snapshot
+	total        int64
+	spent, limit int64 // budget units; limit 0 without a quota
+}
+
+// readProgress reads every source once, at now.
+func readProgress(start, now time.Time, dur time.Duration, sources []progressSource) progressState {
+	st := progressState{elapsed: max(now.Sub(start), 0), dur: dur}
+	for _, s := range sources {
+		t := targetState{name: s.name, snap: s.snap.Snapshot(), total: s.total}
+		if s.budget != nil {
+			t.spent, t.limit = s.budget.Spent(), s.budget.Limit()
+		}
+		st.targets = append(st.targets, t)
+	}
+	return st
+}
+
+func (a *app) startProgress(f *runFlags, sources []progressSource) *progress {
 	pr := &progress{done: make(chan struct{})}
 	if f.quiet {
 		return pr
 	}
+	start, dur := time.Now(), f.load.duration
+	read := func() progressState { return readProgress(start, time.Now(), dur, sources) }
 	if !a.tty {
 		pr.wg.Add(1)
 		go func() {
@@ -40,74 +87,49 @@ func (a *app) startProgress(f *runFlags, agg snapshotter, total int64, budget *r
 				case <-pr.done:
 					return
 				case <-t.C:
-					fmt.Fprintln(a.stderr, "evalrun:", statusLine(agg.Snapshot(), total, budget))
+					for _, l := range statusLines(read()) {
+						fmt.Fprintln(a.stderr, "evalrun:", l)
+					}
 				}
 			}
 		}()
 		return pr
 	}
 
-	pr.p = mpb.New(mpb.WithOutput(a.stderr), mpb.WithWidth(40), mpb.WithRefreshRate(200*time.Millisecond))
-	outcomes := decor.Any(func(decor.Statistics) string {
-		s := agg.Snapshot()
-		return fmt.Sprintf(" passed %d  failed %d  error %d  throttled %d  p95 %s",
-			s.Passed, s.Failed, s.Errored, s.Throttled, fmtDur(s.P95))
-	})
-	// A --duration run has no conversation count in advance: its bar is
-	// the time, and the conversations done are counted beside it.
-	dur := f.load.duration
-	byTime := dur > 0
-	var convs *mpb.Bar
-	if byTime {
-		start := time.Now()
-		convs = pr.p.AddBar(dur.Milliseconds(),
-			mpb.PrependDecorators(decor.Name("elapsed       ", decor.WC{C: decor.DindentRight}), decor.Any(func(decor.Statistics) string {
-				return fmt.Sprintf("%s/%s", time.Since(start).Round(time.Second), dur)
-			})),
-			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
-				return fmt.Sprintf(" conversations %d ", agg.Snapshot().Conversations)
-			}), outcomes),
-		)
-		startTime := start
-		pr.elapsed = func() int64 { return min(time.Since(startTime).Milliseconds(), dur.Milliseconds()) }
-	} else {
-		convs = pr.p.AddBar(max(total, 1),
-			mpb.PrependDecorators(decor.Name("conversations ", decor.WC{C: decor.DindentRight}), decor.CountersNoUnit("%d/%d")),
-			mpb.AppendDecorators(outcomes),
-		)
-	}
-	var calls *mpb.Bar
-	if budget != nil {
-		calls = pr.p.AddBar(budget.Limit(),
-			mpb.PrependDecorators(decor.Name("calls/budget  ", decor.WC{C: decor.DindentRight}), decor.CountersNoUnit("%d/%d")),
-		)
+	// On a terminal: one mpb line per display line, each showing its part
+	// of the latest frame; the frame is computed in one place.
+	var mu sync.Mutex
+	frame := progressLines(read())
+	pr.p = mpb.New(mpb.WithOutput(a.stderr), mpb.WithRefreshRate(refreshEvery))
+	bars := make([]*mpb.Bar, len(frame))
+	for i := range frame {
+		bars[i] = pr.p.New(1, mpb.NopStyle(), mpb.PrependDecorators(decor.Any(func(s decor.Statistics) string {
+			mu.Lock()
+			defer mu.Unlock()
+			return fitWidth(frame[i], s.AvailableWidth-1)
+		})))
 	}
 	pr.wg.Add(1)
 	go func() {
 		defer pr.wg.Done()
-		t := time.NewTicker(100 * time.Millisecond)
+		t := time.NewTicker(refreshEvery)
 		defer t.Stop()
 		update := func() {
-			if byTime {
-				convs.SetCurrent(pr.elapsed())
-			} else {
-				convs.SetCurrent(agg.Snapshot().Conversations)
-			}
-			if calls != nil {
-				calls.SetCurrent(budget.Spent())
-			}
+			lines := progressLines(read())
+			mu.Lock()
+			frame = lines
+			mu.Unlock()
 		}
 		for {
-			update()
 			select {
 			case <-pr.done:
 				update()
-				convs.SetTotal(-1, true) // complete at the count reached
-				if calls != nil {
-					calls.Abort(false) // keep showing spent of budget
+				for _, b := range bars {
+					b.SetTotal(-1, true) // complete: draw the last frame and stop
 				}
 				return
 			case <-t.C:
+				update()
 			}
 		}
 	}()
@@ -123,27 +145,161 @@ func (pr *progress) stop() {
 	}
 }
 
-func statusLine(s report.Snapshot, total int64, budget *runner.Budget) string {
-	of := fmt.Sprintf("/%d", total)
-	if total <= 0 {
-		of = "" // a --duration run: no count in advance
+// progressLines renders the terminal display: one line per target, with
+// a bar (conversations done of planned, or the time for a --duration run),
+// the counts and its p95, then a line with the elapsed time, the ETA, the
+// calls and their rate and the conversations in flight.
+func progressLines(st progressState) []string {
+	width := 0
+	for _, t := range st.targets {
+		width = max(width, utf8.RuneCountInString(targetLabel(t)))
 	}
-	line := fmt.Sprintf("conversations %d%s  passed %d  failed %d  error %d  throttled %d  calls %d  p95 %s",
-		s.Conversations, of, s.Passed, s.Failed, s.Errored, s.Throttled, s.Calls, fmtDur(s.P95))
-	if budget != nil {
-		line += fmt.Sprintf("  budget %d/%d", budget.Spent(), budget.Limit())
+	var out []string
+	for _, t := range st.targets {
+		label := targetLabel(t)
+		label += strings.Repeat(" ", width-utf8.RuneCountInString(label))
+		out = append(out, label+" "+progressBar(fraction(st, t))+" "+targetCounts(st, t, len(st.targets) > 1))
 	}
-	return line
+	return append(out, summaryLine(st))
 }
 
-func fmtDur(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "-"
-	case d < time.Millisecond:
-		return d.Round(time.Microsecond).String()
-	case d < time.Second:
-		return d.Round(100 * time.Microsecond).String()
+// statusLines renders the plain status written every statusEvery when
+// stderr is not a terminal: for one target one line, for several a
+// summary line and a line per target.
+func statusLines(st progressState) []string {
+	if len(st.targets) == 1 {
+		t := st.targets[0]
+		return []string{targetLabel(t) + " " + targetCounts(st, t, false) + "  " + summaryLine(st)}
 	}
-	return d.Round(time.Millisecond).String()
+	out := []string{summaryLine(st)}
+	for _, t := range st.targets {
+		out = append(out, targetLabel(t)+" "+targetCounts(st, t, true))
+	}
+	return out
+}
+
+func targetLabel(t targetState) string {
+	if t.name == "" {
+		return "conversations"
+	}
+	return t.name
+}
+
+// fraction is how far a target is: conversations done of planned, or the
+// time elapsed of a --duration run's length.
+func fraction(st progressState, t targetState) float64 {
+	switch {
+	case st.dur > 0:
+		return min(float64(st.elapsed)/float64(st.dur), 1)
+	case t.total > 0:
+		return min(float64(t.snap.Conversations)/float64(t.total), 1)
+	}
+	return 0
+}
+
+func progressBar(f float64) string {
+	n := int(f * barWidth)
+	switch {
+	case n >= barWidth:
+		return "[" + strings.Repeat("=", barWidth) + "]"
+	case n > 0:
+		return "[" + strings.Repeat("=", n-1) + ">" + strings.Repeat(" ", barWidth-n) + "]"
+	}
+	return "[" + strings.Repeat(" ", barWidth) + "]"
+}
+
+// targetCounts is the counts part of a target's line; inFlight adds the
+// target's own conversations in flight (several targets).
+func targetCounts(st progressState, t targetState, inFlight bool) string {
+	s := t.snap
+	var b strings.Builder
+	if st.dur > 0 || t.total <= 0 {
+		fmt.Fprintf(&b, "%d done", s.Conversations)
+	} else {
+		fmt.Fprintf(&b, "%d/%d %3.0f%%", s.Conversations, t.total, 100*fraction(st, t))
+	}
+	// p95 first: on a narrow terminal the end of the line is cut.
+	fmt.Fprintf(&b, "  p95 %s  passed %d  failed %d  error %d  throttled %d", fmtP95(s.P95), s.Passed, s.Failed, s.Errored, s.Throttled)
+	if s.NotRun > 0 {
+		fmt.Fprintf(&b, "  not run %d", s.NotRun)
+	}
+	if inFlight {
+		fmt.Fprintf(&b, "  in flight %d", s.InFlight)
+	}
+	if t.limit > 0 {
+		fmt.Fprintf(&b, "  budget %d/%d", t.spent, t.limit)
+	}
+	return b.String()
+}
+
+// summaryLine says how long the run has gone and has to go, and how busy
+// it is: the calls so far and their rate since the start, and the
+// conversations in flight (all targets together).
+func summaryLine(st progressState) string {
+	var calls, inFlight int64
+	for _, t := range st.targets {
+		calls += t.snap.Calls
+		inFlight += t.snap.InFlight
+	}
+	el := fmtClock(st.elapsed)
+	if st.dur > 0 {
+		el += " of " + fmtClock(st.dur)
+	}
+	rate := "-"
+	if st.elapsed >= time.Second/10 {
+		rate = fmt.Sprintf("%.1f", float64(calls)/st.elapsed.Seconds())
+	}
+	return fmt.Sprintf("elapsed %s  ETA %s  calls %d  %s calls/s  in flight %d", el, eta(st), calls, rate, inFlight)
+}
+
+// eta estimates the time left: the rest of a --duration run, or for a
+// count-bound run the slowest target's conversations left at its average
+// pace so far ("-" before any conversation is done).
+func eta(st progressState) string {
+	if st.dur > 0 {
+		return fmtClock(max(st.dur-st.elapsed, 0))
+	}
+	var left time.Duration
+	for _, t := range st.targets {
+		done := t.snap.Conversations
+		if t.total <= 0 || done <= 0 {
+			return "-"
+		}
+		left = max(left, time.Duration(float64(st.elapsed)*float64(max(t.total-done, 0))/float64(done)))
+	}
+	return fmtClock(left)
+}
+
+// fmtClock formats a run's elapsed time or ETA to the second: 0s, 12s,
+// 4m05s, 1h02m.
+func fmtClock(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// fmtP95 formats a latency as every report prints it (4 significant
+// digits); "-" before the first call.
+func fmtP95(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return report.FormatMicros(float64(d.Microseconds()))
+}
+
+// fitWidth cuts s to at most w runes (a terminal line must not wrap).
+func fitWidth(s string, w int) string {
+	if w <= 0 || utf8.RuneCountInString(s) <= w {
+		return s
+	}
+	r := []rune(s)
+	if w == 1 {
+		return "…"
+	}
+	return string(r[:w-1]) + "…"
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/evalrun/evalrun/internal/netaddr"
 	"github.com/evalrun/evalrun/ledger"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
@@ -49,8 +49,8 @@ type quotaFlags struct {
 // register adds the quota flags to fs; run adds --partial and --dry-run.
 func (q *quotaFlags) register(fs *flag.FlagSet, run bool) {
 	fs.StringVar(&q.plan, "plan", "", "the agent's plan: starter, growth, scale, enterprise")
-	fs.Int64Var(&q.quota, "quota", 0, "monthly quota in the cost unit (instead of --plan)")
-	fs.Int64Var(&q.used, "quota-used", 0, "quota used this billing cycle outside this machine's ledger (added to the ledger's count)")
+	fs.Var(countValue{&q.quota}, "quota", "monthly quota: `N` in the cost unit, 0 to 10^15 (instead of --plan)")
+	fs.Var(countValue{&q.used}, "quota-used", "quota used this billing cycle outside this machine's ledger: `N` (0 to 10^15), added to the ledger's count")
 	fs.StringVar(&q.costUnit, "cost-unit", "calls", "what the quota counts: calls, or messages (2 per call)")
 	fs.Float64Var(&q.retries, "retry-allowance", 0.1, "share of the worst-case calls reserved for retries (0 to 1)")
 	fs.IntVar(&q.cycleStart, "cycle-start", 1, "day of the month (1-28, UTC) the billing cycle starts")
@@ -309,9 +309,11 @@ func planQuota(q *quotaFlags, cf costFunc, share func(int64) int64, u ledger.Usa
 
 // limitFlags are the rate limits of a run.
 type limitFlags struct {
-	limits  stringList // --limit, repeatable
-	rate    string     // --rate: an alias of one --limit
-	newChat string     // --new-chat-limit
+	limits    stringList // --limit, repeatable
+	rate      string     // --rate: an alias of one --limit
+	newChat   string     // --new-chat-limit
+	margin    string     // --limit-margin: auto or a duration
+	published bool       // --published-limits
 }
 
 // publishedLimits are the Optimly external API's published limits per key,
@@ -327,12 +329,17 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 		"Default against a real Optimly target: its published 100/min and 1000/h")
 	fs.StringVar(&l.rate, "rate", "", "alias of one --limit, e.g. 10/s")
 	fs.StringVar(&l.newChat, "new-chat-limit", "", "limit new chats to `N/UNIT`, on top of --limit; none for no limit. Default against a real Optimly target: 30/min")
+	fs.StringVar(&l.margin, "limit-margin", "auto", "safety margin added to every limit's window so that network jitter cannot put N+1 calls in one of the agent's windows: "+
+		"auto (a fiftieth of the window, 10ms to 2s), or a `duration` such as 50ms (0: none)")
+	fs.BoolVar(&l.published, "published-limits", false, "apply Optimly's published limits (100/min, 1000/h, new chats 30/min) whatever the target: "+
+		"a loopback or non-Optimly host that enforces the same; --limit and --new-chat-limit stack on them")
 }
 
 // runLimits are the limits a run applies.
 type runLimits struct {
 	all     []runner.Limit // every agent call
 	newChat []runner.Limit // new chats, on top
+	margin  time.Duration  // added to every window; runner.AutoMargin for the default
 	source  string         // where they come from, for people
 }
 
@@ -351,21 +358,42 @@ func (l runLimits) String() string {
 	for _, x := range l.newChat {
 		s += ", new chats " + x.String()
 	}
+	if l.margin != runner.AutoMargin {
+		s += ", margin " + l.margin.String() + " per window"
+	}
 	return s + " (" + l.source + ")"
+}
+
+// parseMargin parses --limit-margin: auto (runner.AutoMargin) or a
+// duration from 0 to 1h.
+func parseMargin(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "auto") {
+		return runner.AutoMargin, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > time.Hour {
+		return 0, usageErr("--limit-margin %q: want auto, or a duration from 0 to 1h such as 20ms or 1s", s)
+	}
+	return d, nil
 }
 
 // resolve returns the limits of a run against target (a URL; empty for the
 // in-process simulated agent) of kind: the flags', or the published limits
-// of a real Optimly target, or none. A loopback target (localhost,
-// 127.0.0.1, [::1]) is one's own server, e.g. `evalrun serve`: it gets no
-// default limits.
+// of a real Optimly target (or of any target with --published-limits), or
+// none. A loopback target (localhost, *.localhost, 127.0.0.0/8, [::1]) is
+// one's own server, e.g. `evalrun serve`: it gets no default limits.
 func (l *limitFlags) resolve(kind, target string) (runLimits, error) {
-	real := target != "" && !loopbackURL(target)
+	real := target != "" && !netaddr.IsLoopbackURL(target)
 	specs := append([]string(nil), l.limits...)
 	if l.rate != "" {
 		specs = append(specs, l.rate)
 	}
 	var out runLimits
+	var err error
+	if out.margin, err = parseMargin(l.margin); err != nil {
+		return out, err
+	}
 	off := false
 	for _, s := range specs {
 		if strings.TrimSpace(s) == "none" {
@@ -378,14 +406,23 @@ func (l *limitFlags) resolve(kind, target string) (runLimits, error) {
 		}
 		out.all = append(out.all, lim)
 	}
+	published := l.published || (kind == "optimly" && real && len(specs) == 0)
 	switch {
 	case off && len(out.all) > 0:
 		return out, usageErr("--limit none turns every limit off; it cannot be combined with other limits (%s)", strings.Join(specs, ", "))
+	case off && l.published:
+		return out, usageErr("--limit none turns every limit off; it cannot be combined with --published-limits")
 	case off:
 		out.source = "--limit none"
+	case l.published:
+		out.all = append(slices.Clone(publishedLimits), out.all...)
+		out.source = "--published-limits"
+		if len(specs) > 0 {
+			out.source += " and --limit"
+		}
 	case len(specs) > 0:
 		out.source = "--limit"
-	case kind == "optimly" && real:
+	case published:
 		out.all = publishedLimits
 		out.source = "Optimly's published limits"
 	case real:
@@ -403,7 +440,10 @@ func (l *limitFlags) resolve(kind, target string) (runLimits, error) {
 			return out, usageErr("--new-chat-limit: %v", err)
 		}
 		out.newChat = []runner.Limit{lim}
-	case kind == "optimly" && real && !off && len(specs) == 0:
+		if l.published {
+			out.newChat = append([]runner.Limit{publishedNewChat}, lim)
+		}
+	case published && !off:
 		out.newChat = []runner.Limit{publishedNewChat}
 	}
 	return out, nil
@@ -412,14 +452,14 @@ func (l *limitFlags) resolve(kind, target string) (runLimits, error) {
 // apply sets the run's limiters.
 func (l runLimits) apply(opts *runner.Options) error {
 	if len(l.all) > 0 {
-		lim, err := runner.NewLimits(l.all...)
+		lim, err := runner.NewLimitsMargin(l.margin, l.all...)
 		if err != nil {
 			return usageErr("--limit: %v", err)
 		}
 		opts.Limiters = append(opts.Limiters, lim)
 	}
 	if len(l.newChat) > 0 {
-		lim, err := runner.NewLimits(l.newChat...)
+		lim, err := runner.NewLimitsMargin(l.margin, l.newChat...)
 		if err != nil {
 			return usageErr("--new-chat-limit: %v", err)
 		}
@@ -429,13 +469,15 @@ func (l runLimits) apply(opts *runner.Options) error {
 }
 
 // minDuration is the least time the limits let the run's calls and new
-// chats be sent in.
-func (l runLimits) minDuration(calls, newChats int64) (time.Duration, error) {
-	d, err := runner.MinDuration(calls, l.all...)
+// chats be sent in, with margin (runner.AutoMargin: the default; 0: the
+// exact limits). It is a lower bound: the new chats are also calls, and
+// the two limits are met separately.
+func (l runLimits) minDuration(calls, newChats int64, margin time.Duration) (time.Duration, error) {
+	d, err := runner.MinDurationMargin(calls, margin, l.all...)
 	if err != nil {
 		return 0, err
 	}
-	dc, err := runner.MinDuration(newChats, l.newChat...)
+	dc, err := runner.MinDurationMargin(newChats, margin, l.newChat...)
 	return max(d, dc), err
 }
 
@@ -574,16 +616,19 @@ func (l runLimits) shard(s runner.Shard) runLimits {
 	return l
 }
 
-// loopbackURL reports whether the URL's host is this machine.
-func loopbackURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil {
-		return false
+// partialPlan is what a --partial run cut (report.Meta's CutBy and
+// Planned): each scenario's planned conversations, when the run runs
+// fewer than its plan (maxConv > 0). Only a whole, unsharded run of the
+// suite's own repeats says it; a load shape or a shard plans otherwise.
+func partialPlan(f *runFlags, suite *scenarios.Suite, maxConv int64) (string, map[string]int) {
+	if maxConv <= 0 || !f.gates.shard.Whole() || f.load.shapesCount() {
+		return "", nil
 	}
-	h := u.Hostname()
-	if strings.EqualFold(h, "localhost") {
-		return true
+	planned := map[string]int{}
+	for _, sc := range suite.Scenarios {
+		if sc != nil {
+			planned[sc.Name] += max(sc.Repeat, 1)
+		}
 	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return "the quota (--partial)", planned
 }

@@ -66,13 +66,21 @@ func TestDryRunNumbers(t *testing.T) {
 				"headroom:         1000 calls",
 				"fits: 890 calls left after the worst case",
 				"limits:           calls 100/min and 1000/h, new chats 30/min (Optimly's published limits)",
-				// 100 calls at 100/min: the last goes 99 × 0.6 s = 59.4 s after the first.
-				"min duration:     at least 1m0s",
+				// 100 calls at 100/min: the last goes 99 × 0.6 s = 59.4 s after
+				// the first, printed exactly (a lower bound, not rounded up).
+				"min duration:     at least 59.4s (100 calls and 25 new chats under the limits)",
 				"fingerprint " + ledger.Fingerprint("k-dry"),
 			}},
 		{"430 calls at 100/min and 1000/h",
 			[]string{"--target", "https://api.optimly.io", "--limit", "100/min", "--limit", "1000/h", "--retry-allowance", "0", "SUITE430"},
-			[]string{"min duration:     at least 4m18s", "limits:           calls 100/min and 1000/h (--limit)"}},
+			// Exactly: 4 full minutes of 100 (the 101st call 60 s after the
+			// first, plus the 1.2 s margin) and 29 more calls 0.6 s apart.
+			[]string{"min duration:     at least 4m22.2s (430 calls and 86 new chats under the limits and their safety margin; the limits alone allow 4m17.4s)",
+				"limits:           calls 100/min and 1000/h (--limit)"}},
+		{"430 calls without a margin",
+			[]string{"--target", "https://api.optimly.io", "--limit", "100/min", "--limit", "1000/h", "--limit-margin", "0", "--retry-allowance", "0", "SUITE430"},
+			[]string{"min duration:     at least 4m17.4s (430 calls and 86 new chats under the limits)",
+				"limits:           calls 100/min and 1000/h, margin 0s per window (--limit)"}},
 		{"simulated agent: no limits, nothing recorded",
 			nil,
 			[]string{"limits:           none (simulated agent)", "min duration:     no limit applies",
@@ -85,7 +93,11 @@ func TestDryRunNumbers(t *testing.T) {
 			[]string{"the run would be refused: the run needs up to 110 calls (25 conversations) but only 50 are left"}},
 		{"--rate is one --limit",
 			[]string{"--rate", "10/s", "--new-chat-limit", "none"},
-			[]string{"limits:           calls 10/s (--limit)", "min duration:     at least 10s"}},
+			// 99 gaps of 0.1 s, and the 20 ms margin after every tenth call.
+			[]string{"limits:           calls 10/s (--limit)", "min duration:     at least 10.08s", "the limits alone allow 9.9s"}},
+		{"--published-limits on a loopback target",
+			[]string{"--target", "http://agent.localhost:8787", "--published-limits"},
+			[]string{"limits:           calls 100/min and 1000/h, new chats 30/min (--published-limits)"}},
 		{"--limit none against Optimly",
 			[]string{"--target", "https://api.optimly.io", "--limit", "none"},
 			[]string{"limits:           none (--limit none)"}},
@@ -299,6 +311,14 @@ func TestDefaultLimitsPerTarget(t *testing.T) {
 		{"--new-chat-limit none", limitFlags{newChat: "none"}, "optimly", "https://api.optimly.io", l("100/min", "1000/h"), nil, ""},
 		{"none with others", limitFlags{limits: stringList{"none", "5/s"}}, "optimly", "", nil, nil, "cannot be combined"},
 		{"bad limit", limitFlags{limits: stringList{"5/day"}}, "optimly", "", nil, nil, "unknown unit"},
+		{"*.localhost is loopback", limitFlags{}, "optimly", "http://agent.localhost:8787", nil, nil, ""},
+		{"127.0.0.2 is loopback", limitFlags{}, "optimly", "http://127.0.0.2:8787", nil, nil, ""},
+		{"--published-limits on loopback", limitFlags{published: true}, "optimly", "http://127.0.0.1:8787", l("100/min", "1000/h"), l("30/min"), ""},
+		{"--published-limits on another kind", limitFlags{published: true}, "http", "https://agent.example.com", l("100/min", "1000/h"), l("30/min"), ""},
+		{"--published-limits stacks --limit", limitFlags{published: true, limits: stringList{"5/s"}, newChat: "1/s"}, "http", "", l("100/min", "1000/h", "5/s"), l("30/min", "1/s"), ""},
+		{"--published-limits with none", limitFlags{published: true, limits: stringList{"none"}}, "optimly", "", nil, nil, "--published-limits"},
+		{"bad margin", limitFlags{margin: "-5ms"}, "optimly", "", nil, nil, "--limit-margin"},
+		{"margin not a duration", limitFlags{margin: "lots"}, "optimly", "", nil, nil, "want auto, or a duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/evalrun/evalrun/config"
+	"github.com/evalrun/evalrun/internal/schemastrict"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -175,7 +176,7 @@ func TestConfigSchemaSettings(t *testing.T) {
 		{"quiet", `"type":"boolean"`},
 		{"retry-allowance", `"type":"number"`},
 		{"timeout", `"pattern"`},
-		{"cost_unit", `"type":["string","number","boolean"]`},
+		{"cost_unit", `"anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]`},
 		{"limits", `"type":"array"`},
 		{"threshold", `"type":"array"`},
 		{"stage", `"type":"array"`},
@@ -193,24 +194,33 @@ func TestConfigSchemaSettings(t *testing.T) {
 }
 
 // TestConfigSchemaDocs validates the evalrun.yaml examples of the docs
-// (blocks starting with "# evalrun.yaml") against the schema.
+// (blocks starting with "# evalrun.yaml", and docs/targets.md's blocks
+// starting with "targets:") against the schema.
 func TestConfigSchemaDocs(t *testing.T) {
 	sch := compileConfigSchema(t)
 	n := 0
-	for _, doc := range []string{"../../docs/config.md", "../../docs/scenarios.md"} {
+	for _, doc := range []string{"../../docs/config.md", "../../docs/scenarios.md", "../../docs/targets.md"} {
 		data, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, b := range regexp.MustCompile("(?s)```yaml\n(# evalrun.yaml\n.*?)```").FindAllSubmatch(data, -1) {
+		for _, b := range regexp.MustCompile("(?s)```yaml\n((?:# evalrun.yaml|targets:)\n.*?)```").FindAllSubmatch(data, -1) {
 			n++
 			if err := validateYAML(sch, b[1]); err != nil {
 				t.Errorf("%s: example:\n%s\n%v", doc, b[1], err)
 			}
 		}
 	}
-	if n < 3 {
+	if n < 8 {
 		t.Errorf("only %d examples", n)
+	}
+}
+
+// TestConfigSchemaStrict checks the evalrun.yaml schema against the ajv
+// strict-mode rules (scripts/check-schema.sh runs the real ajv).
+func TestConfigSchemaStrict(t *testing.T) {
+	for _, p := range schemastrict.Check(configSchema()) {
+		t.Error(p)
 	}
 }
 

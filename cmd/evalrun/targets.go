@@ -132,9 +132,11 @@ func specFromFlags(f *runFlags, url, key string, simulated bool, stderr io.Write
 		CACertFile:        f.tx.caCert,
 		AllowInsecureHTTP: f.allowHTTP,
 		Timeout:           f.timeout,
-		MaxConns:          max(f.concurrency, f.load.conns(), 16),
-		DebugFile:         f.tx.debug,
-		Stderr:            stderr,
+		// One connection per conversation in flight: each has at most one
+		// call in flight, so the server sees no more connections than that.
+		MaxConns:  max(f.concurrency, f.load.conns(), 1),
+		DebugFile: f.tx.debug,
+		Stderr:    stderr,
 	}
 	if f.kind == agent.TargetOpenAI {
 		model := f.tx.model
