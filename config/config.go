@@ -22,6 +22,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
 // DefaultFile is the name looked for in the working directory.
@@ -99,9 +101,17 @@ func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.
 type Error struct {
 	Pos Pos
 	Msg string
+	// Source is the source line at Pos with a caret under the column, for
+	// a YAML syntax error; "" otherwise. Error prints it after the message.
+	Source string
 }
 
-func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+func (e *Error) Error() string {
+	if e.Source != "" {
+		return e.Pos.String() + ": " + e.Msg + "\n" + e.Source
+	}
+	return e.Pos.String() + ": " + e.Msg
+}
 
 // ErrorList is every problem found, in file order.
 type ErrorList []*Error
@@ -146,6 +156,22 @@ func Load(path string) (*File, error) {
 	return Parse(path, buf.Bytes())
 }
 
+// yamlError places the YAML library's error at the offending token, with
+// the source line and a caret under it (internal/yamlpos); where it cannot
+// be placed, at the line the library names.
+func yamlError(file string, data []byte, err error) *Error {
+	src := string(data)
+	problem, line, col, ok := yamlpos.Locate(src, err)
+	if !ok {
+		return &Error{Pos: Pos{file, yamlErrLine(err), 1}, Msg: "invalid YAML: " + yamlErrMsg(err)}
+	}
+	e := &Error{Pos: Pos{file, line, col}, Msg: "invalid YAML: " + problem}
+	if text, ok := yamlpos.Line(src, line); ok {
+		e.Source = yamlpos.Snippet(line, text, col)
+	}
+	return e
+}
+
 // Parse parses the contents of a configuration file named file.
 func Parse(file string, data []byte) (*File, error) {
 	if len(data) > maxFileSize {
@@ -158,7 +184,7 @@ func Parse(file string, data []byte) (*File, error) {
 		if errors.Is(err, errEOF) {
 			return p.cfg, nil // an empty file configures nothing
 		}
-		return nil, ErrorList{{Pos: Pos{file, yamlErrLine(err), 1}, Msg: "invalid YAML: " + yamlErrMsg(err)}}
+		return nil, ErrorList{yamlError(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {

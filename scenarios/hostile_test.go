@@ -243,23 +243,6 @@ func TestYAMLErrorPositions(t *testing.T) {
 	}
 }
 
-// A long line is shown around the column, the caret still under it.
-func TestSnippetWindow(t *testing.T) {
-	line := strings.Repeat("a", 300) + ": b: c"
-	got := snippet(4, line, 304)
-	lines := strings.Split(got, "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "    4 | …") || !strings.HasSuffix(lines[0], ": b: c") {
-		t.Fatalf("snippet:\n%s", got)
-	}
-	src, caret := []rune(lines[0]), []rune(lines[1])
-	if len(caret) > len(src) || src[len(caret)-1] != ':' || caret[len(caret)-1] != '^' {
-		t.Errorf("caret not under the second colon:\n%s", got)
-	}
-	if got := snippet(123456, "x", 1); got != "123456 | x\n       | ^" {
-		t.Errorf("wide line number: %q", got)
-	}
-}
-
 // A value that contains itself through an alias gets one short error, not
 // a path of 10,000 keys; a date offset too large is out of range, not a
 // syntax error.

@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
 // Keys of a scenario document and of a turn, in the order messages list them.
@@ -423,12 +425,12 @@ func capErrors(errs ErrorList) ErrorList {
 }
 
 // yamlError turns the YAML library's error into an Error at the offending
-// token (see problemOffset), with the source line and a caret under it.
+// token (see yamlpos.Offset), with the source line and a caret under it.
 func (d *decoder) yamlError(err error) {
-	msg := yamlProblem(err)
+	msg, line, col, ok := yamlpos.Locate(d.src, err)
 	var pos Pos
-	if off, ok := problemOffset(d.src, msg); ok {
-		pos.Line, pos.Col = offsetPos(d.src, off)
+	if ok {
+		pos.Line, pos.Col = line, col
 	} else if l, c, ok := d.badCharacter(); ok {
 		// Reader errors (control characters, invalid UTF-8) fail every
 		// prefix from the character on, the empty one excepted; when
@@ -443,7 +445,7 @@ func (d *decoder) yamlError(err error) {
 	pos.File = d.file
 	e := &Error{Pos: pos, Msg: "invalid YAML: " + msg}
 	if lines := d.srcLines(); pos.Line >= 1 && pos.Line <= len(lines) {
-		e.Source = snippet(pos.Line, lines[pos.Line-1], pos.Col)
+		e.Source = yamlpos.Snippet(pos.Line, lines[pos.Line-1], pos.Col)
 	}
 	d.errs = append(d.errs, e)
 }

@@ -1,4 +1,20 @@
-package scenarios
+// Package yamlpos places the errors of go.yaml.in/yaml/v3 at the offending
+// token, with the source line and a caret under it.
+//
+// The YAML library knows where a syntax error is — the offending token, its
+// "problem mark" — but does not give it out: its error says "line N" of the
+// context mark instead (where the enclosing mapping or scalar started), or
+// no line at all, and never a column. A key dedented at line 7 is reported
+// at line 5; an undefined alias anywhere at line 1.
+//
+// Offset finds the token from the outside: the parse of a prefix of
+// the file fails with the same problem exactly when the prefix reaches the
+// offending token, so the shortest such prefix, found by bisection (about
+// log2(size) parses, each stopping at its first error), ends with the
+// token's first character (an alias: its name's last). The tests (here
+// and scenarios.TestYAMLErrorPositions) hold the cases with their exact
+// places.
+package yamlpos
 
 import (
 	"bytes"
@@ -13,50 +29,61 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// The YAML library knows where a syntax error is — the offending token, its
-// "problem mark" — but does not give it out: its error says "line N" of the
-// context mark instead (where the enclosing mapping or scalar started), or
-// no line at all, and never a column. A key dedented at line 7 is reported
-// at line 5; an undefined alias anywhere at line 1.
-//
-// problemOffset finds the token from the outside: the parse of a prefix of
-// the file fails with the same problem exactly when the prefix reaches the
-// offending token, so the shortest such prefix, found by bisection (about
-// log2(size) parses, each stopping at its first error), ends with the
-// token's first character (an alias: its name's last). TestYAMLErrorPositions
-// holds the cases with their exact places.
-
 // yamlLinePrefix is the library's "line N: " before a problem.
 var yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
 
-// yamlProblem returns the problem of a YAML library error without "yaml: "
+// Problem returns the problem of a YAML library error without "yaml: "
 // and "line N: ".
-func yamlProblem(err error) string {
+func Problem(err error) string {
 	return yamlLinePrefix.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
 }
 
-// yamlFailure parses every document of src and returns the problem of the
+// failure parses every document of src and returns the problem of the
 // first error, or "" when src parses.
-func yamlFailure(src string) string {
+func failure(src string) string {
 	dec := yaml.NewDecoder(strings.NewReader(src))
 	for {
 		var doc yaml.Node
-		err := decodeDoc(dec, &doc)
+		err := decode(dec, &doc)
 		if errors.Is(err, io.EOF) {
 			return ""
 		}
 		if err != nil {
-			return yamlProblem(err)
+			return Problem(err)
 		}
 	}
 }
 
-// problemOffset returns the byte offset in src of the token the YAML
+// decode decodes the next document. The YAML library is not ours: a panic
+// in it is a failure, not a crash.
+func decode(dec *yaml.Decoder, doc *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: %v", r)
+		}
+	}()
+	return dec.Decode(doc)
+}
+
+// Locate returns the problem of err, a YAML library error for src, and the
+// 1-based line and column (in characters) of the token it is about; ok is
+// false when the problem cannot be placed (see Offset).
+func Locate(src string, err error) (problem string, line, col int, ok bool) {
+	problem = Problem(err)
+	off, ok := Offset(src, problem)
+	if !ok {
+		return problem, 0, 0, false
+	}
+	line, col = Pos(src, off)
+	return problem, line, col, true
+}
+
+// Offset returns the byte offset in src of the token the YAML
 // library's problem is about, and false when the problem cannot be placed
 // this way (the whole file does not fail with it, or a prefix of nothing
 // does).
-func problemOffset(src, problem string) (int, bool) {
-	fails := func(n int) bool { return yamlFailure(src[:n]) == problem }
+func Offset(src, problem string) (int, bool) {
+	fails := func(n int) bool { return failure(src[:n]) == problem }
 	if problem == "" || fails(0) || !fails(len(src)) {
 		return 0, false
 	}
@@ -178,10 +205,10 @@ func keyStart(src string, colon int) int {
 	return colon
 }
 
-// offsetPos returns the 1-based line and column (in characters) of byte
+// Pos returns the 1-based line and column (in characters) of byte
 // offset off in src, breaking lines as splitLines does (and the YAML
 // library): LF, CR LF, CR, NEL, LS and PS.
-func offsetPos(src string, off int) (line, col int) {
+func Pos(src string, off int) (line, col int) {
 	line, start := 1, 0
 	for i := 0; i < off && i < len(src); {
 		r, w := utf8.DecodeRuneInString(src[i:])
@@ -204,16 +231,47 @@ func offsetPos(src string, off int) (line, col int) {
 	return line, utf8.RuneCountInString(src[start:min(off, len(src))]) + 1
 }
 
+// Line returns the text of line n (1-based) of src, lines broken as Pos
+// breaks them, and false when src has fewer lines.
+func Line(src string, n int) (string, bool) {
+	if n < 1 {
+		return "", false
+	}
+	start := 0
+	for l := 1; l < n; l++ {
+		e := lineEnd(src, start)
+		if e == len(src) && (e == start || !isBreakEnd(src, e)) {
+			return "", false
+		}
+		start = e
+	}
+	end := lineEnd(src, start)
+	for end > start {
+		r, w := utf8.DecodeLastRuneInString(src[start:end])
+		if r != '\n' && r != '\r' && r != '\u0085' && r != '\u2028' && r != '\u2029' {
+			break
+		}
+		end -= w
+	}
+	return src[start:end], true
+}
+
+// isBreakEnd reports whether src[:e] ends with a line break.
+func isBreakEnd(src string, e int) bool {
+	r, _ := utf8.DecodeLastRuneInString(src[:e])
+	return r == '\n' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029'
+}
+
 // maxSnippet is how many characters of a source line a snippet shows.
 const maxSnippet = 100
 
-// snippet shows source line number n (its text is line) and, below it, a
+// Snippet shows source line number n (its text is line) and, below it, a
 // caret under column col (1-based, in characters), both after a margin
 // holding the line number and a bar. A long line is cut to a window around
 // the column; control characters show as '?', so the file cannot drive the
 // terminal; a tab stays a tab in both lines, so the caret stays under its
 // character.
-func snippet(n int, line string, col int) string {
+func Snippet(n int, line string, col int) string {
 	runes := []rune(line)
 	col = max(1, min(col, len(runes)+1))
 	from, to := 0, len(runes)
