@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -91,6 +92,9 @@ func NewOpenAI(opts Options, cfg OpenAIConfig) (*OpenAI, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The SDK convention puts /v1 in the base URL (http://host:8000/v1);
+	// evalrun's default paths carry it too. Accept both, never /v1/v1.
+	path, hpath = underV1(base, path), underV1(base, hpath)
 	if cfg.MaxTokens < 0 {
 		return nil, fmt.Errorf("agent: openai: max_tokens %d is negative", cfg.MaxTokens)
 	}
@@ -115,6 +119,14 @@ func checkPath(field, p, def string) (string, error) {
 		return "", fmt.Errorf("agent: %s %q: want an absolute path such as %q", field, p, def)
 	}
 	return p, nil
+}
+
+// underV1 drops a leading /v1 from path when base already ends in /v1.
+func underV1(base, path string) string {
+	if strings.HasSuffix(base, "/v1") && strings.HasPrefix(path, "/v1/") {
+		return path[len("/v1"):]
+	}
+	return path
 }
 
 // NewChatCalls returns 0: NewChat makes no call.
@@ -348,9 +360,20 @@ func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
 		e.RequestID = m.requestID
 		return Reply{}, e
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "text/event-stream") {
+	var body io.Reader = resp.Body
+	sse := strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), "text/event-stream")
+	if !sse {
+		// No event-stream type: the body decides, as in the OpenAI SDKs.
+		br := bufio.NewReaderSize(resp.Body, 4096)
+		body = br
+		var err error
+		if sse, err = sniffSSE(br); err != nil {
+			return fail(o.callError(ctx, cctx, req.op, resp.StatusCode, "reading the response body", err))
+		}
+	}
+	if !sse {
 		// The server ignored "stream": read a whole answer.
-		data, err := readBody(resp.Body, resp.ContentLength, o.maxBody)
+		data, err := readBody(body, resp.ContentLength, o.maxBody)
 		if err == errTooLarge {
 			return fail(&Error{Op: req.op, Kind: KindProtocol, Status: resp.StatusCode, Detail: fmt.Sprintf("response body exceeds %d bytes", o.maxBody)})
 		}
@@ -364,8 +387,7 @@ func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
 		r.RequestID, r.TraceID = m.requestID, m.traceID
 		return r, nil
 	}
-
-	lim := &io.LimitedReader{R: resp.Body, N: o.maxBody + 1}
+	lim := &io.LimitedReader{R: body, N: o.maxBody + 1}
 	p := newSSEParser(lim, maxSSELine)
 	var (
 		acc   streamAcc
@@ -401,7 +423,7 @@ func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
 		if ev.Event == "error" {
 			return fail(o.streamError(req.op, resp.StatusCode, json.RawMessage(data)))
 		}
-		var chunk oaResponse
+		var chunk oaChunk
 		if err := unmarshalObject([]byte(data), &chunk); err != nil {
 			return fail(o.protocolError(req.op, resp.StatusCode, []byte(data), fmt.Errorf("event %d: %w", r.Chunks+1, err)))
 		}
@@ -426,7 +448,7 @@ func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
 	if !acc.any {
 		return fail(&Error{Op: req.op, Kind: KindProtocol, Status: resp.StatusCode, Detail: "event stream carried no chat.completion.chunk"})
 	}
-	r.Text = acc.text.String()
+	r.Text = joinText(acc.text)
 	r.MessageID = acc.id
 	calls := acc.toolCalls()
 	o.setTools(&r, calls, acc.legacy())
@@ -436,6 +458,85 @@ func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
 	return r, nil
 }
 
+// oaChunk is one chat.completion.chunk. Its texts are kept as bytes
+// (rawText) and decoded once joined, so a character split between two
+// chunks survives.
+type oaChunk struct {
+	ID      looseString     `json:"id"`
+	Model   looseString     `json:"model"`
+	Choices []oaChunkChoice `json:"choices"`
+	Usage   *oaUsage        `json:"usage"`
+	Error   json.RawMessage `json:"error"`
+}
+
+type oaChunkChoice struct {
+	Index        int     `json:"index"`
+	Delta        oaDelta `json:"delta"`
+	FinishReason *string `json:"finish_reason"`
+}
+
+type oaDelta struct {
+	Content      rawText          `json:"content"`
+	ToolCalls    []oaDeltaCall    `json:"tool_calls"`
+	FunctionCall *oaDeltaFunction `json:"function_call"`
+}
+
+type oaDeltaCall struct {
+	Index    *int            `json:"index"`
+	ID       string          `json:"id"`
+	Type     string          `json:"type"`
+	Function oaDeltaFunction `json:"function"`
+}
+
+type oaDeltaFunction struct {
+	Name      string  `json:"name"`
+	Arguments rawText `json:"arguments"`
+}
+
+// accCall is a tool call being assembled from deltas.
+type accCall struct {
+	id, typ, name string
+	args          []byte
+}
+
+// sniffSSE reports whether the body in br starts like an event stream: a
+// field name (data, event, id, retry) and a colon, or a comment (a colon),
+// after any blank lines and byte order mark. It peeks byte by byte, so it
+// never waits for more than the first line needs (the time to first token
+// is not delayed). A body that ends first is not a stream.
+func sniffSSE(br *bufio.Reader) (bool, error) {
+	fields := []string{"data:", "event:", "id:", "retry:"}
+	for n := 1; n <= 512; n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return false, nil
+			}
+			return false, err
+		}
+		t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), "\r\n")
+		if len(t) == 0 {
+			continue
+		}
+		if t[0] == ':' {
+			return true, nil
+		}
+		partial := false
+		for _, f := range fields {
+			if bytes.HasPrefix(t, []byte(f)) {
+				return true, nil
+			}
+			if bytes.HasPrefix([]byte(f), t) {
+				partial = true
+			}
+		}
+		if !partial {
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
 // streamAcc assembles chat.completion.chunk events into one message.
 type streamAcc struct {
 	any      bool // some chunk arrived
@@ -443,15 +544,15 @@ type streamAcc struct {
 	id       string
 	model    string
 	finish   string
-	text     strings.Builder
-	calls    []*oaToolCall // by index
-	fn       *oaFunction   // legacy function_call
+	text     []byte     // joined bytes of delta.content (joinText decodes)
+	calls    []*accCall // by index
+	fn       *accCall   // legacy function_call
 	usage    *oaUsage
 }
 
 // add folds a chunk in and reports whether it carried content (text or a
 // tool call), i.e. whether it counts as a token chunk for the timings.
-func (a *streamAcc) add(c *oaResponse) bool {
+func (a *streamAcc) add(c *oaChunk) bool {
 	a.any = true
 	if a.id == "" {
 		a.id = c.ID.s
@@ -468,8 +569,8 @@ func (a *streamAcc) add(c *oaResponse) bool {
 			continue // only the first choice is the reply
 		}
 		d := ch.Delta
-		if d.Content != nil && *d.Content != "" {
-			a.text.WriteString(*d.Content)
+		if len(d.Content.b) > 0 {
+			a.text = append(a.text, d.Content.b...)
 			content = true
 		}
 		for _, tc := range d.ToolCalls {
@@ -481,25 +582,25 @@ func (a *streamAcc) add(c *oaResponse) bool {
 				continue
 			}
 			for len(a.calls) <= i {
-				a.calls = append(a.calls, &oaToolCall{})
+				a.calls = append(a.calls, &accCall{})
 			}
 			t := a.calls[i]
 			if tc.ID != "" {
-				t.ID = tc.ID
+				t.id = tc.ID
 			}
 			if tc.Type != "" {
-				t.Type = tc.Type
+				t.typ = tc.Type
 			}
-			t.Function.Name += tc.Function.Name
-			t.Function.Arguments += tc.Function.Arguments
+			t.name += tc.Function.Name
+			t.args = append(t.args, tc.Function.Arguments.b...)
 			content = true
 		}
-		if d.FunctionCall != nil {
+		if f := d.FunctionCall; f != nil {
 			if a.fn == nil {
-				a.fn = &oaFunction{}
+				a.fn = &accCall{}
 			}
-			a.fn.Name += d.FunctionCall.Name
-			a.fn.Arguments += d.FunctionCall.Arguments
+			a.fn.name += f.Name
+			a.fn.args = append(a.fn.args, f.Arguments.b...)
 			content = true
 		}
 		if ch.FinishReason != nil && *ch.FinishReason != "" {
@@ -512,20 +613,27 @@ func (a *streamAcc) add(c *oaResponse) bool {
 func (a *streamAcc) toolCalls() []oaToolCall {
 	var out []oaToolCall
 	for i, c := range a.calls {
-		if c.Function.Name == "" {
+		if c.name == "" {
 			continue
 		}
 		idx := i
-		out = append(out, oaToolCall{Index: &idx, ID: c.ID, Type: cmpOr(c.Type, "function"), Function: c.Function})
+		out = append(out, oaToolCall{Index: &idx, ID: c.id, Type: cmpOr(c.typ, "function"),
+			Function: oaFunction{Name: c.name, Arguments: joinText(c.args)}})
 	}
 	return out
 }
 
-func (a *streamAcc) legacy() *oaFunction { return a.fn }
+func (a *streamAcc) legacy() *oaFunction {
+	if a.fn == nil {
+		return nil
+	}
+	return &oaFunction{Name: a.fn.name, Arguments: joinText(a.fn.args)}
+}
 
 // raw renders the assembled answer as a non-streamed chat.completion, for
 // field expectations.
 func (a *streamAcc) raw(text string, calls []oaToolCall) json.RawMessage {
+	calls = append([]oaToolCall(nil), calls...)
 	for i := range calls {
 		calls[i].Index = nil
 	}
@@ -540,7 +648,7 @@ func (a *streamAcc) raw(text string, calls []oaToolCall) json.RawMessage {
 		Choices []oaChoiceW `json:"choices"`
 		Usage   *oaUsage    `json:"usage,omitempty"`
 	}{ID: a.id, Object: "chat.completion", Model: a.model, Usage: a.usage,
-		Choices: []oaChoiceW{{Message: oaMessage{Role: "assistant", Content: &text, ToolCalls: calls, FunctionCall: a.fn}, FinishReason: finish}}}
+		Choices: []oaChoiceW{{Message: oaMessage{Role: "assistant", Content: &text, ToolCalls: calls, FunctionCall: a.legacy()}, FinishReason: finish}}}
 	b, _ := json.Marshal(resp)
 	return b
 }
