@@ -152,8 +152,8 @@ type Options struct {
 	// "Authorization: Bearer <key>" (unless Header says X-API-Key),
 	// "header" as-is (no "Bearer ") in the header named by Header (default
 	// X-API-Key; "Authorization" sends the bare key there), "query"
-	// as the query parameter named by QueryParam. Matched
-	// case-insensitively. A key sent in the query is redacted from errors
+	// as the query parameter named by QueryParam, "none" no credentials
+	// (APIKey must then be empty). Matched case-insensitively. A key sent in the query is redacted from errors
 	// and debug output like any other, but may still reach server and
 	// proxy logs: prefer a header when the server accepts one.
 	Auth string

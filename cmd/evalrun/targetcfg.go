@@ -136,8 +136,8 @@ func decodeTargetOptions(t config.Target, getenv func(string) string) (*targetOp
 		switch key {
 		case "auth":
 			o.auth = d.str(key, val)
-			if !slices.Contains([]string{"bearer", "header", "query"}, o.auth) && val.Kind == yaml.ScalarNode {
-				d.errf(val, "auth: %q is not valid; valid: bearer, header, query", o.auth)
+			if !slices.Contains([]string{"bearer", "header", "query", "none"}, o.auth) && val.Kind == yaml.ScalarNode {
+				d.errf(val, "auth: %q is not valid; valid: bearer, header, query, none (the server takes no key)", o.auth)
 			}
 		case "header":
 			o.header = d.str(key, val)
@@ -192,6 +192,7 @@ func decodeTargetOptions(t config.Target, getenv func(string) string) (*targetOp
 					c.Path = d.str(f, val)
 				case "health_path":
 					c.HealthPath = d.str(f, val)
+					c.NoHealthCheck = c.HealthPath == "" && val.Kind == yaml.ScalarNode
 				case "temperature":
 					s := d.str(f, val)
 					x, err := strconv.ParseFloat(s, 64)

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// plainOpenAI is an OpenAI-compatible server written with net/http alone:
+// POST /v1/chat/completions answers "ok", and there is no /v1/models. It
+// records each request's path and Authorization header.
+type plainOpenAI struct {
+	*httptest.Server
+	mu    sync.Mutex
+	paths []string
+	auth  []string
+}
+
+func newPlainOpenAI(t *testing.T) *plainOpenAI {
+	p := &plainOpenAI{}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.paths = append(p.paths, r.URL.Path)
+		p.auth = append(p.auth, r.Header.Get("Authorization"))
+		p.mu.Unlock()
+		if r.URL.Path != "/v1/chat/completions" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}`))
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *plainOpenAI) seen() (paths, auth []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.paths...), append([]string(nil), p.auth...)
+}
+
+// writeSuite writes a one-turn scenario without expectations.
+func writeSuite(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hello.yaml")
+	if err := os.WriteFile(path, []byte("name: hello\nturns:\n  - user: Hello there\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestOpenAIHealthCheckAndKeyless: a server without /v1/models stops the
+// run with an error that names openai.health_path and --no-health-check;
+// the flag (or health_path: "" in evalrun.yaml) skips the check. A target
+// takes no key only when the user says so (--api-key-env "", auth: none,
+// api_key_env: ""); then no Authorization header is sent. Without that, an
+// empty key variable is still the usage error it always was.
+func TestOpenAIHealthCheckAndKeyless(t *testing.T) {
+	suite := writeSuite(t)
+	yaml := func(entry string) string {
+		p := filepath.Join(t.TempDir(), "evalrun.yaml")
+		if err := os.WriteFile(p, []byte(entry), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name     string
+		args     func(url string) []string
+		env      map[string]string
+		code     int
+		stderr   []string
+		auth     string // the Authorization header the server saw ("-": no call)
+		noModels bool   // the run made no GET /v1/models
+	}{
+		{"missing key is still an error", func(u string) []string { return []string{"--target", u, "--kind", "openai", "--model", "m"} },
+			nil, exitUsage, []string{"OPTIMLY_API_KEY is empty", `--api-key-env ""`}, "-", true},
+		{"health check fails with the hint", func(u string) []string {
+			return []string{"--target", u, "--kind", "openai", "--model", "m", "--api-key-env", ""}
+		}, nil, exitUnfinished, []string{"not healthy", "openai.health_path", "--no-health-check"}, "", false},
+		{"--no-health-check, keyless", func(u string) []string {
+			return []string{"--target", u + "/v1", "--kind", "openai", "--model", "m", "--api-key-env", "", "--no-health-check"}
+		}, nil, exitOK, nil, "", true},
+		{"--auth none ignores a set key variable", func(u string) []string {
+			return []string{"--target", u, "--kind", "openai", "--model", "m", "--auth", "none", "--no-health-check"}
+		}, map[string]string{"OPTIMLY_API_KEY": "sk-should-not-be-sent"}, exitOK, nil, "", true},
+		{"with a key, it is sent", func(u string) []string {
+			return []string{"--target", u, "--kind", "openai", "--model", "m", "--api-key-env", "K", "--no-health-check"}
+		}, map[string]string{"K": "sk-local"}, exitOK, nil, "Bearer sk-local", true},
+		{"config: auth none, health_path empty", func(u string) []string {
+			return []string{"--config", yaml("targets:\n  - name: local\n    kind: openai\n    url: " + u + "\n    auth: none\n    openai:\n      model: m\n      health_path: \"\"\n")}
+		}, map[string]string{"OPTIMLY_API_KEY": "sk-should-not-be-sent"}, exitOK, nil, "", true},
+		{"config: api_key_env empty", func(u string) []string {
+			return []string{"--no-health-check", "--config", yaml("targets:\n  - name: local\n    kind: openai\n    url: " + u + "/v1/\n    api_key_env: \"\"\n    openai: {model: m}\n")}
+		}, nil, exitOK, nil, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newPlainOpenAI(t)
+			c := &cli{env: tt.env}
+			args := append([]string{"run", "--quiet", "--out", filepath.Join(t.TempDir(), "r.json")}, tt.args(srv.URL)...)
+			if code := c.run(t, append(args, suite)...); code != tt.code {
+				t.Fatalf("exit %d, want %d\nstderr:\n%s", code, tt.code, c.stderr.String())
+			}
+			for _, s := range tt.stderr {
+				if !strings.Contains(c.stderr.String(), s) {
+					t.Errorf("stderr lacks %q:\n%s", s, c.stderr.String())
+				}
+			}
+			paths, auth := srv.seen()
+			if tt.auth == "-" {
+				if len(paths) != 0 {
+					t.Fatalf("calls made: %v", paths)
+				}
+				return
+			}
+			if len(paths) == 0 {
+				t.Fatal("no call reached the server")
+			}
+			for i, p := range paths {
+				if auth[i] != tt.auth {
+					t.Errorf("%s: Authorization %q, want %q", p, auth[i], tt.auth)
+				}
+				if p == "/v1/models" && tt.noModels {
+					t.Errorf("health check made though skipped")
+				}
+				if strings.Contains(p, "/v1/v1") {
+					t.Errorf("doubled /v1: %s", p)
+				}
+			}
+		})
+	}
+}
+
+// TestOpenAIKeylessAgainstSimulatedAgent: the simulated agent takes only
+// its key, so a keyless run (health check skipped) is refused, and the
+// error says the target was set keyless rather than naming a variable.
+func TestOpenAIKeylessAgainstSimulatedAgent(t *testing.T) {
+	srv := startSim(t, "sim-key")
+	c := &cli{}
+	code := c.run(t, "run", "--quiet", "--out", filepath.Join(t.TempDir(), "r.json"), "--target", srv.URL+"/v1", "--kind", "openai",
+		"--model", "sim", "--api-key-env", "", "--no-health-check", writeSuite(t))
+	if code != exitUnfinished || !strings.Contains(c.stderr.String(), "without a key") {
+		t.Fatalf("exit %d\n%s", code, c.stderr.String())
+	}
+	// With the key and the /v1 base URL, the health check passes.
+	c = &cli{env: map[string]string{"SIM_KEY": "sim-key"}}
+	code = c.run(t, "run", "--quiet", "--out", filepath.Join(t.TempDir(), "r.json"), "--target", srv.URL+"/v1", "--kind", "openai",
+		"--model", "sim", "--api-key-env", "SIM_KEY", writeSuite(t))
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, c.stderr.String())
+	}
+}
