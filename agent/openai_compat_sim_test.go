@@ -1,10 +1,13 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/evalrun/evalrun/agent"
@@ -63,5 +66,66 @@ func TestOpenAICompatAgainstSimulatedAgent(t *testing.T) {
 				t.Fatalf("text %q chunks %d ttft %v", r.Text, r.Chunks, r.TTFT)
 			}
 		})
+	}
+}
+
+// TestOpenAIToolResultsAgainstSimulatedAgent: the simulated agent, like the
+// OpenAI API, refuses a history whose tool calls are not answered; a
+// conversation past a turn with tool calls goes on, carrying the calls and
+// the scenario's results.
+func TestOpenAIToolResultsAgainstSimulatedAgent(t *testing.T) {
+	url := startSim(t, nil)
+	var (
+		mu   sync.Mutex
+		last []byte
+	)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		last = body
+		mu.Unlock()
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, url+r.URL.Path, bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(proxy.Close)
+	for _, stream := range []bool{false, true} {
+		o := dialOpenAI(t, proxy.URL, agent.OpenAIConfig{Model: "sim", Stream: stream, ToolResults: map[string]string{"email_handoff": `{"queued":true}`}}, nil)
+		ctx := context.Background()
+		chat, _ := o.NewChat(ctx, agent.NewChatRequest{})
+		r, err := o.Send(ctx, chat, agent.Message{Content: "I'm Ana, ana@example.com. Please let me talk to a human."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]string{}
+		for _, tool := range r.Tools {
+			ids[tool.Tool] = tool.CallID
+		}
+		if ids["lead_capture"] == "" || ids["email_handoff"] == "" {
+			t.Fatalf("tool calls without ids: %+v", r.Tools)
+		}
+		if _, err := o.Send(ctx, chat, agent.Message{Content: "Thanks!", ToolResults: map[string]string{ids["lead_capture"]: `{"lead_id":7}`}}); err != nil {
+			t.Fatalf("stream %v: the sim refused the history: %v", stream, err)
+		}
+		mu.Lock()
+		body := string(last)
+		mu.Unlock()
+		for _, want := range []string{
+			`"tool_calls":[{"id":"` + ids["lead_capture"] + `"`,
+			`{"role":"tool","content":"{\"lead_id\":7}","tool_call_id":"` + ids["lead_capture"] + `"}`,
+			`{"role":"tool","content":"{\"queued\":true}","tool_call_id":"` + ids["email_handoff"] + `"}`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("stream %v: request lacks %s:\n%s", stream, want, body)
+			}
+		}
 	}
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -170,5 +171,186 @@ func TestBaseURLWithV1(t *testing.T) {
 	defer o.Close()
 	if o.url != "http://127.0.0.1:1/proxy/v1/chat/completions" || o.healthURL != "http://127.0.0.1:1/proxy/v1/models" {
 		t.Fatalf("urls %q %q", o.url, o.healthURL)
+	}
+}
+
+// TestToolCallsKeptInHistory: the assistant message that made tool calls
+// goes back as the model sent it (ids, names, arguments), followed by one
+// "tool" message per call whose content comes from the turn (by call id,
+// then by tool name), then the target's canned result, else NoToolResult.
+// Streamed and not.
+func TestToolCallsKeptInHistory(t *testing.T) {
+	callsJSON := `[{"id":"call_a","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"é\"}"}},` +
+		`{"id":"call_b","type":"function","function":{"name":"weather","arguments":"{}"}},` +
+		`{"id":"call_c","type":"function","function":{"name":"clock","arguments":""}}]`
+	plain := []string{
+		`{"choices":[{"index":0,"message":{"role":"assistant","content":"Checking.","tool_calls":` + callsJSON + `},"finish_reason":"tool_calls"}]}`,
+		`{"choices":[{"index":0,"message":{"role":"assistant","content":"Done."},"finish_reason":"stop"}]}`,
+	}
+	streamed := []string{
+		chunk("Checking.") +
+			`data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"lookup","arguments":"{\"q\":"}}]}}]}` + "\n\n" +
+			`data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"é\"}"}}]}}]}` + "\n\n" +
+			`data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"weather","arguments":"{}"}}]}}]}` + "\n\n" +
+			`data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":2,"id":"call_c","type":"function","function":{"name":"clock"}}]}}]}` + "\n\n" +
+			`data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}` + "\n\n" + doneEvent,
+		chunk("Done.") + finishChunk + doneEvent,
+	}
+	for _, stream := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "stream"}[stream], func(t *testing.T) {
+			n := 0
+			srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				if stream {
+					w.Header().Set("Content-Type", "text/event-stream")
+					_, _ = w.Write([]byte(streamed[n%2]))
+				} else {
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = w.Write([]byte(plain[n%2]))
+				}
+				n++
+			})
+			o := newOpenAI(t, srv.URL, OpenAIConfig{Model: "m", Stream: stream, NoStreamUsage: true,
+				ToolResults: map[string]string{"weather": "canned weather", "lookup": "canned lookup"}})
+			ctx := context.Background()
+			chat, _ := o.NewChat(ctx, NewChatRequest{})
+			r, err := o.Send(ctx, chat, Message{Content: "one"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Tools) != 3 || r.Tools[0].CallID != "call_a" || r.Tools[0].Data["q"] != "é" {
+				t.Fatalf("tools %+v", r.Tools)
+			}
+			// call_a by id beats lookup by name and the canned lookup;
+			// weather is canned; clock has no result anywhere.
+			if _, err := o.Send(ctx, chat, Message{Content: "two", ToolResults: map[string]string{"call_a": `{"hits":1}`, "lookup": "by name"}}); err != nil {
+				t.Fatal(err)
+			}
+			streamPart := ""
+			if stream {
+				streamPart = `"stream":true,`
+			}
+			want := `{"model":"m",` + streamPart + `"messages":[{"role":"user","content":"one"},` +
+				`{"role":"assistant","content":"Checking.","tool_calls":` + callsJSON + `},` +
+				`{"role":"tool","content":"{\"hits\":1}","tool_call_id":"call_a"},` +
+				`{"role":"tool","content":"canned weather","tool_call_id":"call_b"},` +
+				`{"role":"tool","content":` + string(marshalJSON(NoToolResult)) + `,"tool_call_id":"call_c"},` +
+				`{"role":"user","content":"two"}]}`
+			if got := string(srv.last(t).body); got != want {
+				t.Fatalf("request\n got %s\nwant %s", got, want)
+			}
+			// The results stay in the history; the next turn has no calls to answer.
+			if _, err := o.Send(ctx, chat, Message{Content: "three"}); err != nil {
+				t.Fatal(err)
+			}
+			got := string(srv.last(t).body)
+			if !strings.HasSuffix(got, `{"role":"user","content":"two"},{"role":"assistant","content":"Done."},{"role":"user","content":"three"}]}`) ||
+				strings.Count(got, `"role":"tool"`) != 3 {
+				t.Fatalf("third request %s", got)
+			}
+		})
+	}
+}
+
+// TestLocalHistoryTrimKeepsCallsWithResults: a history cut to its bound
+// never starts with a tool result whose call was cut.
+func TestLocalHistoryTrimKeepsCallsWithResults(t *testing.T) {
+	var l localChat
+	for i := 0; i < maxLocalHistory; i++ {
+		l.add(chatMessage{Role: "tool", ToolCallID: "x"}, chatMessage{Role: "user", Content: "u"},
+			chatMessage{Role: "assistant", ToolCalls: []oaToolCall{{ID: "x"}}})
+	}
+	msgs := l.snapshot()
+	if len(msgs) > maxLocalHistory || msgs[0].Role != "user" {
+		t.Fatalf("%d messages, first %+v", len(msgs), msgs[0])
+	}
+}
+
+// TestRequestOptions: the target's request options and headers, and a
+// message's options over them (replace, remove with null, add).
+func TestRequestOptions(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"choices":[{"index":0,"message":{"content":"ok"}}]}`))
+	})
+	seed := int64(7)
+	temp := 0.0
+	o := newOpenAI(t, srv.URL, OpenAIConfig{Model: "m", Temperature: &temp, MaxTokens: 50, MaxCompletionTokens: 60, Seed: &seed,
+		Stop: json.RawMessage(`["\n\n", "END"]`), ResponseFormat: json.RawMessage(`{"type": "json_object"}`), ToolChoice: json.RawMessage(`"auto"`),
+		Tools:   json.RawMessage(`[{"type":"function","function":{"name":"f"}}]`),
+		Extra:   map[string]json.RawMessage{"top_p": json.RawMessage(`0.9`), "user": json.RawMessage(`"qa"`)},
+		Headers: map[string]string{"x-org": "acme", "X-Trace-Tag": "t1"}})
+	ctx := context.Background()
+	chat, _ := o.NewChat(ctx, NewChatRequest{})
+	tests := []struct {
+		name    string
+		opts    *RequestOptions
+		body    string
+		headers map[string]string
+	}{
+		{"target only", nil,
+			`{"model":"m","temperature":0,"max_tokens":50,"max_completion_tokens":60,"seed":7,"stop":["\n\n","END"],"response_format":{"type":"json_object"},"tool_choice":"auto","tools":[{"type":"function","function":{"name":"f"}}],"top_p":0.9,"user":"qa","messages":`,
+			map[string]string{"X-Org": "acme", "X-Trace-Tag": "t1"}},
+		{"scenario over target", &RequestOptions{
+			Body:    map[string]json.RawMessage{"seed": json.RawMessage(`42`), "stop": json.RawMessage(`null`), "logprobs": json.RawMessage(`true`), "tool_choice": json.RawMessage(`{"type":"function","function":{"name":"f"}}`)},
+			Headers: map[string]string{"X-Org": "beta", "X-Scenario": "s"}},
+			`{"model":"m","temperature":0,"max_tokens":50,"max_completion_tokens":60,"seed":42,"response_format":{"type":"json_object"},"tool_choice":{"type":"function","function":{"name":"f"}},"tools":[{"type":"function","function":{"name":"f"}}],"top_p":0.9,"user":"qa","logprobs":true,"messages":`,
+			map[string]string{"X-Org": "beta", "X-Trace-Tag": "t1", "X-Scenario": "s"}},
+	}
+	for _, tt := range tests {
+		if _, err := o.Send(ctx, chat, Message{Content: "hi", Options: tt.opts}); err != nil {
+			t.Fatal(err)
+		}
+		got := srv.last(t)
+		if !strings.HasPrefix(string(got.body), tt.body) {
+			t.Errorf("%s: body\n got %s\nwant prefix %s", tt.name, got.body, tt.body)
+		}
+		for k, v := range tt.headers {
+			if got.header.Get(k) != v {
+				t.Errorf("%s: header %s = %q, want %q", tt.name, k, got.header.Get(k), v)
+			}
+		}
+		if got.header.Get("Authorization") != "Bearer "+testKey {
+			t.Errorf("%s: auth header %q", tt.name, got.header.Get("Authorization"))
+		}
+	}
+	// A message cannot set what the transport owns.
+	_, err := o.Send(ctx, chat, Message{Content: "hi", Options: &RequestOptions{Body: map[string]json.RawMessage{"model": json.RawMessage(`"x"`)}}})
+	if e := asError(t, err); e.Kind != KindClient || !strings.Contains(e.Error(), `"model"`) {
+		t.Errorf("model override: %v", err)
+	}
+	_, err = o.Send(ctx, chat, Message{Content: "hi", Options: &RequestOptions{Headers: map[string]string{"authorization": "Bearer other"}}})
+	if e := asError(t, err); e.Kind != KindClient || !strings.Contains(e.Error(), "Authorization") {
+		t.Errorf("auth header override: %v", err)
+	}
+}
+
+func TestRequestOptionsValidation(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  OpenAIConfig
+		want string
+	}{
+		{OpenAIConfig{Model: "m", Stop: json.RawMessage(`5`)}, "stop must be a string or an array"},
+		{OpenAIConfig{Model: "m", ResponseFormat: json.RawMessage(`"json"`)}, "response_format must be an object"},
+		{OpenAIConfig{Model: "m", ToolChoice: json.RawMessage(`{`)}, "tool_choice is not JSON"},
+		{OpenAIConfig{Model: "m", MaxCompletionTokens: -1}, "max_completion_tokens"},
+		{OpenAIConfig{Model: "m", Extra: map[string]json.RawMessage{"messages": json.RawMessage(`[]`)}}, `"messages" is set by the transport`},
+		{OpenAIConfig{Model: "m", Seed: new(int64), Extra: map[string]json.RawMessage{"seed": json.RawMessage(`1`)}}, "set openai.seed instead"},
+		{OpenAIConfig{Model: "m", Extra: map[string]json.RawMessage{"x": json.RawMessage(`{`)}}, "not valid JSON"},
+		{OpenAIConfig{Model: "m", Headers: map[string]string{"X-API-Key": "k"}}, "set by the transport"},
+		{OpenAIConfig{Model: "m", Headers: map[string]string{"bad name": "k"}}, "not a valid header name"},
+		{OpenAIConfig{Model: "m", Headers: map[string]string{"X-A": "a\r\nB: c"}}, "line break"},
+	} {
+		_, err := NewOpenAI(Options{BaseURL: "https://a.io"}, tt.cfg)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+	// stream_options in extra replaces the transport's.
+	o, err := NewOpenAI(Options{BaseURL: "https://a.io"}, OpenAIConfig{Model: "m", Stream: true, Extra: map[string]json.RawMessage{"stream_options": json.RawMessage(`{"include_usage": false}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if got := string(o.prefix); got != `{"model":"m","stream":true,"stream_options":{"include_usage":false},"messages":` {
+		t.Errorf("prefix %s", got)
 	}
 }

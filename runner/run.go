@@ -484,10 +484,14 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			return time.Time{}, true
 		}
 		msg := agent.Message{
-			Content:   text,
-			ClientID:  c.ClientID,
-			SessionID: cv.session,
-			Source:    "evalrun",
+			Content:     text,
+			ClientID:    c.ClientID,
+			SessionID:   cv.session,
+			Source:      "evalrun",
+			ToolResults: turn.ToolResults,
+		}
+		if o := sc.OpenAI; o != nil {
+			msg.Options = &agent.RequestOptions{Body: o.Body, Headers: o.Headers}
 		}
 		var reply agent.Reply
 		out := r.call(c, CallTurn, i, intended, res, rng, func(ctx context.Context) error {
