@@ -34,8 +34,8 @@ type sideTarget struct {
 	// noKey: the entry says the target takes no key (api_key_env: "" or
 	// auth: none); keyEnv is then "".
 	noKey bool
-	opts                               *targetOptions // evalrun.yaml's transport settings; nil from the flags
-	where                              string         // where it was given, for errors
+	opts  *targetOptions // evalrun.yaml's transport settings; nil from the flags
+	where string         // where it was given, for errors
 }
 
 // targetName is what `--target NAME=URL` accepts as a NAME.

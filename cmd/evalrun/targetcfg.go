@@ -34,7 +34,7 @@ var (
 	optimlyKeys = []string{"api_version", "auth", "header", "query_param"}
 	openaiKeys  = []string{"model", "system_prompt", "stream", "no_stream_usage", "path", "health_path", "temperature", "max_tokens", "tools", "tool_status",
 		"response_format", "tool_choice", "seed", "stop", "max_completion_tokens", "headers", "extra", "tool_results"}
-	httpKeys    = []string{"create_session", "session_path", "session_header", "session_cookie", "send", "reply_path", "tools_path",
+	httpKeys = []string{"create_session", "session_path", "session_header", "session_cookie", "send", "reply_path", "tools_path",
 		"tool_name_field", "tool_status_field", "tool_data_field", "handoff_path", "tokens_path", "headers", "health_path"}
 	requestKeys = []string{"method", "path", "headers", "body"}
 )
