@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -155,4 +156,101 @@ func TestOpenAIKeylessAgainstSimulatedAgent(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, c.stderr.String())
 	}
+}
+
+// TestOpenAIToolResultsAndOptionsFromFiles: a scenario's tool_results and
+// openai: block, and a target's request options, headers and canned tool
+// results in evalrun.yaml, reach a plain net/http server as the OpenAI API
+// has them; the same scenario passes against the simulated agent, which
+// refuses unanswered tool calls as the OpenAI API does.
+func TestOpenAIToolResultsAndOptionsFromFiles(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		bodies  []string
+		headers []http.Header
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies, headers = append(bodies, string(b)), append(headers, r.Header.Clone())
+		n := len(bodies)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if n == 1 {
+			_, _ = w.Write([]byte(`{"choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[` +
+				`{"id":"call_1","type":"function","function":{"name":"lookup_order","arguments":"{\"id\":\"A7\"}"}},` +
+				`{"id":"call_2","type":"function","function":{"name":"weather","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"choices":[{"index":0,"message":{"role":"assistant","content":"It shipped."},"finish_reason":"stop"}]}`))
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	suite := filepath.Join(dir, "tools.yaml")
+	write := func(p, s string) {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(suite, `name: tools
+openai:
+  seed: 42
+  headers: {X-Scenario: tools}
+turns:
+  - user: Where is my order A7?
+  - user: Thanks, and what does Growth cost?
+    tool_results:
+      lookup_order: {status: shipped}
+      lead_capture: '{"lead_id": 7}'
+`)
+	cfg := filepath.Join(dir, "evalrun.yaml")
+	write(cfg, `targets:
+  - name: local
+    kind: openai
+    url: `+srv.URL+`/v1
+    api_key_env: ""
+    openai:
+      model: m
+      health_path: ""
+      seed: 1
+      stop: [END]
+      extra: {top_p: 0.5}
+      headers: {X-Org: acme}
+      tool_results: {weather: sunny}
+`)
+	c := &cli{}
+	if code := c.run(t, "run", "--quiet", "--config", cfg, "--out", filepath.Join(dir, "r.json"), suite); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, c.stderr.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 2 {
+		t.Fatalf("%d requests", len(bodies))
+	}
+	for _, want := range []string{
+		`"seed":42,"stop":["END"],"top_p":0.5,`,
+		`{"role":"assistant","content":"","tool_calls":[{"id":"call_1","type":"function","function":{"name":"lookup_order","arguments":"{\"id\":\"A7\"}"}},{"id":"call_2","type":"function","function":{"name":"weather","arguments":"{}"}}]},` +
+			`{"role":"tool","content":"{\"status\":\"shipped\"}","tool_call_id":"call_1"},{"role":"tool","content":"sunny","tool_call_id":"call_2"},{"role":"user"`,
+	} {
+		if !strings.Contains(bodies[1], want) {
+			t.Errorf("second request lacks %s:\n%s", want, bodies[1])
+		}
+	}
+	if h := headers[1]; h.Get("X-Org") != "acme" || h.Get("X-Scenario") != "tools" || h.Get("Authorization") != "" {
+		t.Errorf("headers %v", h)
+	}
+
+	// The simulated agent: the second turn answers lead_capture (by name).
+	write(suite, strings.Replace(string(must(os.ReadFile(suite))), "Where is my order A7?", "I'm Ana, ana@example.com, call me back.", 1))
+	c = &cli{}
+	if code := c.run(t, "run", "--quiet", "--kind", "openai", "--out", filepath.Join(dir, "r2.json"), suite); code != exitOK {
+		t.Fatalf("simulated agent: exit %d\n%s", code, c.stderr.String())
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
