@@ -119,7 +119,8 @@ type Verdict struct {
 	Name   string `json:"name,omitempty"`
 	Passed bool   `json:"passed"`
 	// Undecided is true when the expectation could not be decided: the
-	// judge failed (an HTTP error, an answer with no grade). Passed is then
+	// judge failed (an HTTP error, an answer with no grade), or max_tokens
+	// met a reply that reports no token count. Passed is then
 	// false, but the verdict is not one on the agent: the turn's outcome is
 	// an error, not a failure. any/all/not never turn an undecided child
 	// into a pass.

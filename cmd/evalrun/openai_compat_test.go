@@ -254,3 +254,30 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestMaxTokensUndecidedWithoutUsage: a server that reports no usage
+// leaves max_tokens undecided (the conversation errors, saying why), where
+// the simulated agent, which reports usage, passes it.
+func TestMaxTokensUndecidedWithoutUsage(t *testing.T) {
+	dir := t.TempDir()
+	suite := filepath.Join(dir, "tokens.yaml")
+	if err := os.WriteFile(suite, []byte("name: tokens\nturns:\n  - user: Hello there\n    expect: [{max_tokens: 100000}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := newPlainOpenAI(t)
+	out := filepath.Join(dir, "plain.json")
+	c := &cli{}
+	code := c.run(t, "run", "--quiet", "--out", out, "--target", srv.URL, "--kind", "openai", "--model", "m", "--api-key-env", "", "--no-health-check", suite)
+	data, _ := os.ReadFile(out)
+	if code == exitOK || !strings.Contains(string(data), "cannot be decided") || !strings.Contains(string(data), `"undecided": true`) {
+		t.Fatalf("no usage: exit %d, result:\n%s\nstderr:\n%s", code, data, c.stderr.String())
+	}
+	res := readResult(t, out)
+	if res.Totals.Passed != 0 || res.Totals.Failed != 0 {
+		t.Errorf("totals %+v: an undecided check is neither a pass nor a failure of the agent", res.Totals)
+	}
+	c = &cli{}
+	if code := c.run(t, "run", "--quiet", "--out", filepath.Join(dir, "sim.json"), "--kind", "openai", suite); code != exitOK {
+		t.Fatalf("simulated agent: exit %d\n%s", code, c.stderr.String())
+	}
+}
