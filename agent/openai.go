@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -147,6 +148,29 @@ func NewOpenAI(opts Options, cfg OpenAIConfig) (*OpenAI, error) {
 	}
 	o.prefix = o.bodyPrefix(o.opts)
 	return o, nil
+}
+
+// RequestFields returns the request fields every chat request carries
+// besides model, stream and messages (temperature, seed, tools,
+// stream_options, ...), as sent; nil when none. The caller may keep it.
+func (o *OpenAI) RequestFields() map[string]json.RawMessage {
+	if len(o.opts) == 0 {
+		return nil
+	}
+	m := make(map[string]json.RawMessage, len(o.opts))
+	for _, kv := range o.opts {
+		m[kv.key] = append(json.RawMessage(nil), kv.val...)
+	}
+	return m
+}
+
+// HeaderNames returns the names of the extra headers of chat requests
+// (OpenAIConfig.Headers, canonicalised), sorted; nil when none.
+func (o *OpenAI) HeaderNames() []string {
+	if len(o.header) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(o.header))
 }
 
 // optKV is one request field besides model, stream and messages.

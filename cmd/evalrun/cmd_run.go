@@ -347,6 +347,7 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		closeFn()
 		return nil, tgt, nil, err
 	}
+	tgt.OpenAI = openAITarget(spec, conn)
 	return conn, tgt, func() { closeConn(); closeFn() }, nil
 }
 

@@ -525,13 +525,15 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 	}
 	parsed, _ := url.Parse(u)
 	s.tgt.URL = parsed.Redacted()
-	conn, closeConn, err := buildConn(a.sideSpec(f, t, u, key))
+	spec := a.sideSpec(f, t, u, key)
+	conn, closeConn, err := buildConn(spec)
 	if err != nil {
 		closeSim()
 		return err
 	}
 	s.conn = conn
 	s.closeFn = func() { closeConn(); closeSim() }
+	s.tgt.OpenAI = openAITarget(spec, conn)
 	return nil
 }
 

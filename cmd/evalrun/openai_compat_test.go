@@ -281,3 +281,65 @@ func TestMaxTokensUndecidedWithoutUsage(t *testing.T) {
 		t.Fatalf("simulated agent: exit %d\n%s", code, c.stderr.String())
 	}
 }
+
+// TestResultSaysWhatWasTested: an OpenAI target's result records the
+// model, stream flag, system prompt, request options and extra header
+// names; the load model is settings.load_model, and a file that still
+// calls it settings.model reads as load_model. validate counts no
+// new-chat calls for an OpenAI target, as --dry-run does.
+func TestResultSaysWhatWasTested(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "evalrun.yaml")
+	if err := os.WriteFile(cfg, []byte(`targets:
+  - name: local
+    kind: openai
+    openai:
+      model: sim
+      stream: true
+      system_prompt: Be brief.
+      seed: 3
+      headers: {X-Org: acme}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "r.json")
+	c := &cli{}
+	if code := c.run(t, "run", "--quiet", "--config", cfg, "--out", out, writeSuite(t)); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, c.stderr.String())
+	}
+	res := readResult(t, out)
+	o := res.Target.OpenAI
+	if o == nil || o.Model != "sim" || !o.Stream || o.SystemPrompt != "Be brief." || string(o.Options["seed"]) != "3" ||
+		strings.Join(strings.Fields(string(o.Options["stream_options"])), "") != `{"include_usage":true}` || len(o.Headers) != 1 || o.Headers[0] != "X-Org" {
+		t.Fatalf("target %+v openai %+v", res.Target, o)
+	}
+	if res.Settings["load_model"] != "closed" || res.Settings["model"] != nil {
+		t.Errorf("settings %v: want load_model closed and no model", res.Settings)
+	}
+	data, _ := os.ReadFile(out)
+	if strings.Contains(string(data), "acme") {
+		t.Errorf("a header value was recorded:\n%s", data)
+	}
+	old := strings.Replace(string(data), `"load_model"`, `"model"`, 1)
+	if err := os.WriteFile(out, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := readResult(t, out); res.Settings["load_model"] != "closed" || res.Settings["model"] != nil {
+		t.Errorf("an older file's settings.model read as %v", res.Settings)
+	}
+
+	suite := repoPath("examples/lead-capture.yaml")
+	for _, args := range [][]string{{"--kind", "openai"}, {"--config", cfg}} {
+		c = &cli{}
+		if code := c.run(t, append(append([]string{"validate"}, args...), suite)...); code != exitOK {
+			t.Fatalf("validate %v: exit %d\n%s", args, code, c.stderr.String())
+		}
+		if !strings.Contains(c.stdout.String(), "(0 new chats + 2 turns") || !strings.Contains(c.stdout.String(), "at most 2 agent calls") {
+			t.Errorf("validate %v: %s", args, c.stdout.String())
+		}
+	}
+	c = &cli{}
+	if code := c.run(t, "validate", suite); code != exitOK || !strings.Contains(c.stdout.String(), "(1 new chats + 2 turns") {
+		t.Errorf("validate for optimly: exit %d %s", code, c.stdout.String())
+	}
+}

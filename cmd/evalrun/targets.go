@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/agent"
+	"github.com/evalrun/evalrun/report"
 )
 
 // targetFlags are the transport flags of "evalrun run" (see docs/targets.md).
@@ -111,6 +112,18 @@ func buildConn(t targetSpec) (agent.Conn, func(), error) {
 		}
 		closeDebug()
 	}, nil
+}
+
+// openAITarget is what the result records of an OpenAI-compatible target:
+// the model, stream flag, system prompt, request fields and extra header
+// names, as the transport sends them. Nil for other kinds.
+func openAITarget(spec targetSpec, conn agent.Conn) *report.OpenAITarget {
+	o, ok := conn.(*agent.OpenAI)
+	if !ok || spec.OpenAI == nil {
+		return nil
+	}
+	return &report.OpenAITarget{Model: spec.OpenAI.Model, Stream: spec.OpenAI.Stream, SystemPrompt: spec.OpenAI.SystemPrompt,
+		Options: o.RequestFields(), Headers: o.HeaderNames()}
 }
 
 // keyWhat names the key a target was sent, for an error: the variable
