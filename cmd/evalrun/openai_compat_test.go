@@ -6,9 +6,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/evalrun/evalrun/report"
 )
 
 // plainOpenAI is an OpenAI-compatible server written with net/http alone:
@@ -341,5 +345,56 @@ func TestResultSaysWhatWasTested(t *testing.T) {
 	c = &cli{}
 	if code := c.run(t, "validate", suite); code != exitOK || !strings.Contains(c.stdout.String(), "(1 new chats + 2 turns") {
 		t.Errorf("validate for optimly: exit %d %s", code, c.stdout.String())
+	}
+}
+
+// TestTokenMetricsEndToEnd: a plain SSE server with known timings (first
+// chunk after 40ms, then 4 more 25ms apart, usage of 5 completion tokens)
+// gives a time per output token and an inter-token latency of at least
+// what it was written to give, usable in thresholds; the simulated agent's
+// streams give them too.
+func TestTokenMetricsEndToEnd(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/chat/completions" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		time.Sleep(40 * time.Millisecond)
+		for i := range 5 {
+			if i > 0 {
+				time.Sleep(25 * time.Millisecond)
+			}
+			_, _ = w.Write([]byte(`data: {"choices":[{"index":0,"delta":{"content":"w` + strconv.Itoa(i) + ` "}}]}` + "\n\n"))
+			_ = rc.Flush()
+		}
+		_, _ = w.Write([]byte(`data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n" +
+			`data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}` + "\n\n" + "data: [DONE]\n\n"))
+	}))
+	t.Cleanup(srv.Close)
+	out := filepath.Join(t.TempDir(), "r.json")
+	c := &cli{}
+	code := c.run(t, "run", "--quiet", "--out", out, "--target", srv.URL, "--kind", "openai", "--model", "m", "--stream", "--api-key-env", "",
+		"--no-health-check", "--threshold", "tpot p50>=28ms", "--threshold", "itl.p50>=25ms", "--threshold", "ttft p50>=40ms", writeSuite(t))
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, c.stdout.String(), c.stderr.String())
+	}
+	res := readResult(t, out)
+	for _, kind := range []string{report.HistITL, report.HistTPOT} {
+		if h := res.Histogram(kind, report.StreamName); h == nil || h.Count != 1 {
+			t.Errorf("%s histogram %+v, want one value", kind, h)
+		}
+	}
+	// (40 + 4×25)/5 = 28ms per token; 100ms/4 = 25ms between tokens: the
+	// scheduler only adds, so a bound of 10× catches a wrong formula.
+	if h := res.Histogram(report.HistTPOT, report.StreamName); h.P50US > 280_000 {
+		t.Errorf("tpot %dµs, want about 28ms", h.P50US)
+	}
+
+	c = &cli{}
+	if code := c.run(t, "run", "--quiet", "--out", filepath.Join(t.TempDir(), "s.json"), "--kind", "openai", "--stream",
+		"--threshold", "tpot p50<10s", "--threshold", "itl max<10s", repoPath("examples/pricing.yaml")); code != exitOK {
+		t.Fatalf("simulated agent: exit %d\n%s\n%s", code, c.stdout.String(), c.stderr.String())
 	}
 }
