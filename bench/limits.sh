@@ -11,6 +11,7 @@
 #   bench/limits.sh               # four stacks, about 1.5 min (one of them lasts 62 s)
 #   QUICK=1 bench/limits.sh       # without the 300/min stack (about 25 s)
 #   ONLY=300/min WHERE=1 bench/limits.sh   # the stacks whose label has 300/min; where the busiest window starts
+#   MARGIN=100ms bench/limits.sh  # --limit-margin 100ms instead of the default (a busy machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -23,7 +24,7 @@ trap cleanup EXIT
 go build -o "$tmp/evalrun" ./cmd/evalrun
 go build -o "$tmp/limitsrv" ./bench/limitsrv
 export LIMITS_KEY="limits-$RANDOM$RANDOM" XDG_STATE_HOME="$tmp/state"
-echo "bench/limits.sh ($(date -u +%FT%TZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "bench/limits.sh: MARGIN=${MARGIN:-auto} ($(date -u +%FT%TZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '| %-52s | %5s | %-44s | %-9s | %-9s | %-6s | %-11s |\n' "stack (suite, concurrency)" "calls" "most in any window / limit" "first→last" "minimum" "ratio" "server late"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "-------" "$(printf -- '-%.0s' {1..46})" "-----------" "-----------" "--------" "-------------"
 
@@ -32,6 +33,7 @@ stack() {
 	local label=$1 windows=$2 chat_windows=$3 repeat=$4 conc=$5 suite=$6
 	shift 6
 	[[ -z ${ONLY:-} || $label == *"$ONLY"* ]] || return 0
+	if [[ -n ${MARGIN:-} ]]; then set -- "$@" --limit-margin "$MARGIN"; fi
 	local min
 	min=$("$tmp/evalrun" run --dry-run --target http://127.0.0.1:1 --api-key-env LIMITS_KEY --repeat "$repeat" "$@" "$suite" |
 		sed -n 's/^min duration: *at least \([^ ]*\) .*the limits alone allow \([^)]*\)).*/\2/p; s/^min duration: *at least \([^ ]*\) (.*under the limits)$/\1/p')

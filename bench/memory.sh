@@ -66,7 +66,7 @@ if [[ $CLI == on && $INFLIGHT_MODEL == open ]]; then
 		--out "$tmp/cli.json" --ledger "$tmp/ledger.json" bench/testdata/in-flight.yaml >"$tmp/cli.out" 2>&1 || rc=$?
 	echo "   exit code $rc; $(grep -m1 -A1 '^conversations' "$tmp/cli.out" | tr -s ' \n' ' ')"
 	echo "   server: $(curl -s "$stats/stats")"
-	echo "   peak RSS $(awk '{ printf "%.1f MB", $1 / 1024 }' "$tmp/time") (goal < 300 MB)"
+	echo "   peak RSS $(tail -n1 "$tmp/time" | awk '{ printf "%.1f MB", $1 / 1024 }') (goal < 300 MB)"
 	stop_server
 	: >"$tmp/url"
 fi

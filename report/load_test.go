@@ -21,6 +21,36 @@ func lagConv(id int, scheduled time.Time, lag time.Duration) *runner.Conversatio
 	}
 }
 
+func TestMissedArrivalsCountInTheLag(t *testing.T) {
+	// 90 arrivals started 2 ms late; 10 were due but never started (the run
+	// stopped 1 s after them): they count in the lag with their 1 s, and
+	// the warning names them.
+	a := NewAggregator(Meta{Started: loadT0, Load: LoadInfo{Model: LoadOpen, PeakRate: 100}})
+	for i := range 100 {
+		at := loadT0.Add(time.Duration(i) * 10 * time.Millisecond)
+		if i < 90 {
+			a.ConversationDone(lagConv(i, at, 2*time.Millisecond))
+			continue
+		}
+		a.ConversationDone(&runner.Conversation{ID: i, Scenario: &scenarios.Scenario{Name: "s", MinPassRate: 1},
+			Outcome: runner.NotRun, Reason: runner.ReasonMaxInFlight, Scheduled: at, End: at.Add(time.Second)})
+	}
+	res := a.Result(Finish{Ended: loadT0.Add(time.Minute), Schedule: runner.ScheduleStats{MaxInFlight: 5, Missed: 10, MissedCapped: 10}})
+	lag := res.Histogram(HistScheduleLag, ScheduleLagName)
+	if lag == nil || lag.Count != 100 || lag.MaxUS < 990_000 {
+		t.Fatalf("schedule lag %+v, want 100 values, the largest 1s", lag)
+	}
+	found := false
+	for _, w := range res.Warnings {
+		if strings.Contains(w, "10 arrivals due before the end of the run never started") && strings.Contains(w, "--max-in-flight") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("warnings %q lack the missed arrivals", res.Warnings)
+	}
+}
+
 func TestServiceAndLagHistograms(t *testing.T) {
 	a := NewAggregator(Meta{Started: loadT0, Load: LoadInfo{Model: LoadOpen, PeakRate: 10}})
 	for i := range 100 {

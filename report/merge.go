@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/evalrun/evalrun/internal/netaddr"
 	"github.com/evalrun/evalrun/runner"
 )
 
@@ -265,7 +264,7 @@ func compatible(base, r *Result) error {
 		return differ("target.name", strconv.Quote(base.Target.Name), strconv.Quote(r.Target.Name))
 	case r.Target.Kind != base.Target.Kind:
 		return differ("target.kind", strconv.Quote(base.Target.Kind), strconv.Quote(r.Target.Kind))
-	case r.Target.URL != base.Target.URL && !(loopbackURL(r.Target.URL) && loopbackURL(base.Target.URL)):
+	case r.Target.URL != base.Target.URL && !(netaddr.IsLoopbackURL(r.Target.URL) && netaddr.IsLoopbackURL(base.Target.URL)):
 		// Each shard may start its own simulated agent on a loopback port.
 		return differ("target.url", strconv.Quote(base.Target.URL), strconv.Quote(r.Target.URL))
 	case !sameJSON(r.Target.OpenAI, base.Target.OpenAI):
@@ -337,19 +336,6 @@ func anonymizeShard(s, shard string) string {
 	}
 	_, n, _ := strings.Cut(shard, "/")
 	return strings.ReplaceAll(s, "shard "+shard, "shard i/"+n)
-}
-
-func loopbackURL(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // mergeScenarios joins the scenarios of every result by name.

@@ -317,20 +317,34 @@ func TestOpenModelReportsArrivalsItCannotStart(t *testing.T) {
 	if sum.Conversations != 100 || sum.Outcomes[NotRun] != 100 {
 		t.Fatalf("%d conversations, outcomes %v; want 100, all not_run", sum.Conversations, sum.Outcomes)
 	}
-	reasons := map[string]int{}
+	started, reasons := 0, map[string]int{}
 	for _, c := range m {
+		if !c.Start.IsZero() {
+			started++
+			if c.Reason != ReasonGrace {
+				t.Errorf("conversation %d started and was cut short with reason %q, want %q", c.ID, c.Reason, ReasonGrace)
+			}
+			continue
+		}
 		reasons[c.Reason]++
 		if c.Scheduled.IsZero() || c.End.Before(c.Scheduled) {
-			t.Errorf("conversation %d: scheduled %v, ended %v: its lag cannot be measured", c.ID, c.Scheduled, c.End)
+			t.Errorf("conversation %d: scheduled %v, given up %v: its lag cannot be measured", c.ID, c.Scheduled, c.End)
 		}
 	}
-	if reasons[ReasonMaxInFlight] != 70 || reasons[ReasonGrace] != 30 {
-		t.Errorf("reasons %v, want 70 %q and 30 %q", reasons, ReasonMaxInFlight, ReasonGrace)
+	// Normally 30 start (the cap) and the 31st waits for the cap, then
+	// every later one: 70 "max-in-flight". On a machine so busy that the
+	// run had not reached the cap when the grace ended, fewer start and the
+	// rest are reported with the stop's reason; none is dropped either way.
+	if _, newChats, _ := srv.times(); len(newChats) != started || started > 30 || started == 0 {
+		t.Errorf("%d conversations started, the server saw %d new chats; want the same, 1 to 30", started, len(newChats))
 	}
-	if st := sched.Stats(); st.Missed != 70 || st.MissedCapped != 70 {
-		t.Errorf("stats %+v, want 70 missed, all capped", st)
+	if started == 30 && reasons[ReasonMaxInFlight] != 70 {
+		t.Errorf("reasons of those not started %v, want 70 %q", reasons, ReasonMaxInFlight)
 	}
-	if _, newChats, _ := srv.times(); len(newChats) != 30 {
-		t.Errorf("the server saw %d new chats, want 30 (the cap)", len(newChats))
+	if reasons[ReasonMaxInFlight]+reasons[ReasonGrace] != 100-started {
+		t.Errorf("reasons of those not started %v, want %q or %q", reasons, ReasonMaxInFlight, ReasonGrace)
+	}
+	if st := sched.Stats(); st.Missed != int64(100-started) || st.MissedCapped != int64(reasons[ReasonMaxInFlight]) {
+		t.Errorf("stats %+v, want %d missed, %d of them capped", st, 100-started, reasons[ReasonMaxInFlight])
 	}
 }

@@ -119,18 +119,37 @@ func (d *decoder) fields(n *yaml.Node, what string, valid []string) ([]field, bo
 		return nil, false
 	}
 	out := make([]field, 0, len(n.Content)/2)
-	var seen []*yaml.Node // keys so far: mappings here are small
+	// The keys so far: a list while the mapping is small (the usual case),
+	// a map from smallKeys on, so that a mapping of 100,000 keys is checked
+	// in linear time.
+	var seen []*yaml.Node
+	var seenMap map[string]*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
 		name, ok := d.key(k)
 		if !ok {
 			continue
 		}
-		if first := firstKey(seen, name); first != nil {
+		first := seenMap[name]
+		if seenMap == nil {
+			first = firstKey(seen, name)
+		}
+		if first != nil {
 			d.errorf(k, "duplicate key %q (first at line %d)", name, first.Line)
 			continue
 		}
-		seen = append(seen, k)
+		switch {
+		case seenMap != nil:
+			seenMap[name] = k
+		case len(seen) < smallKeys:
+			seen = append(seen, k)
+		default:
+			seenMap = make(map[string]*yaml.Node, len(n.Content)/2)
+			for _, s := range seen {
+				seenMap[s.Value] = s
+			}
+			seenMap[name] = k
+		}
 		if !contains(valid, name) {
 			hint := didYouMean(name, valid)
 			if name == "<<" {
@@ -143,6 +162,9 @@ func (d *decoder) fields(n *yaml.Node, what string, valid []string) ([]field, bo
 	}
 	return out, true
 }
+
+// smallKeys is how many keys fields checks for duplicates by a linear scan.
+const smallKeys = 16
 
 // firstKey returns the key node named name, or nil.
 func firstKey(keys []*yaml.Node, name string) *yaml.Node {

@@ -3,10 +3,14 @@ package scenarios
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A cancelled context stops the load with an error saying so, not with an
@@ -78,5 +82,98 @@ func TestLoadSymlinkedDirectory(t *testing.T) {
 	_, err = Load(filepath.Join(t.TempDir(), "nowhere"))
 	if err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("a missing path: %v", err)
+	}
+}
+
+// linear fails the test when work(4n) takes more than 8 times work(n)
+// (quadratic work takes 16 times; linear about 4). Each size is timed in
+// CPU time (wall time where it is not known) at its best of three, so that
+// a busy machine does not make it fail; no absolute time is asserted.
+func linear(t *testing.T, n int, work func(n int)) {
+	t.Helper()
+	best := func(n int) time.Duration {
+		b := time.Duration(math.MaxInt64)
+		for range 3 {
+			start, cpu0 := time.Now(), processCPU()
+			work(n)
+			took := processCPU() - cpu0
+			if cpu0 == 0 {
+				took = time.Since(start)
+			}
+			b = min(b, took)
+		}
+		return b
+	}
+	small, large := best(n), best(4*n)
+	t.Logf("n=%d: %v; 4n: %v", n, small, large)
+	if large > 8*small {
+		t.Errorf("4× the input took %.1f× the time (%v for %d, %v for %d): not linear", float64(large)/float64(small), small, n, large, 4*n)
+	}
+}
+
+// A scenario with 100,000 top-level keys is checked in linear time and
+// reports its first 100 problems and how many more there are.
+func TestManyKeysLinearAndCapped(t *testing.T) {
+	keys := func(n int, key func(i int) string) []byte {
+		var b strings.Builder
+		b.WriteString("turns:\n  - user: hi\n")
+		for i := range n {
+			fmt.Fprintf(&b, "%s: v\n", key(i))
+		}
+		return []byte(b.String())
+	}
+	unknown := func(i int) string { return "k" + strconv.Itoa(i) }
+	linear(t, 5000, func(n int) { _, _ = Parse("k.yaml", keys(n, unknown)) })
+
+	_, err := Parse("k.yaml", keys(2000, unknown))
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != maxFileErrors+1 {
+		t.Fatalf("%d lines of errors, want %d", len(lines), maxFileErrors+1)
+	}
+	if want := `k.yaml:3:1: unknown key "k0" in scenario`; !strings.HasPrefix(lines[0], want) {
+		t.Errorf("first line %q, want %q…", lines[0], want)
+	}
+	if want := "k.yaml:103:1: …and 1900 more problems in this file (the first 100 are shown)"; lines[len(lines)-1] != want {
+		t.Errorf("last line %q, want %q", lines[len(lines)-1], want)
+	}
+	if len(err.Error()) > 30_000 {
+		t.Errorf("%d bytes of errors", len(err.Error()))
+	}
+
+	// Past the linear scan's size, a duplicate still names its first line.
+	_, err = Parse("d.yaml", keys(40, func(i int) string { return []string{"name", "k" + strconv.Itoa(i), "name"}[min(i, 2)] }))
+	if err == nil || !strings.Contains(err.Error(), `d.yaml:5:1: duplicate key "name" (first at line 3)`) || strings.Count(err.Error(), "duplicate key") != 38 {
+		t.Errorf("duplicates among 40 keys: %v", err)
+	}
+}
+
+// A matrix CSV whose header has 200,000 columns loads in linear time, and
+// a problem far along a long line is placed at its column.
+func TestWideCSVLinear(t *testing.T) {
+	csv := func(n int, last string) []byte {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "c%d,", i)
+		}
+		b.WriteString(last + "\n")
+		for range n {
+			b.WriteString("é,")
+		}
+		b.WriteString("x\n")
+		return []byte(b.String())
+	}
+	linear(t, 25_000, func(n int) {
+		if _, _, errs := parseMatrixCSV("w.csv", csv(n, "z")); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+	})
+	rows, names, errs := parseMatrixCSV("w.csv", csv(200_000, "z"))
+	if len(errs) > 0 || len(rows) != 1 || len(names) != 200_001 || rows[0].vars["c199999"] != "é" {
+		t.Fatalf("200,000 columns: %d rows, %d names, %v", len(rows), len(names), errs)
+	}
+	// Column of "9bad": the 1,000 columns before it take 4,890 characters.
+	_, _, errs = parseMatrixCSV("w.csv", csv(1000, "9bad"))
+	if len(errs) != 1 || errs[0].Pos != (Pos{File: "w.csv", Line: 1, Col: 4891}) || !strings.Contains(errs[0].Msg, `invalid var name "9bad"`) {
+		t.Errorf("bad column after 1,000: %v", errs)
 	}
 }

@@ -385,7 +385,41 @@ func parseFile(file string, data []byte, opts *LoadOptions, res *regexpCache) ([
 	if docs == 0 && len(d.errs) == 0 {
 		d.errs.add(Pos{File: file}, "no scenario in this file: it needs at least `turns:` with one `- user: ...`")
 	}
-	return scs, d.errs
+	return scs, capErrors(d.errs)
+}
+
+// maxFileErrors is how many problems a file reports; the others are
+// counted in one last line.
+const maxFileErrors = 100
+
+// capErrors keeps the first maxFileErrors problems of each file (in the
+// order of their places) and says how many more there are: a file of
+// 100,000 unknown keys gives 101 lines, not 100,000.
+func capErrors(errs ErrorList) ErrorList {
+	if len(errs) <= maxFileErrors {
+		return errs
+	}
+	errs.Sort()
+	out := make(ErrorList, 0, maxFileErrors+1)
+	count := map[string]int{}
+	var more []*Error // per file with too many: the first left out, then counted
+	var omitted []int
+	for _, e := range errs {
+		count[e.Pos.File]++
+		switch n := count[e.Pos.File]; {
+		case n <= maxFileErrors:
+			out = append(out, e)
+		case n == maxFileErrors+1:
+			more = append(more, e)
+			omitted = append(omitted, 1)
+		default:
+			omitted[len(omitted)-1]++ // sorted by file: the current file's
+		}
+	}
+	for i, e := range more {
+		out.add(e.Pos, "…and %d more problems in this file (the first %d are shown)", omitted[i], maxFileErrors)
+	}
+	return out
 }
 
 // yamlParserProblems are the YAML library's parser (not scanner) errors:

@@ -143,19 +143,20 @@ func parseMatrixCSV(file string, data []byte) (rows []matrixRow, names []string,
 		if len(errs) >= maxCSVErrors {
 			break
 		}
-		line, col := r.FieldPos(i)
-		p := at(line, col)
+		// The place is worked out only for a problem: counting the runes
+		// before every one of 200,000 columns would take quadratic time.
+		p := func() Pos { return at(r.FieldPos(i)) }
 		h = strings.TrimSpace(h)
 		cols[i] = h
 		switch {
 		case h == "":
-			errs.add(p, "CSV header: column %d has no name; give every column a name: the first row names the vars", i+1)
+			errs.add(p(), "CSV header: column %d has no name; give every column a name: the first row names the vars", i+1)
 		case !validName(h, false):
-			errs.add(p, "CSV header: invalid var name %q: use letters, digits and '_', starting with a letter or '_'", h)
+			errs.add(p(), "CSV header: invalid var name %q: use letters, digits and '_', starting with a letter or '_'", h)
 		case isBuiltin(h):
-			errs.add(p, "CSV header: %q is a built-in template name; choose another", h)
+			errs.add(p(), "CSV header: %q is a built-in template name; choose another", h)
 		case seen[h] > 0:
-			errs.add(p, "CSV header: duplicate column %q (also column %d); give each column its own name", h, seen[h])
+			errs.add(p(), "CSV header: duplicate column %q (also column %d); give each column its own name", h, seen[h])
 		default:
 			seen[h] = i + 1
 			names = append(names, h)

@@ -9,15 +9,17 @@
 // It listens on 127.0.0.1 (an ephemeral port), prints its URL, and on
 // SIGTERM or SIGINT prints one line of results and exits:
 //
-//	calls=240 new_chats=40 span=12.24s max_1s=20/20 chat_max_1s=4/6 min=11.95s ratio=1.024 server_late_max=3ms
+//	calls=240 new_chats=40 span=12.24s first_turn=+50ms max_1s=20/20 chat_max_1s=4/6 min=11.95s ratio=1.024 server_late_max=3ms
 //
-// max_W is the most calls it saw in any closed window of length W, whatever
-// its alignment (a window starting at every arrival), then the limit given
-// with -windows; chat_max_W the same for new chats; span the time from the first call to the last; ratio span
-// divided by -min (the least time the limits allow, from `evalrun run
-// --dry-run`); server_late_max the most this process ran late (a 5 ms
-// sleep overslept): a server that was itself descheduled stamps the
-// requests that queued meanwhile as arriving together.
+// span is the time from the first call to the last; first_turn when the
+// first turn (not a new chat) came, after the first call; max_W the most
+// calls it saw in any closed window of length W, whatever its alignment (a
+// window starting at every arrival), then the limit given with -windows;
+// chat_max_W the same for new chats; ratio span divided by -min (the least
+// time the limits allow, from `evalrun run --dry-run`); server_late_max the
+// most this process ran late (a 5 ms sleep overslept): a server that was
+// itself descheduled stamps the requests that queued meanwhile as arriving
+// together.
 package main
 
 import (
@@ -56,6 +58,7 @@ func main() {
 	var (
 		mu          sync.Mutex
 		calls, chat []time.Time
+		firstTurn   time.Time
 		chats       atomic.Int64
 	)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,6 +75,9 @@ func main() {
 		default:
 			mu.Lock()
 			calls = append(calls, now)
+			if firstTurn.IsZero() {
+				firstTurn = now
+			}
 			mu.Unlock()
 			fmt.Fprint(w, `{"response":"ok"}`)
 		}
@@ -113,6 +119,9 @@ func main() {
 		span = calls[len(calls)-1].Sub(calls[0])
 	}
 	out := fmt.Sprintf("calls=%d new_chats=%d span=%v", len(calls), len(chat), span.Round(time.Millisecond))
+	if !firstTurn.IsZero() {
+		out += fmt.Sprintf(" first_turn=+%v", firstTurn.Sub(calls[0]).Round(time.Millisecond))
+	}
 	for _, w := range ws {
 		n, at := maxInWindow(calls, w.d)
 		out += fmt.Sprintf(" max_%v=%d%s", w.d, n, w.limit)

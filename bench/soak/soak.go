@@ -354,7 +354,7 @@ type Verdict struct {
 	InvalidFile bool // no result file, or one that does not load
 	BadExit     bool // an exit code other than the documented one
 	Refused     bool // exit 2: the run did not fit the quota (documented)
-	EarlyKill   bool // killed by the interrupt before the handler was installed, nothing sent
+	EarlyKill   bool // stopped by the interrupt before the first call (killed before the handler was installed, or interrupted while loading), nothing sent
 	Unhealthy   bool // exit 3 before the first call: the health check failed (documented)
 	Interrupted bool
 	ServerCalls int64
@@ -424,6 +424,10 @@ func (c *Case) Check(srv *agentsim.Running, o Outcome) Verdict {
 		} else {
 			bad(&v.BadExit, "exit 2 for a valid run: %s", firstLine(o.Stderr))
 		}
+	case o.Exit == 3 && v.ServerCalls == 0 && c.Interrupt > 0 && strings.Contains(o.Stderr, "interrupted while loading the scenarios; nothing was sent") && errors.Is(statErr, os.ErrNotExist):
+		// Ctrl-C while the suite was still loading: the run never
+		// started, nothing was sent or charged, and no result is written.
+		v.EarlyKill = true
 	case o.Exit == 3 && v.ServerCalls == 0 && strings.Contains(o.Stderr, "is not healthy") && errors.Is(statErr, os.ErrNotExist):
 		// The health check before the first call failed (here: an agent
 		// too slow for a short --timeout on a loaded machine): the run
@@ -639,6 +643,6 @@ func (t *Tally) Failed() bool { return t.OK != t.Runs }
 
 // String prints the counts.
 func (t *Tally) String() string {
-	return fmt.Sprintf("runs %d, ok %d | overshoots %d, ledger mismatches %d, lost conversations %d, invalid files %d, bad exit codes %d | refused over quota (exit 2) %d, health check failed (exit 3) %d, interrupted %d, killed before the signal handler %d | agent calls %d, attempts charged but never seen by the agent (timed out or aborted on the way) %d in %d runs",
+	return fmt.Sprintf("runs %d, ok %d | overshoots %d, ledger mismatches %d, lost conversations %d, invalid files %d, bad exit codes %d | refused over quota (exit 2) %d, health check failed (exit 3) %d, interrupted %d, stopped before the first call %d | agent calls %d, attempts charged but never seen by the agent (timed out or aborted on the way) %d in %d runs",
 		t.Runs, t.OK, t.Overshoots, t.LedgerOff, t.Lost, t.InvalidFiles, t.BadExits, t.Refused, t.Unhealthy, t.Interrupted, t.EarlyKills, t.ServerCalls, t.Unseen, t.RunsWithUnseen)
 }

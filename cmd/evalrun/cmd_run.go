@@ -217,6 +217,7 @@ func (a *app) run(args []string) error {
 
 	total := est.Conversations
 	prog := a.startProgress(&f, []progressSource{{snap: agg, total: total, budget: budget}})
+	tuneGC(a.getenv, max(f.concurrency, f.load.conns()))
 	opts := runner.Options{
 		Conn:        conn,
 		Concurrency: f.concurrency,

@@ -46,7 +46,6 @@ func main() {
 		abort:  abort,
 		tty:    isTerminal(os.Stderr),
 	}
-	tuneGC(os.Getenv)
 	stopProfiles := startProfiles(os.Getenv, os.Stderr)
 	code := a.main(os.Args[1:])
 	stopProfiles()

@@ -163,13 +163,13 @@ func TestRunExamplesEndToEnd(t *testing.T) {
 
 // TestRunRepeatIterationsPerScenario: with --repeat over a suite where one
 // scenario has repeat: 10, every scenario numbers its conversations
-// 0..n-1, the default transcript sample keeps all of them (n ≤ 20), and no
-// JUnit testcase is named past the scenario's runs.
+// 0..n-1, the default transcript sample keeps all of them (n ≤ 20), and the
+// per-conversation JUnit testcases are named NAME[1] … NAME[n].
 func TestRunRepeatIterationsPerScenario(t *testing.T) {
 	dir := t.TempDir()
 	out, junit := filepath.Join(dir, "result.json"), filepath.Join(dir, "junit.xml")
 	var c cli
-	if code := c.run(t, "run", "--quiet", "--repeat", "2", "--out", out, "--junit", junit, repoPath("examples")); code != exitOK {
+	if code := c.run(t, "run", "--quiet", "--repeat", "2", "--out", out, "--junit", junit, "--junit-cases", "conversation", repoPath("examples")); code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", code, c.stderr.String())
 	}
 	res := readResult(t, out)
@@ -195,10 +195,21 @@ func TestRunRepeatIterationsPerScenario(t *testing.T) {
 		if len(its) != s.Runs {
 			t.Errorf("scenario %s: %d transcripts of %d runs kept", s.Name, len(its), s.Runs)
 		}
-		for _, m := range regexp.MustCompile(regexp.QuoteMeta(s.Name)+`\[(\d+)\]`).FindAllSubmatch(xml, -1) {
-			if k, _ := strconv.Atoi(string(m[1])); k < 1 || k > s.Runs {
-				t.Errorf("JUnit names %s, past the scenario's %d runs", m[0], s.Runs)
+		// One testcase per conversation: named NAME[1] … NAME[runs], each once.
+		var ks []int
+		for _, m := range regexp.MustCompile(`testcase name="`+regexp.QuoteMeta(s.Name)+`\[(\d+)\]"`).FindAllSubmatch(xml, -1) {
+			k, _ := strconv.Atoi(string(m[1]))
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		for i, k := range ks {
+			if k != i+1 || len(ks) != s.Runs {
+				t.Errorf("scenario %s: JUnit testcases %v, want [1] … [%d]", s.Name, ks, s.Runs)
+				break
 			}
+		}
+		if len(ks) != s.Runs {
+			t.Errorf("scenario %s: %d JUnit testcases for %d runs", s.Name, len(ks), s.Runs)
 		}
 	}
 }

@@ -341,6 +341,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		}
 	}
 
+	tuneGC(a.getenv, len(sides)*max(f.concurrency, f.load.conns()))
 	started := time.Now()
 	sources := make([]progressSource, len(sides))
 	for i, s := range sides {

@@ -47,12 +47,28 @@ func TestProfiles(t *testing.T) {
 func TestTuneGC(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(old)
-	tuneGC(func(string) string { return "50" }) // GOGC set: left alone
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("with GOGC set, GC percent %d, want 100 (unchanged)", got)
+	tests := []struct {
+		gogc     string
+		inFlight int
+		want     int
+	}{
+		{"", 50, gcPercent},
+		{"", gcInFlight, gcPercent},
+		{"", gcInFlight + 1, 100},
+		{"", 10000, 100},
+		{"50", 50, 100}, // GOGC set: left alone
+		{"off", 50, 100},
 	}
-	tuneGC(func(string) string { return "" })
-	if got := debug.SetGCPercent(100); got != gcPercent {
-		t.Errorf("without GOGC, GC percent %d, want %d", got, gcPercent)
+	for _, tt := range tests {
+		debug.SetGCPercent(100)
+		tuneGC(func(k string) string {
+			if k == "GOGC" {
+				return tt.gogc
+			}
+			return ""
+		}, tt.inFlight)
+		if got := debug.SetGCPercent(100); got != tt.want {
+			t.Errorf("GOGC %q, %d in flight: GC percent %d, want %d", tt.gogc, tt.inFlight, got, tt.want)
+		}
 	}
 }

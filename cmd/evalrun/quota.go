@@ -309,11 +309,11 @@ func planQuota(q *quotaFlags, cf costFunc, share func(int64) int64, u ledger.Usa
 
 // limitFlags are the rate limits of a run.
 type limitFlags struct {
-	limits    stringList // --limit, repeatable
-	rate      string     // --rate: an alias of one --limit
-	newChat   string     // --new-chat-limit
-	margin    string     // --limit-margin: auto or a duration
-	published bool       // --published-limits
+	limits    stringList  // --limit, repeatable
+	rate      string      // --rate: an alias of one --limit
+	newChat   string      // --new-chat-limit
+	margin    marginValue // --limit-margin: auto or a duration
+	published bool        // --published-limits
 }
 
 // publishedLimits are the Optimly external API's published limits per key,
@@ -329,7 +329,7 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 		"Default against a real Optimly target: its published 100/min and 1000/h")
 	fs.StringVar(&l.rate, "rate", "", "alias of one --limit, e.g. 10/s")
 	fs.StringVar(&l.newChat, "new-chat-limit", "", "limit new chats to `N/UNIT`, on top of --limit; none for no limit. Default against a real Optimly target: 30/min")
-	fs.StringVar(&l.margin, "limit-margin", "auto", "safety margin added to every limit's window so that network jitter cannot put N+1 calls in one of the agent's windows: "+
+	fs.Var(&l.margin, "limit-margin", "safety margin added to every limit's window so that network jitter cannot put N+1 calls in one of the agent's windows: "+
 		"auto (a fiftieth of the window, 10ms to 2s), or a `duration` such as 50ms (0: none)")
 	fs.BoolVar(&l.published, "published-limits", false, "apply Optimly's published limits (100/min, 1000/h, new chats 30/min) whatever the target: "+
 		"a loopback or non-Optimly host that enforces the same; --limit and --new-chat-limit stack on them")
@@ -364,6 +364,25 @@ func (l runLimits) String() string {
 	return s + " (" + l.source + ")"
 }
 
+// marginValue is --limit-margin, checked as it is set (so a bad value in
+// evalrun.yaml is reported at its place).
+type marginValue struct{ text string }
+
+func (v *marginValue) String() string {
+	if v.text == "" {
+		return "auto"
+	}
+	return v.text
+}
+
+func (v *marginValue) Set(s string) error {
+	if _, err := parseMargin(s); err != nil {
+		return fmt.Errorf("want auto, or a duration from 0 to 1h such as 20ms or 1s")
+	}
+	v.text = strings.TrimSpace(s)
+	return nil
+}
+
 // parseMargin parses --limit-margin: auto (runner.AutoMargin) or a
 // duration from 0 to 1h.
 func parseMargin(s string) (time.Duration, error) {
@@ -391,7 +410,7 @@ func (l *limitFlags) resolve(kind, target string) (runLimits, error) {
 	}
 	var out runLimits
 	var err error
-	if out.margin, err = parseMargin(l.margin); err != nil {
+	if out.margin, err = parseMargin(l.margin.text); err != nil {
 		return out, err
 	}
 	off := false

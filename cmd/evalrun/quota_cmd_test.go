@@ -317,8 +317,8 @@ func TestDefaultLimitsPerTarget(t *testing.T) {
 		{"--published-limits on another kind", limitFlags{published: true}, "http", "https://agent.example.com", l("100/min", "1000/h"), l("30/min"), ""},
 		{"--published-limits stacks --limit", limitFlags{published: true, limits: stringList{"5/s"}, newChat: "1/s"}, "http", "", l("100/min", "1000/h", "5/s"), l("30/min", "1/s"), ""},
 		{"--published-limits with none", limitFlags{published: true, limits: stringList{"none"}}, "optimly", "", nil, nil, "--published-limits"},
-		{"bad margin", limitFlags{margin: "-5ms"}, "optimly", "", nil, nil, "--limit-margin"},
-		{"margin not a duration", limitFlags{margin: "lots"}, "optimly", "", nil, nil, "want auto, or a duration"},
+		{"bad margin", limitFlags{margin: marginValue{"-5ms"}}, "optimly", "", nil, nil, "--limit-margin"},
+		{"margin not a duration", limitFlags{margin: marginValue{"lots"}}, "optimly", "", nil, nil, "want auto, or a duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,12 +15,20 @@ const defaultKeyEnv = "OPTIMLY_API_KEY"
 // secret (an API key, a value an http target's template sends), and adds it
 // to the secrets hidden from everything evalrun writes or prints: stdout,
 // stderr, results, transcripts, reports and the judge's cache. Hiding
-// covers parts of a secret too (agent.Redactor).
+// covers parts of a secret too (agent.Redactor). Values shorter than
+// minSecret are not hidden.
 func (a *app) secret(name string) string {
 	v := a.getenv(name)
-	a.redactor().Add(v)
+	if len(v) >= minSecret {
+		a.redactor().Add(v)
+	}
 	return v
 }
+
+// minSecret is the shortest value hidden as a secret: no real key is
+// shorter, and hiding a value of a few letters (a test key such as "k")
+// would hide that word everywhere in the output.
+const minSecret = 6
 
 // redactor returns the app's redactor, made on first use.
 func (a *app) redactor() *agent.Redactor {
