@@ -64,6 +64,9 @@ type Target struct {
 	Kind      string // optimly (default), openai, http
 	URL       string // empty: the simulated agent
 	APIKeyEnv string
+	// NoKey is true when the entry says the target takes no key:
+	// `api_key_env: ""` or `auth: none`. No key is then read or sent.
+	NoKey bool
 	// Agent is the simulated agent's file when URL is empty, resolved
 	// against the file's directory.
 	Agent string
@@ -343,11 +346,14 @@ func (p *parser) targets(v *yaml.Node) {
 				t.URL, _ = p.scalar(field, val)
 			case "api_key_env":
 				t.APIKeyEnv, _ = p.scalar(field, val)
+				t.NoKey = t.NoKey || (t.APIKeyEnv == "" && val.Kind == yaml.ScalarNode && val.Tag != "!!null")
 			case "agent":
 				s, _ := p.scalar(field, val)
 				t.Agent = p.resolve(s)
 			case "auth", "header", "query_param", "api_version", "ca_cert", "allow_insecure_http", "timeout":
-				p.scalar(field, val)
+				if s, _ := p.scalar(field, val); k.Value == "auth" && s == "none" {
+					t.NoKey = true
+				}
 			case "optimly", "openai", "http":
 				if val.Kind != yaml.MappingNode {
 					p.errf(val, "%s: want a mapping, got %s", field, kindName(val))

@@ -152,6 +152,8 @@ const (
 	sampleTTFT  runner.CallKind = "\x00ttft"
 	sampleGap   runner.CallKind = "\x00chunk_gap"
 	sampleStall runner.CallKind = "\x00stall"
+	sampleITL   runner.CallKind = "\x00itl"
+	sampleTPOT  runner.CallKind = "\x00tpot"
 )
 
 // sendBucket is the width of the buckets that count calls by intended send
@@ -320,7 +322,7 @@ func (a *Aggregator) record(batch *[]sample) {
 		case sampleLag:
 			_ = h.lag.RecordValue(smp.us)
 			continue
-		case sampleTTFT, sampleGap, sampleStall:
+		case sampleTTFT, sampleGap, sampleStall, sampleITL, sampleTPOT:
 			if h.stream == nil {
 				h.stream = map[runner.CallKind]*hdrhistogram.Histogram{}
 			}
@@ -437,8 +439,18 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 		if t := &c.Turns[i]; t.Chunks > 0 {
 			*s.buf = append(*s.buf, sample{kind: sampleTTFT, us: latencyMicros(t.TTFT), bucket: -1},
 				sample{kind: sampleStall, us: latencyMicros(t.MaxGap), bucket: -1})
+			var gen time.Duration // first to last content chunk
 			for _, g := range t.Gaps {
 				*s.buf = append(*s.buf, sample{kind: sampleGap, us: latencyMicros(g), bucket: -1})
+				gen += g
+			}
+			n := t.OutputTokens
+			if n <= 0 {
+				n = t.Chunks // no usage: a content chunk stands for a token
+			}
+			*s.buf = append(*s.buf, sample{kind: sampleTPOT, us: latencyMicros((t.TTFT + gen) / time.Duration(n)), bucket: -1})
+			if n >= 2 {
+				*s.buf = append(*s.buf, sample{kind: sampleITL, us: latencyMicros(gen / time.Duration(n-1)), bucket: -1})
 			}
 		}
 	}
@@ -819,7 +831,7 @@ func (a *Aggregator) histograms() []HistogramResult {
 		for _, k := range []struct {
 			kind   string
 			sample runner.CallKind
-		}{{HistTTFT, sampleTTFT}, {HistChunkGap, sampleGap}, {HistStall, sampleStall}} {
+		}{{HistTTFT, sampleTTFT}, {HistChunkGap, sampleGap}, {HistStall, sampleStall}, {HistITL, sampleITL}, {HistTPOT, sampleTPOT}} {
 			out = append(out, summarize(k.kind, StreamName, histFor(h.stream, k.sample)))
 		}
 	}

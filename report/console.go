@@ -303,7 +303,7 @@ func (p *printer) latency(r *Result) {
 	var rows []HistogramResult
 	for _, h := range r.Histograms {
 		switch h.Kind {
-		case HistOverall, HistCallKind, HistTurn, HistService, HistScheduleLag, HistTTFT, HistChunkGap, HistStall:
+		case HistOverall, HistCallKind, HistTurn, HistService, HistScheduleLag, HistTTFT, HistChunkGap, HistStall, HistITL, HistTPOT:
 			if h.Count > 0 || h.Kind == HistOverall {
 				rows = append(rows, h)
 			}
@@ -341,6 +341,10 @@ func (p *printer) latency(r *Result) {
 			name = "chunk gap"
 		case HistStall:
 			name = "longest stall"
+		case HistITL:
+			name = "inter-token"
+		case HistTPOT:
+			name = "per output token"
 		}
 		row := []cell{{text: name}, {text: fmtInt(h.Count)}}
 		for _, v := range []int64{h.P50US, h.P90US, h.P95US, h.P99US, h.MaxUS} {

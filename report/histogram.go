@@ -58,10 +58,23 @@ const (
 	// reply (0 for a reply of one chunk), one value per streamed turn; its
 	// name is StreamName. Present only when some turn streamed.
 	HistStall = "stall"
+	// HistITL covers the inter-token latency of each streamed reply of at
+	// least two output tokens: the time from its first to its last content
+	// chunk over its output tokens minus one; its name is StreamName.
+	// Output tokens are the server's usage.completion_tokens, or the
+	// content chunks when it reports none. Present only when some turn
+	// streamed.
+	HistITL = "itl"
+	// HistTPOT covers the time per output token of each streamed reply:
+	// the time from sending to its last content chunk over its output
+	// tokens (as HistITL counts them), first token included; its name is
+	// StreamName. Present only when some turn streamed.
+	HistTPOT = "tpot"
 )
 
 // StreamName is the name of the streaming histograms (HistTTFT,
-// HistChunkGap, HistStall): they cover every streamed turn of the run.
+// HistChunkGap, HistStall, HistITL, HistTPOT): they cover every streamed
+// turn of the run.
 const StreamName = "turn"
 
 // ScheduleLagName is the name of the HistScheduleLag histogram.

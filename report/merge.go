@@ -44,6 +44,15 @@ func (e *MergeError) Error() string {
 	return "merge: " + e.Field + ": " + e.Msg
 }
 
+// sameJSON reports whether a and b encode to the same JSON.
+func sameJSON(a, b any) bool { return jsonText(a) == jsonText(b) }
+
+// jsonText is v as JSON, for a message.
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
 func mergeErr(field, format string, args ...any) error {
 	return &MergeError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
@@ -258,6 +267,8 @@ func compatible(base, r *Result) error {
 	case r.Target.URL != base.Target.URL && !(netaddr.IsLoopbackURL(r.Target.URL) && netaddr.IsLoopbackURL(base.Target.URL)):
 		// Each shard may start its own simulated agent on a loopback port.
 		return differ("target.url", strconv.Quote(base.Target.URL), strconv.Quote(r.Target.URL))
+	case !sameJSON(r.Target.OpenAI, base.Target.OpenAI):
+		return differ("target.openai", jsonText(base.Target.OpenAI), jsonText(r.Target.OpenAI))
 	case r.Budget.Unit != base.Budget.Unit:
 		return differ("budget.unit", strconv.Quote(base.Budget.Unit), strconv.Quote(r.Budget.Unit))
 	case r.Budget.Plan != base.Budget.Plan:

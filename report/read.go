@@ -117,6 +117,7 @@ func decodeResult(data []byte, version *json.RawMessage) (*Result, error) {
 	if err := json.Unmarshal(data, &res); err != nil {
 		return nil, jsonError(data, err)
 	}
+	res.upgrade()
 	if err := res.validate(); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/evalrun/evalrun/agent"
@@ -141,6 +142,44 @@ type Target struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
 	URL  string `json:"url"`
+	// OpenAI is what an OpenAI-compatible target was asked: model, stream
+	// flag, system prompt and request options; nil for other kinds.
+	OpenAI *OpenAITarget `json:"openai,omitempty"`
+}
+
+// OpenAITarget records what was tested on an OpenAI-compatible target.
+type OpenAITarget struct {
+	Model        string `json:"model"`
+	Stream       bool   `json:"stream"`
+	SystemPrompt string `json:"system_prompt,omitempty"`
+	// Options are the request fields sent besides model, stream and
+	// messages (temperature, seed, stop, response_format, tools, ...), as
+	// sent; a scenario's openai: block may override them for its turns.
+	Options map[string]json.RawMessage `json:"options,omitempty"`
+	// Headers are the names of the extra request headers (values are not
+	// recorded).
+	Headers []string `json:"headers,omitempty"`
+}
+
+// SettingLoadModel is the Settings key of the load model, "closed" or
+// "open". Result files before it called it "model"; ReadResult and ReadRun
+// rename that key on reading.
+const SettingLoadModel = "load_model"
+
+// upgrade brings a result read from an older file to the current names:
+// settings.model (the load model) becomes settings.load_model.
+func (r *Result) upgrade() {
+	v, ok := r.Settings["model"]
+	if !ok {
+		return
+	}
+	if _, has := r.Settings[SettingLoadModel]; has {
+		return
+	}
+	if s, _ := v.(string); s == "open" || s == "closed" {
+		r.Settings[SettingLoadModel] = s
+		delete(r.Settings, "model")
+	}
 }
 
 // BudgetInfo is the quota budget of a run, in Unit ("calls" or "messages").

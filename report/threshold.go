@@ -117,9 +117,16 @@ type metric struct {
 	call string  // latency and calls: "turn" or "new_chat"
 	stat string  // latency: "p", "min", "max", "mean"; rate: pass, fail, error, throttle; count: calls, conversations
 	pct  float64 // latency "p": the percentile
+	// stream is the streaming histogram kind (HistTTFT, HistITL, ...) a
+	// latency metric reads instead of the calls', "" for calls.
+	stream string
 }
 
-const validMetrics = "p50, p90, p95, p99, p99.9 (any pN), min, max, mean, new_chat.p95 …, pass_rate, fail_rate, error_rate, throttle_rate, calls, conversations"
+// streamMetrics are the prefixes of the streaming latency metrics, e.g.
+// ttft.p95 (also written "ttft p95"), and the histogram each reads.
+var streamMetrics = map[string]string{"ttft": HistTTFT, "itl": HistITL, "tpot": HistTPOT, "stall": HistStall, "chunk_gap": HistChunkGap}
+
+const validMetrics = "p50, p90, p95, p99, p99.9 (any pN), min, max, mean, new_chat.p95 …, ttft p95, itl p50, tpot p50, stall max, chunk_gap p99 …, pass_rate, fail_rate, error_rate, throttle_rate, calls, conversations"
 
 var validOps = []string{"<=", ">=", "==", "!=", "<", ">"}
 
@@ -235,6 +242,20 @@ func (p *thresholdParser) parse() (Threshold, error) {
 		p.pos++
 	}
 	name := p.expr[mStart:p.pos]
+	if _, ok := streamMetrics[strings.ToLower(name)]; ok {
+		// "ttft p95" is ttft.p95.
+		save := p.pos
+		p.skipSpace()
+		s := p.pos
+		for p.pos < len(p.expr) && isIdent(p.expr[p.pos]) {
+			p.pos++
+		}
+		if p.pos > s {
+			name += "." + p.expr[s:p.pos]
+		} else {
+			p.pos = save
+		}
+	}
 	if name == "" {
 		return t, p.errAt(mStart, "unexpected %s; want a metric (%s)", p.unexpected(mStart), validMetrics)
 	}
@@ -243,6 +264,8 @@ func (p *thresholdParser) parse() (Threshold, error) {
 		return t, p.errAt(mStart, "unknown metric %q; valid: %s", name, validMetrics)
 	}
 	switch {
+	case m.stream != "" && t.Scope.Kind != "":
+		return t, p.errAt(mStart, "%s is measured on the whole run (or a target:) only, over every streamed turn", canon)
 	case m.call == "new_chat" && t.Scope.Kind != "":
 		return t, p.errAt(mStart, "%s is measured on the whole run (or a target:) only; new chats belong to no %s", canon, t.Scope.Kind)
 	case t.Scope.Kind == ScopeTurn && m.kind != mLatency && !(m.kind == mCount && m.stat == "calls"):
@@ -325,20 +348,25 @@ func (p *thresholdParser) scopeName(word string, start int) (string, error) {
 func parseMetric(name string) (metric, string, bool) {
 	lower := strings.ToLower(name)
 	call := "turn"
-	prefix := ""
+	prefix, stream := "", ""
 	if rest, ok := strings.CutPrefix(lower, "new_chat."); ok {
 		call, prefix, lower = "new_chat", "new_chat.", rest
+	} else if word, rest, ok := strings.Cut(lower, "."); ok && streamMetrics[word] != "" {
+		prefix, stream, lower = word+".", streamMetrics[word], rest
 	}
 	switch lower {
 	case "min", "max", "mean":
-		return metric{kind: mLatency, call: call, stat: lower}, prefix + lower, true
+		return metric{kind: mLatency, call: call, stat: lower, stream: stream}, prefix + lower, true
 	case "calls":
+		if stream != "" {
+			return metric{}, "", false
+		}
 		return metric{kind: mCount, call: call, stat: "calls"}, prefix + lower, true
 	}
 	if len(lower) > 1 && lower[0] == 'p' {
 		pct, err := strconv.ParseFloat(lower[1:], 64)
 		if err == nil && pct > 0 && pct <= 100 && !strings.ContainsAny(lower[1:], "eE+-_") {
-			return metric{kind: mLatency, call: call, stat: "p", pct: pct}, prefix + "p" + strconv.FormatFloat(pct, 'f', -1, 64), true
+			return metric{kind: mLatency, call: call, stat: "p", pct: pct, stream: stream}, prefix + "p" + strconv.FormatFloat(pct, 'f', -1, 64), true
 		}
 	}
 	if prefix != "" {
@@ -583,6 +611,12 @@ func (t Threshold) histogram(r *Result) (*hdrhistogram.Histogram, error) {
 			return nil, fmt.Errorf("no %s in the result", what)
 		}
 		return hr.Decode()
+	}
+	if t.m.stream != "" {
+		if r.Histogram(t.m.stream, StreamName) == nil {
+			return nil, fmt.Errorf("no streamed turn in the result (%s is measured on streamed replies: --stream)", t.Metric)
+		}
+		return decode(t.m.stream, StreamName, "")
 	}
 	switch t.Scope.Kind {
 	case "":

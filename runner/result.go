@@ -75,6 +75,9 @@ type TurnResult struct {
 	Chunks int             `json:"chunks,omitempty"`
 	Gaps   []time.Duration `json:"-"`
 	MaxGap time.Duration   `json:"max_gap_ns,omitempty"`
+	// OutputTokens is the reply's completion tokens as the server reported
+	// them (OpenAI usage); 0 when it reported none.
+	OutputTokens int `json:"output_tokens,omitempty"`
 }
 
 // Conversation is the record of one conversation (one repeat of a scenario).

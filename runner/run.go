@@ -484,10 +484,14 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			return time.Time{}, true
 		}
 		msg := agent.Message{
-			Content:   text,
-			ClientID:  c.ClientID,
-			SessionID: cv.session,
-			Source:    "evalrun",
+			Content:     text,
+			ClientID:    c.ClientID,
+			SessionID:   cv.session,
+			Source:      "evalrun",
+			ToolResults: turn.ToolResults,
+		}
+		if o := sc.OpenAI; o != nil {
+			msg.Options = &agent.RequestOptions{Body: o.Body, Headers: o.Headers}
 		}
 		var reply agent.Reply
 		out := r.call(c, CallTurn, i, intended, res, rng, func(ctx context.Context) error {
@@ -510,6 +514,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		tr.Reply, tr.Tools, tr.Handoff, tr.Tokens = reply.Text, reply.Tools, reply.Handoff, reply.TokensUsed
 		tr.RequestID, tr.TraceID = reply.RequestID, reply.TraceID
 		tr.TTFT, tr.Chunks, tr.Gaps, tr.MaxGap = reply.TTFT, reply.Chunks, reply.Gaps, reply.MaxGap
+		tr.OutputTokens = reply.CompletionTokens
 		if turn.NeedsHistory() {
 			if stop := r.readHistory(c, chat, i, res, rng, obs); stop {
 				c.Turns = append(c.Turns, tr)

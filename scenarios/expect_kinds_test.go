@@ -267,3 +267,28 @@ func TestFieldPathParse(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxTokensWithoutUsage: a reply that reports no token count leaves
+// max_tokens undecided (never a pass on a count not made), alone and under
+// not/any/all.
+func TestMaxTokensWithoutUsage(t *testing.T) {
+	tests := []struct {
+		item            string
+		tokens          int
+		pass, undecided bool
+		reason          string
+	}{
+		{"max_tokens: 500", 0, false, true, "the reply reports no token count (no usage), so max_tokens 500 cannot be decided"},
+		{"max_tokens: 500", 1, true, false, ""},
+		{"max_tokens: 500", 501, false, false, "reply used 501 tokens, limit 500"},
+		{"not: {max_tokens: 500}", 0, false, true, ""},
+		{"any: [{max_tokens: 5}, {contains: ok}]", 0, true, false, ""},
+		{"all: [{max_tokens: 5}, {contains: ok}]", 0, false, true, ""},
+	}
+	for _, tt := range tests {
+		v := parseExpect(t, tt.item).EvaluateContext(context.Background(), &Observation{Text: "ok", TokensUsed: tt.tokens}, nil)
+		if v.Passed != tt.pass || v.Undecided != tt.undecided || (tt.reason != "" && v.Reason != tt.reason) {
+			t.Errorf("%s with %d tokens = %+v, want pass %v undecided %v reason %q", tt.item, tt.tokens, v, tt.pass, tt.undecided, tt.reason)
+		}
+	}
+}

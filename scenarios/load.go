@@ -25,8 +25,8 @@ import (
 
 // Keys of a scenario document and of a turn, in the order messages list them.
 var (
-	scenarioKeys = []string{"name", "description", "tags", "vars", "matrix", "matrix_csv", "client_id", "repeat", "min_pass_rate", "on_fail", "turns"}
-	turnKeys     = []string{"user", "think", "expect", "capture"}
+	scenarioKeys = []string{"name", "description", "tags", "vars", "matrix", "matrix_csv", "client_id", "repeat", "min_pass_rate", "on_fail", "openai", "turns"}
+	turnKeys     = []string{"user", "think", "expect", "capture", "tool_results"}
 )
 
 const (
@@ -585,6 +585,9 @@ func (d *decoder) scenario(n *yaml.Node, idx int, base string) []*Scenario {
 			}
 		}
 	}
+	if v := byKey["openai"]; v != nil {
+		sc.OpenAI = d.openAIOptions(v)
+	}
 	if v := byKey["turns"]; v != nil {
 		d.turns(v, sc, scope)
 	} else if !misspelled(n, "turns") {
@@ -723,6 +726,12 @@ func (d *decoder) turn(n *yaml.Node, idx int, vars map[string]string) (*Turn, *y
 			t.Expect = d.expectations(v, "expect")
 		case "capture":
 			t.Captures = d.captures(v, vars)
+		case "tool_results":
+			if idx == 0 {
+				d.errorf(f.key, "turn 1: tool_results answers the tool calls of the previous reply, and the first turn has none; put it on a later turn")
+				continue
+			}
+			t.ToolResults = d.toolResults(v)
 		}
 	}
 	if !hasUser {

@@ -52,7 +52,10 @@ type Scenario struct {
 	Repeat      int     // conversations to run; at least 1
 	MinPassRate float64 // fraction of Repeat that must pass; default 1
 	OnFail      OnFail
-	Turns       []*Turn
+	// OpenAI are request options for OpenAI-compatible targets over the
+	// target's (the `openai:` block); nil when absent.
+	OpenAI *OpenAIOptions
+	Turns  []*Turn
 	// BaseName is the name as written, before matrix expansion; it equals
 	// Name for a scenario without a matrix.
 	BaseName string
@@ -73,6 +76,10 @@ type Turn struct {
 	Think    time.Duration // pause before sending this turn
 	Expect   []*Expectation
 	Captures []Capture // applied to the reply text, in order
+	// ToolResults answer the tool calls of the previous reply (OpenAI
+	// targets): a call id or tool name → the result's content. Nil when
+	// absent.
+	ToolResults map[string]string
 
 	hasThink bool // think: was written (defaults do not override it)
 }
@@ -112,7 +119,8 @@ type Verdict struct {
 	Name   string `json:"name,omitempty"`
 	Passed bool   `json:"passed"`
 	// Undecided is true when the expectation could not be decided: the
-	// judge failed (an HTTP error, an answer with no grade). Passed is then
+	// judge failed (an HTTP error, an answer with no grade), or max_tokens
+	// met a reply that reports no token count. Passed is then
 	// false, but the verdict is not one on the agent: the turn's outcome is
 	// an error, not a failure. any/all/not never turn an undecided child
 	// into a pass.

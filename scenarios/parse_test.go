@@ -156,7 +156,7 @@ func TestParseErrors(t *testing.T) {
 		{"vars null", "vars: {a: }\n" + minimal, "p.yaml:1:11: vars.a: expected a string, got null (no value)"},
 		{"name empty", "name: ''\n" + minimal, "p.yaml:1:7: name: must not be empty"},
 		{"name list", "name: [a]\n" + minimal, "p.yaml:1:7: name: expected a string, got a list"},
-		{"unknown key", "turn:\n  - user: a\n", `p.yaml:1:1: unknown key "turn" in scenario (did you mean turns?); valid keys: name, description, tags, vars, matrix, matrix_csv, client_id, repeat, min_pass_rate, on_fail, turns`},
+		{"unknown key", "turn:\n  - user: a\n", `p.yaml:1:1: unknown key "turn" in scenario (did you mean turns?); valid keys: name, description, tags, vars, matrix, matrix_csv, client_id, repeat, min_pass_rate, on_fail, openai, turns`},
 		{"duplicate key", "repeat: 1\nrepeat: 2\n" + minimal, `p.yaml:2:1: duplicate key "repeat" (first at line 1)`},
 		{"no turns", "name: x\n", `p.yaml:1:1: scenario "x" has no turns: add ` + "`turns:`"},
 		{"empty turns", "turns: []\n", "p.yaml:1:8: turns: a scenario needs at least one turn"},

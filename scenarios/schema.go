@@ -22,6 +22,8 @@ var keyDocs = map[string]string{
 	"think":         "pause before this turn, e.g. 2s (simulated reading time)",
 	"expect":        "expectations on the reply; each item has one kind and an optional name",
 	"capture":       "values to capture from the reply text: name → regular expression with a group",
+	"tool_results":  "OpenAI targets: results of the previous reply's tool calls, by call id or tool name (a text, or a value sent as JSON)",
+	"openai":        "OpenAI targets: request fields over the target's (response_format, tool_choice, seed, stop, max_completion_tokens, ...), and headers",
 }
 
 // scalarSchema accepts a string, number or boolean. It is an anyOf, not a
@@ -138,13 +140,18 @@ func schemaProps() (scenario, turn map[string]any) {
 		"repeat":        map[string]any{"type": "integer", "minimum": 1, "maximum": maxRepeat},
 		"min_pass_rate": unit(),
 		"on_fail":       map[string]any{"enum": []any{string(OnFailStop), string(OnFailContinue)}},
-		"turns":         map[string]any{"type": "array", "minItems": 1, "items": ref("turn")},
+		"openai": map[string]any{"type": "object", "propertyNames": map[string]any{"not": map[string]any{"enum": []any{"model", "messages", "stream"}}},
+			"properties": map[string]any{"headers": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}}},
+		"turns": map[string]any{"type": "array", "minItems": 1, "items": ref("turn")},
 	}
 	turn = map[string]any{
 		"user":    map[string]any{"type": "string", "minLength": 1},
 		"think":   ref("duration"),
 		"expect":  map[string]any{"type": "array", "items": ref("expectation")},
 		"capture": map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": regexSchema()},
+		"tool_results": map[string]any{"type": "object", "additionalProperties": map[string]any{"anyOf": []any{
+			map[string]any{"type": "string"}, map[string]any{"type": "number"}, map[string]any{"type": "boolean"},
+			map[string]any{"type": "object"}, map[string]any{"type": "array"}}}},
 	}
 	return scenario, turn
 }

@@ -96,6 +96,9 @@ func (a *app) run(args []string) error {
 	if cfg != nil && len(cfg.Targets) == 1 {
 		f.targetName = cfg.Targets[0].Name
 	}
+	if f.tx.auth == "none" && !f.cmdline["api-key-env"] {
+		f.apiKeyEnv = "" // --auth none: no key is read or sent
+	}
 	side, err := f.resolveTargets(cfg, a.secret)
 	if err != nil {
 		return err
@@ -165,13 +168,15 @@ func (a *app) run(args []string) error {
 	}
 	defer closeTarget()
 
-	healthCtx, cancel := context.WithTimeout(a.stop, 10*time.Second)
-	err = conn.Health(healthCtx)
-	cancel()
-	// Interrupted during the check: go on, so the run reports every
-	// conversation not_run ("interrupted") and writes its reports.
-	if err != nil && a.stop.Err() == nil {
-		return unfinishedErr("target %s is not healthy: %v", tgt.URL, err)
+	if !f.tx.noHealth {
+		healthCtx, cancel := context.WithTimeout(a.stop, 10*time.Second)
+		err = conn.Health(healthCtx)
+		cancel()
+		// Interrupted during the check: go on, so the run reports every
+		// conversation not_run ("interrupted") and writes its reports.
+		if err != nil && a.stop.Err() == nil {
+			return unfinishedErr("target %s is not healthy: %v%s", tgt.URL, err, healthHint(f.kind))
+		}
 	}
 
 	runID := f.newRunID()
@@ -269,7 +274,7 @@ func (a *app) run(args []string) error {
 	case errors.Is(runErr, runner.ErrInterrupted) || (runErr == nil && sum.Interrupted):
 		return unfinishedErr("interrupted; the reports written are marked interrupted")
 	case errors.Is(runErr, runner.ErrRejected):
-		return unfinishedErr("the target refused the API key in %s (%v); the run stopped", f.apiKeyEnv, runErr)
+		return unfinishedErr("the target refused %s (%v); the run stopped", keyWhat(f.apiKeyEnv), runErr)
 	case errors.Is(runErr, runner.ErrQuotaExhausted):
 		return unfinishedErr("the agent's quota is used up; the run stopped cleanly (results written)")
 	case runErr != nil:
@@ -324,9 +329,11 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, tgt, nil, usageErr("--target %q: want an http(s) URL such as https://api.optimly.io", f.target)
 		}
-		key = a.secret(f.apiKeyEnv)
-		if key == "" {
-			return nil, tgt, nil, usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env)", f.apiKeyEnv)
+		if f.apiKeyEnv != "" { // "": keyless, as the user said (--api-key-env "", auth: none)
+			key = a.secret(f.apiKeyEnv)
+			if key == "" {
+				return nil, tgt, nil, usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env; for a server that takes no key, --api-key-env \"\")", f.apiKeyEnv)
+			}
 		}
 		tgt.Name = u.Host
 		if f.targetName != "" {
@@ -341,6 +348,7 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		closeFn()
 		return nil, tgt, nil, err
 	}
+	tgt.OpenAI = openAITarget(spec, conn)
 	return conn, tgt, func() { closeConn(); closeFn() }, nil
 }
 

@@ -161,7 +161,7 @@ func (l *loadFlags) info() report.LoadInfo {
 func (l *loadFlags) settings(s map[string]any) {
 	ld := l.load
 	if ld.IsOpen() {
-		s["model"] = "open"
+		s[report.SettingLoadModel] = "open"
 		s["arrival"] = ld.Arrival.String()
 		if ld.Rate > 0 {
 			s["arrival_rate"] = strconv.FormatFloat(ld.Rate, 'g', -1, 64) + "/s"
@@ -175,7 +175,7 @@ func (l *loadFlags) settings(s map[string]any) {
 		}
 		s["max_in_flight"] = l.conns()
 	} else {
-		s["model"] = "closed"
+		s[report.SettingLoadModel] = "closed"
 	}
 	if d := ld.RunDuration(); d > 0 {
 		s["duration"] = d.String()

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/evalrun/evalrun/report"
 )
 
 func TestLoadFlagErrors(t *testing.T) {
@@ -62,7 +64,7 @@ func TestOpenModelRunThroughTheCLI(t *testing.T) {
 	if res.Totals.Conversations != 10 {
 		t.Errorf("%d conversations, want 10", res.Totals.Conversations)
 	}
-	if res.Settings["model"] != "open" || res.Settings["arrival_rate"] != "50/s" || res.Settings["duration"] != "200ms" {
+	if res.Settings[report.SettingLoadModel] != "open" || res.Settings["arrival_rate"] != "50/s" || res.Settings["duration"] != "200ms" {
 		t.Errorf("settings %v", res.Settings)
 	}
 	kinds := map[string]bool{}
