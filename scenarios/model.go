@@ -53,6 +53,10 @@ type Scenario struct {
 	MinPassRate float64 // fraction of Repeat that must pass; default 1
 	OnFail      OnFail
 	Turns       []*Turn
+	// ExpectConversation are the checks on the whole conversation
+	// (`expect_conversation:`), made after its last turn; see
+	// EvaluateConversation.
+	ExpectConversation []*ConversationExpectation
 	// BaseName is the name as written, before matrix expansion; it equals
 	// Name for a scenario without a matrix.
 	BaseName string

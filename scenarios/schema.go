@@ -140,6 +140,7 @@ func schemaProps() (scenario, turn map[string]any) {
 		"on_fail":       map[string]any{"enum": []any{string(OnFailStop), string(OnFailContinue)}},
 		"turns":         map[string]any{"type": "array", "minItems": 1, "items": ref("turn")},
 	}
+	scenario["expect_conversation"] = map[string]any{"type": "array", "minItems": 1, "items": ref("conversation_expectation")}
 	turn = map[string]any{
 		"user":    map[string]any{"type": "string", "minLength": 1},
 		"think":   ref("duration"),
@@ -191,7 +192,7 @@ func SchemaDefs() map[string]any {
 		// oneOf is checked before the parent's properties.
 		oneOf = append(oneOf, map[string]any{"required": []any{k}, "properties": map[string]any{k: true}})
 	}
-	return map[string]any{
+	defs := map[string]any{
 		"name":     map[string]any{"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
 		"vars":     map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": scalarSchema()},
 		"duration": map[string]any{"type": "string", "pattern": durationPattern, "description": "a Go duration such as 2s, 500ms or 1m30s"},
@@ -204,6 +205,8 @@ func SchemaDefs() map[string]any {
 			"oneOf":                oneOf,
 		},
 	}
+	defs["conversation_expectation"] = conversationSchema(expProps)
+	return defs
 }
 
 // durationPattern matches what time.ParseDuration accepts, apart from a
