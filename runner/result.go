@@ -93,6 +93,10 @@ type Conversation struct {
 	Start     time.Time
 	End       time.Time
 	Turns     []TurnResult // the turns that were sent, in order
+	// Verdicts are those of the scenario's expect_conversation, checked
+	// once the conversation has sent all its turns (not when a turn ended
+	// it early); they decide its outcome like a turn's verdicts.
+	Verdicts []scenarios.Verdict
 }
 
 // Observer receives the runner's results as they happen. Methods are called

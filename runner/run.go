@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -420,6 +421,10 @@ type convo struct {
 	waited  bool // the next turn's think time is over
 
 	timer *time.Timer // while parked
+
+	// raws are the replies' JSON bodies, kept only for a scenario whose
+	// expect_conversation reads them (conversation.go).
+	raws []json.RawMessage
 }
 
 // replay opens the chat and sends the turns, filling in cv.c. It returns
@@ -510,6 +515,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		tr.Reply, tr.Tools, tr.Handoff, tr.Tokens = reply.Text, reply.Tools, reply.Handoff, reply.TokensUsed
 		tr.RequestID, tr.TraceID = reply.RequestID, reply.TraceID
 		tr.TTFT, tr.Chunks, tr.Gaps, tr.MaxGap = reply.TTFT, reply.Chunks, reply.Gaps, reply.MaxGap
+		cv.keepRaw(reply.Raw)
 		if turn.NeedsHistory() {
 			if stop := r.readHistory(c, chat, i, res, rng, obs); stop {
 				c.Turns = append(c.Turns, tr)
@@ -549,6 +555,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		}
 		cv.prevEnd = out.end
 	}
+	r.checkConversation(cv)
 	settle(c, Passed, "")
 	return time.Time{}, true
 }
