@@ -463,6 +463,7 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 		Reason:    c.Reason,
 		Start:     c.Start.UTC().Round(0),
 		Turns:     make([]TurnRecord, len(c.Turns)),
+		Verdicts:  c.Verdicts,
 	}
 	if !knownOutcome(rec.Outcome) {
 		rec.Reason = strings.TrimSpace("unknown outcome " + strconv.Quote(string(rec.Outcome)) + " " + rec.Reason)
@@ -752,6 +753,13 @@ func firstFailure(convs []ConversationResult) *Failure {
 			}
 			break
 		}
+		if f.Turn == -1 && f.Expectation == "" {
+			if v := firstFailedOf(c.Verdicts); v != nil {
+				f.Turn = WholeConversation
+				f.Expectation = verdictLabel(v.Name, v.Expectation)
+				f.Reason = cmp.Or(v.Reason, c.Reason)
+			}
+		}
 		if f.Reason == "" {
 			f.Reason = string(c.Outcome)
 		}
@@ -761,9 +769,14 @@ func firstFailure(convs []ConversationResult) *Failure {
 }
 
 func firstFailedVerdict(t *TurnRecord) *scenarios.Verdict {
-	for i := range t.Verdicts {
-		if !t.Verdicts[i].Passed {
-			return &t.Verdicts[i]
+	return firstFailedOf(t.Verdicts)
+}
+
+// firstFailedOf returns the first verdict of vs that did not pass, or nil.
+func firstFailedOf(vs []scenarios.Verdict) *scenarios.Verdict {
+	for i := range vs {
+		if !vs[i].Passed {
+			return &vs[i]
 		}
 	}
 	return nil

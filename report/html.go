@@ -85,6 +85,8 @@ type htmlLatRow struct {
 type htmlConv struct {
 	Anchor, Title, File, Outcome, Reason, Meta string
 	Turns                                      []htmlTurn
+	// Verdicts are the conversation's own (expect_conversation).
+	Verdicts []htmlVerdict
 }
 
 type htmlTurn struct {
@@ -276,6 +278,13 @@ func htmlConversation(s *ScenarioResult, c *ConversationResult) htmlConv {
 			ht.Verdicts = append(ht.Verdicts, hv)
 		}
 		hc.Turns = append(hc.Turns, ht)
+	}
+	for _, v := range c.Verdicts {
+		hv := htmlVerdict{Text: verdictLabel(v.Name, v.Expectation), Reason: v.Reason, Passed: v.Passed}
+		if !v.Passed && first {
+			hv.First, first = true, false
+		}
+		hc.Verdicts = append(hc.Verdicts, hv)
 	}
 	return hc
 }
@@ -510,6 +519,16 @@ table.side .note.bad { color: var(--fail); }
 {{- end}}
 </ul>
 {{- end}}
+</div>
+{{- end}}
+{{- if .Verdicts}}
+<div class="turn">
+<div class="head">the whole conversation</div>
+<ul class="verdicts">
+{{- range .Verdicts}}
+<li class="{{if .Passed}}ok{{else}}bad{{if .First}} first{{end}}{{end}}">{{if .Passed}}✓{{else}}✗{{end}} <code>{{.Text}}</code>{{if .Reason}} <span class="reason">— {{.Reason}}</span>{{end}}{{if .First}} <span class="reason">(first failure)</span>{{end}}</li>
+{{- end}}
+</ul>
 </div>
 {{- end}}
 </section>

@@ -23,7 +23,7 @@ func caseName(s *ScenarioResult, c *ConversationResult) string {
 // expectation of a turn, a turn's error, or the conversation's own reason
 // when no turn shows it.
 type problem struct {
-	Turn        int // 0-based; -1 for the conversation as a whole
+	Turn        int // 0-based; -1 for the conversation as a whole; WholeConversation for its expect_conversation
 	Expectation string
 	Reason      string
 	Reply       string // excerpt of the turn's reply
@@ -32,6 +32,9 @@ type problem struct {
 // where says where a problem happened, for people: "turn 2" or "before the
 // first turn".
 func (p problem) where() string {
+	if p.Turn == WholeConversation {
+		return "conversation"
+	}
 	if p.Turn < 0 {
 		return "before the first turn"
 	}
@@ -65,6 +68,11 @@ func problems(c *ConversationResult) []problem {
 		}
 		if t.Error != "" {
 			out = append(out, problem{Turn: t.Index, Reason: t.Error, Reply: reply})
+		}
+	}
+	for _, v := range c.Verdicts {
+		if !v.Passed {
+			out = append(out, problem{Turn: WholeConversation, Expectation: verdictLabel(v.Name, v.Expectation), Reason: v.Reason})
 		}
 	}
 	if len(out) == 0 {
@@ -134,6 +142,16 @@ func transcriptText(b *strings.Builder, c *ConversationResult) {
 			b.WriteString("  error: " + t.Error + "\n")
 		}
 		for _, v := range t.Verdicts {
+			if v.Passed {
+				b.WriteString("  ✓ " + verdictLabel(v.Name, v.Expectation) + "\n")
+			} else {
+				b.WriteString("  ✗ " + verdictLabel(v.Name, v.Expectation) + ": " + v.Reason + "\n")
+			}
+		}
+	}
+	if len(c.Verdicts) > 0 {
+		b.WriteString("conversation\n")
+		for _, v := range c.Verdicts {
 			if v.Passed {
 				b.WriteString("  ✓ " + verdictLabel(v.Name, v.Expectation) + "\n")
 			} else {
