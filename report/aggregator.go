@@ -465,6 +465,10 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 		Turns:     make([]TurnRecord, len(c.Turns)),
 		Verdicts:  c.Verdicts,
 	}
+	if c.Simulation != nil {
+		sim := *c.Simulation
+		rec.Simulation = &sim
+	}
 	if !knownOutcome(rec.Outcome) {
 		rec.Reason = strings.TrimSpace("unknown outcome " + strconv.Quote(string(rec.Outcome)) + " " + rec.Reason)
 		rec.Outcome = runner.Errored
@@ -479,6 +483,7 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 		rec.Turns[i] = TurnRecord{
 			Index:     t.Index,
 			Sent:      t.Sent,
+			By:        t.By,
 			Reply:     t.Reply,
 			Tools:     t.Tools,
 			Handoff:   t.Handoff,

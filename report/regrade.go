@@ -267,7 +267,7 @@ func needsUnstored(e *scenarios.Expectation) bool {
 // the new conversation, or false and why it cannot be regraded.
 func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *RegradeReport, changes map[VerdictChange]*VerdictChange) (ConversationResult, bool, string) {
 	for _, t := range c.Turns {
-		if t.Index < 0 || t.Index >= len(sc.Turns) {
+		if t.Index < 0 || t.Index >= sc.UserTurns() {
 			return *c, false, fmt.Sprintf("scenario %q has fewer turns than the run sent", sc.Name)
 		}
 	}
@@ -285,7 +285,7 @@ func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *Reg
 			}
 			continue
 		}
-		turn := sc.Turns[t.Index]
+		turn := scenarioTurn(sc, t.Index)
 		lat := t.ServiceMS
 		if lat <= 0 {
 			lat = t.LatencyMS
@@ -454,13 +454,21 @@ func regradeWhole(sc *scenarios.Scenario, c, nc *ConversationResult, obs []*scen
 		// an error, and is decided again below.
 		nc.Outcome, nc.Reason = runner.Passed, ""
 	}
-	if len(sc.ExpectConversation) == 0 || ended || len(nc.Turns) != len(sc.Turns) ||
+	ranAll := len(nc.Turns) == len(sc.Turns)
+	if sc.Simulate != nil {
+		ranAll = nc.Simulation != nil && nc.Simulation.Ended != runner.EndStopped
+	}
+	if len(sc.ExpectConversation) == 0 || ended || !ranAll ||
 		(nc.Outcome != runner.Passed && nc.Outcome != runner.Failed) {
 		diffVerdicts(sc.Name, -1, c.Verdicts, nil, changes)
 		nc.Verdicts = nil
 		return
 	}
-	vs := scenarios.EvaluateConversation(context.Background(), sc.ExpectConversation, obs, nil)
+	var goal *scenarios.GoalVerdict
+	if s := nc.Simulation; s != nil && s.Ended != runner.EndStopped {
+		goal = &scenarios.GoalVerdict{Met: s.GoalMet, Reason: s.Reason}
+	}
+	vs := scenarios.EvaluateConversation(context.Background(), sc.ExpectConversation, obs, goal, nil)
 	old := map[string][]scenarios.Verdict{}
 	for _, v := range c.Verdicts {
 		key := verdictKey(v.Name, v.Expectation)
@@ -510,4 +518,13 @@ func verdictLabelWhy(v *scenarios.Verdict) string {
 		return v.Expectation + ": " + v.Reason
 	}
 	return v.Expectation
+}
+
+// scenarioTurn is turn i of a conversation of sc: a scripted turn, or the
+// simulated user's turn after them.
+func scenarioTurn(sc *scenarios.Scenario, i int) *scenarios.Turn {
+	if i < len(sc.Turns) {
+		return sc.Turns[i]
+	}
+	return sc.Simulate.Turn
 }

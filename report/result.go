@@ -256,12 +256,19 @@ type ConversationResult struct {
 	// expect_conversation (checked after its last turn); absent when it
 	// has none or a turn ended it early.
 	Verdicts []scenarios.Verdict `json:"verdicts,omitempty"`
+	// Simulation says how a simulated conversation (simulate:) ended:
+	// ended (goal_met, gave_up, max_turns or stopped), goal_met, reason and
+	// user_calls; absent for a scripted one.
+	Simulation *runner.Simulation `json:"simulation,omitempty"`
 }
 
 // TurnRecord is one turn of a conversation as stored in a result.
 type TurnRecord struct {
-	Index     int                   `json:"index"`
-	Sent      string                `json:"sent"`
+	Index int    `json:"index"`
+	Sent  string `json:"sent"`
+	// By says who wrote Sent in a simulated conversation: script, opening
+	// or simulated_user; absent in a scripted one.
+	By        string                `json:"by,omitempty"`
 	Reply     string                `json:"reply"`
 	Tools     []agent.ToolExecution `json:"tools,omitempty"`
 	Handoff   bool                  `json:"handoff,omitempty"`

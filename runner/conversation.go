@@ -43,7 +43,7 @@ func (r *run) checkConversation(cv *convo) {
 		}
 	}
 	cv.raws = nil
-	c.Verdicts = scenarios.EvaluateConversation(r.callBase, items, obs, r.opts.Judge)
+	c.Verdicts = scenarios.EvaluateConversation(r.callBase, items, obs, goalVerdict(c), r.opts.Judge)
 	var undecided *scenarios.Verdict
 	for k, v := range c.Verdicts {
 		switch {

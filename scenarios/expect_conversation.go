@@ -20,6 +20,7 @@ import (
 //	- every_turn:               # every reply passes each of these
 //	    - max_latency: 5s
 //	- turns: {min: 2, max: 6}   # how many turns were sent (or turns: N)
+//	- goal_met: true            # the simulated user met its goal (simulate:)
 //
 // with an optional `name:`. Each yields one verdict per check (every_turn
 // and never one per expectation they list), recorded as the
@@ -27,7 +28,7 @@ import (
 
 // convKeys are the keys of an expect_conversation item besides the
 // expectation kinds (which an `at:` item takes).
-var convKeys = []string{"name", "at", "never", "every_turn", "turns"}
+var convKeys = []string{"name", "at", "never", "every_turn", "turns", "goal_met"}
 
 func init() {
 	keyDocs["expect_conversation"] = "checks on the whole conversation after its last turn: an expectation with at: any, never:, every_turn: or turns: {min, max}"
@@ -37,12 +38,13 @@ func init() {
 // `expect_conversation:`: a check on the whole conversation.
 type ConversationExpectation struct {
 	Name string // the user's name for the check, if any
-	// Kind is "at_any", "never", "every_turn" or "turns".
+	// Kind is "at_any", "never", "every_turn", "turns" or "goal_met".
 	Kind string
 	Pos  Pos // where the item is written
 
 	subs     []*Expectation // at_any: one; never and every_turn: one or more
 	min, max int            // turns; 0: no bound
+	goal     bool           // goal_met: the verdict wanted
 }
 
 // String describes the item as written, e.g. `tool "lead_capture" at any
@@ -52,6 +54,8 @@ func (c *ConversationExpectation) String() string {
 	switch c.Kind {
 	case "turns":
 		return turnsDesc(c.min, c.max)
+	case "goal_met":
+		return fmt.Sprintf("goal_met %v", c.goal)
 	case "at_any":
 		return c.subs[0].String() + " at any turn"
 	}
@@ -101,9 +105,11 @@ func NeedsRaw(items []*ConversationExpectation) bool {
 
 // EvaluateConversation checks a scenario's conversation expectations
 // against the replies of one conversation, oldest first (obs[i] is turn
-// i's), and returns their verdicts in the order written. Judged
-// expectations ask judge under ctx; with a nil judge they fail saying so.
-func EvaluateConversation(ctx context.Context, items []*ConversationExpectation, obs []*Observation, judge Judge) []Verdict {
+// i's), and returns their verdicts in the order written. goal is the
+// simulated user's verdict (nil when there is none) that goal_met reads.
+// Judged expectations ask judge under ctx; with a nil judge they are
+// undecided.
+func EvaluateConversation(ctx context.Context, items []*ConversationExpectation, obs []*Observation, goal *GoalVerdict, judge Judge) []Verdict {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -118,6 +124,10 @@ func EvaluateConversation(ctx context.Context, items []*ConversationExpectation,
 				v.Passed = false
 				v.Reason = fmt.Sprintf("the conversation had %d turns", n)
 			}
+			out = append(out, v)
+		case "goal_met":
+			v := Verdict{Expectation: c.String(), Name: c.Name}
+			v.Passed, v.Reason = goalVerdict(c.goal, goal)
 			out = append(out, v)
 		case "at_any":
 			out = append(out, c.atAny(ec, obs))
@@ -221,7 +231,7 @@ func (d *decoder) conversationExpectations(n *yaml.Node) []*ConversationExpectat
 }
 
 // conversationItemHint lists what an expect_conversation item may be.
-const conversationItemHint = "an expectation kind with `at: any`, `never:`, `every_turn:` or `turns:`"
+const conversationItemHint = "an expectation kind with `at: any`, `never:`, `every_turn:`, `turns:` or `goal_met:`"
 
 // conversationExpectation decodes one item of `expect_conversation:`.
 func (d *decoder) conversationExpectation(n *yaml.Node) *ConversationExpectation {
@@ -254,7 +264,7 @@ func (d *decoder) conversationExpectation(n *yaml.Node) *ConversationExpectation
 			nameNode = v
 		case "at":
 			atKey, atNode = k, v
-		case "never", "every_turn", "turns":
+		case "never", "every_turn", "turns", "goal_met":
 			if formKey != nil {
 				d.errorf(k, "expect_conversation item has both %s and %s: give each check its own list item", form, name)
 				continue
@@ -278,8 +288,8 @@ func (d *decoder) conversationExpectation(n *yaml.Node) *ConversationExpectation
 	}
 	hasKind := len(exp.Content) > 0
 	switch {
-	case formKey != nil && hasKind && form == "turns":
-		d.errorf(exp.Content[0], "expect_conversation item has both turns and %s: give each check its own list item", exp.Content[0].Value)
+	case formKey != nil && hasKind && (form == "turns" || form == "goal_met"):
+		d.errorf(exp.Content[0], "expect_conversation item has both %s and %s: give each check its own list item", form, exp.Content[0].Value)
 	case formKey != nil && hasKind:
 		d.errorf(exp.Content[0], "expect_conversation item: %s cannot be combined with the expectation %s; put the expectation inside %s, e.g. %s: {%s: ...}", form, exp.Content[0].Value, form, form, exp.Content[0].Value)
 	case formKey != nil && atKey != nil:
@@ -313,6 +323,8 @@ func (c *ConversationExpectation) decodeForm(d *decoder, form string, v *yaml.No
 	switch form {
 	case "turns":
 		c.min, c.max = d.turnBounds(v)
+	case "goal_met":
+		c.goal, _ = d.bool(v, "goal_met")
 	case "never", "every_turn":
 		var items []*yaml.Node
 		switch v.Kind {
@@ -404,6 +416,7 @@ func conversationSchema(expProps map[string]any) map[string]any {
 	every := maps.Clone(oneOrMore)
 	every["description"] = "every reply of the conversation passes each of these expectations"
 	props["every_turn"] = every
+	props["goal_met"] = map[string]any{"type": "boolean", "description": "the simulated user (simulate:) judged its goal met (true) or not (false)"}
 	props["turns"] = map[string]any{
 		"description": "how many turns the conversation had: N exactly, or {min: N, max: M}",
 		"anyOf": []any{

@@ -60,7 +60,7 @@ func TestEvaluateConversation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sc := convScenario(t, tt.conv)
-			got := EvaluateConversation(context.Background(), sc.ExpectConversation, tt.obs, nil)
+			got := EvaluateConversation(context.Background(), sc.ExpectConversation, tt.obs, nil, nil)
 			if tt.want == nil {
 				if len(got) != 1 || got[0].Passed {
 					t.Fatalf("got %+v, want one verdict that did not pass", got)
@@ -92,7 +92,7 @@ func (j stubJudge) Grade(_ context.Context, _ GradeRequest) (Grade, error) {
 func TestEvaluateConversationUndecided(t *testing.T) {
 	sc := convScenario(t, "  - {judge: {rubric: friendly}, at: any}\n  - every_turn: {judge: {rubric: friendly}}\n  - never: {judge: {rubric: rude}}\n")
 	obs := []*Observation{{Text: "a"}, {Text: "b"}}
-	got := EvaluateConversation(context.Background(), sc.ExpectConversation, obs, stubJudge{err: context.DeadlineExceeded})
+	got := EvaluateConversation(context.Background(), sc.ExpectConversation, obs, nil, stubJudge{err: context.DeadlineExceeded})
 	if len(got) != 3 {
 		t.Fatalf("got %+v", got)
 	}
@@ -101,7 +101,7 @@ func TestEvaluateConversationUndecided(t *testing.T) {
 			t.Errorf("verdict %+v: want undecided", v)
 		}
 	}
-	got = EvaluateConversation(context.Background(), sc.ExpectConversation, obs, stubJudge{score: 1})
+	got = EvaluateConversation(context.Background(), sc.ExpectConversation, obs, nil, stubJudge{score: 1})
 	want := []bool{true, true, false} // a judge that passes everything passes the rude rubric too
 	for i, v := range got {
 		if v.Passed != want[i] || v.Undecided {

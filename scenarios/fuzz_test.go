@@ -79,7 +79,7 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 			obs := []*Observation{{Text: "reply"}, {Text: "x", Tools: []Tool{{Name: "lead_capture", Status: "executed"}}}}
-			if vs := EvaluateConversation(context.Background(), sc.ExpectConversation, obs, nil); len(vs) < len(sc.ExpectConversation) {
+			if vs := EvaluateConversation(context.Background(), sc.ExpectConversation, obs, &GoalVerdict{Met: true}, nil); len(vs) < len(sc.ExpectConversation) {
 				t.Fatalf("%d conversation verdicts for %d checks", len(vs), len(sc.ExpectConversation))
 			}
 		}

@@ -141,6 +141,7 @@ func schemaProps() (scenario, turn map[string]any) {
 		"turns":         map[string]any{"type": "array", "minItems": 1, "items": ref("turn")},
 	}
 	scenario["expect_conversation"] = map[string]any{"type": "array", "minItems": 1, "items": ref("conversation_expectation")}
+	scenario["simulate"] = simulateSchema()
 	turn = map[string]any{
 		"user":    map[string]any{"type": "string", "minLength": 1},
 		"think":   ref("duration"),
@@ -230,6 +231,7 @@ func DefaultsSchema() map[string]any {
 func Schema() map[string]any {
 	props, _ := schemaProps()
 	scenario := obj(describeKeys(scenarioKeys, keyDocs, props), "turns")
+	turnsOrSimulate(scenario)
 	scenario["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	scenario["$id"] = SchemaID
 	scenario["title"] = "evalrun scenario"
