@@ -78,7 +78,7 @@ func TestValidateErrors(t *testing.T) {
 	if code := c.run(t, "validate", "--quota", "20", repoPath("examples")); code != exitOK {
 		t.Fatalf("exit %d: %s", code, c.stderr.String())
 	}
-	if !strings.Contains(c.stdout.String(), "quota 20 leaves 20 calls of headroom: the run does NOT fit (short by 28;") {
+	if !strings.Contains(c.stdout.String(), "quota 20 leaves 20 calls of headroom: the run does NOT fit (short by 34;") {
 		t.Errorf("plan: %s", c.stdout.String())
 	}
 }
