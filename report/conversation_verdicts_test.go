@@ -31,8 +31,15 @@ func convVerdictResult() *Result {
 		if i == 1 {
 			v.Passed, v.Reason = false, "none of the 2 replies passed; the last: no tool lead_capture executed or called"
 		}
+		for k := range c.turns {
+			c.turns[k].By = runner.BySimulatedUser
+		}
+		sim := &runner.Simulation{Ended: runner.EndGoalMet, GoalMet: true, Reason: "the agent covered \"Enterprise\"", UserCalls: 3}
+		if i == 1 {
+			sim = &runner.Simulation{Ended: runner.EndMaxTurns, Reason: "after 2 turns the agent never mentioned \"call\"", UserCalls: 3}
+		}
 		a.ConversationDone(&runner.Conversation{ID: c.id, Scenario: s, Iteration: c.iter, Outcome: c.outcome, Reason: c.reason,
-			Start: start, End: start.Add(time.Second), Turns: c.turns,
+			Start: start, End: start.Add(time.Second), Turns: c.turns, Simulation: sim,
 			Verdicts: []scenarios.Verdict{v, {Expectation: "turns at most 4", Passed: true}}})
 	}
 	return a.Result(Finish{Ended: t0.Add(3 * time.Second)})
@@ -59,8 +66,12 @@ func TestConversationVerdictsInWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vs := back.Scenario("lead").Conversations[1].Verdicts; len(vs) != 2 || vs[0].Passed || vs[0].Name != "lead saved" || !vs[1].Passed {
+	c2 := back.Scenario("lead").Conversations[1]
+	if vs := c2.Verdicts; len(vs) != 2 || vs[0].Passed || vs[0].Name != "lead saved" || !vs[1].Passed {
 		t.Fatalf("verdicts read back: %+v", vs)
+	}
+	if s := c2.Simulation; s == nil || s.Ended != runner.EndMaxTurns || s.UserCalls != 3 || c2.Turns[1].By != runner.BySimulatedUser {
+		t.Fatalf("simulation read back: %+v, turns %+v", s, c2.Turns)
 	}
 	for _, tt := range []struct {
 		name string
@@ -69,8 +80,10 @@ func TestConversationVerdictsInWriters(t *testing.T) {
 	}{
 		{"console", ConsoleWriter{Width: 200}, []string{"conversation 2 (iteration 2), the whole conversation: failed", "expect  lead saved: tool lead_capture at any turn"}},
 		{"markdown", MarkdownWriter{}, []string{"| lead | all | `lead saved: tool lead_capture at any turn` | 1 | lead\\[2\\] | `none of the 2 replies passed"}},
-		{"html", HTMLWriter{}, []string{"the whole conversation", "<code>lead saved: tool lead_capture at any turn</code>", "(first failure)"}},
-		{"junit", JUnitWriter{Hostname: "h"}, []string{"conversation: lead saved: tool lead_capture at any turn: none of the 2 replies passed"}},
+		{"html", HTMLWriter{}, []string{"the whole conversation", "<code>lead saved: tool lead_capture at any turn</code>", "(first failure)",
+			`<span class="who">simulated user</span>my email is a@b.c`, "simulated user: max_turns reached, goal not met (after 2 turns the agent never mentioned &#34;call&#34;)"}},
+		{"junit", JUnitWriter{Hostname: "h"}, []string{"conversation: lead saved: tool lead_capture at any turn: none of the 2 replies passed",
+			"simulated user &gt; my email is a@b.c", "simulated user: max_turns reached, goal not met"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer

@@ -124,7 +124,11 @@ func transcriptText(b *strings.Builder, c *ConversationResult) {
 			fmt.Fprintf(b, " · %d attempts", t.Attempts)
 		}
 		b.WriteString("\n")
-		indented(b, "  > ", t.Sent)
+		if t.By != "" {
+			indented(b, "  "+byLabel(t.By)+" > ", t.Sent)
+		} else {
+			indented(b, "  > ", t.Sent)
+		}
 		if t.Reply != "" {
 			indented(b, "  < ", t.Reply)
 		}
@@ -148,6 +152,9 @@ func transcriptText(b *strings.Builder, c *ConversationResult) {
 				b.WriteString("  ✗ " + verdictLabel(v.Name, v.Expectation) + ": " + v.Reason + "\n")
 			}
 		}
+	}
+	if s := c.Simulation; s != nil {
+		b.WriteString("simulated user: " + endedText(s) + "\n")
 	}
 	if len(c.Verdicts) > 0 {
 		b.WriteString("conversation\n")
@@ -334,4 +341,35 @@ func plural(n int64, noun string) string {
 		return "1 " + noun
 	}
 	return fmtInt(n) + " " + noun + "s"
+}
+
+// byLabel names who wrote a turn's message in a simulated conversation.
+func byLabel(by string) string {
+	switch by {
+	case runner.BySimulatedUser:
+		return "simulated user"
+	case runner.ByScript:
+		return "script"
+	}
+	return by
+}
+
+// endedText says how a simulated conversation ended, e.g. `goal met (the
+// agent covered "Enterprise")` or `gave up after max_turns: …`.
+func endedText(s *runner.Simulation) string {
+	var w string
+	switch s.Ended {
+	case runner.EndGoalMet:
+		w = "goal met"
+	case runner.EndGaveUp:
+		w = "gave up, goal not met"
+	case runner.EndMaxTurns:
+		w = "max_turns reached, goal not met"
+	default:
+		w = "stopped before judging its goal"
+	}
+	if s.Reason != "" {
+		w += " (" + s.Reason + ")"
+	}
+	return w
 }
