@@ -25,7 +25,7 @@ import (
 
 // Keys of a scenario document and of a turn, in the order messages list them.
 var (
-	scenarioKeys = []string{"name", "description", "tags", "vars", "matrix", "matrix_csv", "client_id", "repeat", "min_pass_rate", "on_fail", "openai", "turns"}
+	scenarioKeys = []string{"name", "description", "tags", "vars", "matrix", "matrix_csv", "client_id", "repeat", "min_pass_rate", "on_fail", "openai", "turns", "expect_conversation", "simulate"}
 	turnKeys     = []string{"user", "think", "expect", "capture", "tool_results"}
 )
 
@@ -590,8 +590,15 @@ func (d *decoder) scenario(n *yaml.Node, idx int, base string) []*Scenario {
 	}
 	if v := byKey["turns"]; v != nil {
 		d.turns(v, sc, scope)
-	} else if !misspelled(n, "turns") {
+	} else if byKey["simulate"] == nil && !misspelled(n, "turns") {
 		d.errorf(n, "scenario %q has no turns: add `turns:` with at least one `- user: ...`", sc.Name)
+	}
+	if v := byKey["simulate"]; v != nil {
+		sc.Simulate = d.simulation(v, len(sc.Turns), scope)
+	}
+	if v := byKey["expect_conversation"]; v != nil {
+		sc.ExpectConversation = d.conversationExpectations(v)
+		d.checkGoalMet(sc, byKey["simulate"] != nil)
 	}
 	// client_id last: a capture used there gets a precise message.
 	if v := byKey["client_id"]; v != nil {
