@@ -16,10 +16,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/evalrun/evalrun/internal/regularfile"
 
 	"go.yaml.in/yaml/v3"
 
@@ -131,27 +132,14 @@ func (l ErrorList) Error() string {
 // named pipe or a device is refused without being read (reading a pipe
 // would wait for a writer, and the CLI with it).
 func Load(path string) (*File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|openNoBlock, 0)
+	f, err := regularfile.Open(path)
+	if regularfile.IsNotRegular(err) {
+		return nil, fmt.Errorf("%s: %w; the configuration file must be a regular file", path, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if info, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !info.Mode().IsRegular() {
-		what := "not a regular file"
-		switch m := info.Mode(); {
-		case m&os.ModeNamedPipe != 0:
-			what = "a named pipe (FIFO), not a regular file"
-		case m&os.ModeDevice != 0:
-			what = "a device, not a regular file"
-		case m&os.ModeSocket != 0:
-			what = "a socket, not a regular file"
-		case m.IsDir():
-			what = "a directory, not a regular file"
-		}
-		return nil, fmt.Errorf("%s: %s; the configuration file must be a regular file", path, what)
-	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(ioLimit(f)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

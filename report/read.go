@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"strings"
+
+	"github.com/evalrun/evalrun/internal/regularfile"
 
 	"github.com/evalrun/evalrun/runner"
 )
@@ -58,7 +59,10 @@ func ReadResultFile(path string) (*Result, error) {
 
 // readFile reads the file at path with read; its *ReadError names path.
 func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
-	f, err := os.Open(path)
+	f, err := regularfile.Open(path)
+	if regularfile.IsNotRegular(err) {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
 	if err != nil {
 		var zero T
 		return zero, fmt.Errorf("read result: %w", err)

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/evalrun/evalrun/internal/regularfile"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/evalrun/evalrun/internal/yamlpos"
@@ -161,18 +163,14 @@ func loadFiles(ctx context.Context, files []string, opts *LoadOptions) []fileRes
 // file: a named pipe would block the load until something writes to it, a
 // device could be endless.
 func readFile(file string) ([]byte, error) {
-	f, err := os.OpenFile(file, os.O_RDONLY|openNoBlock, 0)
+	f, err := regularfile.Open(file)
 	if err != nil {
+		if regularfile.IsNotRegular(err) {
+			return nil, fmt.Errorf("%w; scenario and CSV files must be regular files", err)
+		}
 		return nil, cause(err)
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, cause(err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, notRegular(info.Mode())
-	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, cause(err)
@@ -181,22 +179,6 @@ func readFile(file string) ([]byte, error) {
 		return nil, fmt.Errorf("file is larger than %d MiB; is it a scenario file?", maxFileSize>>20)
 	}
 	return data, nil
-}
-
-// notRegular is the error for a file of mode m that is not a regular file.
-func notRegular(m fs.FileMode) error {
-	what := "not a regular file"
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		what = "a named pipe (FIFO), not a regular file"
-	case m&fs.ModeSocket != 0:
-		what = "a socket, not a regular file"
-	case m&fs.ModeDevice != 0:
-		what = "a device, not a regular file"
-	case m.IsDir():
-		what = "a directory, not a regular file"
-	}
-	return fmt.Errorf("%s; scenario and CSV files must be regular files", what)
 }
 
 // cause drops the path from a *fs.PathError: messages already start with it.

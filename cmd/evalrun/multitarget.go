@@ -18,6 +18,7 @@ import (
 	"github.com/evalrun/evalrun/agent"
 	"github.com/evalrun/evalrun/agentsim"
 	"github.com/evalrun/evalrun/config"
+	"github.com/evalrun/evalrun/internal/regularfile"
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
@@ -724,7 +725,7 @@ func (a *app) regradeSide(run *report.Run, suite *scenarios.Suite, resultPath, o
 		fmt.Fprintf(a.stdout, "━━ target %s\n", res.Target.Name)
 		var opts report.RegradeOptions
 		if tf := transcriptsFile("", resultPath, res); tf != "" {
-			f, err := os.Open(tf)
+			f, err := regularfile.Open(tf)
 			if err != nil {
 				return usageErr("target %s: transcripts: %v", res.Target.Name, err)
 			}
