@@ -398,3 +398,15 @@ func TestTokenMetricsEndToEnd(t *testing.T) {
 		t.Fatalf("simulated agent: exit %d\n%s\n%s", code, c.stdout.String(), c.stderr.String())
 	}
 }
+
+// TestKeylessDryRun: a keyless target's dry run says why nothing is
+// recorded in the ledger, rather than naming an empty variable.
+func TestKeylessDryRun(t *testing.T) {
+	c := &cli{}
+	if code := c.run(t, "run", "--dry-run", "--target", "http://127.0.0.1:1", "--kind", "openai", "--model", "m", "--api-key-env", "", writeSuite(t)); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, c.stderr.String())
+	}
+	if !strings.Contains(c.stdout.String(), "keyless") || strings.Contains(c.stdout.String(), " is empty") {
+		t.Errorf("dry run:\n%s", c.stdout.String())
+	}
+}
