@@ -243,6 +243,12 @@ turns:
 	if h := headers[1]; h.Get("X-Org") != "acme" || h.Get("X-Scenario") != "tools" || h.Get("Authorization") != "" {
 		t.Errorf("headers %v", h)
 	}
+	// The result says what was asked of this target (the scenario's
+	// overrides are in the requests, the target's options in the result).
+	if o := readResult(t, filepath.Join(dir, "r.json")).Target.OpenAI; o == nil || o.Model != "m" || o.Stream ||
+		string(o.Options["seed"]) != "1" || o.Options["top_p"] == nil || len(o.Headers) != 1 {
+		t.Errorf("result target.openai %+v", o)
+	}
 
 	// The simulated agent: the second turn answers lead_capture (by name).
 	write(suite, strings.Replace(string(must(os.ReadFile(suite))), "Where is my order A7?", "I'm Ana, ana@example.com, call me back.", 1))
