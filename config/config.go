@@ -22,6 +22,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
 // DefaultFile is the name looked for in the working directory.
@@ -102,9 +104,17 @@ func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.
 type Error struct {
 	Pos Pos
 	Msg string
+	// Source is the source line at Pos with a caret under the column, for
+	// a YAML syntax error; "" otherwise. Error prints it after the message.
+	Source string
 }
 
-func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+func (e *Error) Error() string {
+	if e.Source != "" {
+		return e.Pos.String() + ": " + e.Msg + "\n" + e.Source
+	}
+	return e.Pos.String() + ": " + e.Msg
+}
 
 // ErrorList is every problem found, in file order.
 type ErrorList []*Error
@@ -117,18 +127,52 @@ func (l ErrorList) Error() string {
 	return strings.Join(msgs, "\n")
 }
 
-// Load reads and parses the file at path.
+// Load reads and parses the file at path, which must be a regular file: a
+// named pipe or a device is refused without being read (reading a pipe
+// would wait for a writer, and the CLI with it).
 func Load(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|openNoBlock, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if info, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !info.Mode().IsRegular() {
+		what := "not a regular file"
+		switch m := info.Mode(); {
+		case m&os.ModeNamedPipe != 0:
+			what = "a named pipe (FIFO), not a regular file"
+		case m&os.ModeDevice != 0:
+			what = "a device, not a regular file"
+		case m&os.ModeSocket != 0:
+			what = "a socket, not a regular file"
+		case m.IsDir():
+			what = "a directory, not a regular file"
+		}
+		return nil, fmt.Errorf("%s: %s; the configuration file must be a regular file", path, what)
+	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(ioLimit(f)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return Parse(path, buf.Bytes())
+}
+
+// yamlError places the YAML library's error at the offending token, with
+// the source line and a caret under it (internal/yamlpos); where it cannot
+// be placed, at the line the library names.
+func yamlError(file string, data []byte, err error) *Error {
+	src := string(data)
+	problem, line, col, ok := yamlpos.Locate(src, err)
+	if !ok {
+		return &Error{Pos: Pos{file, yamlErrLine(err), 1}, Msg: "invalid YAML: " + yamlErrMsg(err)}
+	}
+	e := &Error{Pos: Pos{file, line, col}, Msg: "invalid YAML: " + problem}
+	if text, ok := yamlpos.Line(src, line); ok {
+		e.Source = yamlpos.Snippet(line, text, col)
+	}
+	return e
 }
 
 // Parse parses the contents of a configuration file named file.
@@ -143,7 +187,7 @@ func Parse(file string, data []byte) (*File, error) {
 		if errors.Is(err, errEOF) {
 			return p.cfg, nil // an empty file configures nothing
 		}
-		return nil, ErrorList{{Pos: Pos{file, yamlErrLine(err), 1}, Msg: "invalid YAML: " + yamlErrMsg(err)}}
+		return nil, ErrorList{yamlError(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {

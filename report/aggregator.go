@@ -475,6 +475,11 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 		Reason:    c.Reason,
 		Start:     c.Start.UTC().Round(0),
 		Turns:     make([]TurnRecord, len(c.Turns)),
+		Verdicts:  c.Verdicts,
+	}
+	if c.Simulation != nil {
+		sim := *c.Simulation
+		rec.Simulation = &sim
 	}
 	if !knownOutcome(rec.Outcome) {
 		rec.Reason = strings.TrimSpace("unknown outcome " + strconv.Quote(string(rec.Outcome)) + " " + rec.Reason)
@@ -490,6 +495,7 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 		rec.Turns[i] = TurnRecord{
 			Index:     t.Index,
 			Sent:      t.Sent,
+			By:        t.By,
 			Reply:     t.Reply,
 			Tools:     t.Tools,
 			Handoff:   t.Handoff,
@@ -764,6 +770,13 @@ func firstFailure(convs []ConversationResult) *Failure {
 			}
 			break
 		}
+		if f.Turn == -1 && f.Expectation == "" {
+			if v := firstFailedOf(c.Verdicts); v != nil {
+				f.Turn = WholeConversation
+				f.Expectation = verdictLabel(v.Name, v.Expectation)
+				f.Reason = cmp.Or(v.Reason, c.Reason)
+			}
+		}
 		if f.Reason == "" {
 			f.Reason = string(c.Outcome)
 		}
@@ -773,9 +786,14 @@ func firstFailure(convs []ConversationResult) *Failure {
 }
 
 func firstFailedVerdict(t *TurnRecord) *scenarios.Verdict {
-	for i := range t.Verdicts {
-		if !t.Verdicts[i].Passed {
-			return &t.Verdicts[i]
+	return firstFailedOf(t.Verdicts)
+}
+
+// firstFailedOf returns the first verdict of vs that did not pass, or nil.
+func firstFailedOf(vs []scenarios.Verdict) *scenarios.Verdict {
+	for i := range vs {
+		if !vs[i].Passed {
+			return &vs[i]
 		}
 	}
 	return nil

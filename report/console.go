@@ -184,9 +184,12 @@ func (p *printer) failures(r *Result) {
 		}
 		p.line(p.mark(false) + " " + cut(title, p.width-2))
 		where := fmt.Sprintf("conversation %d (iteration %d)", f.Conversation, f.Iteration+1)
-		if f.Turn >= 0 {
+		switch {
+		case f.Turn >= 0:
 			where += fmt.Sprintf(", turn %d", f.Turn+1)
-		} else {
+		case f.Turn == WholeConversation:
+			where += ", the whole conversation"
+		default:
 			where += ", before the first turn"
 		}
 		where += ": " + string(f.Outcome)

@@ -85,6 +85,10 @@ type htmlLatRow struct {
 type htmlConv struct {
 	Anchor, Title, File, Outcome, Reason, Meta string
 	Turns                                      []htmlTurn
+	// Verdicts are the conversation's own (expect_conversation).
+	Verdicts []htmlVerdict
+	// Ended says how a simulated conversation ended; "" for a scripted one.
+	Ended string
 }
 
 type htmlTurn struct {
@@ -94,6 +98,7 @@ type htmlTurn struct {
 	Sent, Reply, Error string
 	Tools              []string
 	Handoff, Failed    bool
+	Who                string // who wrote Sent: "user", or in a simulated conversation "simulated user", "script", "opening"
 	Verdicts           []htmlVerdict
 }
 
@@ -259,7 +264,7 @@ func htmlConversation(s *ScenarioResult, c *ConversationResult) htmlConv {
 	for i := range c.Turns {
 		t := &c.Turns[i]
 		ht := htmlTurn{N: t.Index + 1, Latency: fmtMillis(t.LatencyMS), Outcome: outcomeWord(cmpOutcome(t.Outcome)),
-			Attempts: t.Attempts, Sent: t.Sent, Reply: t.Reply, Error: t.Error, Handoff: t.Handoff,
+			Attempts: t.Attempts, Sent: t.Sent, Reply: t.Reply, Error: t.Error, Handoff: t.Handoff, Who: cmpOr(byLabel(t.By), "user"),
 			Failed: cmpOutcome(t.Outcome) != runner.Passed}
 		for _, tool := range t.Tools {
 			s := tool.Tool
@@ -276,6 +281,16 @@ func htmlConversation(s *ScenarioResult, c *ConversationResult) htmlConv {
 			ht.Verdicts = append(ht.Verdicts, hv)
 		}
 		hc.Turns = append(hc.Turns, ht)
+	}
+	if c.Simulation != nil {
+		hc.Ended = "simulated user: " + endedText(c.Simulation)
+	}
+	for _, v := range c.Verdicts {
+		hv := htmlVerdict{Text: verdictLabel(v.Name, v.Expectation), Reason: v.Reason, Passed: v.Passed}
+		if !v.Passed && first {
+			hv.First, first = true, false
+		}
+		hc.Verdicts = append(hc.Verdicts, hv)
 	}
 	return hc
 }
@@ -490,7 +505,7 @@ table.side .note.bad { color: var(--fail); }
 {{- range .Turns}}
 <div class="turn{{if .Failed}} failed{{end}}">
 <div class="head">turn {{.N}} · {{.Latency}} · {{.Outcome}}{{if gt .Attempts 1}} · {{.Attempts}} attempts{{end}}</div>
-<div class="msg user"><span class="who">user</span>{{.Sent}}</div>
+<div class="msg user"><span class="who">{{.Who}}</span>{{.Sent}}</div>
 {{- if .Reply}}
 <div class="msg agent"><span class="who">agent</span>{{.Reply}}</div>
 {{- end}}
@@ -510,6 +525,19 @@ table.side .note.bad { color: var(--fail); }
 {{- end}}
 </ul>
 {{- end}}
+</div>
+{{- end}}
+{{- if .Ended}}
+<div class="turn"><div class="head">{{.Ended}}</div></div>
+{{- end}}
+{{- if .Verdicts}}
+<div class="turn">
+<div class="head">the whole conversation</div>
+<ul class="verdicts">
+{{- range .Verdicts}}
+<li class="{{if .Passed}}ok{{else}}bad{{if .First}} first{{end}}{{end}}">{{if .Passed}}✓{{else}}✗{{end}} <code>{{.Text}}</code>{{if .Reason}} <span class="reason">— {{.Reason}}</span>{{end}}{{if .First}} <span class="reason">(first failure)</span>{{end}}</li>
+{{- end}}
+</ul>
 </div>
 {{- end}}
 </section>

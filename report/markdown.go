@@ -248,8 +248,11 @@ func mdFailures(b *strings.Builder, r *Result, maxRows int) {
 			continue
 		}
 		t := "–"
-		if g.turn >= 0 {
+		switch {
+		case g.turn >= 0:
 			t = strconv.Itoa(g.turn + 1)
+		case g.turn == WholeConversation:
+			t = "all"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", mdCell(mdText(g.scenario)), t, mdCell(mdCode(g.expectation)),
 			fmtInt(int64(g.count)), mdCell(mdText(g.example)), mdCell(mdCode(g.reason)), mdCell(mdCode(g.reply)))

@@ -258,6 +258,10 @@ type ScenarioResult struct {
 	Conversations []ConversationResult `json:"conversations"`
 }
 
+// WholeConversation is the Failure.Turn of a failure of the
+// conversation's own expectations (expect_conversation), not of a turn.
+const WholeConversation = -2
+
 // Failure names the first thing that went wrong in a scenario: in the
 // conversation with the lowest iteration whose outcome is failed, error or
 // throttled, the first turn that did not pass and its first failing
@@ -267,7 +271,8 @@ type Failure struct {
 	Iteration    int            `json:"iteration"`
 	Outcome      runner.Outcome `json:"outcome"`
 	// Turn is the 0-based turn index; -1 when the conversation failed before
-	// its first turn (e.g. opening the chat).
+	// its first turn (e.g. opening the chat); WholeConversation (-2) when
+	// no turn failed but a check of its expect_conversation did.
 	Turn int `json:"turn"`
 	// Expectation is empty when no expectation failed (an error or a 429).
 	Expectation  string `json:"expectation,omitempty"`
@@ -286,12 +291,23 @@ type ConversationResult struct {
 	Start      time.Time      `json:"start"`
 	DurationMS float64        `json:"duration_ms"`
 	Turns      []TurnRecord   `json:"turns"`
+	// Verdicts are the conversation's own, from its scenario's
+	// expect_conversation (checked after its last turn); absent when it
+	// has none or a turn ended it early.
+	Verdicts []scenarios.Verdict `json:"verdicts,omitempty"`
+	// Simulation says how a simulated conversation (simulate:) ended:
+	// ended (goal_met, gave_up, max_turns or stopped), goal_met, reason and
+	// user_calls; absent for a scripted one.
+	Simulation *runner.Simulation `json:"simulation,omitempty"`
 }
 
 // TurnRecord is one turn of a conversation as stored in a result.
 type TurnRecord struct {
-	Index     int                   `json:"index"`
-	Sent      string                `json:"sent"`
+	Index int    `json:"index"`
+	Sent  string `json:"sent"`
+	// By says who wrote Sent in a simulated conversation: script, opening
+	// or simulated_user; absent in a scripted one.
+	By        string                `json:"by,omitempty"`
 	Reply     string                `json:"reply"`
 	Tools     []agent.ToolExecution `json:"tools,omitempty"`
 	Handoff   bool                  `json:"handoff,omitempty"`

@@ -11,19 +11,26 @@ import (
 type Error struct {
 	Pos Pos
 	Msg string
+	// Source is the source line at Pos with a caret under the column, for
+	// a YAML syntax error; "" otherwise. Error prints it after the message.
+	Source string
 }
 
 // Error formats the problem as "file:line:col: msg". When the line is not
 // known (a file that cannot be read, a YAML error without a line) it is
-// "file: msg".
+// "file: msg". A Source follows on the next lines.
 func (e *Error) Error() string {
+	s := e.Pos.String() + ": " + e.Msg
 	if e.Pos.Line <= 0 {
-		if e.Pos.File == "" {
-			return e.Msg
+		s = e.Msg
+		if e.Pos.File != "" {
+			s = e.Pos.File + ": " + e.Msg
 		}
-		return e.Pos.File + ": " + e.Msg
 	}
-	return e.Pos.String() + ": " + e.Msg
+	if e.Source != "" {
+		s += "\n" + e.Source
+	}
+	return s
 }
 
 // ErrorList is every problem found by Load or Parse, sorted by file, line

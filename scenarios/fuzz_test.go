@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("turns: [{user: '{{ uuid }}', expect: [{tool: {name: a}}, {no_tool: true}]}]"))
 	f.Add([]byte("a: &a [*a]\nturns: *a\n"))
 	f.Add([]byte("matrix: [{p: a}, {p: b, q: c}]\nturns: [{user: '{{ p }} {{ q }} {{ date +1d weekday }}', expect: [{any: [{not: {field: {path: 'a[*].b', gte: 1}}}, {similar: {to: x}}]}, {judge: {rubric: r}}, {tool: {name: t, data: {a: [1]}}}]}]\n"))
+	f.Add([]byte("turns: [{user: a}, {user: b}]\nexpect_conversation: [{tool: lead_capture, at: any, name: n}, {never: [{icontains: x}, {not: {regex: a}}]}, {every_turn: {max_latency: 1s}}, {turns: {min: 1, max: 2}}, {turns: 2}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		scs, err := Parse("f.yaml", data)
 		if err != nil {
@@ -75,6 +77,10 @@ func FuzzParse(f *testing.F) {
 				for _, c := range tu.Captures {
 					env.Captures[c.Name] = "x" // as if every capture matched
 				}
+			}
+			obs := []*Observation{{Text: "reply"}, {Text: "x", Tools: []Tool{{Name: "lead_capture", Status: "executed"}}}}
+			if vs := EvaluateConversation(context.Background(), sc.ExpectConversation, obs, &GoalVerdict{Met: true}, nil); len(vs) < len(sc.ExpectConversation) {
+				t.Fatalf("%d conversation verdicts for %d checks", len(vs), len(sc.ExpectConversation))
 			}
 		}
 	})

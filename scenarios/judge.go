@@ -130,13 +130,15 @@ func oneLine(s string) string {
 
 // JudgeCalls returns how many judge calls one pass over the suite makes at
 // most: every `judge` expectation (nested ones included) of every turn,
-// times its scenario's Repeat. Cached grades make real runs cheaper.
+// and those of expect_conversation once per turn, times its scenario's
+// Repeat. Cached grades make real runs cheaper.
 func (s *Suite) JudgeCalls() int {
 	n := 0
 	for _, sc := range s.Scenarios {
 		for _, t := range sc.Turns {
 			n += sc.Repeat * judgeCount(t.Expect)
 		}
+		n += sc.Repeat * len(sc.Turns) * conversationJudges(sc.ExpectConversation)
 	}
 	return n
 }

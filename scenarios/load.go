@@ -19,11 +19,13 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
 // Keys of a scenario document and of a turn, in the order messages list them.
 var (
-	scenarioKeys = []string{"name", "description", "tags", "vars", "matrix", "matrix_csv", "client_id", "repeat", "min_pass_rate", "on_fail", "openai", "turns"}
+	scenarioKeys = []string{"name", "description", "tags", "vars", "matrix", "matrix_csv", "client_id", "repeat", "min_pass_rate", "on_fail", "openai", "turns", "expect_conversation", "simulate"}
 	turnKeys     = []string{"user", "think", "expect", "capture", "tool_results"}
 )
 
@@ -422,40 +424,30 @@ func capErrors(errs ErrorList) ErrorList {
 	return out
 }
 
-// yamlParserProblems are the YAML library's parser (not scanner) errors:
-// it reports their line 0-based, while scanner errors are 1-based.
-var yamlParserProblems = map[string]bool{
-	"did not find expected ',' or ']'":       true,
-	"did not find expected ',' or '}'":       true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected <document start>": true,
-	"did not find expected <stream-start>":   true,
-	"did not find expected key":              true,
-	"did not find expected node content":     true,
-	"found duplicate %TAG directive":         true,
-	"found duplicate %YAML directive":        true,
-	"found incompatible YAML document":       true,
-	"found undefined tag handle":             true,
-}
-
-// yamlError turns the YAML library's error into an Error with a 1-based
-// line. The library gives no column, so it is 1.
+// yamlError turns the YAML library's error into an Error at the offending
+// token (see yamlpos.Offset), with the source line and a caret under it.
 func (d *decoder) yamlError(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 1 // the library omits the line when the problem is on the first
-	if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-		if yamlParserProblems[msg] {
-			line++
-		}
+	msg, line, col, ok := yamlpos.Locate(d.src, err)
+	var pos Pos
+	if ok {
+		pos.Line, pos.Col = line, col
 	} else if l, c, ok := d.badCharacter(); ok {
-		// Reader errors (control characters, invalid UTF-8) carry no
-		// position: find the offending character ourselves.
-		d.errs.add(Pos{File: d.file, Line: l, Col: c}, "invalid YAML: %s", msg)
-		return
+		// Reader errors (control characters, invalid UTF-8) fail every
+		// prefix from the character on, the empty one excepted; when
+		// bisection cannot place them, find the character ourselves.
+		pos.Line, pos.Col = l, c
+	} else {
+		pos.Line, pos.Col = 1, 1
+		if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
+			pos.Line, _ = strconv.Atoi(m[1])
+		}
 	}
-	d.errs.add(Pos{File: d.file, Line: line, Col: 1}, "invalid YAML: %s", msg)
+	pos.File = d.file
+	e := &Error{Pos: pos, Msg: "invalid YAML: " + msg}
+	if lines := d.srcLines(); pos.Line >= 1 && pos.Line <= len(lines) {
+		e.Source = yamlpos.Snippet(pos.Line, lines[pos.Line-1], pos.Col)
+	}
+	d.errs = append(d.errs, e)
 }
 
 // badCharacter finds the first character YAML does not allow in a stream:
@@ -598,8 +590,15 @@ func (d *decoder) scenario(n *yaml.Node, idx int, base string) []*Scenario {
 	}
 	if v := byKey["turns"]; v != nil {
 		d.turns(v, sc, scope)
-	} else if !misspelled(n, "turns") {
+	} else if byKey["simulate"] == nil && !misspelled(n, "turns") {
 		d.errorf(n, "scenario %q has no turns: add `turns:` with at least one `- user: ...`", sc.Name)
+	}
+	if v := byKey["simulate"]; v != nil {
+		sc.Simulate = d.simulation(v, len(sc.Turns), scope)
+	}
+	if v := byKey["expect_conversation"]; v != nil {
+		sc.ExpectConversation = d.conversationExpectations(v)
+		d.checkGoalMet(sc, byKey["simulate"] != nil)
 	}
 	// client_id last: a capture used there gets a precise message.
 	if v := byKey["client_id"]; v != nil {

@@ -56,6 +56,13 @@ type Scenario struct {
 	// target's (the `openai:` block); nil when absent.
 	OpenAI *OpenAIOptions
 	Turns  []*Turn
+	// ExpectConversation are the checks on the whole conversation
+	// (`expect_conversation:`), made after its last turn; see
+	// EvaluateConversation.
+	ExpectConversation []*ConversationExpectation
+	// Simulate is the simulated user (`simulate:`) that writes the
+	// messages after Turns; nil for a scripted scenario.
+	Simulate *Simulation
 	// BaseName is the name as written, before matrix expansion; it equals
 	// Name for a scenario without a matrix.
 	BaseName string

@@ -144,6 +144,8 @@ func schemaProps() (scenario, turn map[string]any) {
 			"properties": map[string]any{"headers": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}}},
 		"turns": map[string]any{"type": "array", "minItems": 1, "items": ref("turn")},
 	}
+	scenario["expect_conversation"] = map[string]any{"type": "array", "minItems": 1, "items": ref("conversation_expectation")}
+	scenario["simulate"] = simulateSchema()
 	turn = map[string]any{
 		"user":    map[string]any{"type": "string", "minLength": 1},
 		"think":   ref("duration"),
@@ -198,7 +200,7 @@ func SchemaDefs() map[string]any {
 		// oneOf is checked before the parent's properties.
 		oneOf = append(oneOf, map[string]any{"required": []any{k}, "properties": map[string]any{k: true}})
 	}
-	return map[string]any{
+	defs := map[string]any{
 		"name":     map[string]any{"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
 		"vars":     map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": scalarSchema()},
 		"duration": map[string]any{"type": "string", "pattern": durationPattern, "description": "a Go duration such as 2s, 500ms or 1m30s"},
@@ -211,6 +213,8 @@ func SchemaDefs() map[string]any {
 			"oneOf":                oneOf,
 		},
 	}
+	defs["conversation_expectation"] = conversationSchema(expProps)
+	return defs
 }
 
 // durationPattern matches what time.ParseDuration accepts, apart from a
@@ -234,6 +238,7 @@ func DefaultsSchema() map[string]any {
 func Schema() map[string]any {
 	props, _ := schemaProps()
 	scenario := obj(describeKeys(scenarioKeys, keyDocs, props), "turns")
+	turnsOrSimulate(scenario)
 	scenario["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	scenario["$id"] = SchemaID
 	scenario["title"] = "evalrun scenario"

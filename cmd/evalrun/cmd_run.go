@@ -231,6 +231,7 @@ func (a *app) run(args []string) error {
 		// itself; a second timer and context per call cost CPU for nothing.
 		MaxConversations: maxConv,
 		Shard:            f.gates.shard,
+		User:             simulatedUser(),
 	}
 	judgeView, recordJudge := judge.view()
 	if judgeView != nil {

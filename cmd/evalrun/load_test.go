@@ -24,7 +24,9 @@ func TestLoadFlagErrors(t *testing.T) {
 		{[]string{"--stage", "10/s:0s"}, "must be positive"},
 		{[]string{"--arrival", "bursty", "--arrival-rate", "1/s"}, "valid arrival processes are constant and poisson"},
 		{[]string{"--grace", "5s"}, "--grace applies after --duration"},
-		{[]string{"--repeat", "-1"}, "--repeat -1"},
+		{[]string{"--repeat", "-1"}, `invalid value "-1" for flag -repeat: want a whole number from 1 to 1000000`},
+		{[]string{"--repeat", "9223372036854775807"}, `invalid value "9223372036854775807" for flag -repeat: want a whole number from 1 to 1000000`},
+		{[]string{"--repeat", "99999999999999999999"}, `flag -repeat: want a whole number from 1 to 1000000`},
 		{[]string{"--duration", "-1s"}, "--duration -1s"},
 	} {
 		var c cli

@@ -392,6 +392,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 			// No CallTimeout: the Conn enforces the target's timeout.
 			MaxConversations: int(maxConv),
 			Shard:            f.gates.shard,
+			User:             simulatedUser(),
 		}
 		var jv scenarios.Judge
 		jv, s.recordJudge = judge.view()

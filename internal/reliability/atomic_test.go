@@ -21,6 +21,7 @@ var allowedWrites = map[string]string{
 	"report/atomic.go:CreateTemp":       "WriteFileAtomic itself: temp file in the same directory, fsync, rename, directory fsync",
 	"ledger/ledger.go:CreateTemp":       "the ledger's atomic write: temp file, fsync, rename, directory fsync, under the flock",
 	"ledger/ledger.go:OpenFile":         "the ledger's lock file: opened for flock, never written",
+	"config/config.go:OpenFile":         "reading evalrun.yaml, O_RDONLY|O_NONBLOCK so that a named pipe is refused, not waited on; never written",
 	"scenarios/load.go:OpenFile":        "reading a scenario or CSV file, O_RDONLY|O_NONBLOCK so that a named pipe is refused, not waited on; never written",
 	"agent/judge.go:CreateTemp":         "the judge cache: temp file renamed into place; a damaged entry reads as a miss",
 	"cmd/evalrun/reports.go:Create":     "--transcripts all: the JSON Lines stream, append by design (see docs/reliability.md)",
