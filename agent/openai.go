@@ -801,7 +801,11 @@ func sniffSSE(br *bufio.Reader) (bool, error) {
 			}
 			return false, err
 		}
-		t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), "\r\n")
+		bom := []byte("\xef\xbb\xbf")
+		if len(b) < len(bom) && bytes.HasPrefix(bom, b) {
+			continue // part of a byte order mark
+		}
+		t := bytes.TrimLeft(bytes.TrimPrefix(b, bom), "\r\n")
 		if len(t) == 0 {
 			continue
 		}

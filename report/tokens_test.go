@@ -73,6 +73,13 @@ func TestTokenLatencies(t *testing.T) {
 			t.Errorf("console lacks %q:\n%s", row, out.String())
 		}
 	}
+	paths, err := WriteHgrmDir(t.TempDir(), back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(paths, " "); !strings.Contains(got, "itl-turn.hgrm") || !strings.Contains(got, "tpot-turn.hgrm") {
+		t.Errorf("hgrm files %v lack itl and tpot", paths)
+	}
 	// A run that did not stream has none of them: the threshold says so.
 	a = NewAggregator(Meta{RunID: "plain", Started: t0})
 	feed(a, conv{id: 1, scen: scen("s", 1, 1), outcome: runner.Passed, turns: []runner.TurnResult{plain}})

@@ -243,6 +243,12 @@ turns:
 	if h := headers[1]; h.Get("X-Org") != "acme" || h.Get("X-Scenario") != "tools" || h.Get("Authorization") != "" {
 		t.Errorf("headers %v", h)
 	}
+	// The result says what was asked of this target (the scenario's
+	// overrides are in the requests, the target's options in the result).
+	if o := readResult(t, filepath.Join(dir, "r.json")).Target.OpenAI; o == nil || o.Model != "m" || o.Stream ||
+		string(o.Options["seed"]) != "1" || o.Options["top_p"] == nil || len(o.Headers) != 1 {
+		t.Errorf("result target.openai %+v", o)
+	}
 
 	// The simulated agent: the second turn answers lead_capture (by name).
 	write(suite, strings.Replace(string(must(os.ReadFile(suite))), "Where is my order A7?", "I'm Ana, ana@example.com, call me back.", 1))
@@ -391,10 +397,24 @@ func TestTokenMetricsEndToEnd(t *testing.T) {
 	if h := res.Histogram(report.HistTPOT, report.StreamName); h.P50US > 280_000 {
 		t.Errorf("tpot %dµs, want about 28ms", h.P50US)
 	}
+	t.Logf("measured: ttft %dµs (written 40ms), itl %dµs (25ms), tpot %dµs (28ms)", res.Histogram(report.HistTTFT, report.StreamName).P50US,
+		res.Histogram(report.HistITL, report.StreamName).P50US, res.Histogram(report.HistTPOT, report.StreamName).P50US)
 
 	c = &cli{}
 	if code := c.run(t, "run", "--quiet", "--out", filepath.Join(t.TempDir(), "s.json"), "--kind", "openai", "--stream",
 		"--threshold", "tpot p50<10s", "--threshold", "itl max<10s", repoPath("examples/pricing.yaml")); code != exitOK {
 		t.Fatalf("simulated agent: exit %d\n%s\n%s", code, c.stdout.String(), c.stderr.String())
+	}
+}
+
+// TestKeylessDryRun: a keyless target's dry run says why nothing is
+// recorded in the ledger, rather than naming an empty variable.
+func TestKeylessDryRun(t *testing.T) {
+	c := &cli{}
+	if code := c.run(t, "run", "--dry-run", "--target", "http://127.0.0.1:1", "--kind", "openai", "--model", "m", "--api-key-env", "", writeSuite(t)); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, c.stderr.String())
+	}
+	if !strings.Contains(c.stdout.String(), "keyless") || strings.Contains(c.stdout.String(), " is empty") {
+		t.Errorf("dry run:\n%s", c.stdout.String())
 	}
 }
