@@ -163,3 +163,12 @@ func serveRaw(c net.Conn, body func(path []byte) []byte) {
 		}
 	}
 }
+
+// BenchmarkSendBody encodes one API v2 message body.
+func BenchmarkSendBody(b *testing.B) {
+	msg := Message{Content: "What does the Growth plan cost?", ClientID: "qa-1", SessionID: "run-1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		sendBody("chat_01HZX", msg, 2)
+	}
+}

@@ -206,3 +206,58 @@ func TestIDs(t *testing.T) {
 		spans[parts[2]] = true
 	}
 }
+
+// TestSendBodyPooled: bodies encoded concurrently with the pooled encoders,
+// of sizes from empty to beyond the pooled buffer's cap, are each exactly
+// what marshalJSON gives for the message's wire form, and a body stays
+// intact after later ones are encoded.
+func TestSendBodyPooled(t *testing.T) {
+	type meta struct {
+		ClientID  string `json:"client_id,omitempty"`
+		SessionID string `json:"session_id,omitempty"`
+		Source    string `json:"source"`
+	}
+	type wire struct { // the wire form as it was defined before pooling
+		ChatID   string `json:"chat_id"`
+		Content  string `json:"content"`
+		Metadata *meta  `json:"metadata,omitempty"`
+	}
+	want := func(chat string, m Message, version int) string {
+		w := wire{ChatID: chat, Content: m.Content}
+		if version != 1 {
+			w.Metadata = &meta{m.ClientID, m.SessionID, cmpOr(m.Source, "evalrun")}
+		}
+		return string(marshalJSON(w))
+	}
+	sizes := []int{0, 1, 100, 4 << 10, maxPooledBody + 1, 10}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			var kept [][]byte
+			var wants []string
+			for i := range 200 {
+				n := sizes[(i+g)%len(sizes)]
+				m := Message{Content: strings.Repeat(string(rune('a'+g)), n) + "<&>", ClientID: "c", Source: []string{"", "qa"}[i%2]}
+				v := 1 + i%2
+				body, w := sendBody("chat-"+string(rune('0'+g)), m, v), want("chat-"+string(rune('0'+g)), m, v)
+				if string(body) != w {
+					errs <- errors.New("body " + string(body[:min(len(body), 60)]) + "… differs from marshalJSON's")
+					return
+				}
+				kept, wants = append(kept, body), append(wants, w)
+			}
+			for i := range kept {
+				if string(kept[i]) != wants[i] {
+					errs <- errors.New("an earlier body changed after later ones were encoded")
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
