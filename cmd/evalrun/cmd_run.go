@@ -15,10 +15,14 @@ import (
 	"github.com/evalrun/evalrun/examples"
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
+	"github.com/evalrun/evalrun/scenarios"
 )
 
 // runFlags are the flags of "evalrun run".
 type runFlags struct {
+	// openUser opens the simulated user of one target's run (simulate.go).
+	openUser func() (scenarios.UserSimulator, func(*report.Result), error)
+
 	target      string
 	kind        string
 	apiKeyEnv   string
@@ -132,6 +136,8 @@ func (a *app) run(args []string) error {
 	if judge != nil {
 		defer judge.Close()
 	}
+	// Each target's run gets its own simulated user (and counters).
+	f.openUser = func() (scenarios.UserSimulator, func(*report.Result), error) { return a.openUser(cfg, suite) }
 	if len(side) > 1 {
 		return a.runSide(&f, suite, judge, side)
 	}
@@ -226,8 +232,12 @@ func (a *app) run(args []string) error {
 		// itself; a second timer and context per call cost CPU for nothing.
 		MaxConversations: maxConv,
 		Shard:            f.gates.shard,
-		User:             simulatedUser(),
 	}
+	user, recordUser, err := f.openUser()
+	if err != nil {
+		return err
+	}
+	opts.User = user
 	judgeView, recordJudge := judge.view()
 	if judgeView != nil {
 		opts.Judge = redactingJudge{judgeView, a.redactor()}
@@ -256,6 +266,7 @@ func (a *app) run(args []string) error {
 	}
 	res := agg.Result(fin)
 	recordJudge(res)
+	recordUser(res)
 	f.load.settings(res.Settings)
 	f.gates.settings(res.Settings, suite)
 	applyThresholds(res, f.gates.thresholds)

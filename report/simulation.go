@@ -1,0 +1,99 @@
+package report
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/evalrun/evalrun/runner"
+)
+
+// SimulationStats are the simulated conversations of one scenario: how
+// many, how many met their goal, how each ended (runner.EndGoalMet, …)
+// and the distribution of turns used (turns → conversations).
+type SimulationStats struct {
+	Conversations int            `json:"conversations"`
+	GoalMet       int            `json:"goal_met"`
+	Ended         map[string]int `json:"ended"`
+	Turns         map[int]int    `json:"turns"`
+}
+
+// add counts one simulated conversation that sent turns turns.
+func (s *SimulationStats) add(sim *runner.Simulation, turns int) {
+	if s.Ended == nil {
+		s.Ended, s.Turns = map[string]int{}, map[int]int{}
+	}
+	s.Conversations++
+	if sim.GoalMet {
+		s.GoalMet++
+	}
+	s.Ended[sim.Ended]++
+	s.Turns[turns]++
+}
+
+// merge returns the sum of s and o (either may be nil) in a new value.
+func (s *SimulationStats) merge(o *SimulationStats) *SimulationStats {
+	if s == nil && o == nil {
+		return nil
+	}
+	out := &SimulationStats{Ended: map[string]int{}, Turns: map[int]int{}}
+	for _, x := range []*SimulationStats{s, o} {
+		if x == nil {
+			continue
+		}
+		out.Conversations += x.Conversations
+		out.GoalMet += x.GoalMet
+		for k, n := range x.Ended {
+			out.Ended[k] += n
+		}
+		for k, n := range x.Turns {
+			out.Turns[k] += n
+		}
+	}
+	return out
+}
+
+// GoalMetRate is GoalMet / Conversations (0 with none).
+func (s *SimulationStats) GoalMetRate() float64 {
+	if s == nil || s.Conversations == 0 {
+		return 0
+	}
+	return float64(s.GoalMet) / float64(s.Conversations)
+}
+
+// simulationLines describe each simulated scenario on one line: `goal met
+// 9 of 10 (90.0%) · turns used 2×3 3×6 5×1 · ended goal_met 9, max_turns
+// 1`; empty when the run had none.
+func simulationLines(r *Result) []string {
+	var out []string
+	for i := range r.Scenarios {
+		s := r.Scenarios[i].Simulation
+		if s == nil || s.Conversations == 0 {
+			continue
+		}
+		var turns []string
+		for _, k := range slices.Sorted(maps.Keys(s.Turns)) {
+			turns = append(turns, strconv.Itoa(k)+"×"+strconv.Itoa(s.Turns[k]))
+		}
+		var ended []string
+		for _, k := range slices.Sorted(maps.Keys(s.Ended)) {
+			ended = append(ended, k+" "+strconv.Itoa(s.Ended[k]))
+		}
+		out = append(out, fmt.Sprintf("%s: goal met %d of %d (%.1f%%) · turns used %s · ended %s", r.Scenarios[i].Name,
+			s.GoalMet, s.Conversations, 100*s.GoalMetRate(), strings.Join(turns, " "), strings.Join(ended, ", ")))
+	}
+	if len(out) > 0 && r.UserModel != nil {
+		u := r.UserModel
+		line := "simulated user " + u.Model
+		if u.Calls > 0 || u.Failures > 0 || u.Turns > 0 {
+			line += fmt.Sprintf(": %s, %s, %s", plural(u.Turns, "answer"), plural(u.Calls, "call"), plural(u.Failures, "failure"))
+			if u.Limit != "" {
+				line += " (limit " + u.Limit + ")"
+			}
+		}
+		out = append(out, line)
+	}
+	return out
+}
