@@ -97,3 +97,26 @@ func simulationLines(r *Result) []string {
 	}
 	return out
 }
+
+// GoalMetDiff compares the goal-met rates of a simulated scenario in two
+// results, as pass rates are compared: Regression when the new rate is
+// lower with Fisher's one-sided p-value below alpha.
+type GoalMetDiff struct {
+	BaseMet, BaseRuns, NewMet, NewRuns int
+	Delta                              float64 // new rate minus base rate
+	PValue                             float64
+	Regression                         bool
+}
+
+// goalMetDiff compares b and n; nil unless both have simulated
+// conversations.
+func goalMetDiff(b, n *SimulationStats, alpha float64) *GoalMetDiff {
+	if b == nil || n == nil || b.Conversations == 0 || n.Conversations == 0 {
+		return nil
+	}
+	d := &GoalMetDiff{BaseMet: b.GoalMet, BaseRuns: b.Conversations, NewMet: n.GoalMet, NewRuns: n.Conversations}
+	d.Delta = n.GoalMetRate() - b.GoalMetRate()
+	d.PValue = FisherLower(b.GoalMet, b.Conversations-b.GoalMet, n.GoalMet, n.Conversations-n.GoalMet)
+	d.Regression = d.Delta < 0 && d.PValue < alpha
+	return d
+}
