@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/evalrun/evalrun/agentsim"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -64,5 +65,58 @@ func TestSimulatedDemoAndFreeze(t *testing.T) {
 		if code := c.run(t, tt.args...); code != exitUsage || !strings.Contains(c.stderr.String(), tt.want) {
 			t.Errorf("%v: exit %d, %s; want %q", tt.args, code, c.stderr.String(), tt.want)
 		}
+	}
+}
+
+// TestUserModelRun runs a simulated scenario whose user is played by a
+// model (user_model in evalrun.yaml): the simulated agent's
+// OpenAI-compatible endpoint, whose knowledge answers the user model's
+// instructions. The user model's calls are counted in the result, apart
+// from the agent's, and its key never shows.
+func TestUserModelRun(t *testing.T) {
+	um := &agentsim.Agent{Name: "user model", APIKeys: []string{"um-key-5e6f7a8b9c"}, Fallback: "hm",
+		Knowledge: []agentsim.Entry{
+			{Topic: "next", Keywords: []string{"next"}, Answer: `{"message": "Please call me back, my email is ana@example.com"}`},
+			{Topic: "verdict", Keywords: []string{"verdict"}, Answer: `{"done": true, "goal_met": true, "reason": "they will call me"}`},
+		}}
+	sim, err := agentsim.Start(um, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	dir := writeFiles(t, map[string]string{
+		"evalrun.yaml": "user_model:\n  url: " + sim.URL + "\n  model: sim\n  api_key_env: UM_KEY\n  limit: 100/s\n",
+		"s/sim.yaml": `name: modelled
+simulate:
+  persona: Ana
+  goal: a call back
+  max_turns: 2
+expect_conversation:
+  - goal_met: true
+  - {tool: lead_capture, at: any}
+`,
+	})
+	out := filepath.Join(dir, "r.json")
+	c := &cli{env: map[string]string{"UM_KEY": "um-key-5e6f7a8b9c"}}
+	if code := c.run(t, "run", "--quiet", "--config", filepath.Join(dir, "evalrun.yaml"), "--out", out, filepath.Join(dir, "s")); code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, c.stdout.String(), c.stderr.String())
+	}
+	res := readResult(t, out)
+	conv := res.Scenario("modelled").Conversations[0]
+	if len(conv.Turns) != 2 || conv.Turns[0].Sent != "Please call me back, my email is ana@example.com" || conv.Simulation.Ended != runner.EndGoalMet || conv.Simulation.UserCalls != 3 {
+		t.Fatalf("conversation %+v %+v", conv, conv.Simulation)
+	}
+	if u := res.UserModel; u == nil || u.Model != "sim" || u.Calls != 3 || u.Turns != 3 || u.Failures != 0 || u.Limit != "100/s" {
+		t.Errorf("user model %+v", res.UserModel)
+	}
+	if res.Totals.Calls != 3 { // the agent's: a new chat and two turns
+		t.Errorf("agent calls %d", res.Totals.Calls)
+	}
+	if strings.Contains(c.stdout.String()+c.stderr.String(), "um-key-5e6f7a8b9c") {
+		t.Error("the user model's key was printed")
+	}
+	c = &cli{}
+	if code := c.run(t, "run", "--quiet", "--config", filepath.Join(dir, "evalrun.yaml"), filepath.Join(dir, "s")); code != exitUsage || !strings.Contains(c.stderr.String(), "user_model.api_key_env: environment variable UM_KEY is empty") {
+		t.Errorf("no key: exit %d %s", code, c.stderr.String())
 	}
 }
