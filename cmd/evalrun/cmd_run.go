@@ -159,7 +159,13 @@ func (a *app) run(args []string) error {
 		return err
 	}
 	if f.quota.dryRun {
-		return a.dryRun(a.stdout, qp, ac, lims, f.target, f.apiKeyEnv)
+		if err := a.dryRun(a.stdout, qp, ac, lims, f.target, f.apiKeyEnv); err != nil {
+			return err
+		}
+		if s := simulatedDryRun(suite); s != "" {
+			fmt.Fprintf(a.stdout, "%-17s %s\n", "simulated:", s)
+		}
+		return nil
 	}
 	if err := qp.refusalErr(ac); err != nil {
 		return err

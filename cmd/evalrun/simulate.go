@@ -77,3 +77,22 @@ func simulatedPlan(suite *scenarios.Suite) string {
 	return fmt.Sprintf("; %s counted at max_turns (%s in all), the calls each does not use released when it ends",
 		plural(convs, "simulated conversation"), plural(most, "turn"))
 }
+
+// simulatedDryRun is the dry run's line on simulated conversations: the
+// calls above count each at max_turns; the fewest it can send is one
+// simulated turn after its scripted ones.
+func simulatedDryRun(suite *scenarios.Suite) string {
+	convs, most, least := 0, 0, 0
+	for _, sc := range suite.Scenarios {
+		if s := sc.Simulate; s != nil {
+			convs += sc.Repeat
+			most += sc.Repeat * s.MaxTurns
+			least += sc.Repeat * (len(sc.Turns) + 1)
+		}
+	}
+	if convs == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s counted above at max_turns (%s); they send from %d to %d turns, and the calls they do not use are released",
+		plural(convs, "conversation"), plural(most, "turn"), least, most)
+}

@@ -53,6 +53,12 @@ func TestSimulatedDemoAndFreeze(t *testing.T) {
 	if fr.Totals.Passed != 1 || fr.Totals.Turns != 3 {
 		t.Errorf("frozen run totals %+v", fr.Totals)
 	}
+	c = &cli{}
+	if code := c.run(t, "run", "--dry-run", repoPath("examples")); code != exitOK ||
+		!strings.Contains(c.stdout.String(), "calls:            49 expected (16 new chats + 33 turns, no retries)") ||
+		!strings.Contains(c.stdout.String(), "simulated:        1 conversation counted above at max_turns (5 turns); they send from 1 to 5 turns") {
+		t.Errorf("dry run: exit %d\n%s", code, c.stdout.String())
+	}
 	for _, tt := range []struct {
 		args []string
 		want string
