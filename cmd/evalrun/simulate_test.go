@@ -37,6 +37,16 @@ func TestSimulatedDemoAndFreeze(t *testing.T) {
 			t.Errorf("turn %d by %q", tr.Index+1, tr.By)
 		}
 	}
+	// Regrading with the same files changes nothing, simulated turns and
+	// conversation verdicts included.
+	c = &cli{}
+	if code := c.run(t, "regrade", out, "--out", filepath.Join(dir, "rg.json")); code != exitOK || !strings.Contains(c.stdout.String(), "No verdict changed.") {
+		t.Fatalf("regrade: exit %d\n%s\n%s", code, c.stdout.String(), c.stderr.String())
+	}
+	rg := readResult(t, filepath.Join(dir, "rg.json")).Scenario("simulated-lead").Conversations[0]
+	if rg.Outcome != runner.Passed || len(rg.Verdicts) != 4 || rg.Simulation == nil || !rg.Simulation.GoalMet {
+		t.Errorf("regraded %+v", rg)
+	}
 	c = &cli{}
 	if code := c.run(t, "freeze", out, "--conversation", strconv.Itoa(conv.ID)); code != exitOK {
 		t.Fatalf("freeze: exit %d: %s", code, c.stderr.String())
