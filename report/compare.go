@@ -548,6 +548,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%s %-*s  %-9s  %-9s  %-9s  %-8s  %s\n", mark, width, s.Name, side(s.Base), side(s.New),
 			passDelta(s), pValue(s), s.Change)
 	}
+	if lines := goalMetLines(c, "  ", "✗ "); len(lines) > 0 {
+		b.WriteString("\nGoal met (simulated conversations)\n" + strings.Join(lines, "\n") + "\n")
+	}
 	var flips []string
 	for _, s := range c.Scenarios {
 		for _, t := range s.Turns {
@@ -631,6 +634,12 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 			}
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", mark, mdEsc(s.Name), side(s.Base), side(s.New), passDelta(s), pValue(s), s.Change, p95)
+	}
+	if lines := goalMetLines(c, "- ", "❌ "); len(lines) > 0 {
+		b.WriteString("\nGoal met (simulated conversations):\n\n")
+		for _, l := range lines {
+			b.WriteString(mdEsc(l) + "\n")
+		}
 	}
 	var flips []string
 	for _, s := range c.Scenarios {

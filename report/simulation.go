@@ -120,3 +120,26 @@ func goalMetDiff(b, n *SimulationStats, alpha float64) *GoalMetDiff {
 	d.Regression = d.Delta < 0 && d.PValue < alpha
 	return d
 }
+
+// goalMetLines are the comparison's goal-met rates, one line per
+// simulated scenario: `simulated-lead: 10/10 → 7/10 (-30.0pp, p=0.11)`,
+// after lead and, for a regression, bad.
+func goalMetLines(c *Comparison, lead, bad string) []string {
+	var out []string
+	for _, s := range c.Scenarios {
+		g := s.GoalMet
+		if g == nil {
+			continue
+		}
+		mark := ""
+		if g.Regression {
+			mark = bad
+		}
+		p := "—"
+		if g.Delta < 0 {
+			p = strconv.FormatFloat(g.PValue, 'g', 2, 64)
+		}
+		out = append(out, fmt.Sprintf("%s%s%s: %d/%d → %d/%d (%+.1fpp, p=%s)", lead, mark, s.Name, g.BaseMet, g.BaseRuns, g.NewMet, g.NewRuns, g.Delta*100, p))
+	}
+	return out
+}

@@ -52,4 +52,15 @@ func TestGoalMetDiff(t *testing.T) {
 	if !strings.Contains(strings.Join(c.Regressions, "\n"), "scenario lead goal-met rate fell from 30/30 to 10/30") {
 		t.Errorf("regressions %q", c.Regressions)
 	}
+	var text, md strings.Builder
+	if err := c.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "Goal met (simulated conversations)\n  ✗ lead: 30/30 → 10/30 (-66.7pp, p=") ||
+		!strings.Contains(md.String(), "- ❌ lead: 30/30 → 10/30 (-66.7pp, p=") {
+		t.Errorf("text:\n%s\nmarkdown:\n%s", text.String(), md.String())
+	}
 }
