@@ -213,6 +213,7 @@ type scenarioAcc struct {
 	outcomes    outcomeCounts
 	turns       int64
 	convs       []ConversationResult
+	sim         *SimulationStats // simulated conversations; nil: none
 	// first is the failure of the failing conversation with the lowest
 	// (iteration, id), kept or not.
 	first *Failure
@@ -422,6 +423,12 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	}
 	acc.outcomes.add(outcome)
 	acc.turns += int64(len(c.Turns))
+	if c.Simulation != nil {
+		if acc.sim == nil {
+			acc.sim = &SimulationStats{}
+		}
+		acc.sim.add(c.Simulation, len(c.Turns))
+	}
 	if keep {
 		acc.convs = append(acc.convs, rec)
 	}
@@ -601,6 +608,7 @@ func (a *Aggregator) Result(end Finish) *Result {
 			}
 			m.outcomes.merge(acc.outcomes)
 			m.turns += acc.turns
+			m.sim = m.sim.merge(acc.sim)
 			m.convs = append(m.convs, acc.convs...)
 			if earlier(acc.first, m.first) {
 				m.first = acc.first
@@ -710,6 +718,7 @@ func scenarioResult(name string, acc *scenarioAcc) ScenarioResult {
 		NotRun:        o.notRun,
 		MinPassRate:   min(max(acc.minPassRate, 0), 1),
 		Conversations: acc.convs,
+		Simulation:    acc.sim,
 	}
 	if sr.Runs > 0 {
 		sr.PassRate = float64(sr.Passed) / float64(sr.Runs)

@@ -117,6 +117,9 @@ type ScenarioDiff struct {
 	Latency LatencyDiff
 	// Turns are the turn indexes whose expectations changed, in order.
 	Turns []TurnDiff
+	// GoalMet compares the goal-met rates of a simulated scenario (both
+	// sides simulated it); nil otherwise.
+	GoalMet *GoalMetDiff
 	// Regression is true when the scenario newly fails, its pass rate fell
 	// significantly or its latency regressed.
 	Regression bool
@@ -219,6 +222,10 @@ func Compare(base, next *Result, opts CompareOptions) (*Comparison, error) {
 		if d.Latency.Regression {
 			c.Regressions = append(c.Regressions, "scenario "+name+" latency: "+describeLatencyRegression(d.Latency, opts.Confidence))
 		}
+		if g := d.GoalMet; g != nil && g.Regression {
+			c.Regressions = append(c.Regressions, fmt.Sprintf("scenario %s goal-met rate fell from %d/%d to %d/%d (Fisher p=%.3g)",
+				name, g.BaseMet, g.BaseRuns, g.NewMet, g.NewRuns, g.PValue))
+		}
 	}
 
 	turns := map[int]bool{}
@@ -287,7 +294,8 @@ func scenarioDiff(name string, base, next *Result, opts CompareOptions) (Scenari
 		return d, err
 	}
 	d.Turns = turnDiffs(bs, ns)
-	d.Regression = d.Change == ChangeNewlyFailing || d.PassRateRegression || d.Latency.Regression
+	d.GoalMet = goalMetDiff(bs.Simulation, ns.Simulation, opts.Alpha)
+	d.Regression = d.Change == ChangeNewlyFailing || d.PassRateRegression || d.Latency.Regression || (d.GoalMet != nil && d.GoalMet.Regression)
 	return d, nil
 }
 
@@ -540,6 +548,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%s %-*s  %-9s  %-9s  %-9s  %-8s  %s\n", mark, width, s.Name, side(s.Base), side(s.New),
 			passDelta(s), pValue(s), s.Change)
 	}
+	if lines := goalMetLines(c, "  ", "✗ "); len(lines) > 0 {
+		b.WriteString("\nGoal met (simulated conversations)\n" + strings.Join(lines, "\n") + "\n")
+	}
 	var flips []string
 	for _, s := range c.Scenarios {
 		for _, t := range s.Turns {
@@ -623,6 +634,12 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 			}
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", mark, mdEsc(s.Name), side(s.Base), side(s.New), passDelta(s), pValue(s), s.Change, p95)
+	}
+	if lines := goalMetLines(c, "- ", "❌ "); len(lines) > 0 {
+		b.WriteString("\nGoal met (simulated conversations):\n\n")
+		for _, l := range lines {
+			b.WriteString(mdEsc(l) + "\n")
+		}
 	}
 	var flips []string
 	for _, s := range c.Scenarios {

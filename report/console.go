@@ -401,6 +401,9 @@ func (p *printer) judge(r *Result) {
 	if s := judgeText(r); s != "" {
 		p.wrapped("", "  ", s)
 	}
+	for _, s := range simulationLines(r) {
+		p.wrapped("", "  ", s)
+	}
 }
 
 // warnings prints the result's warnings (e.g. that the run fell behind its

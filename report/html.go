@@ -154,6 +154,9 @@ func newHTMLPage(r *Result, maxConvs int) (*htmlPage, error) {
 	if j := judgeText(r); j != "" {
 		p.Meta = append(p.Meta, [2]string{"judge", strings.TrimPrefix(j, "judge ")})
 	}
+	for _, s := range simulationLines(r) {
+		p.Meta = append(p.Meta, [2]string{"simulated", s})
+	}
 	if r.Seed != 0 {
 		p.Meta = append(p.Meta, [2]string{"seed", strconv.FormatInt(r.Seed, 10)})
 	}

@@ -314,6 +314,9 @@ func junitProperties(r *Result) [][2]string {
 	if s := judgeText(r); s != "" {
 		props = append(props, [2]string{"evalrun.judge", s})
 	}
+	for i, s := range simulationLines(r) {
+		props = append(props, [2]string{"evalrun.simulated." + strconv.Itoa(i+1), s})
+	}
 	if ti := r.Transcripts; ti != nil {
 		props = append(props, [2]string{"evalrun.transcripts", string(ti.Policy)})
 	}
@@ -347,6 +350,9 @@ func junitSystemOut(r *Result) string {
 	fmt.Fprintf(&b, "%s conversations: %s\n", fmtInt(int64(t.Conversations)),
 		cmpOr(outcomeCounts{t.Passed, t.Failed, t.Error, t.Throttled, t.NotRun}.describe(), "none"))
 	if s := judgeText(r); s != "" {
+		b.WriteString(s + "\n")
+	}
+	for _, s := range simulationLines(r) {
 		b.WriteString(s + "\n")
 	}
 	for i := range r.Scenarios {

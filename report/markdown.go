@@ -288,6 +288,9 @@ func mdFooter(b *strings.Builder, r *Result) {
 	if j := judgeText(r); j != "" {
 		notes = append(notes, mdText(j))
 	}
+	for _, s := range simulationLines(r) {
+		notes = append(notes, mdText(s))
+	}
 	if len(notes) > 0 {
 		b.WriteString("\n_" + strings.Join(notes, " · ") + "_\n")
 	}

@@ -362,6 +362,7 @@ func mergeScenarios(results []*Result) ([]ScenarioResult, error) {
 			}
 			acc.outcomes.merge(outcomeCounts{passed: s.Passed, failed: s.Failed, errored: s.Error, throttled: s.Throttled, notRun: s.NotRun})
 			acc.convs = append(acc.convs, s.Conversations...)
+			acc.sim = acc.sim.merge(s.Simulation)
 			if ff := s.FirstFailure; ff != nil {
 				if cur := firsts[s.Name]; cur == nil || cmp.Or(cmp.Compare(ff.Iteration, cur.Iteration), cmp.Compare(ff.Conversation, cur.Conversation)) < 0 {
 					firsts[s.Name] = ff

@@ -66,6 +66,9 @@ type Result struct {
 	// Judge is the LLM judge's work during the run (see JudgeInfo); absent
 	// when no judge graded anything.
 	Judge *JudgeInfo `json:"judge,omitempty"`
+	// UserModel is the simulated user's work (simulate: scenarios); absent
+	// when the run had none.
+	UserModel *UserModelInfo `json:"user_model,omitempty"`
 	// Turns counts, per turn index, the turns sent and those that passed,
 	// over every conversation (see TurnCount); absent in files written
 	// before it existed.
@@ -111,6 +114,19 @@ type JudgeInfo struct {
 	// Limit is the judge's rate limit as configured (judge.limit); empty
 	// when it had none.
 	Limit string `json:"limit,omitempty"`
+}
+
+// UserModelInfo is the work of the simulated user of a run: the model of
+// user_model (or "rule-based (agentsim)", which makes no calls), the
+// messages and verdicts asked of it, its requests (retries included,
+// outside the agent's quota) and its failures (their conversations
+// errored).
+type UserModelInfo struct {
+	Model    string `json:"model"`
+	Turns    int64  `json:"turns,omitempty"`
+	Calls    int64  `json:"calls"`
+	Failures int64  `json:"failures"`
+	Limit    string `json:"limit,omitempty"`
 }
 
 // TranscriptInfo records the transcript policy of a run (see Transcripts)
@@ -254,7 +270,11 @@ type ScenarioResult struct {
 	Required int    `json:"required"`
 	Status   string `json:"status"` // StatusPassed or StatusFailed
 	// FirstFailure is the first failure by iteration; nil when none.
-	FirstFailure  *Failure             `json:"first_failure,omitempty"`
+	FirstFailure *Failure `json:"first_failure,omitempty"`
+	// Simulation counts the scenario's simulated conversations (simulate:)
+	// by how they ended and by turns used, over every conversation, kept
+	// or not; absent for a scripted scenario.
+	Simulation    *SimulationStats     `json:"simulation,omitempty"`
 	Conversations []ConversationResult `json:"conversations"`
 }
 
