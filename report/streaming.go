@@ -55,16 +55,17 @@ func streamSummary(r *Result) string {
 	if st == nil {
 		return ""
 	}
-	src := "server usage"
-	switch {
-	case st.UsageReplies == 0:
-		src = "content chunks (the server reported no usage)"
-	case st.UsageReplies < st.Replies:
-		src = fmt.Sprintf("server usage for %s, content chunks for the rest", fmtInt(st.UsageReplies))
-	}
-	s := fmt.Sprintf("%s output tokens in %s (counted from %s)", fmtInt(st.OutputTokens), replies(st.Replies), src)
+	s := fmt.Sprintf("%s output tokens in %s", fmtInt(st.OutputTokens), replies(st.Replies))
 	if r.DurationMS > 0 {
-		s += fmt.Sprintf("; %s over the run's %s", FormatTPS(st.OutputTokensPerS), fmtDuration(r.Duration()))
+		s += fmt.Sprintf(", %s over the run's %s", FormatTPS(st.OutputTokensPerS), fmtDuration(r.Duration()))
+	}
+	switch chunks := st.Replies - st.UsageReplies; {
+	case chunks == 0:
+		s += "; tokens as the server reported them"
+	case st.UsageReplies == 0:
+		s += "; the server reported no usage: each content chunk counted as a token"
+	default:
+		s += fmt.Sprintf("; tokens as the server reported them for %s, content chunks counted for %s", fmtInt(st.UsageReplies), fmtInt(chunks))
 	}
 	return s
 }
