@@ -329,3 +329,72 @@ func TestStreamedMergeAndRead(t *testing.T) {
 		t.Errorf("output_tps.hgrm starts at %v, want 10.0… (tokens/s):\n%s", first, hg)
 	}
 }
+
+// streamedRun is a run of n one-turn conversations whose replies streamed
+// 10 tokens (usage) in 5 chunks, the first after ttft, then gap apart.
+func streamedRun(id string, n int, ttft, gap time.Duration) *Result {
+	a := NewAggregator(Meta{RunID: id, Started: t0, Target: Target{Name: "llm", Kind: "openai"}})
+	for i := range n {
+		tr := streamedTurn(0, 5, ttft, gap, gap)
+		tr.OutputTokens = 10
+		feed(a, conv{id: i + 1, scen: scen("chat", n, 1), iter: i, outcome: runner.Passed, turns: []runner.TurnResult{tr}})
+	}
+	return a.Result(Finish{Ended: t0.Add(time.Minute)})
+}
+
+// TestCompareStreamed: compare lines up the token-level metrics of two
+// streamed runs; output tokens/s regresses when it falls (higher is
+// better) and is printed in tok/s, the latencies when they rise.
+func TestCompareStreamed(t *testing.T) {
+	fast := streamedRun("fast", 200, 60*time.Millisecond, 10*time.Millisecond) // 100ms: 100 tok/s
+	slow := streamedRun("slow", 200, 60*time.Millisecond, 35*time.Millisecond) // 200ms: 50 tok/s
+	c, err := Compare(fast, slow, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Stream) != 4 {
+		t.Fatalf("stream rows %+v, want ttft, itl, tpot, output_tps", c.Stream)
+	}
+	regs := strings.Join(c.Regressions, "\n")
+	for _, want := range []string{"output tokens/s per reply: p50 100.0 tok/s → 50.02 tok/s (-50%", "time per output token: p50 10.01ms → 20.02ms (+100%",
+		"inter-token latency: p50"} {
+		if !strings.Contains(regs, want) {
+			t.Errorf("regressions lack %q:\n%s", want, regs)
+		}
+	}
+	if strings.Contains(regs, "time to first token") {
+		t.Errorf("an unchanged ttft regressed:\n%s", regs)
+	}
+	var text, md bytes.Buffer
+	if err := c.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+		if !strings.Contains(out, "Streamed replies") || !strings.Contains(out, "tok/s [") || strings.Contains(out, "tok/sms") {
+			t.Errorf("%s comparison:\n%s", name, out)
+		}
+	}
+	// Faster output is no regression.
+	c, err = Compare(slow, fast, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Regressed() {
+		t.Errorf("faster run regressed: %v", c.Regressions)
+	}
+	// Only one side streamed: nothing compared, nothing printed.
+	c, err = Compare(passedResult(), fast, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text.Reset()
+	if err := c.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Stream) != 0 || strings.Contains(text.String(), "Streamed replies") {
+		t.Errorf("stream compared with a run that did not stream: %+v\n%s", c.Stream, text.String())
+	}
+}
