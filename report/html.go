@@ -55,13 +55,14 @@ type htmlPage struct {
 	Plot        *plotData
 	Latency     []htmlLatRow
 	ScenLatency []htmlLatRow
-	// Stream and StreamNote are the token-level metrics of the streamed
-	// replies and the run's output tokens/s; empty when none streamed.
-	Stream     []streamRow
-	StreamNote string
-	Failures   []htmlConv
-	MoreFails  int
-	NotKept    []string // first failures of scenarios whose failing runs were not kept
+	// Stream and StreamNotes are the token-level metrics of the streamed
+	// replies and the run's output tokens/s (one note per target); empty
+	// when none streamed.
+	Stream      []streamRow
+	StreamNotes []string
+	Failures    []htmlConv
+	MoreFails   int
+	NotKept     []string // first failures of scenarios whose failing runs were not kept
 	// Side holds, in a run of several targets, each scenario's turns with
 	// the targets' replies side by side.
 	Side     []htmlSideScenario
@@ -201,7 +202,10 @@ func newHTMLPage(r *Result, maxConvs int) (*htmlPage, error) {
 		}
 	}
 
-	p.Stream, p.StreamNote = streamRows(r), streamSummary(r)
+	p.Stream = streamRows(r)
+	if s := streamSummary(r); s != "" {
+		p.StreamNotes = []string{s}
+	}
 
 	// Failure transcripts, in scenario then iteration order.
 	shown := 0
@@ -494,8 +498,8 @@ table.side .note.bad { color: var(--fail); }
 <tr><td>{{.Label}} <code>{{.Metric}}</code></td><td class="num">{{.Count}}</td><td class="num">{{.Min}}</td><td class="num">{{.P50}}</td><td class="num">{{.P90}}</td><td class="num">{{.P95}}</td><td class="num">{{.P99}}</td><td class="num">{{.Max}}</td><td class="num">{{.Mean}}</td></tr>
 {{- end}}
 </table>
-{{- if .StreamNote}}
-<p>Output: {{.StreamNote}}.</p>
+{{- range .StreamNotes}}
+<p>Output: {{.}}.</p>
 {{- end}}
 {{- end}}
 {{- if .Side}}

@@ -398,3 +398,32 @@ func TestCompareStreamed(t *testing.T) {
 		t.Errorf("stream compared with a run that did not stream: %+v\n%s", c.Stream, text.String())
 	}
 }
+
+// TestStreamedRunWriters: in a run of several targets, each writer shows
+// the streamed replies of the target that streamed, named by it.
+func TestStreamedRunWriters(t *testing.T) {
+	a := NewAggregator(Meta{RunID: "streamed", Started: t0, Target: Target{Name: "plain", Kind: "optimly"}})
+	feed(a, conv{id: 1, scen: scen("chat", 1, 1), outcome: runner.Passed, turns: []runner.TurnResult{turn(0, 100, runner.Passed, "q", "a")}})
+	plain := a.Result(Finish{Ended: t0.Add(time.Second)})
+	run := NewRun(streamedResult(), plain)
+	for _, tt := range []struct {
+		name string
+		w    RunWriter
+		want []string
+	}{
+		{"markdown", MarkdownWriter{}, []string{"| output tokens/s per reply (`output_tps`) | 3 |", "Output: 15 output tokens"}},
+		{"html", HTMLWriter{}, []string{"<td>llm · output tokens/s per reply <code>output_tps</code>", "Output: llm: 15 output tokens"}},
+		{"junit", JUnitWriter{}, []string{`<property name="evalrun.stream.output_tokens" value="15"/>`}},
+		{"console", ConsoleWriter{}, []string{"output: 15 output tokens"}},
+	} {
+		var buf bytes.Buffer
+		if err := tt.w.WriteRun(&buf, run); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tt.want {
+			if n := strings.Count(buf.String(), w); n != 1 {
+				t.Errorf("%s: %q %d times, want once:\n%s", tt.name, w, n, buf.String())
+			}
+		}
+	}
+}
