@@ -330,6 +330,14 @@ func junitProperties(r *Result) [][2]string {
 		}
 		props = append(props, [2]string{"evalrun.threshold " + strings.TrimSpace(t.Scope+" "+t.Expr), v + " (" + t.Value + ")"})
 	}
+	// Streamed replies only: the token-level metrics and the run's rate.
+	for _, row := range streamRows(r) {
+		props = append(props, [2]string{"evalrun.stream." + row.Metric, row.propertyValue()})
+	}
+	if st := r.Stream; st != nil {
+		props = append(props, [2]string{"evalrun.stream.output_tokens", strconv.FormatInt(st.OutputTokens, 10)},
+			[2]string{"evalrun.stream.output_tokens_per_s", strconv.FormatFloat(st.OutputTokensPerS, 'f', -1, 64)})
+	}
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
 		props = append(props, [2]string{"evalrun.scenario " + s.Name, s.Status + ": " + scenarioLine(s)})

@@ -141,6 +141,14 @@ func Merge(results ...*Result) (*Result, error) {
 			}
 			t.CallErrors[k] += n
 		}
+		if st := r.Stream; st != nil {
+			if out.Stream == nil {
+				out.Stream = &StreamTotals{}
+			}
+			out.Stream.Replies += st.Replies
+			out.Stream.UsageReplies += st.UsageReplies
+			out.Stream.OutputTokens += st.OutputTokens
+		}
 		if j := r.Judge; j != nil { // each shard graded with its own judge
 			if out.Judge == nil {
 				out.Judge = &JudgeInfo{Model: j.Model, Limit: j.Limit}
@@ -154,6 +162,9 @@ func Merge(results ...*Result) (*Result, error) {
 	out.StopReason = strings.Join(stops, "; ")
 	if !out.Started.IsZero() && out.Ended.After(out.Started) {
 		out.DurationMS = millis(out.Ended.Sub(out.Started))
+	}
+	if out.Stream != nil { // the merged run's rate: all tokens over its wall time
+		out.Stream.setRate(out.DurationMS)
 	}
 
 	out.Turns = mergeTurnCounts(ordered)
