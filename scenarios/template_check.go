@@ -30,7 +30,7 @@ type tmplScope struct {
 func (d *decoder) template(n *yaml.Node, key, src string, sc *tmplScope) *Template {
 	t, terr := parseTemplate(src)
 	if terr != nil {
-		d.errs.add(d.placeholderPos(n, src, terr.off), "%s: %s", key, terr.msg)
+		d.errs.Add(d.placeholderPos(n, src, terr.off), "%s: %s", key, terr.msg)
 		return nil
 	}
 	ok := true
@@ -42,7 +42,7 @@ func (d *decoder) template(n *yaml.Node, key, src string, sc *tmplScope) *Templa
 				d.errorf(n, "%s: more undefined names than %d; stopping here", key, maxTemplateErrors)
 				break
 			}
-			d.errs.add(d.placeholderPos(n, src, ph.off), "%s", msg)
+			d.errs.Add(d.placeholderPos(n, src, ph.off), "%s", msg)
 			continue
 		}
 		if _, isVar := sc.vars[ph.name]; isVar && sc.uses != nil {
