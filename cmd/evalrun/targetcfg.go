@@ -44,7 +44,7 @@ var (
 // with its file:line:col.
 type nodeDecoder struct {
 	file string
-	what string // e.g. "targets[1]" (the entry's name when it has one)
+	what string            // e.g. "targets[1]" (the entry's name when it has one)
 	errs yamlpos.ErrorList // config.ErrorList: every file format's one error type
 }
 
