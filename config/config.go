@@ -97,40 +97,17 @@ type Judge struct {
 	Pos      Pos
 }
 
-// Pos is a place in the file; Line and Col are 1-based.
-type Pos struct {
-	File      string
-	Line, Col int
-}
+// Pos is a place in the file; Line and Col are 1-based. It is the place
+// type of every file format evalrun reads (internal/yamlpos).
+type Pos = yamlpos.Pos
 
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
-
-// Error is one problem in the file.
-type Error struct {
-	Pos Pos
-	Msg string
-	// Source is the source line at Pos with a caret under the column, for
-	// a YAML syntax error; "" otherwise. Error prints it after the message.
-	Source string
-}
-
-func (e *Error) Error() string {
-	if e.Source != "" {
-		return e.Pos.String() + ": " + e.Msg + "\n" + e.Source
-	}
-	return e.Pos.String() + ": " + e.Msg
-}
+// Error is one problem in the file: "file:line:col: msg", then the source
+// line with a caret under the column for a YAML syntax error. It is the
+// error type of every file format evalrun reads (internal/yamlpos).
+type Error = yamlpos.Error
 
 // ErrorList is every problem found, in file order.
-type ErrorList []*Error
-
-func (l ErrorList) Error() string {
-	msgs := make([]string, len(l))
-	for i, e := range l {
-		msgs[i] = e.Error()
-	}
-	return strings.Join(msgs, "\n")
-}
+type ErrorList = yamlpos.ErrorList
 
 // Load reads and parses the file at path, which must be a regular file: a
 // named pipe or a device is refused without being read (reading a pipe
@@ -152,25 +129,15 @@ func Load(path string) (*File, error) {
 }
 
 // yamlError places the YAML library's error at the offending token, with
-// the source line and a caret under it (internal/yamlpos); where it cannot
-// be placed, at the line the library names.
+// the source line and a caret under it (yamlpos.Syntax).
 func yamlError(file string, data []byte, err error) *Error {
-	src := string(data)
-	problem, line, col, ok := yamlpos.Locate(src, err)
-	if !ok {
-		return &Error{Pos: Pos{file, yamlErrLine(err), 1}, Msg: "invalid YAML: " + yamlErrMsg(err)}
-	}
-	e := &Error{Pos: Pos{file, line, col}, Msg: "invalid YAML: " + problem}
-	if text, ok := yamlpos.Line(src, line); ok {
-		e.Source = yamlpos.Snippet(line, text, col)
-	}
-	return e
+	return yamlpos.Syntax(file, string(data), err)
 }
 
 // Parse parses the contents of a configuration file named file.
 func Parse(file string, data []byte) (*File, error) {
 	if len(data) > maxFileSize {
-		return nil, ErrorList{{Pos: Pos{file, 1, 1}, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileSize)}}
+		return nil, ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileSize)}}
 	}
 	p := &parser{file: file, cfg: &File{Path: file}}
 	var doc yaml.Node
@@ -216,7 +183,7 @@ type parser struct {
 	errs ErrorList
 }
 
-func (p *parser) pos(n *yaml.Node) Pos { return Pos{p.file, n.Line, n.Column} }
+func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, Col: n.Column} }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) {
 	p.errs = append(p.errs, &Error{Pos: p.pos(n), Msg: fmt.Sprintf(format, args...)})

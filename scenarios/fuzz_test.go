@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/jsonpath"
 )
 
 // seedFiles adds every scenario file under testdata/scenarios to f.
@@ -171,13 +173,13 @@ func FuzzFieldPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, path, doc string) {
 		p, err := parseFieldPath(path)
 		if err != nil {
-			var pe *pathError
-			if !errors.As(err, &pe) || pe.off < 0 || pe.off > len(path) {
+			var pe *jsonpath.Error
+			if !errors.As(err, &pe) || pe.Col < 1 || pe.Col > len([]rune(path))+1 {
 				t.Fatalf("error %v outside %q", err, path)
 			}
 			return
 		}
-		if p.String() != path || len(p.steps) == 0 {
+		if p.String() != path {
 			t.Fatalf("parsed %q as %+v", path, p)
 		}
 		var root any

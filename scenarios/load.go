@@ -10,7 +10,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -82,13 +81,13 @@ func load(ctx context.Context, opts *LoadOptions, paths []string) (*Suite, error
 		for _, e := range opts.Defaults.Expect {
 			e.walk(func(x *Expectation) {
 				if _, ok := x.check.(*judgeCheck); ok {
-					errs.add(x.Pos, "judge: no judge is configured; add judge: {url, model, api_key_env} to evalrun.yaml, or remove this default expectation")
+					errs.Add(x.Pos, "judge: no judge is configured; add judge: {url, model, api_key_env} to evalrun.yaml, or remove this default expectation")
 				}
 			})
 		}
 	}
 	if len(paths) == 0 {
-		errs.add(Pos{}, "no scenario files or directories given")
+		errs.Add(Pos{}, "no scenario files or directories given")
 		return nil, errs.Err()
 	}
 	suite := &Suite{}
@@ -130,7 +129,7 @@ func loadFiles(ctx context.Context, files []string, opts *LoadOptions) []fileRes
 		}
 		data, err := readFile(files[i])
 		if err != nil {
-			out[i].errs.add(Pos{File: files[i]}, "%v", err)
+			out[i].errs.Add(Pos{File: files[i]}, "%v", err)
 			return
 		}
 		out[i].scs, out[i].errs = parseFile(files[i], data, opts, res)
@@ -203,7 +202,7 @@ func collectFiles(ctx context.Context, paths []string, errs *ErrorList) []string
 	for _, root := range paths {
 		info, err := os.Stat(root)
 		if err != nil {
-			errs.add(Pos{File: root}, "%v", cause(err))
+			errs.Add(Pos{File: root}, "%v", cause(err))
 			continue
 		}
 		if !info.IsDir() {
@@ -223,7 +222,7 @@ func collectFiles(ctx context.Context, paths []string, errs *ErrorList) []string
 				return fs.SkipAll // the caller reports the interrupt
 			}
 			if err != nil {
-				errs.add(Pos{File: path}, "%v", cause(err))
+				errs.Add(Pos{File: path}, "%v", cause(err))
 				if e != nil && e.IsDir() && path != walkRoot {
 					return fs.SkipDir
 				}
@@ -243,9 +242,9 @@ func collectFiles(ctx context.Context, paths []string, errs *ErrorList) []string
 			return nil
 		})
 		if err != nil {
-			errs.add(Pos{File: root}, "%v", cause(err))
+			errs.Add(Pos{File: root}, "%v", cause(err))
 		} else if found == 0 {
-			errs.add(Pos{File: root}, "no scenario files (*.yaml, *.yml) in this directory")
+			errs.Add(Pos{File: root}, "no scenario files (*.yaml, *.yml) in this directory")
 		}
 	}
 	return files
@@ -332,8 +331,6 @@ func decodeDoc(dec *yaml.Decoder, doc *yaml.Node) (err error) {
 	return dec.Decode(doc)
 }
 
-var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // parseFile decodes every document of one file, collecting all errors. It
 // returns the scenarios with errors too, so that duplicate names are found
 // in the same pass; callers discard them on error.
@@ -367,7 +364,7 @@ func parseFile(file string, data []byte, opts *LoadOptions, res *regexpCache) ([
 		scs = append(scs, d.scenario(root, docs, base)...) // broken ones too, for duplicate names
 	}
 	if docs == 0 && len(d.errs) == 0 {
-		d.errs.add(Pos{File: file}, "no scenario in this file: it needs at least `turns:` with one `- user: ...`")
+		d.errs.Add(Pos{File: file}, "no scenario in this file: it needs at least `turns:` with one `- user: ...`")
 	}
 	return scs, capErrors(d.errs)
 }
@@ -401,51 +398,15 @@ func capErrors(errs ErrorList) ErrorList {
 		}
 	}
 	for i, e := range more {
-		out.add(e.Pos, "…and %d more problems in this file (the first %d are shown)", omitted[i], maxFileErrors)
+		out.Add(e.Pos, "…and %d more problems in this file (the first %d are shown)", omitted[i], maxFileErrors)
 	}
 	return out
 }
 
 // yamlError turns the YAML library's error into an Error at the offending
-// token (see yamlpos.Offset), with the source line and a caret under it.
+// token, with the source line and a caret under it (yamlpos.Syntax).
 func (d *decoder) yamlError(err error) {
-	msg, line, col, ok := yamlpos.Locate(d.src, err)
-	var pos Pos
-	if ok {
-		pos.Line, pos.Col = line, col
-	} else if l, c, ok := d.badCharacter(); ok {
-		// Reader errors (control characters, invalid UTF-8) fail every
-		// prefix from the character on, the empty one excepted; when
-		// bisection cannot place them, find the character ourselves.
-		pos.Line, pos.Col = l, c
-	} else {
-		pos.Line, pos.Col = 1, 1
-		if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
-			pos.Line, _ = strconv.Atoi(m[1])
-		}
-	}
-	pos.File = d.file
-	e := &Error{Pos: pos, Msg: "invalid YAML: " + msg}
-	if lines := d.srcLines(); pos.Line >= 1 && pos.Line <= len(lines) {
-		e.Source = yamlpos.Snippet(pos.Line, lines[pos.Line-1], pos.Col)
-	}
-	d.errs = append(d.errs, e)
-}
-
-// badCharacter finds the first character YAML does not allow in a stream:
-// invalid UTF-8 or a control character other than tab, LF, CR and NEL.
-func (d *decoder) badCharacter() (line, col int, ok bool) {
-	for i, l := range d.srcLines() {
-		c := 0
-		for _, r := range l {
-			c++
-			if r == utf8.RuneError || r < 0x20 && r != '\t' && r != '\r' || r == 0x7f ||
-				r >= 0x80 && r < 0xa0 && r != 0x85 || r == 0xfffe || r == 0xffff {
-				return i + 1, c, true
-			}
-		}
-	}
-	return 0, 0, false
+	d.errs = append(d.errs, yamlpos.Syntax(d.file, d.src, err))
 }
 
 // duplicateNames reports each scenario whose name an earlier one has.
@@ -454,7 +415,7 @@ func duplicateNames(scs []*Scenario) ErrorList {
 	first := map[string]*Scenario{}
 	for _, sc := range scs {
 		if f, dup := first[sc.Name]; dup {
-			errs.add(sc.namePos, "duplicate scenario name %q (also at %s); names must be unique in the suite", sc.Name, f.namePos)
+			errs.Add(sc.namePos, "duplicate scenario name %q (also at %s); names must be unique in the suite", sc.Name, f.namePos)
 			continue
 		}
 		first[sc.Name] = sc

@@ -9,8 +9,9 @@ package scenarios
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
 // Suite is a set of scenarios loaded together. Names are unique in a suite.
@@ -18,15 +19,9 @@ type Suite struct {
 	Scenarios []*Scenario
 }
 
-// Pos is a place in a scenario file. Line and Col are 1-based.
-type Pos struct {
-	File string
-	Line int
-	Col  int
-}
-
-// String formats the position as file:line:col.
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+// Pos is a place in a scenario file. Line and Col are 1-based. It is the
+// place type of every file format evalrun reads (internal/yamlpos).
+type Pos = yamlpos.Pos
 
 // OnFail says what a conversation does after a failed turn.
 type OnFail string

@@ -28,11 +28,11 @@ func TestParseDefaults(t *testing.T) {
 		sc.OnFail != OnFailStop || sc.ClientID != nil || sc.Description != "" || len(sc.Tags) != 0 || len(sc.Vars) != 0 {
 		t.Errorf("defaults: %+v", sc)
 	}
-	if sc.Pos != (Pos{"dir/pricing.yaml", 1, 1}) {
+	if sc.Pos != (Pos{File: "dir/pricing.yaml", Line: 1, Col: 1}) {
 		t.Errorf("Pos = %v", sc.Pos)
 	}
 	tu := sc.Turns[0]
-	if tu.Index != 0 || tu.User.String() != "hi" || tu.Think != 0 || len(tu.Expect) != 0 || len(tu.Captures) != 0 || tu.Pos != (Pos{"dir/pricing.yaml", 2, 5}) {
+	if tu.Index != 0 || tu.User.String() != "hi" || tu.Think != 0 || len(tu.Expect) != 0 || len(tu.Captures) != 0 || tu.Pos != (Pos{File: "dir/pricing.yaml", Line: 2, Col: 5}) {
 		t.Errorf("turn: %+v", tu)
 	}
 }
@@ -62,7 +62,7 @@ func TestParseFields(t *testing.T) {
 		{"user block", "turns:\n  - user: |\n      two\n      lines\n", func(s *Scenario) bool { return s.Turns[0].User.String() == "two\nlines\n" }},
 		{"capture", "turns:\n  - user: a\n    capture: {price: '\\$(\\d+)', plan: '(\\w+) plan'}\n", func(s *Scenario) bool {
 			c := s.Turns[0].Captures
-			return len(c) == 2 && c[0].Name == "price" && c[0].Pattern.String() == `\$(\d+)` && c[1].Name == "plan" && c[0].Pos == (Pos{"dir/pricing.yaml", 3, 15})
+			return len(c) == 2 && c[0].Name == "price" && c[0].Pattern.String() == `\$(\d+)` && c[1].Name == "plan" && c[0].Pos == (Pos{File: "dir/pricing.yaml", Line: 3, Col: 15})
 		}},
 		{"empty expect", "turns:\n  - user: a\n    expect: []\n", func(s *Scenario) bool { return len(s.Turns[0].Expect) == 0 }},
 		{"anchors", "turns:\n  - user: a\n    expect: &e [{contains: x}]\n  - user: b\n    expect: *e\n", func(s *Scenario) bool {

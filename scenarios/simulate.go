@@ -175,7 +175,7 @@ func (d *decoder) checkGoalMet(sc *Scenario, simulated bool) {
 	}
 	for _, c := range sc.ExpectConversation {
 		if c.Kind == "goal_met" {
-			d.errs.add(c.Pos, "goal_met: the scenario has no simulated user to judge a goal; add simulate: {persona, goal, max_turns}, or check the replies with at: any")
+			d.errs.Add(c.Pos, "goal_met: the scenario has no simulated user to judge a goal; add simulate: {persona, goal, max_turns}, or check the replies with at: any")
 		}
 	}
 }

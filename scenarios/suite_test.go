@@ -20,9 +20,9 @@ func TestDocs(t *testing.T) {
 
 func TestErrorFormat(t *testing.T) {
 	l := ErrorList{
-		{Pos: Pos{"b.yaml", 1, 1}, Msg: "third"},
-		{Pos: Pos{"a.yaml", 2, 5}, Msg: "second"},
-		{Pos: Pos{"a.yaml", 2, 1}, Msg: "first"},
+		{Pos: Pos{File: "b.yaml", Line: 1, Col: 1}, Msg: "third"},
+		{Pos: Pos{File: "a.yaml", Line: 2, Col: 5}, Msg: "second"},
+		{Pos: Pos{File: "a.yaml", Line: 2, Col: 1}, Msg: "first"},
 		{Pos: Pos{}, Msg: "no place"},
 	}
 	err := l.Err()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/evalrun/evalrun/agent"
 	"github.com/evalrun/evalrun/config"
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
 // targetOptions are the transport settings of a `targets:` entry of
@@ -43,13 +44,12 @@ var (
 // with its file:line:col.
 type nodeDecoder struct {
 	file string
-	what string // e.g. "targets[1]" (the entry's name when it has one)
-	errs config.ErrorList
+	what string            // e.g. "targets[1]" (the entry's name when it has one)
+	errs yamlpos.ErrorList // config.ErrorList: every file format's one error type
 }
 
 func (d *nodeDecoder) errf(n *yaml.Node, format string, args ...any) {
-	d.errs = append(d.errs, &config.Error{Pos: config.Pos{File: d.file, Line: n.Line, Col: n.Column},
-		Msg: d.what + ": " + fmt.Sprintf(format, args...)})
+	d.errs.Add(yamlpos.At(d.file, n), "%s: %s", d.what, fmt.Sprintf(format, args...))
 }
 
 // mapping calls f for each key of the mapping n; unknown keys (not in
@@ -337,7 +337,7 @@ func decodeTargetOptions(t config.Target, getenv func(string) string) (*targetOp
 		}
 	}
 	if t.Kind == agent.TargetHTTP && t.Options == nil {
-		d.errf(&yaml.Node{Line: t.Pos.Line, Column: t.Pos.Col}, "kind http needs an http: section with the request templates (see docs/targets.md)")
+		d.errs.Add(t.Pos, "%s: kind http needs an http: section with the request templates (see docs/targets.md)", d.what)
 	}
 	if len(d.errs) > 0 {
 		return nil, &exitError{code: exitUsage, err: d.errs}

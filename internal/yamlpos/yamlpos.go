@@ -1,5 +1,9 @@
 // Package yamlpos places the errors of go.yaml.in/yaml/v3 at the offending
-// token, with the source line and a caret under it.
+// token, with the source line and a caret under it, and holds the one
+// diagnostics type family of every YAML file format evalrun reads: Pos,
+// Error and ErrorList (scenarios, config, agentsim and the targets: of
+// evalrun.yaml use them), and Syntax, which turns a YAML library error into
+// an Error at file:line:col with the source line and caret.
 //
 // The YAML library knows where a syntax error is — the offending token, its
 // "problem mark" — but does not give it out: its error says "line N" of the
@@ -74,7 +78,7 @@ func Locate(src string, err error) (problem string, line, col int, ok bool) {
 	if !ok {
 		return problem, 0, 0, false
 	}
-	line, col = Pos(src, off)
+	line, col = LineCol(src, off)
 	return problem, line, col, true
 }
 
@@ -205,10 +209,10 @@ func keyStart(src string, colon int) int {
 	return colon
 }
 
-// Pos returns the 1-based line and column (in characters) of byte
+// LineCol returns the 1-based line and column (in characters) of byte
 // offset off in src, breaking lines as splitLines does (and the YAML
 // library): LF, CR LF, CR, NEL, LS and PS.
-func Pos(src string, off int) (line, col int) {
+func LineCol(src string, off int) (line, col int) {
 	line, start := 1, 0
 	for i := 0; i < off && i < len(src); {
 		r, w := utf8.DecodeRuneInString(src[i:])

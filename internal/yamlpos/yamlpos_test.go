@@ -88,7 +88,7 @@ func TestLine(t *testing.T) {
 			t.Errorf("Line(%d) = %q, %v; want %q", i+1, got, ok, want)
 		}
 		if off := strings.Index(src, want); want != "" {
-			if l, c := Pos(src, off); l != i+1 || c != 1 {
+			if l, c := LineCol(src, off); l != i+1 || c != 1 {
 				t.Errorf("Pos of %q = %d:%d, want %d:1", want, l, c, i+1)
 			}
 		}
