@@ -162,3 +162,23 @@ func readText(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestOutputTokensPerSecondAgentsim: against the simulated agent's OpenAI
+// endpoint (--kind openai --stream without --target) the run gets output
+// tokens/s per reply and for the run, and gates on them hold.
+func TestOutputTokensPerSecondAgentsim(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "s.json")
+	c := &cli{}
+	if code := c.run(t, "run", "--quiet", "--out", out, "--kind", "openai", "--stream",
+		"--threshold", "output_tps p50>0", "--threshold", "output_tps run>0", repoPath("examples/pricing.yaml")); code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, c.stdout.String(), c.stderr.String())
+	}
+	res := readResult(t, out)
+	h := res.Histogram(report.HistOutputTPS, report.StreamName)
+	st := res.Stream
+	if h == nil || st == nil || h.Count != st.Replies || st.Replies == 0 || st.OutputTokens < st.Replies {
+		t.Fatalf("output_tps %+v, stream %+v: want one value per streamed reply, a token or more each", h, st)
+	}
+	t.Logf("agentsim: %d replies, %d tokens (%d from usage), output_tps p50 %.3f tok/s, run %.3f tok/s",
+		st.Replies, st.OutputTokens, st.UsageReplies, float64(h.P50US)/1000, st.OutputTokensPerS)
+}
