@@ -5,9 +5,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -15,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,8 +31,14 @@ import (
 // context, the debug dump, and the classification of failures. A
 // transport embeds *core, so Close is promoted to it.
 type core struct {
+	// client is transport behind an http.Client that answers redirects
+	// instead of following them. core's own calls use transport.RoundTrip
+	// directly (see open).
 	client    *http.Client
 	transport *http.Transport
+	// hdrBody and hdrNoBody are the header templates of requests with and
+	// without a body (see headerTemplate).
+	hdrBody, hdrNoBody http.Header
 	// secrets are redacted from every error and debug line: the key (and
 	// its query-escaped form) and header values taken from the environment.
 	secrets []string
@@ -136,6 +147,7 @@ func newCore(opts Options) (*core, string, error) {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 1 * time.Second,
 	}
+	c.hdrBody, c.hdrNoBody = c.headerTemplate(true), c.headerTemplate(false)
 	c.client = &http.Client{
 		Transport: c.transport,
 		// Redirects are answered, not followed: following one would resend
@@ -316,19 +328,114 @@ type meta struct {
 // newMeta returns the ids of one attempt: a new request id, and the
 // request's trace id or, when it has none or a malformed one, a new trace.
 func (c *core) newMeta(req *request) meta {
-	var id [40]byte
-	m := meta{requestID: string(strconv.AppendUint(append(append(id[:0], c.idPrefix...), '-'), c.seq.Add(1), 10)), traceID: req.traceID}
+	m, _ := c.ids(req)
+	return m
+}
+
+// ids returns the attempt's meta and its traceparent header value
+// ("00-" trace id "-" a new span id "-01"). Both strings share one
+// allocation.
+func (c *core) ids(req *request) (meta, string) {
+	m := meta{traceID: req.traceID}
 	if !validTraceID(m.traceID) {
 		m.traceID = newTraceID()
 	}
-	return m
+	var buf [128]byte // prefix (8) + '-' + counter (≤ 20) + traceparent (55)
+	b := append(buf[:0], c.idPrefix...)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, c.seq.Add(1), 10)
+	n := len(b)
+	b = append(b, "00-"...)
+	b = append(b, m.traceID...)
+	b = append(b, '-')
+	b = appendSpanID(b)
+	b = append(b, "-01"...)
+	all := string(b)
+	m.requestID = all[:n]
+	return m, all[n:]
+}
+
+// appendSpanID appends a W3C parent id: 16 hex digits of a random, non-zero
+// 64-bit number. The span ids come from math/rand/v2's generator (ChaCha8,
+// seeded by the runtime from the operating system): they only need to be
+// unique within a trace, and unlike crypto/rand it costs no allocation.
+func appendSpanID(b []byte) []byte {
+	v := rand.Uint64()
+	for v == 0 {
+		v = rand.Uint64()
+	}
+	var raw [8]byte
+	binary.BigEndian.PutUint64(raw[:], v)
+	return hex.AppendEncode(b, raw[:])
+}
+
+// headerTemplate is the header map of a request without extra headers and
+// with the default Accept, cloned for each call (maps.Clone copies a small
+// map in one piece instead of hashing every key again). The per-attempt
+// keys are present with nil values, so that setting them does not grow the
+// clone.
+func (c *core) headerTemplate(withBody bool) http.Header {
+	h := make(http.Header, 8)
+	h["Accept"] = jsonType
+	h["User-Agent"] = c.ua
+	if withBody {
+		h["Content-Type"] = jsonType
+	}
+	if c.authVal != nil {
+		h[c.authName] = c.authVal
+	}
+	h["X-Request-Id"] = nil
+	h["Traceparent"] = nil
+	return h
+}
+
+// header builds the headers of one attempt: the request's extra headers,
+// Accept (default application/json), User-Agent, Content-Type for a body
+// (unless an extra header sets it), the key, X-Request-ID and traceparent,
+// later ones winning.
+func (c *core) header(req *request, requestID, traceparent string) http.Header {
+	var h http.Header
+	if req.header == nil && req.accept == "" {
+		if req.body != nil {
+			h = maps.Clone(c.hdrBody)
+		} else {
+			h = maps.Clone(c.hdrNoBody)
+		}
+	} else {
+		h = make(http.Header, 8+len(req.header))
+		for k, v := range req.header {
+			h[k] = v
+		}
+		if req.accept != "" {
+			h["Accept"] = []string{req.accept}
+		} else {
+			h["Accept"] = jsonType
+		}
+		h["User-Agent"] = c.ua
+		if req.body != nil && h["Content-Type"] == nil {
+			h["Content-Type"] = jsonType
+		}
+		if c.authVal != nil {
+			h[c.authName] = c.authVal
+		}
+	}
+	vals := []string{requestID, traceparent}
+	h["X-Request-Id"] = vals[0:1:1]
+	h["Traceparent"] = vals[1:2:2]
+	return h
 }
 
 // open sends req and returns the response of a 2xx answer, its body still
 // to read within the returned context (cancel releases it). Anything else
 // comes back as a classified *Error, its body read and closed.
+//
+// The request goes to the Transport's RoundTrip directly, not through an
+// http.Client: the client would only clone the headers for redirects that
+// are never followed (a 3xx is answered, not followed: following one would
+// resend the key to wherever it points) and wrap errors in *url.Error,
+// which clientError does here the same way.
 func (c *core) open(ctx context.Context, req *request) (*http.Response, context.Context, context.CancelFunc, meta, *Error) {
-	m := c.newMeta(req)
+	m, traceparent := c.ids(req)
 	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errCallTimeout)
 	target := req.url
 	if c.queryName != "" {
@@ -338,17 +445,26 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 		}
 		target += sep + c.queryName + "=" + c.queryVal
 	}
-	var rd io.Reader
-	if req.body != nil {
-		rd = bytes.NewReader(req.body)
-	}
-	st := newSendTrace()
-	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(cctx, &st.trace), req.method, target, rd)
+	st := sendTraces.Get().(*sendTrace)
+	st.wrote.Store(false)
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(cctx, &st.trace), req.method, target, nil)
 	if err != nil {
+		sendTraces.Put(st)
 		cancel()
 		return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
 	}
-	if rd == nil {
+	if req.body != nil {
+		// As http.NewRequest does for a *bytes.Reader: a known length, and
+		// GetBody, so that net/http may send it again on a fresh connection
+		// when not a byte of it reached a reused one (and only then).
+		body := req.body
+		hreq.ContentLength = int64(len(body))
+		hreq.Body = io.NopCloser(bytes.NewReader(body))
+		hreq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		if len(body) == 0 {
+			hreq.Body, hreq.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+		}
+	} else {
 		// net/http silently resends a bodiless GET when a reused
 		// connection closes before the answer: a second agent call that
 		// the budget never charged. It never replays a request whose body
@@ -357,39 +473,32 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 		// retries, charged. Nothing is sent on the wire for it.
 		hreq.Body = io.NopCloser(strings.NewReader(""))
 	}
-	h := make(http.Header, 8+len(req.header))
-	for k, v := range req.header {
-		h[k] = v
+	hreq.Header = c.header(req, m.requestID, traceparent)
+	var start time.Time
+	if c.debug != nil {
+		start = time.Now()
+		c.debug.request(c, hreq, req.body)
 	}
-	if req.accept != "" {
-		h["Accept"] = []string{req.accept}
-	} else {
-		h["Accept"] = jsonType
-	}
-	h["User-Agent"] = c.ua
-	if req.body != nil && h["Content-Type"] == nil {
-		h["Content-Type"] = jsonType
-	}
-	if c.authVal != nil {
-		h[c.authName] = c.authVal
-	}
-	h["X-Request-Id"] = []string{m.requestID}
-	h["Traceparent"] = []string{"00-" + m.traceID + "-" + newSpanID() + "-01"}
-	hreq.Header = h
-	start := time.Now()
-	c.debug.request(c, hreq, req.body)
 
-	resp, err := c.client.Do(hreq)
+	resp, err := c.transport.RoundTrip(hreq)
 	if err != nil {
-		e := c.callError(ctx, cctx, req.op, 0, "", err)
+		e := c.callError(ctx, cctx, req.op, 0, "", clientError(hreq, err))
 		e.RequestID = m.requestID
 		e.Unsent = !st.wrote.Load()
+		// st is not put back: a write still under way may yet report to it.
 		c.debug.failure(c, m.requestID, e)
 		cancel()
 		return nil, nil, nil, m, e
 	}
+	if st.wrote.Load() {
+		// The request was written and answered: no hook of this attempt
+		// can fire again, so its trace may serve the next one.
+		sendTraces.Put(st)
+	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		c.debug.response(c, m.requestID, resp, time.Since(start), nil)
+		if c.debug != nil {
+			c.debug.response(c, m.requestID, resp, time.Since(start), nil)
+		}
 		return resp, cctx, cancel, m, nil
 	}
 	defer cancel()
@@ -400,10 +509,27 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 		e.RequestID = m.requestID
 		return nil, nil, nil, m, e
 	}
-	c.debug.response(c, m.requestID, resp, time.Since(start), data)
+	if c.debug != nil {
+		c.debug.response(c, m.requestID, resp, time.Since(start), data)
+	}
 	e := c.statusError(req.op, resp.StatusCode, resp.Header, data)
 	e.RequestID = m.requestID
 	return nil, nil, nil, m, e
+}
+
+// clientError gives a Transport error the form http.Client.Do gives it — a
+// *url.Error naming the method and URL, and http.ErrSchemeMismatch for an
+// HTTP answer to a TLS handshake — so that messages and classification are
+// the same as through a Client.
+func clientError(req *http.Request, err error) error {
+	if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+		err = http.ErrSchemeMismatch
+	}
+	op := req.Method
+	if op == "" {
+		op = http.MethodGet
+	}
+	return &url.Error{Op: op[:1] + strings.ToLower(op[1:]), URL: req.URL.String(), Err: err}
 }
 
 // sendTrace tells whether a request went out: its WroteHeaders hook runs
@@ -412,10 +538,16 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 // failed before a byte left: the error is then on the safe side). net/http
 // itself re-sends a request on a fresh connection only when nothing of it
 // was written to a reused one; those attempts never reached the server.
+//
+// sendTraces keeps them for reuse: the trace's fields never change after
+// newSendTrace, and one goes back to the pool only once its request was
+// written and answered, when none of its hooks can fire any more.
 type sendTrace struct {
 	wrote atomic.Bool
 	trace httptrace.ClientTrace
 }
+
+var sendTraces = sync.Pool{New: func() any { return newSendTrace() }}
 
 func newSendTrace() *sendTrace {
 	s := &sendTrace{}

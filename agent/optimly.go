@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 )
 
 // Optimly is a Conn to an agent on the Optimly external API (DESIGN §1):
@@ -204,11 +206,11 @@ type newChatWire struct {
 }
 
 // sendWire is the body of one message: chat_id and content, and for API v2
-// the metadata.
+// the metadata (omitted when zero: API v1).
 type sendWire struct {
-	ChatID   string        `json:"chat_id"`
-	Content  string        `json:"content"`
-	Metadata *sendMetadata `json:"metadata,omitempty"`
+	ChatID   string       `json:"chat_id"`
+	Content  string       `json:"content"`
+	Metadata sendMetadata `json:"metadata,omitzero"`
 }
 
 type sendMetadata struct {
@@ -219,11 +221,39 @@ type sendMetadata struct {
 
 // sendBody encodes the body of one message: {"chat_id","content"} and, for
 // API v2, "metadata" with client_id and session_id when set and source
-// (default "evalrun").
+// (default "evalrun"), as marshalJSON does (no HTML escaping, no trailing
+// newline).
 func sendBody(chatID string, msg Message, version int) []byte {
 	w := sendWire{ChatID: chatID, Content: msg.Content}
 	if version != 1 {
-		w.Metadata = &sendMetadata{ClientID: msg.ClientID, SessionID: msg.SessionID, Source: cmpOr(msg.Source, "evalrun")}
+		w.Metadata = sendMetadata{ClientID: msg.ClientID, SessionID: msg.SessionID, Source: cmpOr(msg.Source, "evalrun")}
 	}
-	return marshalJSON(w)
+	eb := bodyEncoders.Get().(*bodyEncoder)
+	eb.buf.Reset()
+	_ = eb.enc.Encode(&w) // strings only: always encodes
+	body := bytes.Clone(bytes.TrimSuffix(eb.buf.Bytes(), []byte{'\n'}))
+	if eb.buf.Cap() <= maxPooledBody {
+		bodyEncoders.Put(eb)
+	}
+	return body
 }
+
+// bodyEncoder is a JSON encoder with its buffer, kept in bodyEncoders so
+// that a message body costs one allocation of its own size (the encoder and
+// the growing buffer are reused). The body handed to the request is a
+// copy: net/http may still be reading it after the call returns.
+type bodyEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// maxPooledBody: a buffer grown beyond this by one large message is not
+// kept.
+const maxPooledBody = 64 << 10
+
+var bodyEncoders = sync.Pool{New: func() any {
+	e := &bodyEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}

@@ -47,6 +47,10 @@ type File struct {
 	Defaults *yaml.Node
 	// Judge configures the LLM judge; nil when absent.
 	Judge *Judge
+	// UserModel configures the model that plays the simulated user of
+	// simulate: scenarios (`user_model:`, shaped like judge:); nil when
+	// absent (the rule-based user plays it).
+	UserModel *Judge
 	// EnvAllow lists the environment variables templates may read.
 	EnvAllow []string
 }
@@ -171,7 +175,7 @@ func Parse(file string, data []byte) (*File, error) {
 }
 
 // Keys that are not flags.
-var sectionKeys = []string{"suite", "targets", "defaults", "judge", "env_allow"}
+var sectionKeys = []string{"suite", "targets", "defaults", "judge", "user_model", "env_allow"}
 
 type parser struct {
 	file string
@@ -215,6 +219,8 @@ func (p *parser) top(m *yaml.Node) {
 			p.cfg.Defaults = v
 		case "judge":
 			p.judge(v)
+		case "user_model":
+			p.userModel(v)
 		case "env_allow":
 			p.cfg.EnvAllow = p.strings(k.Value, v)
 		default:

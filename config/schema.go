@@ -95,6 +95,9 @@ func Schema(parts SchemaParts) map[string]any {
 		"description": "the agents to run the suite against; names must be unique",
 	}
 	props["judge"] = judgeSchema()
+	um := judgeSchema()
+	um["description"] = "the model that plays the simulated user of simulate: scenarios (OpenAI-compatible); without it the rule-based user does"
+	props["user_model"] = um
 	defaults := parts.Defaults
 	if defaults == nil {
 		defaults = map[string]any{"type": "object"}

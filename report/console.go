@@ -360,6 +360,15 @@ func (p *printer) latency(r *Result) {
 		t.rows = append(t.rows, row)
 	}
 	t.write(p, 2)
+	// Output tokens/s is a rate, not a latency: a line of its own.
+	for _, row := range streamRows(r) {
+		if row.Unit != "" {
+			p.line(fmt.Sprintf("  output tokens/s per reply: min %s · p50 %s · p90 %s · max %s", row.Min, row.P50, row.P90, row.Max))
+		}
+	}
+	if s := streamSummary(r); s != "" {
+		p.line("  output: " + s)
+	}
 }
 
 func (p *printer) budget(r *Result) {
@@ -399,6 +408,9 @@ func (p *printer) budget(r *Result) {
 // failures; nothing when the run had no judge.
 func (p *printer) judge(r *Result) {
 	if s := judgeText(r); s != "" {
+		p.wrapped("", "  ", s)
+	}
+	for _, s := range simulationLines(r) {
 		p.wrapped("", "  ", s)
 	}
 }

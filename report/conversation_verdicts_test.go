@@ -98,3 +98,11 @@ func TestConversationVerdictsInWriters(t *testing.T) {
 		})
 	}
 }
+
+// simulatedResult is convVerdictResult with a user model's counts, for
+// the writers' goldens.
+func simulatedResult() *Result {
+	r := convVerdictResult()
+	r.UserModel = &UserModelInfo{Model: "gpt-test", Turns: 6, Calls: 7, Failures: 0, Limit: "2/s"}
+	return r
+}

@@ -55,6 +55,11 @@ type htmlPage struct {
 	Plot        *plotData
 	Latency     []htmlLatRow
 	ScenLatency []htmlLatRow
+	// Stream and StreamNotes are the token-level metrics of the streamed
+	// replies and the run's output tokens/s (one note per target); empty
+	// when none streamed.
+	Stream      []streamRow
+	StreamNotes []string
 	Failures    []htmlConv
 	MoreFails   int
 	NotKept     []string // first failures of scenarios whose failing runs were not kept
@@ -154,6 +159,9 @@ func newHTMLPage(r *Result, maxConvs int) (*htmlPage, error) {
 	if j := judgeText(r); j != "" {
 		p.Meta = append(p.Meta, [2]string{"judge", strings.TrimPrefix(j, "judge ")})
 	}
+	for _, s := range simulationLines(r) {
+		p.Meta = append(p.Meta, [2]string{"simulated", s})
+	}
 	if r.Seed != 0 {
 		p.Meta = append(p.Meta, [2]string{"seed", strconv.FormatInt(r.Seed, 10)})
 	}
@@ -195,6 +203,11 @@ func newHTMLPage(r *Result, maxConvs int) (*htmlPage, error) {
 		case h.Kind == HistScenario:
 			p.ScenLatency = append(p.ScenLatency, latRow(h.Name, &h))
 		}
+	}
+
+	p.Stream = streamRows(r)
+	if s := streamSummary(r); s != "" {
+		p.StreamNotes = []string{s}
 	}
 
 	// Failure transcripts, in scenario then iteration order.
@@ -479,6 +492,18 @@ table.side .note.bad { color: var(--fail); }
 <tr><td>{{.Label}}</td><td class="num">{{.Count}}</td><td class="num">{{.P50}}</td><td class="num">{{.P90}}</td><td class="num">{{.P95}}</td><td class="num">{{.P99}}</td><td class="num">{{.P999}}</td><td class="num">{{.Max}}</td><td class="num">{{.Mean}}</td></tr>
 {{- end}}
 </table>
+{{- end}}
+{{- if .Stream}}
+<h2>Streamed replies</h2>
+<table>
+<tr><th></th><th class="num">replies</th><th class="num">min</th><th class="num">p50</th><th class="num">p90</th><th class="num">p95</th><th class="num">p99</th><th class="num">max</th><th class="num">mean</th></tr>
+{{- range .Stream}}
+<tr><td>{{.Label}} <code>{{.Metric}}</code></td><td class="num">{{.Count}}</td><td class="num">{{.Min}}</td><td class="num">{{.P50}}</td><td class="num">{{.P90}}</td><td class="num">{{.P95}}</td><td class="num">{{.P99}}</td><td class="num">{{.Max}}</td><td class="num">{{.Mean}}</td></tr>
+{{- end}}
+</table>
+{{- range .StreamNotes}}
+<p>Output: {{.}}.</p>
+{{- end}}
 {{- end}}
 {{- if .Side}}
 <h2>Replies side by side</h2>

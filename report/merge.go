@@ -141,6 +141,14 @@ func Merge(results ...*Result) (*Result, error) {
 			}
 			t.CallErrors[k] += n
 		}
+		if st := r.Stream; st != nil {
+			if out.Stream == nil {
+				out.Stream = &StreamTotals{}
+			}
+			out.Stream.Replies += st.Replies
+			out.Stream.UsageReplies += st.UsageReplies
+			out.Stream.OutputTokens += st.OutputTokens
+		}
 		if j := r.Judge; j != nil { // each shard graded with its own judge
 			if out.Judge == nil {
 				out.Judge = &JudgeInfo{Model: j.Model, Limit: j.Limit}
@@ -154,6 +162,9 @@ func Merge(results ...*Result) (*Result, error) {
 	out.StopReason = strings.Join(stops, "; ")
 	if !out.Started.IsZero() && out.Ended.After(out.Started) {
 		out.DurationMS = millis(out.Ended.Sub(out.Started))
+	}
+	if out.Stream != nil { // the merged run's rate: all tokens over its wall time
+		out.Stream.setRate(out.DurationMS)
 	}
 
 	out.Turns = mergeTurnCounts(ordered)
@@ -362,6 +373,7 @@ func mergeScenarios(results []*Result) ([]ScenarioResult, error) {
 			}
 			acc.outcomes.merge(outcomeCounts{passed: s.Passed, failed: s.Failed, errored: s.Error, throttled: s.Throttled, notRun: s.NotRun})
 			acc.convs = append(acc.convs, s.Conversations...)
+			acc.sim = acc.sim.merge(s.Simulation)
 			if ff := s.FirstFailure; ff != nil {
 				if cur := firsts[s.Name]; cur == nil || cmp.Or(cmp.Compare(ff.Iteration, cur.Iteration), cmp.Compare(ff.Conversation, cur.Conversation)) < 0 {
 					firsts[s.Name] = ff

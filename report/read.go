@@ -285,11 +285,19 @@ func (r *Result) validate() error {
 				ti.Kept, ti.Sample, ti.Streamed, kept)
 		}
 	}
+	if st := r.Stream; st != nil && (st.Replies < 0 || st.UsageReplies < 0 || st.UsageReplies > st.Replies || st.OutputTokens < 0 ||
+		!(st.OutputTokensPerS >= 0) || math.IsInf(st.OutputTokensPerS, 0)) {
+		return fieldErr("stream", "replies %d, usage_replies %d, output_tokens %d, output_tokens_per_s %v: counts and the rate must be 0 or more, and usage replies are replies",
+			st.Replies, st.UsageReplies, st.OutputTokens, st.OutputTokensPerS)
+	}
 	for i := range r.Histograms {
 		h := &r.Histograms[i]
 		f := fmt.Sprintf("histograms[%d]", i)
 		if h.Kind == "" || h.Name == "" {
 			return fieldErr(f, "kind and name must not be empty")
+		}
+		if want := HistogramUnit(h.Kind); h.Unit != "" && h.Unit != want {
+			return fieldErr(f+".unit", "%q is not the unit of a %s histogram (want %q)", h.Unit, h.Kind, cmpOr(want, "absent: microseconds"))
 		}
 		if err := h.validateStats(f); err != nil {
 			return err

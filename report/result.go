@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/evalrun/evalrun/agent"
@@ -43,8 +44,12 @@ type Result struct {
 	// Histograms: overall, per call kind, per scenario (by name), per turn
 	// index (ascending), then, when the run said its load model, service
 	// time per call kind and schedule lag, then, when some turn streamed,
-	// time to first token, chunk gaps and stalls, in that order.
+	// time to first token, chunk gaps, stalls, inter-token latency, time per
+	// output token and output tokens per second, in that order.
 	Histograms []HistogramResult `json:"histograms"`
+	// Stream counts the streamed replies and their output tokens, with the
+	// run's output tokens per second; absent when no turn streamed.
+	Stream *StreamTotals `json:"stream,omitempty"`
 	// Interrupted is true when the run was stopped before it finished (an
 	// interrupt, a quota answer from the server, a deadline).
 	Interrupted bool   `json:"interrupted"`
@@ -66,10 +71,38 @@ type Result struct {
 	// Judge is the LLM judge's work during the run (see JudgeInfo); absent
 	// when no judge graded anything.
 	Judge *JudgeInfo `json:"judge,omitempty"`
+	// UserModel is the simulated user's work (simulate: scenarios); absent
+	// when the run had none.
+	UserModel *UserModelInfo `json:"user_model,omitempty"`
 	// Turns counts, per turn index, the turns sent and those that passed,
 	// over every conversation (see TurnCount); absent in files written
 	// before it existed.
 	Turns []TurnCount `json:"turns,omitempty"`
+}
+
+// StreamTotals are the totals of a run's streamed replies (openai targets
+// with stream): how many, their output tokens, and the run's output tokens
+// per second, as GuideLLM computes the run's rate: all output tokens over
+// the run's wall time (started to ended), idle time included.
+type StreamTotals struct {
+	// Replies counts the streamed turns (replies with a content chunk).
+	Replies int64 `json:"replies"`
+	// UsageReplies counts those whose output tokens the server reported
+	// (usage.completion_tokens); the others count their content chunks.
+	UsageReplies int64 `json:"usage_replies"`
+	// OutputTokens is the output tokens of every streamed reply.
+	OutputTokens int64 `json:"output_tokens"`
+	// OutputTokensPerS is OutputTokens over the run's wall time in
+	// seconds, rounded to 0.001; 0 when the run has no duration.
+	OutputTokensPerS float64 `json:"output_tokens_per_s"`
+}
+
+// setRate sets OutputTokensPerS from the run's duration in milliseconds.
+func (s *StreamTotals) setRate(durationMS float64) {
+	s.OutputTokensPerS = 0
+	if durationMS > 0 {
+		s.OutputTokensPerS = math.Round(float64(s.OutputTokens)/(durationMS/1000)*1000) / 1000
+	}
 }
 
 // ThresholdResult is one threshold evaluated against a run.
@@ -111,6 +144,19 @@ type JudgeInfo struct {
 	// Limit is the judge's rate limit as configured (judge.limit); empty
 	// when it had none.
 	Limit string `json:"limit,omitempty"`
+}
+
+// UserModelInfo is the work of the simulated user of a run: the model of
+// user_model (or "rule-based (agentsim)", which makes no calls), the
+// messages and verdicts asked of it, its requests (retries included,
+// outside the agent's quota) and its failures (their conversations
+// errored).
+type UserModelInfo struct {
+	Model    string `json:"model"`
+	Turns    int64  `json:"turns,omitempty"`
+	Calls    int64  `json:"calls"`
+	Failures int64  `json:"failures"`
+	Limit    string `json:"limit,omitempty"`
 }
 
 // TranscriptInfo records the transcript policy of a run (see Transcripts)
@@ -254,7 +300,11 @@ type ScenarioResult struct {
 	Required int    `json:"required"`
 	Status   string `json:"status"` // StatusPassed or StatusFailed
 	// FirstFailure is the first failure by iteration; nil when none.
-	FirstFailure  *Failure             `json:"first_failure,omitempty"`
+	FirstFailure *Failure `json:"first_failure,omitempty"`
+	// Simulation counts the scenario's simulated conversations (simulate:)
+	// by how they ended and by turns used, over every conversation, kept
+	// or not; absent for a scripted scenario.
+	Simulation    *SimulationStats     `json:"simulation,omitempty"`
 	Conversations []ConversationResult `json:"conversations"`
 }
 

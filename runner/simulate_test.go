@@ -134,3 +134,40 @@ func TestRunSimulatedUserFails(t *testing.T) {
 		t.Fatalf("Run without a user: %v", err)
 	}
 }
+
+// TestSimulatedReleasesUnusedTurns runs two simulated conversations one
+// after the other on a budget of 10: each reserves 1 + max_turns = 6 and
+// uses 4, so the second fits only because the first gave back its 2
+// unused turns.
+func TestSimulatedReleasesUnusedTurns(t *testing.T) {
+	ag, err := agentsim.ParseAgent("baseline.agent.yaml", examples.BaselineAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag.Latency = agentsim.LatencyModel{}
+	sim, err := agentsim.Start(ag, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	conn, err := agent.NewOptimly(agent.Options{BaseURL: sim.URL, APIKey: ag.APIKeys[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sc := simScenario(t, "repeat: 2\n", "", 5, "")
+	b := NewBudget(10, 1, 0)
+	rec := &recorder{}
+	if _, err := Run(context.Background(), suiteOf(sc), Options{Conn: conn, Observer: rec, User: agentsim.NewSimUser(), Budget: b, Concurrency: 1}); err != nil {
+		t.Fatal(err)
+	}
+	convs := rec.checkAccounted(t, 2)
+	for id, c := range convs {
+		if c.Outcome != Passed || len(c.Turns) != 3 {
+			t.Errorf("conversation %d: %s %q, %d turns", id, c.Outcome, c.Reason, len(c.Turns))
+		}
+	}
+	if b.Spent() != 8 || b.Available() != 2 {
+		t.Errorf("spent %d, available %d; want 8 and 2 (nothing left reserved)", b.Spent(), b.Available())
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestDocSimulatedExample checks that the simulated example of
@@ -82,5 +84,29 @@ expect_conversation:
 	v = EvaluateConversation(context.Background(), scs[0].ExpectConversation, nil, nil, nil)
 	if len(v) != 1 || v[0].Passed || !strings.Contains(v[0].Reason, "no simulated user judged a goal") {
 		t.Errorf("goal_met without a verdict: %+v", v)
+	}
+}
+
+// TestJudgeCallsOfSimulated counts the judge calls of a simulated
+// scenario at max_turns: defaults' judge on every simulated turn, and
+// expect_conversation's once per turn.
+func TestJudgeCallsOfSimulated(t *testing.T) {
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte("expect:\n  - judge: {rubric: polite}\n"), &root); err != nil {
+		t.Fatal(err)
+	}
+	df, err := ParseDefaults("evalrun.yaml", root.Content[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := "name: s\nrepeat: 2\nturns: [{user: hi}]\nsimulate: {persona: p, goal: g, max_turns: 4}\nexpect_conversation:\n  - every_turn: {judge: {rubric: kind}}\n"
+	scs, err := ParseWith(LoadOptions{JudgeConfigured: true, Defaults: df}, "s.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per conversation: 1 scripted + 3 simulated turns with the default
+	// judge, and 4 turns of every_turn: 8; two repeats: 16.
+	if n := (&Suite{Scenarios: scs}).JudgeCalls(); n != 16 {
+		t.Errorf("JudgeCalls = %d, want 16", n)
 	}
 }

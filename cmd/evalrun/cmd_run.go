@@ -15,10 +15,14 @@ import (
 	"github.com/evalrun/evalrun/examples"
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
+	"github.com/evalrun/evalrun/scenarios"
 )
 
 // runFlags are the flags of "evalrun run".
 type runFlags struct {
+	// openUser opens the simulated user of one target's run (simulate.go).
+	openUser func() (scenarios.UserSimulator, func(*report.Result), error)
+
 	target      string
 	kind        string
 	apiKeyEnv   string
@@ -135,6 +139,8 @@ func (a *app) run(args []string) error {
 	if judge != nil {
 		defer judge.Close()
 	}
+	// Each target's run gets its own simulated user (and counters).
+	f.openUser = func() (scenarios.UserSimulator, func(*report.Result), error) { return a.openUser(cfg, suite) }
 	if len(side) > 1 {
 		return a.runSide(&f, suite, judge, side)
 	}
@@ -156,7 +162,13 @@ func (a *app) run(args []string) error {
 		return err
 	}
 	if f.quota.dryRun {
-		return a.dryRun(a.stdout, qp, ac, lims, f.target, f.apiKeyEnv)
+		if err := a.dryRun(a.stdout, qp, ac, lims, f.target, f.apiKeyEnv); err != nil {
+			return err
+		}
+		if s := simulatedDryRun(suite); s != "" {
+			fmt.Fprintf(a.stdout, "%-17s %s\n", "simulated:", s)
+		}
+		return nil
 	}
 	if err := qp.refusalErr(ac); err != nil {
 		return err
@@ -231,8 +243,12 @@ func (a *app) run(args []string) error {
 		// itself; a second timer and context per call cost CPU for nothing.
 		MaxConversations: maxConv,
 		Shard:            f.gates.shard,
-		User:             simulatedUser(),
 	}
+	user, recordUser, err := f.openUser()
+	if err != nil {
+		return err
+	}
+	opts.User = user
 	judgeView, recordJudge := judge.view()
 	if judgeView != nil {
 		opts.Judge = redactingJudge{judgeView, a.redactor()}
@@ -261,6 +277,7 @@ func (a *app) run(args []string) error {
 	}
 	res := agg.Result(fin)
 	recordJudge(res)
+	recordUser(res)
 	f.load.settings(res.Settings)
 	f.gates.settings(res.Settings, suite)
 	applyThresholds(res, f.gates.thresholds)

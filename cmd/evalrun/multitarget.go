@@ -213,8 +213,10 @@ type sideRun struct {
 	lr      *ledgerRun
 	// recordJudge records the judge's work for this target in its result.
 	recordJudge func(*report.Result)
-	sum         *runner.Summary
-	err         error
+	// recordUser records the simulated user's work in its result.
+	recordUser func(*report.Result)
+	sum        *runner.Summary
+	err        error
 }
 
 // targetErr prefixes err with the target's name, keeping its exit code.
@@ -393,7 +395,10 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 			// No CallTimeout: the Conn enforces the target's timeout.
 			MaxConversations: int(maxConv),
 			Shard:            f.gates.shard,
-			User:             simulatedUser(),
+		}
+		if s.opts.User, s.recordUser, err = f.openUser(); err != nil {
+			release()
+			return targetErr(s.t.name, err)
 		}
 		var jv scenarios.Judge
 		jv, s.recordJudge = judge.view()
@@ -438,6 +443,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		}
 		res := s.agg.Result(fin)
 		s.recordJudge(res)
+		s.recordUser(res)
 		f.load.settings(res.Settings)
 		f.gates.settings(res.Settings, suite)
 		results[i] = res

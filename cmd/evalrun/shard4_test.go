@@ -88,6 +88,9 @@ func TestFourShardsMergeEqualsWhole(t *testing.T) {
 			w.Throttled != m.Throttled || w.NotRun != m.NotRun || w.Status != m.Status {
 			t.Errorf("scenario %s: whole %d/%d %s, merged %s %d/%d %s", w.Name, w.Passed, w.Runs, w.Status, m.Name, m.Passed, m.Runs, m.Status)
 		}
+		if sw, sm := fmt.Sprint(w.Simulation), fmt.Sprint(m.Simulation); sw != sm {
+			t.Errorf("scenario %s simulation: whole %s, merged %s", w.Name, sw, sm)
+		}
 		if vw, vm := verdicts(w), verdicts(m); vw != vm || vw == "0 passed, 0 failed" {
 			t.Errorf("scenario %s verdicts: whole %s, merged %s", w.Name, vw, vm)
 		}
