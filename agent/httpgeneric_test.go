@@ -304,3 +304,29 @@ func FuzzParseJSONPath(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHTTPTemplates compiles arbitrary request templates (internal/tmpl
+// syntax, the HTTP target's vocabulary): never a panic, an error always
+// names the field, and an env value never appears in an error.
+func FuzzHTTPTemplates(f *testing.F) {
+	for _, s := range []string{`{"q":"{{ content }}"}`, `{{ history_json }}`, `{"a":{{ env.SECRET_V }}}`, `{{`, `{{ }}`, `{{ content x }}`, `{"q":"{{ env SECRET_V }}"}`, `a={{ content }}&b={{ session }}`} {
+		f.Add(s, "/c/{{ session }}?q={{ client_id }}", "{{ env.SECRET_V }}")
+	}
+	f.Fuzz(func(t *testing.T, body, path, header string) {
+		cfg := HTTPConfig{
+			Send:      HTTPRequestSpec{Path: path, Body: body, Headers: map[string]string{"X-H": header}},
+			ReplyPath: "r",
+			Getenv:    func(k string) string { return map[string]string{"SECRET_V": "s3cr3t-value"}[k] },
+		}
+		_, err := NewHTTP(Options{BaseURL: "http://127.0.0.1:1", APIKey: "k"}, cfg)
+		if err == nil {
+			return
+		}
+		if !strings.HasPrefix(err.Error(), "agent: http: ") {
+			t.Fatalf("error does not name the target: %v", err)
+		}
+		if strings.Contains(err.Error(), "s3cr3t-value") && !strings.Contains(body+path+header, "s3cr3t-value") {
+			t.Fatalf("error shows an env value: %v", err)
+		}
+	})
+}

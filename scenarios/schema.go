@@ -92,7 +92,7 @@ var kindSchemas = map[string]func() map[string]any{
 	},
 	"field": func() map[string]any {
 		return obj(map[string]any{
-			"path":   map[string]any{"type": "string", "minLength": 1, "description": "names joined by '.', [N] or [*] for list items, e.g. tools_executed[0].tool"},
+			"path":   map[string]any{"type": "string", "minLength": 1, "description": "names joined by '.', [N] (negative counts from the end), [*] for every item, [\"quoted key\"]; e.g. tools_executed[0].tool, messages[-1].text"},
 			"equals": map[string]any{},
 			"gte":    map[string]any{"type": "number"},
 			"lte":    map[string]any{"type": "number"},
