@@ -441,11 +441,10 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 		}
 		target += sep + c.queryName + "=" + c.queryVal
 	}
-	st := sendTraces.Get().(*sendTrace)
-	st.wrote.Store(false)
+	st := getSendTrace(ctx)
 	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(cctx, &st.trace), req.method, target, nil)
 	if err != nil {
-		sendTraces.Put(st)
+		st.release()
 		cancel()
 		return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
 	}
@@ -489,7 +488,7 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	if st.wrote.Load() {
 		// The request was written and answered: no hook of this attempt
 		// can fire again, so its trace may serve the next one.
-		sendTraces.Put(st)
+		st.release()
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if c.debug != nil {
@@ -537,13 +536,35 @@ func clientError(req *http.Request, err error) error {
 //
 // sendTraces keeps them for reuse: the trace's fields never change after
 // newSendTrace, and one goes back to the pool only once its request was
-// written and answered, when none of its hooks can fire any more.
+// written and answered, when none of its hooks can fire any more. A call
+// whose context already carries a ClientTrace (a library user's own) gets a
+// fresh one instead: httptrace.WithClientTrace composes the user's hooks
+// into it, which must not outlive that call.
 type sendTrace struct {
-	wrote atomic.Bool
-	trace httptrace.ClientTrace
+	wrote  atomic.Bool
+	pooled bool
+	trace  httptrace.ClientTrace
 }
 
-var sendTraces = sync.Pool{New: func() any { return newSendTrace() }}
+var sendTraces = sync.Pool{New: func() any { s := newSendTrace(); s.pooled = true; return s }}
+
+// getSendTrace returns a trace for one attempt under ctx, not yet written.
+func getSendTrace(ctx context.Context) *sendTrace {
+	if httptrace.ContextClientTrace(ctx) != nil {
+		return newSendTrace()
+	}
+	s := sendTraces.Get().(*sendTrace)
+	s.wrote.Store(false)
+	return s
+}
+
+// release gives a pooled trace back; call it only when none of its hooks
+// can fire any more.
+func (s *sendTrace) release() {
+	if s.pooled {
+		sendTraces.Put(s)
+	}
+}
 
 func newSendTrace() *sendTrace {
 	s := &sendTrace{}

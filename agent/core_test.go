@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"reflect"
 	"strings"
@@ -259,5 +260,32 @@ func TestSendBodyPooled(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestCallersClientTrace: a caller's own httptrace.ClientTrace in the
+// context sees its call's events, and only its call's: the pooled trace
+// that tells whether a request was written must not carry the caller's
+// hooks into later calls.
+func TestCallersClientTrace(t *testing.T) {
+	srv := newRecorder(t, answer(200, `{"response":"ok"}`))
+	o := newConn(t, srv.URL, nil)
+	var wrote, gotConn atomic.Int32
+	mine := &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Add(1) },
+		GotConn:      func(httptrace.GotConnInfo) { gotConn.Add(1) },
+	}
+	traced := httptrace.WithClientTrace(context.Background(), mine)
+	for i := range 6 {
+		ctx := context.Background()
+		if i%2 == 0 {
+			ctx = traced
+		}
+		if _, err := o.Send(ctx, Chat{ID: "c"}, Message{Content: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if wrote.Load() != 3 || gotConn.Load() != 3 {
+		t.Fatalf("the caller's hooks fired %d (WroteHeaders) and %d (GotConn) times for its 3 calls of 6", wrote.Load(), gotConn.Load())
 	}
 }
