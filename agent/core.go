@@ -314,6 +314,33 @@ type request struct {
 	traceID         string      // the chat's trace id; "" or malformed starts a new trace
 	header          http.Header // extra headers, may be nil
 	accept          string      // default application/json
+	// parsed is url with the query key, parsed once by target (optional:
+	// nil parses url for this call). It is shared by concurrent calls and
+	// never modified.
+	parsed *url.URL
+}
+
+// target parses a fixed request URL once, with the key of query auth,
+// for request.parsed. It returns nil when raw does not parse as a request
+// URL; the call then parses it itself and reports the error.
+func (c *core) target(raw string) *url.URL {
+	u, err := url.Parse(c.withQueryKey(raw))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil
+	}
+	return u
+}
+
+// withQueryKey adds the key's query parameter to target under query auth.
+func (c *core) withQueryKey(target string) string {
+	if c.queryName == "" {
+		return target
+	}
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	return target + sep + c.queryName + "=" + c.queryVal
 }
 
 // meta identifies an attempt for the server's logs.
@@ -433,20 +460,21 @@ func (c *core) header(req *request, requestID, traceparent string) http.Header {
 func (c *core) open(ctx context.Context, req *request) (*http.Response, context.Context, context.CancelFunc, meta, *Error) {
 	m, traceparent := c.ids(req)
 	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errCallTimeout)
-	target := req.url
-	if c.queryName != "" {
-		sep := "?"
-		if strings.Contains(target, "?") {
-			sep = "&"
-		}
-		target += sep + c.queryName + "=" + c.queryVal
-	}
 	st := getSendTrace(ctx)
-	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(cctx, &st.trace), req.method, target, nil)
-	if err != nil {
-		st.release()
-		cancel()
-		return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
+	tctx := httptrace.WithClientTrace(cctx, &st.trace)
+	var hreq *http.Request
+	if u := req.parsed; u != nil && validMethod(req.method) {
+		// What http.NewRequestWithContext builds, without parsing the URL
+		// again for every call.
+		hreq = (&http.Request{Method: req.method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: u.Host}).WithContext(tctx)
+	} else {
+		var err error
+		hreq, err = http.NewRequestWithContext(tctx, req.method, c.withQueryKey(req.url), nil)
+		if err != nil {
+			st.release()
+			cancel()
+			return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
+		}
 	}
 	if req.body != nil {
 		// As http.NewRequest does for a *bytes.Reader: a known length, and
@@ -510,6 +538,12 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	e := c.statusError(req.op, resp.StatusCode, resp.Header, data)
 	e.RequestID = m.requestID
 	return nil, nil, nil, m, e
+}
+
+// validMethod reports whether m is one of the methods the transports use
+// (anything else takes http.NewRequestWithContext's own check).
+func validMethod(m string) bool {
+	return m == http.MethodPost || m == http.MethodGet
 }
 
 // clientError gives a Transport error the form http.Client.Do gives it — a

@@ -289,3 +289,44 @@ func TestCallersClientTrace(t *testing.T) {
 		t.Fatalf("the caller's hooks fired %d (WroteHeaders) and %d (GotConn) times for its 3 calls of 6", wrote.Load(), gotConn.Load())
 	}
 }
+
+// TestParsedTarget: a URL parsed once for all calls gives the request
+// http.NewRequest gives (URL, Host), with the key in the query under query
+// auth, and calls with it reach the server as before.
+func TestParsedTarget(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts Options
+		path string
+	}{
+		{"bearer", Options{APIKey: testKey}, "/external/agent/v2"},
+		{"query", Options{APIKey: testKey, Auth: "query"}, "/external/agent/v2"},
+		{"query, own name, prefix", Options{APIKey: "k+y&z/=", Auth: "query", QueryParam: "token"}, "/prefix/external/agent/v2"},
+		{"no key", Options{}, "/external/message/new-chat"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := tt.opts
+			opts.BaseURL = "http://127.0.0.1:8080"
+			c, base, err := newCore(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			raw := base + tt.path
+			got := c.target(raw)
+			want, err := http.NewRequest(http.MethodPost, c.withQueryKey(raw), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil || !reflect.DeepEqual(got, want.URL) || got.Host != want.Host {
+				t.Fatalf("parsed %#v, http.NewRequest %#v (Host %q)", got, want.URL, want.Host)
+			}
+			if opts.Auth == "query" && got.Query().Get(cmpOr(opts.QueryParam, DefaultQueryParam)) != opts.APIKey {
+				t.Errorf("query %q does not carry the key", got.RawQuery)
+			}
+		})
+	}
+	if u := (&core{}).target("://nope"); u != nil {
+		t.Errorf("target of a malformed URL = %v, want nil (the call reports the error)", u)
+	}
+}
