@@ -59,6 +59,24 @@ type Message struct {
 	ClientID  string // sent in metadata when set
 	SessionID string // sent in metadata when set
 	Source    string // sent in metadata when set; default "evalrun"
+	// ToolResults answer the tool calls of the previous reply (the openai
+	// transport): a call's id or its tool's name → the result's content.
+	// A call is looked up by id, then by name, then in
+	// OpenAIConfig.ToolResults; one found nowhere gets NoToolResult.
+	ToolResults map[string]string
+	// Options are request options of this message over the target's
+	// (the openai transport; see RequestOptions). Nil means none.
+	Options *RequestOptions
+}
+
+// RequestOptions are request settings of one message (a scenario's
+// `openai:` block) over the target's: Body keys replace the target's
+// request fields of the same name (response_format, seed, stop, ...) or
+// add new ones; Headers are sent besides the target's, replacing those of
+// the same name.
+type RequestOptions struct {
+	Body    map[string]json.RawMessage
+	Headers map[string]string
 }
 
 // Reply is the agent's answer to one Message, normalised across transports.
@@ -103,6 +121,10 @@ type Reply struct {
 	// server's logs can be joined with the report.
 	RequestID string `json:"request_id,omitempty"`
 	TraceID   string `json:"trace_id,omitempty"`
+
+	// assistant is the openai transport's reply as the model sent it
+	// (tool calls with their ids), which joins the chat's history.
+	assistant *chatMessage
 }
 
 // ToolExecution is one tool the agent ran while answering.
@@ -110,6 +132,9 @@ type ToolExecution struct {
 	Tool   string         `json:"tool"`
 	Status string         `json:"status"`
 	Data   map[string]any `json:"data,omitempty"`
+	// CallID is the id the model gave the call (OpenAI tool_calls), which
+	// a scenario's tool_results may name; "" otherwise.
+	CallID string `json:"call_id,omitempty"`
 }
 
 // Options configure an HTTP transport.
@@ -152,8 +177,8 @@ type Options struct {
 	// "Authorization: Bearer <key>" (unless Header says X-API-Key),
 	// "header" as-is (no "Bearer ") in the header named by Header (default
 	// X-API-Key; "Authorization" sends the bare key there), "query"
-	// as the query parameter named by QueryParam. Matched
-	// case-insensitively. A key sent in the query is redacted from errors
+	// as the query parameter named by QueryParam, "none" no credentials
+	// (APIKey must then be empty). Matched case-insensitively. A key sent in the query is redacted from errors
 	// and debug output like any other, but may still reach server and
 	// proxy logs: prefer a header when the server accepts one.
 	Auth string

@@ -171,6 +171,10 @@ func (c *core) setAuth(opts Options) error {
 		}
 	}
 	switch mode {
+	case "none":
+		if opts.APIKey != "" {
+			return errors.New(`agent: Auth "none" sends no credentials, but an APIKey is set: leave it empty, or choose bearer, header or query`)
+		}
 	case "bearer":
 		if opts.Header != "" && !strings.EqualFold(opts.Header, "Authorization") {
 			return fmt.Errorf("agent: Auth %q with Header %q: bearer auth uses the Authorization header; set Auth to \"header\" to use another", opts.Auth, opts.Header)
@@ -195,7 +199,7 @@ func (c *core) setAuth(opts Options) error {
 		}
 		c.queryVal = url.QueryEscape(opts.APIKey)
 	default:
-		return fmt.Errorf("agent: Auth %q: want \"bearer\" (the default), \"header\" or \"query\"", opts.Auth)
+		return fmt.Errorf("agent: Auth %q: want \"bearer\" (the default), \"header\", \"query\" or \"none\" (no credentials)", opts.Auth)
 	}
 	if opts.QueryParam != "" && mode != "query" {
 		return fmt.Errorf("agent: QueryParam %q is set but Auth is %q: set Auth to \"query\" to send the key in the query", opts.QueryParam, mode)

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/evalrun/evalrun/internal/tmpl"
 )
 
 // HTTPConfig describes a chat API that is neither Optimly nor
@@ -391,6 +393,14 @@ func (h *HTTP) tool(el any) (ToolExecution, bool) {
 
 // --- templates ----------------------------------------------------------------
 
+// placeholderNames are the names of the request templates' vocabulary
+// (besides env.NAME), in documentation order; placeholderKinds maps them to
+// their kinds.
+var (
+	placeholderNames = []string{"session", "content", "history_json", "client_id"}
+	placeholderKinds = map[string]int{"session": phSession, "content": phContent, "history_json": phHistory, "client_id": phClientID}
+)
+
 // placeholder kinds
 const (
 	phLiteral = iota
@@ -495,10 +505,13 @@ type compiler struct {
 	core   *core
 }
 
-// parse compiles one template; mode says how placeholders are escaped:
+// parse compiles one template, in the one template syntax (internal/tmpl,
+// as scenario text) with this context's vocabulary; off0 is the byte
+// offset of src in the field's text, for errors. mode says how placeholders
+// are escaped:
 // escPath, escQuery, escRaw (headers) or escJSONStr/escJSONValue decided by
 // position (JSON bodies, pass escJSONValue).
-func (cx *compiler) parse(field, src string, mode int, allowed map[int]bool) (*template, error) {
+func (cx *compiler) parse(field, src string, off0, mode int, allowed map[int]bool) (*template, error) {
 	t := &template{}
 	inString := false // JSON string state of the literal text so far
 	lit := strings.Builder{}
@@ -520,32 +533,26 @@ func (cx *compiler) parse(field, src string, mode int, allowed map[int]bool) (*t
 			}
 		}
 	}
-	for rest := src; ; {
-		i := strings.Index(rest, "{{")
-		if i < 0 {
-			lit.WriteString(rest)
+	parts, terr := tmpl.Parse(src)
+	if terr != nil {
+		return nil, fmt.Errorf("agent: http: %s: at byte %d: %s", field, off0+terr.Off, terr.Msg)
+	}
+	for _, p := range parts {
+		if p.Ph == nil {
+			lit.WriteString(p.Lit)
 			if mode == escJSONValue {
-				scanJSON(rest)
+				scanJSON(p.Lit)
 			}
-			break
+			continue
 		}
-		lit.WriteString(rest[:i])
-		if mode == escJSONValue {
-			scanJSON(rest[:i])
-		}
-		end := strings.Index(rest[i:], "}}")
-		if end < 0 {
-			return nil, fmt.Errorf("agent: http: %s: \"{{\" at offset %d is not closed by \"}}\"", field, len(src)-len(rest)+i)
-		}
-		name := strings.TrimSpace(rest[i+2 : i+end])
-		rest = rest[i+end+2:]
-		if env, ok := strings.CutPrefix(name, "env."); ok {
-			if env == "" || strings.ContainsAny(env, " \t") {
-				return nil, fmt.Errorf("agent: http: %s: {{ %s }}: want {{ env.NAME }}", field, name)
+		name, args := p.Ph.Name, p.Ph.Args
+		if name == "env" {
+			if !tmpl.ValidName(args, false) {
+				return nil, fmt.Errorf("agent: http: %s: {{ env %s }}: want {{ env.NAME }} or {{ env NAME }}, NAME made of letters, digits and '_'", field, args)
 			}
-			val := cx.getenv(env)
+			val := cx.getenv(args)
 			if val == "" {
-				return nil, fmt.Errorf("agent: http: %s: environment variable %s is not set", field, env)
+				return nil, fmt.Errorf("agent: http: %s: environment variable %s is not set", field, args)
 			}
 			cx.core.secrets = append(cx.core.secrets, val)
 			switch {
@@ -563,19 +570,20 @@ func (cx *compiler) parse(field, src string, mode int, allowed map[int]bool) (*t
 			}
 			continue
 		}
-		kind := map[string]int{"session": phSession, "content": phContent, "history_json": phHistory, "client_id": phClientID}[name]
+		kind := placeholderKinds[name]
 		if kind == phLiteral || !allowed[kind] {
-			var names []string
-			for _, n := range []struct {
-				s string
-				k int
-			}{{"session", phSession}, {"content", phContent}, {"history_json", phHistory}, {"client_id", phClientID}} {
-				if allowed[n.k] {
-					names = append(names, "{{ "+n.s+" }}")
+			var names, valid []string
+			for _, n := range placeholderNames {
+				if allowed[placeholderKinds[n]] {
+					names = append(names, "{{ "+n+" }}")
+					valid = append(valid, n)
 				}
 			}
 			names = append(names, "{{ env.NAME }}")
-			return nil, fmt.Errorf("agent: http: %s: unknown placeholder {{ %s }}; valid here: %s", field, name, strings.Join(names, ", "))
+			return nil, fmt.Errorf("agent: http: %s: %s; valid here: %s", field, tmpl.Undefined(name, valid), strings.Join(names, ", "))
+		}
+		if args != "" {
+			return nil, fmt.Errorf("agent: http: %s: %s", field, tmpl.NoArgs(name, args))
 		}
 		flush()
 		esc := mode
@@ -618,12 +626,12 @@ func (cx *compiler) request(field string, spec HTTPRequestSpec, common map[strin
 		return nil, fmt.Errorf("agent: http: %s.path %q: want an absolute path such as /chat/{{ session }}/messages", field, spec.Path)
 	}
 	path, qry, _ := strings.Cut(spec.Path, "?")
-	pt, err := cx.parse(field+".path", path, escPath, allowed)
+	pt, err := cx.parse(field+".path", path, 0, escPath, allowed)
 	if err != nil {
 		return nil, err
 	}
 	if qry != "" {
-		qt, err := cx.parse(field+".path", qry, escQuery, allowed)
+		qt, err := cx.parse(field+".path", qry, len(path)+1, escQuery, allowed)
 		if err != nil {
 			return nil, err
 		}
@@ -645,7 +653,7 @@ func (cx *compiler) request(field string, spec HTTPRequestSpec, common map[strin
 		if _, ok := spec.Headers[k]; !ok {
 			fieldName = "headers." + k
 		}
-		t, err := cx.parse(fieldName, v, escRaw, allowed)
+		t, err := cx.parse(fieldName, v, 0, escRaw, allowed)
 		if err != nil {
 			return nil, err
 		}
@@ -672,7 +680,7 @@ func (cx *compiler) request(field string, spec HTTPRequestSpec, common map[strin
 		default:
 			mode = escRaw
 		}
-		if c.body, err = cx.parse(field+".body", spec.Body, mode, allowed); err != nil {
+		if c.body, err = cx.parse(field+".body", spec.Body, 0, mode, allowed); err != nil {
 			return nil, err
 		}
 		if mode == escJSONValue {

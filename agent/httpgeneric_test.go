@@ -199,9 +199,16 @@ func TestNewHTTPValidation(t *testing.T) {
 		{"no reply path", HTTPConfig{Send: send}, "reply_path is required"},
 		{"bad reply path", HTTPConfig{Send: send, ReplyPath: "a..b"}, "reply_path"},
 		{"bad index", HTTPConfig{Send: send, ReplyPath: "a[x]"}, "reply_path"},
-		{"unknown placeholder", HTTPConfig{Send: HTTPRequestSpec{Path: "/c", Body: `{"q":"{{ contnet }}"}`}, ReplyPath: "r"}, "send.body: unknown placeholder {{ contnet }}"},
-		{"content in create", HTTPConfig{CreateSession: &HTTPRequestSpec{Path: "/s", Body: `{"q":"{{ content }}"}`}, SessionPath: "id", Send: send, ReplyPath: "r"}, "create_session.body: unknown placeholder"},
-		{"unclosed", HTTPConfig{Send: HTTPRequestSpec{Path: "/c/{{ session"}, ReplyPath: "r"}, "send.path"},
+		// the one template syntax and its messages (internal/tmpl, as in scenarios)
+		{"unknown placeholder", HTTPConfig{Send: HTTPRequestSpec{Path: "/c", Body: `{"q":"{{ contnet }}"}`}, ReplyPath: "r"}, "send.body: undefined name {{ contnet }} (did you mean content?); valid here: {{ session }}, {{ content }}, {{ history_json }}, {{ client_id }}, {{ env.NAME }}"},
+		{"content in create", HTTPConfig{CreateSession: &HTTPRequestSpec{Path: "/s", Body: `{"q":"{{ content }}"}`}, SessionPath: "id", Send: send, ReplyPath: "r"}, "create_session.body: undefined name {{ content }}; valid here: {{ client_id }}, {{ env.NAME }}"},
+		{"unclosed", HTTPConfig{Send: HTTPRequestSpec{Path: "/c/{{session"}, ReplyPath: "r"}, `send.path: at byte 3: "{{" is not closed by "}}"`},
+		{"unclosed in query", HTTPConfig{Send: HTTPRequestSpec{Path: "/c?q={{content"}, ReplyPath: "r"}, `send.path: at byte 5: "{{" is not closed by "}}"`},
+		{"empty placeholder", HTTPConfig{Send: HTTPRequestSpec{Path: "/c", Body: `{"q":"{{ }}"}`}, ReplyPath: "r"}, `send.body: at byte 6: empty placeholder "{{}}"`},
+		{"bad name", HTTPConfig{Send: HTTPRequestSpec{Path: "/c", Body: `{"q":"{{ a-b }}"}`}, ReplyPath: "r"}, `send.body: at byte 6: invalid name "a-b" in placeholder`},
+		{"arguments", HTTPConfig{Send: HTTPRequestSpec{Path: "/c", Body: `{"q":"{{ content x }}"}`}, ReplyPath: "r"}, `send.body: {{ content }} takes no arguments, got "x"`},
+		{"bad env name", HTTPConfig{Send: send, ReplyPath: "r", Headers: map[string]string{"X-K": "{{ env.A-B }}"}}, `headers.X-K: at byte 0: {{ env.A-B }}: invalid variable name "A-B"`},
+		{"unset env, spaced", HTTPConfig{Send: send, ReplyPath: "r", Headers: map[string]string{"X-K": "{{ env UNSET }}"}}, "headers.X-K: environment variable UNSET is not set"},
 		{"invalid JSON body", HTTPConfig{Send: HTTPRequestSpec{Path: "/c", Body: `{"q": {{ content }}`}, ReplyPath: "r"}, "send.body is not valid JSON"},
 		{"unset env", HTTPConfig{Send: send, ReplyPath: "r", Headers: map[string]string{"X-K": "{{ env.UNSET }}"}}, "headers.X-K: environment variable UNSET is not set"},
 		{"bad method", HTTPConfig{Send: HTTPRequestSpec{Method: "FETCH", Path: "/c"}, ReplyPath: "r"}, "send.method"},
@@ -294,6 +301,32 @@ func FuzzParseJSONPath(f *testing.F) {
 		p.Lookup(doc) // must not panic
 		if p.String() != s {
 			t.Fatalf("String %q != %q", p.String(), s)
+		}
+	})
+}
+
+// FuzzHTTPTemplates compiles arbitrary request templates (internal/tmpl
+// syntax, the HTTP target's vocabulary): never a panic, an error always
+// names the field, and an env value never appears in an error.
+func FuzzHTTPTemplates(f *testing.F) {
+	for _, s := range []string{`{"q":"{{ content }}"}`, `{{ history_json }}`, `{"a":{{ env.SECRET_V }}}`, `{{`, `{{ }}`, `{{ content x }}`, `{"q":"{{ env SECRET_V }}"}`, `a={{ content }}&b={{ session }}`} {
+		f.Add(s, "/c/{{ session }}?q={{ client_id }}", "{{ env.SECRET_V }}")
+	}
+	f.Fuzz(func(t *testing.T, body, path, header string) {
+		cfg := HTTPConfig{
+			Send:      HTTPRequestSpec{Path: path, Body: body, Headers: map[string]string{"X-H": header}},
+			ReplyPath: "r",
+			Getenv:    func(k string) string { return map[string]string{"SECRET_V": "s3cr3t-value"}[k] },
+		}
+		_, err := NewHTTP(Options{BaseURL: "http://127.0.0.1:1", APIKey: "k"}, cfg)
+		if err == nil {
+			return
+		}
+		if !strings.HasPrefix(err.Error(), "agent: http: ") {
+			t.Fatalf("error does not name the target: %v", err)
+		}
+		if strings.Contains(err.Error(), "s3cr3t-value") && !strings.Contains(body+path+header, "s3cr3t-value") {
+			t.Fatalf("error shows an env value: %v", err)
 		}
 	})
 }

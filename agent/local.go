@@ -18,10 +18,17 @@ type localChat struct {
 	msgs    []chatMessage
 }
 
-// chatMessage is one message of an OpenAI-style conversation.
+// chatMessage is one message of an OpenAI-style conversation. ToolCalls
+// and FunctionCall keep an assistant message's calls as the model sent
+// them; ToolCallID (role "tool") and Name (role "function") say which call
+// a result answers.
 type chatMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role         string       `json:"role"`
+	Content      string       `json:"content"`
+	Name         string       `json:"name,omitempty"`
+	ToolCalls    []oaToolCall `json:"tool_calls,omitempty"`
+	FunctionCall *oaFunction  `json:"function_call,omitempty"`
+	ToolCallID   string       `json:"tool_call_id,omitempty"`
 }
 
 // snapshot returns a copy of the history.
@@ -33,11 +40,22 @@ func (l *localChat) snapshot() []chatMessage {
 
 // record appends a completed exchange.
 func (l *localChat) record(user, assistant string) {
+	l.add(chatMessage{Role: "user", Content: user}, chatMessage{Role: "assistant", Content: assistant})
+}
+
+// add appends messages of a completed exchange. When the history grows
+// past maxLocalHistory the oldest are forgotten, up to a user message, so
+// it never starts with a tool result whose call is gone.
+func (l *localChat) add(msgs ...chatMessage) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.msgs = append(l.msgs, chatMessage{"user", user}, chatMessage{"assistant", assistant})
+	l.msgs = append(l.msgs, msgs...)
 	if len(l.msgs) > maxLocalHistory {
-		l.msgs = append(l.msgs[:0], l.msgs[len(l.msgs)-maxLocalHistory:]...)
+		cut := len(l.msgs) - maxLocalHistory
+		for cut < len(l.msgs)-1 && l.msgs[cut].Role != "user" {
+			cut++
+		}
+		l.msgs = append(l.msgs[:0], l.msgs[cut:]...)
 	}
 }
 

@@ -1,13 +1,16 @@
 package agent
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,6 +34,9 @@ type OpenAIConfig struct {
 	Path string
 	// HealthPath is what Health GETs. Zero means "/v1/models".
 	HealthPath string
+	// NoHealthCheck makes Health succeed without a call, for servers
+	// without a models endpoint.
+	NoHealthCheck bool
 	// Temperature and MaxTokens are sent when set.
 	Temperature *float64
 	MaxTokens   int
@@ -42,7 +48,35 @@ type OpenAIConfig struct {
 	// did not run it). Set "executed" to reuse Optimly scenarios whose
 	// `tool:` expectations want that status.
 	ToolStatus string
+	// Request options (promptfoo's OpenAI provider has the same), sent
+	// when set: ResponseFormat ("response_format", e.g.
+	// {"type":"json_object"}), ToolChoice ("tool_choice": "auto", "none",
+	// "required" or an object), Seed, Stop (a string or an array of
+	// strings), MaxCompletionTokens ("max_completion_tokens").
+	ResponseFormat      json.RawMessage
+	ToolChoice          json.RawMessage
+	Seed                *int64
+	Stop                json.RawMessage
+	MaxCompletionTokens int
+	// Extra are further request fields sent as written (pass-through for
+	// whatever else a server takes: top_p, logit_bias, user, ...). A key
+	// of a named option above, or model, messages or stream, is an error.
+	Extra map[string]json.RawMessage
+	// Headers are sent with every chat request (not the health check),
+	// besides the transport's own; they cannot replace the key's header.
+	Headers map[string]string
+	// ToolResults are canned tool results by tool name: the content of
+	// the "tool" message that answers a call of that tool when the turn's
+	// Message.ToolResults has none for it.
+	ToolResults map[string]string
 }
+
+// NoToolResult is the content of the "tool" message that answers a call
+// for which neither the turn (Message.ToolResults) nor the target
+// (OpenAIConfig.ToolResults) gives a result. OpenAI-compatible servers
+// require every call to be answered before the next message; this says
+// plainly that no result exists rather than inventing one.
+const NoToolResult = `{"error":"no result: the evalrun scenario gave none for this call (tool_results)"}`
 
 // OpenAI is a Conn to an OpenAI-compatible chat completions server (a local
 // LLM server, a gateway, the OpenAI API). The server keeps no conversation:
@@ -62,7 +96,9 @@ type OpenAI struct {
 	url        string
 	healthURL  string
 	toolStatus string
-	prefix     []byte // request body up to the messages, shared read-only
+	opts       []optKV     // request options, in order
+	header     http.Header // extra headers of chat requests; read-only
+	prefix     []byte      // request body up to the messages, shared read-only
 }
 
 var (
@@ -91,6 +127,9 @@ func NewOpenAI(opts Options, cfg OpenAIConfig) (*OpenAI, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The SDK convention puts /v1 in the base URL (http://host:8000/v1);
+	// evalrun's default paths carry it too. Accept both, never /v1/v1.
+	path, hpath = underV1(base, path), underV1(base, hpath)
 	if cfg.MaxTokens < 0 {
 		return nil, fmt.Errorf("agent: openai: max_tokens %d is negative", cfg.MaxTokens)
 	}
@@ -101,8 +140,149 @@ func NewOpenAI(opts Options, cfg OpenAIConfig) (*OpenAI, error) {
 		}
 	}
 	o := &OpenAI{core: c, cfg: cfg, url: base + path, healthURL: base + hpath, toolStatus: cmpOr(cfg.ToolStatus, "called")}
-	o.prefix = o.bodyPrefix()
+	if err := o.setOptions(); err != nil {
+		return nil, err
+	}
+	if o.header, err = requestHeaders("openai: headers", cfg.Headers, o.authName); err != nil {
+		return nil, err
+	}
+	o.prefix = o.bodyPrefix(o.opts)
 	return o, nil
+}
+
+// RequestFields returns the request fields every chat request carries
+// besides model, stream and messages (temperature, seed, tools,
+// stream_options, ...), as sent; nil when none. The caller may keep it.
+func (o *OpenAI) RequestFields() map[string]json.RawMessage {
+	if len(o.opts) == 0 {
+		return nil
+	}
+	m := make(map[string]json.RawMessage, len(o.opts))
+	for _, kv := range o.opts {
+		m[kv.key] = append(json.RawMessage(nil), kv.val...)
+	}
+	return m
+}
+
+// HeaderNames returns the names of the extra headers of chat requests
+// (OpenAIConfig.Headers, canonicalised), sorted; nil when none.
+func (o *OpenAI) HeaderNames() []string {
+	if len(o.header) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(o.header))
+}
+
+// optKV is one request field besides model, stream and messages.
+type optKV struct {
+	key string
+	val json.RawMessage
+}
+
+// reservedFields are the request fields the transport owns.
+var reservedFields = []string{"model", "messages", "stream"}
+
+// setOptions checks the request options of cfg and lists them in the
+// order they are sent.
+func (o *OpenAI) setOptions() error {
+	cfg := o.cfg
+	add := func(k string, v json.RawMessage) { o.opts = append(o.opts, optKV{k, v}) }
+	if cfg.Stream && !cfg.NoStreamUsage {
+		add("stream_options", json.RawMessage(`{"include_usage":true}`))
+	}
+	if cfg.Temperature != nil {
+		add("temperature", marshalJSON(*cfg.Temperature))
+	}
+	if cfg.MaxTokens > 0 {
+		add("max_tokens", marshalJSON(cfg.MaxTokens))
+	}
+	if cfg.MaxCompletionTokens < 0 {
+		return fmt.Errorf("agent: openai: max_completion_tokens %d is negative", cfg.MaxCompletionTokens)
+	}
+	if cfg.MaxCompletionTokens > 0 {
+		add("max_completion_tokens", marshalJSON(cfg.MaxCompletionTokens))
+	}
+	if cfg.Seed != nil {
+		add("seed", marshalJSON(*cfg.Seed))
+	}
+	if len(cfg.Stop) > 0 {
+		var one string
+		var many []string
+		if json.Unmarshal(cfg.Stop, &one) != nil && json.Unmarshal(cfg.Stop, &many) != nil {
+			return fmt.Errorf("agent: openai: stop must be a string or an array of strings, not %s", cfg.Stop)
+		}
+		add("stop", compactJSON(cfg.Stop))
+	}
+	if len(cfg.ResponseFormat) > 0 {
+		var m map[string]any
+		if json.Unmarshal(cfg.ResponseFormat, &m) != nil || m["type"] == nil {
+			return fmt.Errorf(`agent: openai: response_format must be an object with a "type", e.g. {"type":"json_object"}, not %s`, cfg.ResponseFormat)
+		}
+		add("response_format", compactJSON(cfg.ResponseFormat))
+	}
+	if len(cfg.ToolChoice) > 0 {
+		if !json.Valid(cfg.ToolChoice) {
+			return errors.New(`agent: openai: tool_choice is not JSON: want "auto", "none", "required" or {"type":"function","function":{"name":...}}`)
+		}
+		add("tool_choice", compactJSON(cfg.ToolChoice))
+	}
+	if len(cfg.Tools) > 0 {
+		add("tools", compactJSON(cfg.Tools))
+	}
+	keys := make([]string, 0, len(cfg.Extra))
+	for k := range cfg.Extra {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := cfg.Extra[k]
+		switch {
+		case slices.Contains(reservedFields, k):
+			return fmt.Errorf("agent: openai: extra: %q is set by the transport (model, messages, stream are not options)", k)
+		case slices.ContainsFunc(o.opts, func(kv optKV) bool { return kv.key == k && k != "stream_options" }):
+			return fmt.Errorf("agent: openai: extra: %q is an option of its own: set openai.%s instead", k, k)
+		case !json.Valid(v):
+			return fmt.Errorf("agent: openai: extra: %q is not valid JSON", k)
+		}
+		if k == "stream_options" { // replaces the transport's
+			o.opts = slices.DeleteFunc(o.opts, func(kv optKV) bool { return kv.key == k })
+		}
+		add(k, compactJSON(v))
+	}
+	return nil
+}
+
+// compactJSON returns valid JSON v without insignificant white space.
+func compactJSON(v json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		return v
+	}
+	return b.Bytes()
+}
+
+// requestHeaders checks extra request headers and returns them
+// canonicalised; none may be the key's header (authName) or one the
+// transport sets.
+func requestHeaders(field string, in map[string]string, authName string) (http.Header, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	h := make(http.Header, len(in))
+	for k, v := range in {
+		ck := http.CanonicalHeaderKey(k)
+		switch {
+		case !validHeaderName(k):
+			return nil, fmt.Errorf("agent: %s: %q is not a valid header name", field, k)
+		case strings.ContainsAny(v, "\r\n\x00"):
+			return nil, fmt.Errorf("agent: %s: the value of %s holds a line break or NUL", field, ck)
+		case ck == "Authorization" || ck == "X-Api-Key" || (authName != "" && ck == authName) ||
+			ck == "Content-Length" || ck == "Host" || ck == "X-Request-Id" || ck == "Traceparent":
+			return nil, fmt.Errorf("agent: %s: %s is set by the transport (the key goes in api_key_env / auth)", field, ck)
+		}
+		h[ck] = []string{v}
+	}
+	return h, nil
 }
 
 // checkPath validates a request path: empty gives def; otherwise it must
@@ -117,6 +297,14 @@ func checkPath(field, p, def string) (string, error) {
 	return p, nil
 }
 
+// underV1 drops a leading /v1 from path when base already ends in /v1.
+func underV1(base, path string) string {
+	if strings.HasSuffix(base, "/v1") && strings.HasPrefix(path, "/v1/") {
+		return path[len("/v1"):]
+	}
+	return path
+}
+
 // NewChatCalls returns 0: NewChat makes no call.
 func (o *OpenAI) NewChatCalls() int { return 0 }
 
@@ -129,8 +317,12 @@ func (o *OpenAI) NewChat(ctx context.Context, req NewChatRequest) (Chat, error) 
 	return Chat{ID: "local-" + randomHex(8), ClientID: req.ClientID, Status: "local", TraceID: NewTraceID(), local: &localChat{}}, nil
 }
 
-// Health GETs HealthPath (default /v1/models); any 2xx means up.
+// Health GETs HealthPath (default /v1/models); any 2xx means up. With
+// NoHealthCheck it makes no call and returns nil.
 func (o *OpenAI) Health(ctx context.Context) error {
+	if o.cfg.NoHealthCheck {
+		return nil
+	}
 	_, _, _, _, e := o.roundTrip(ctx, &request{op: "health", method: http.MethodGet, url: o.healthURL, limit: maxErrorBody})
 	if e != nil {
 		return e
@@ -138,41 +330,123 @@ func (o *OpenAI) Health(ctx context.Context) error {
 	return nil
 }
 
-// bodyPrefix encodes the fixed part of every request body.
-func (o *OpenAI) bodyPrefix() []byte {
+// bodyPrefix encodes the part of a request body before the messages: the
+// model, the stream flag and opts.
+func (o *OpenAI) bodyPrefix(opts []optKV) []byte {
 	b := []byte(`{"model":`)
 	b = append(b, marshalJSON(o.cfg.Model)...)
 	if o.cfg.Stream {
 		b = append(b, `,"stream":true`...)
-		if !o.cfg.NoStreamUsage {
-			b = append(b, `,"stream_options":{"include_usage":true}`...)
-		}
 	}
-	if o.cfg.Temperature != nil {
-		t, _ := json.Marshal(*o.cfg.Temperature)
-		b = append(b, `,"temperature":`...)
-		b = append(b, t...)
-	}
-	if o.cfg.MaxTokens > 0 {
-		b = append(b, fmt.Sprintf(`,"max_tokens":%d`, o.cfg.MaxTokens)...)
-	}
-	if len(o.cfg.Tools) > 0 {
-		b = append(b, `,"tools":`...)
-		b = append(b, bytes.TrimSpace(o.cfg.Tools)...)
+	for _, kv := range opts {
+		b = append(b, ',')
+		b = append(b, marshalJSON(kv.key)...)
+		b = append(b, ':')
+		b = append(b, kv.val...)
 	}
 	return append(b, `,"messages":`...)
 }
 
+// messageOptions applies a message's request options over the target's:
+// the body prefix and the headers to send. A Body value of JSON null
+// removes the target's option of that name.
+func (o *OpenAI) messageOptions(mo *RequestOptions) ([]byte, http.Header, *Error) {
+	if mo == nil || (len(mo.Body) == 0 && len(mo.Headers) == 0) {
+		return o.prefix, o.header, nil
+	}
+	prefix := o.prefix
+	if len(mo.Body) > 0 {
+		opts := make([]optKV, 0, len(o.opts)+len(mo.Body))
+		for _, kv := range o.opts {
+			if v, ok := mo.Body[kv.key]; ok {
+				kv.val = v
+			}
+			opts = append(opts, kv)
+		}
+		keys := make([]string, 0, len(mo.Body))
+		for k := range mo.Body {
+			if !slices.ContainsFunc(o.opts, func(kv optKV) bool { return kv.key == k }) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if slices.Contains(reservedFields, k) {
+				return nil, nil, &Error{Op: "send", Kind: KindClient, Detail: fmt.Sprintf("request option %q is set by the target, not per scenario", k)}
+			}
+			opts = append(opts, optKV{k, mo.Body[k]})
+		}
+		opts = slices.DeleteFunc(opts, func(kv optKV) bool { return string(bytes.TrimSpace(kv.val)) == "null" })
+		for _, kv := range opts {
+			if !json.Valid(kv.val) {
+				return nil, nil, &Error{Op: "send", Kind: KindClient, Detail: fmt.Sprintf("request option %q is not valid JSON", kv.key)}
+			}
+		}
+		prefix = o.bodyPrefix(opts)
+	}
+	header := o.header
+	if len(mo.Headers) > 0 {
+		extra, err := requestHeaders("scenario openai.headers", mo.Headers, o.authName)
+		if err != nil {
+			return nil, nil, &Error{Op: "send", Kind: KindClient, Detail: err.Error()}
+		}
+		header = make(http.Header, len(o.header)+len(extra))
+		for k, v := range o.header {
+			header[k] = v
+		}
+		for k, v := range extra {
+			header[k] = v
+		}
+	}
+	return prefix, header, nil
+}
+
+// toolMessages answers the calls of the last reply in history, if it made
+// any: one "tool" message per call (a "function" message for a legacy
+// function_call), its content from results (by call id, then by tool
+// name), then the target's canned ToolResults, else NoToolResult.
+func (o *OpenAI) toolMessages(history []chatMessage, results map[string]string) []chatMessage {
+	if len(history) == 0 {
+		return nil
+	}
+	last := history[len(history)-1]
+	if last.Role != "assistant" {
+		return nil
+	}
+	result := func(id, name string) string {
+		if v, ok := results[id]; ok && id != "" {
+			return v
+		}
+		if v, ok := results[name]; ok {
+			return v
+		}
+		if v, ok := o.cfg.ToolResults[name]; ok {
+			return v
+		}
+		return NoToolResult
+	}
+	var out []chatMessage
+	for _, c := range last.ToolCalls {
+		out = append(out, chatMessage{Role: "tool", ToolCallID: c.ID, Content: result(c.ID, c.Function.Name)})
+	}
+	if f := last.FunctionCall; f != nil {
+		out = append(out, chatMessage{Role: "function", Name: f.Name, Content: result("", f.Name)})
+	}
+	return out
+}
+
 // body encodes one request: the prefix, then the system prompt, the
-// history and the new user message.
-func (o *OpenAI) body(history []chatMessage, content string) []byte {
-	msgs := make([]chatMessage, 0, len(history)+2)
+// history, the results of the last reply's tool calls and the new user
+// message.
+func (o *OpenAI) body(prefix []byte, history, tools []chatMessage, content string) []byte {
+	msgs := make([]chatMessage, 0, len(history)+len(tools)+2)
 	if o.cfg.SystemPrompt != "" {
 		msgs = append(msgs, chatMessage{Role: "system", Content: o.cfg.SystemPrompt})
 	}
 	msgs = append(msgs, history...)
+	msgs = append(msgs, tools...)
 	msgs = append(msgs, chatMessage{Role: "user", Content: content})
-	b := append([]byte(nil), o.prefix...)
+	b := append([]byte(nil), prefix...)
 	b = append(b, marshalJSON(msgs)...)
 	return append(b, '}')
 }
@@ -184,7 +458,13 @@ func (o *OpenAI) Send(ctx context.Context, chat Chat, msg Message) (Reply, error
 	if chat.local == nil {
 		return Reply{}, &Error{Op: op, Kind: KindClient, Detail: "chat was not opened by this transport's NewChat"}
 	}
-	req := &request{op: op, method: http.MethodPost, url: o.url, body: o.body(chat.local.snapshot(), msg.Content), limit: o.maxBody, traceID: chat.TraceID}
+	prefix, header, perr := o.messageOptions(msg.Options)
+	if perr != nil {
+		return Reply{}, perr
+	}
+	history := chat.local.snapshot()
+	tools := o.toolMessages(history, msg.ToolResults)
+	req := &request{op: op, method: http.MethodPost, url: o.url, body: o.body(prefix, history, tools, msg.Content), limit: o.maxBody, traceID: chat.TraceID, header: header}
 	var (
 		r   Reply
 		err *Error
@@ -205,7 +485,12 @@ func (o *OpenAI) Send(ctx context.Context, chat Chat, msg Message) (Reply, error
 	if err != nil {
 		return Reply{}, err
 	}
-	chat.local.record(msg.Content, r.Text)
+	assistant := chatMessage{Role: "assistant", Content: r.Text}
+	if r.assistant != nil {
+		assistant = *r.assistant
+		r.assistant = nil
+	}
+	chat.local.add(append(tools, chatMessage{Role: "user", Content: msg.Content}, assistant)...)
 	return r, nil
 }
 
@@ -304,10 +589,24 @@ func setUsage(r *Reply, u *oaUsage) {
 	}
 }
 
-// setTools maps tool calls to Reply.Tools.
+// setTools maps tool calls to Reply.Tools, and keeps the assistant
+// message as the model sent it (calls, ids and arguments) for the history.
 func (o *OpenAI) setTools(r *Reply, calls []oaToolCall, legacy *oaFunction) {
-	add := func(f oaFunction) {
-		t := ToolExecution{Tool: f.Name, Status: o.toolStatus}
+	if len(calls) > 0 || (legacy != nil && legacy.Name != "") {
+		a := &chatMessage{Role: "assistant", Content: r.Text}
+		for _, c := range calls {
+			c.Index = nil
+			c.Type = cmpOr(c.Type, "function")
+			a.ToolCalls = append(a.ToolCalls, c)
+		}
+		if legacy != nil && legacy.Name != "" {
+			f := *legacy
+			a.FunctionCall = &f
+		}
+		r.assistant = a
+	}
+	add := func(f oaFunction, id string) {
+		t := ToolExecution{Tool: f.Name, Status: o.toolStatus, CallID: id}
 		if args := strings.TrimSpace(f.Arguments); args != "" {
 			var m map[string]any
 			if json.Unmarshal([]byte(args), &m) == nil && m != nil {
@@ -322,10 +621,10 @@ func (o *OpenAI) setTools(r *Reply, calls []oaToolCall, legacy *oaFunction) {
 		}
 	}
 	for _, c := range calls {
-		add(c.Function)
+		add(c.Function, c.ID)
 	}
 	if legacy != nil && legacy.Name != "" {
-		add(*legacy)
+		add(*legacy, "")
 	}
 }
 
@@ -348,9 +647,20 @@ func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
 		e.RequestID = m.requestID
 		return Reply{}, e
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "text/event-stream") {
+	var body io.Reader = resp.Body
+	sse := strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), "text/event-stream")
+	if !sse {
+		// No event-stream type: the body decides, as in the OpenAI SDKs.
+		br := bufio.NewReaderSize(resp.Body, 4096)
+		body = br
+		var err error
+		if sse, err = sniffSSE(br); err != nil {
+			return fail(o.callError(ctx, cctx, req.op, resp.StatusCode, "reading the response body", err))
+		}
+	}
+	if !sse {
 		// The server ignored "stream": read a whole answer.
-		data, err := readBody(resp.Body, resp.ContentLength, o.maxBody)
+		data, err := readBody(body, resp.ContentLength, o.maxBody)
 		if err == errTooLarge {
 			return fail(&Error{Op: req.op, Kind: KindProtocol, Status: resp.StatusCode, Detail: fmt.Sprintf("response body exceeds %d bytes", o.maxBody)})
 		}
@@ -364,8 +674,7 @@ func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
 		r.RequestID, r.TraceID = m.requestID, m.traceID
 		return r, nil
 	}
-
-	lim := &io.LimitedReader{R: resp.Body, N: o.maxBody + 1}
+	lim := &io.LimitedReader{R: body, N: o.maxBody + 1}
 	p := newSSEParser(lim, maxSSELine)
 	var (
 		acc   streamAcc
@@ -401,7 +710,7 @@ func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
 		if ev.Event == "error" {
 			return fail(o.streamError(req.op, resp.StatusCode, json.RawMessage(data)))
 		}
-		var chunk oaResponse
+		var chunk oaChunk
 		if err := unmarshalObject([]byte(data), &chunk); err != nil {
 			return fail(o.protocolError(req.op, resp.StatusCode, []byte(data), fmt.Errorf("event %d: %w", r.Chunks+1, err)))
 		}
@@ -426,7 +735,7 @@ func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
 	if !acc.any {
 		return fail(&Error{Op: req.op, Kind: KindProtocol, Status: resp.StatusCode, Detail: "event stream carried no chat.completion.chunk"})
 	}
-	r.Text = acc.text.String()
+	r.Text = joinText(acc.text)
 	r.MessageID = acc.id
 	calls := acc.toolCalls()
 	o.setTools(&r, calls, acc.legacy())
@@ -436,6 +745,89 @@ func (o *OpenAI) sendStream(ctx context.Context, req *request) (Reply, *Error) {
 	return r, nil
 }
 
+// oaChunk is one chat.completion.chunk. Its texts are kept as bytes
+// (rawText) and decoded once joined, so a character split between two
+// chunks survives.
+type oaChunk struct {
+	ID      looseString     `json:"id"`
+	Model   looseString     `json:"model"`
+	Choices []oaChunkChoice `json:"choices"`
+	Usage   *oaUsage        `json:"usage"`
+	Error   json.RawMessage `json:"error"`
+}
+
+type oaChunkChoice struct {
+	Index        int     `json:"index"`
+	Delta        oaDelta `json:"delta"`
+	FinishReason *string `json:"finish_reason"`
+}
+
+type oaDelta struct {
+	Content      rawText          `json:"content"`
+	ToolCalls    []oaDeltaCall    `json:"tool_calls"`
+	FunctionCall *oaDeltaFunction `json:"function_call"`
+}
+
+type oaDeltaCall struct {
+	Index    *int            `json:"index"`
+	ID       string          `json:"id"`
+	Type     string          `json:"type"`
+	Function oaDeltaFunction `json:"function"`
+}
+
+type oaDeltaFunction struct {
+	Name      string  `json:"name"`
+	Arguments rawText `json:"arguments"`
+}
+
+// accCall is a tool call being assembled from deltas.
+type accCall struct {
+	id, typ, name string
+	args          []byte
+}
+
+// sniffSSE reports whether the body in br starts like an event stream: a
+// field name (data, event, id, retry) and a colon, or a comment (a colon),
+// after any blank lines and byte order mark. It peeks byte by byte, so it
+// never waits for more than the first line needs (the time to first token
+// is not delayed). A body that ends first is not a stream.
+func sniffSSE(br *bufio.Reader) (bool, error) {
+	fields := []string{"data:", "event:", "id:", "retry:"}
+	for n := 1; n <= 512; n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return false, nil
+			}
+			return false, err
+		}
+		bom := []byte("\xef\xbb\xbf")
+		if len(b) < len(bom) && bytes.HasPrefix(bom, b) {
+			continue // part of a byte order mark
+		}
+		t := bytes.TrimLeft(bytes.TrimPrefix(b, bom), "\r\n")
+		if len(t) == 0 {
+			continue
+		}
+		if t[0] == ':' {
+			return true, nil
+		}
+		partial := false
+		for _, f := range fields {
+			if bytes.HasPrefix(t, []byte(f)) {
+				return true, nil
+			}
+			if bytes.HasPrefix([]byte(f), t) {
+				partial = true
+			}
+		}
+		if !partial {
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
 // streamAcc assembles chat.completion.chunk events into one message.
 type streamAcc struct {
 	any      bool // some chunk arrived
@@ -443,15 +835,15 @@ type streamAcc struct {
 	id       string
 	model    string
 	finish   string
-	text     strings.Builder
-	calls    []*oaToolCall // by index
-	fn       *oaFunction   // legacy function_call
+	text     []byte     // joined bytes of delta.content (joinText decodes)
+	calls    []*accCall // by index
+	fn       *accCall   // legacy function_call
 	usage    *oaUsage
 }
 
 // add folds a chunk in and reports whether it carried content (text or a
 // tool call), i.e. whether it counts as a token chunk for the timings.
-func (a *streamAcc) add(c *oaResponse) bool {
+func (a *streamAcc) add(c *oaChunk) bool {
 	a.any = true
 	if a.id == "" {
 		a.id = c.ID.s
@@ -468,8 +860,8 @@ func (a *streamAcc) add(c *oaResponse) bool {
 			continue // only the first choice is the reply
 		}
 		d := ch.Delta
-		if d.Content != nil && *d.Content != "" {
-			a.text.WriteString(*d.Content)
+		if len(d.Content.b) > 0 {
+			a.text = append(a.text, d.Content.b...)
 			content = true
 		}
 		for _, tc := range d.ToolCalls {
@@ -481,25 +873,25 @@ func (a *streamAcc) add(c *oaResponse) bool {
 				continue
 			}
 			for len(a.calls) <= i {
-				a.calls = append(a.calls, &oaToolCall{})
+				a.calls = append(a.calls, &accCall{})
 			}
 			t := a.calls[i]
 			if tc.ID != "" {
-				t.ID = tc.ID
+				t.id = tc.ID
 			}
 			if tc.Type != "" {
-				t.Type = tc.Type
+				t.typ = tc.Type
 			}
-			t.Function.Name += tc.Function.Name
-			t.Function.Arguments += tc.Function.Arguments
+			t.name += tc.Function.Name
+			t.args = append(t.args, tc.Function.Arguments.b...)
 			content = true
 		}
-		if d.FunctionCall != nil {
+		if f := d.FunctionCall; f != nil {
 			if a.fn == nil {
-				a.fn = &oaFunction{}
+				a.fn = &accCall{}
 			}
-			a.fn.Name += d.FunctionCall.Name
-			a.fn.Arguments += d.FunctionCall.Arguments
+			a.fn.name += f.Name
+			a.fn.args = append(a.fn.args, f.Arguments.b...)
 			content = true
 		}
 		if ch.FinishReason != nil && *ch.FinishReason != "" {
@@ -512,20 +904,27 @@ func (a *streamAcc) add(c *oaResponse) bool {
 func (a *streamAcc) toolCalls() []oaToolCall {
 	var out []oaToolCall
 	for i, c := range a.calls {
-		if c.Function.Name == "" {
+		if c.name == "" {
 			continue
 		}
 		idx := i
-		out = append(out, oaToolCall{Index: &idx, ID: c.ID, Type: cmpOr(c.Type, "function"), Function: c.Function})
+		out = append(out, oaToolCall{Index: &idx, ID: c.id, Type: cmpOr(c.typ, "function"),
+			Function: oaFunction{Name: c.name, Arguments: joinText(c.args)}})
 	}
 	return out
 }
 
-func (a *streamAcc) legacy() *oaFunction { return a.fn }
+func (a *streamAcc) legacy() *oaFunction {
+	if a.fn == nil {
+		return nil
+	}
+	return &oaFunction{Name: a.fn.name, Arguments: joinText(a.fn.args)}
+}
 
 // raw renders the assembled answer as a non-streamed chat.completion, for
 // field expectations.
 func (a *streamAcc) raw(text string, calls []oaToolCall) json.RawMessage {
+	calls = append([]oaToolCall(nil), calls...)
 	for i := range calls {
 		calls[i].Index = nil
 	}
@@ -540,7 +939,7 @@ func (a *streamAcc) raw(text string, calls []oaToolCall) json.RawMessage {
 		Choices []oaChoiceW `json:"choices"`
 		Usage   *oaUsage    `json:"usage,omitempty"`
 	}{ID: a.id, Object: "chat.completion", Model: a.model, Usage: a.usage,
-		Choices: []oaChoiceW{{Message: oaMessage{Role: "assistant", Content: &text, ToolCalls: calls, FunctionCall: a.fn}, FinishReason: finish}}}
+		Choices: []oaChoiceW{{Message: oaMessage{Role: "assistant", Content: &text, ToolCalls: calls, FunctionCall: a.legacy()}, FinishReason: finish}}}
 	b, _ := json.Marshal(resp)
 	return b
 }

@@ -2,8 +2,9 @@ package agentsim
 
 import (
 	"fmt"
-	"os"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/regularfile"
 )
 
 // Agent is a parsed agent file: everything the simulated agent needs to
@@ -170,7 +171,10 @@ func (l Limits) any() bool {
 
 // LoadAgent reads and parses the agent file at path (see ParseAgent).
 func LoadAgent(path string) (*Agent, error) {
-	data, err := os.ReadFile(path)
+	data, err := regularfile.ReadFile(path, maxAgentFile)
+	if regularfile.IsNotRegular(err) {
+		return nil, fmt.Errorf("agent file %s: %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("agent file: %w", err)
 	}

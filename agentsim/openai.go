@@ -2,7 +2,9 @@ package agentsim
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +22,10 @@ import (
 // request's messages: the last user message is answered, and the number of
 // user messages is its turn number. Tools that run are answered as
 // tool_calls (finish_reason "tool_calls") whose arguments are the Optimly
-// tool's data, besides the acknowledging text. A streamed answer is sent as
+// tool's data, besides the acknowledging text; as the OpenAI API does, a
+// request whose assistant message has tool_calls not each answered by a
+// "tool" message (tool_call_id) before the next message is refused (400).
+// A streamed answer is sent as
 // server-sent events: a role chunk, one chunk per word, one chunk per tool
 // call (its arguments split in two), a finish chunk, the usage chunk when
 // stream_options.include_usage is set, then "data: [DONE]". The slow fault
@@ -34,8 +39,12 @@ const (
 type oaRequest struct {
 	Model    *string `json:"model"`
 	Messages []struct {
-		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
+		Role      string          `json:"role"`
+		Content   json.RawMessage `json:"content"`
+		ToolCalls []struct {
+			ID string `json:"id"`
+		} `json:"tool_calls"`
+		ToolCallID string `json:"tool_call_id"`
 	} `json:"messages"`
 	Stream        bool `json:"stream"`
 	StreamOptions *struct {
@@ -135,6 +144,10 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 		s.writeOpenAIError(w, http.StatusBadRequest, "invalid_request_error", "", "We could not parse the JSON body of your request.")
 		return
 	}
+	if msg := unansweredCalls(&req); msg != "" {
+		s.writeOpenAIError(w, http.StatusBadRequest, "invalid_request_error", "", msg)
+		return
+	}
 	turn, content := 0, ""
 	for _, m := range req.Messages {
 		if m.Role == "user" {
@@ -199,6 +212,33 @@ func (s *Server) openAIBody(w http.ResponseWriter, r *http.Request, body []byte,
 	s.byStatus[http.StatusOK].Add(1)
 	_, _ = w.Write(body)
 	return true
+}
+
+// unansweredCalls checks the tool-call protocol as the OpenAI API does:
+// an assistant message with tool_calls must be followed by one "tool"
+// message per call id before any other message, and a tool message must
+// answer a call. It returns the API's complaint, or "".
+func unansweredCalls(req *oaRequest) string {
+	var pending []string
+	for _, m := range req.Messages {
+		if m.Role == "tool" {
+			i := slices.Index(pending, m.ToolCallID)
+			if i < 0 {
+				return fmt.Sprintf("Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls' (tool_call_id %q).", m.ToolCallID)
+			}
+			pending = slices.Delete(pending, i, i+1)
+			continue
+		}
+		if len(pending) > 0 {
+			return "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: " + strings.Join(pending, ", ")
+		}
+		if m.Role == "assistant" {
+			for _, c := range m.ToolCalls {
+				pending = append(pending, c.ID)
+			}
+		}
+	}
+	return ""
 }
 
 // messageText returns a message's content: a string, or the text parts of

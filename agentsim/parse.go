@@ -3,43 +3,26 @@ package agentsim
 import (
 	"errors"
 	"fmt"
-	"github.com/evalrun/evalrun/internal/suggest"
 	"io"
 	"math"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/suggest"
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
-// ParseError is one problem in an agent file, at a position in it.
-type ParseError struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
-
-func (e *ParseError) Error() string {
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
-}
+// ParseError is one problem in an agent file, at a position in it
+// ("file:line:col: msg", then the source line with a caret under the column
+// for a YAML syntax error). It is the error type of every file format
+// evalrun reads (internal/yamlpos): scenarios.Error, config.Error.
+type ParseError = yamlpos.Error
 
 // ParseErrors lists every problem found in one agent file, in file order.
 // ParseAgent returns it (as error) when the file has any problem.
-type ParseErrors []*ParseError
-
-func (es ParseErrors) Error() string {
-	var b strings.Builder
-	for i, e := range es {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(e.Error())
-	}
-	return b.String()
-}
+type ParseErrors = yamlpos.ErrorList
 
 // The keys valid in each mapping of an agent file, in documentation order.
 var (
@@ -54,9 +37,6 @@ var (
 	limitsKeys      = []string{"per_minute", "per_hour", "new_chats_per_minute", "v1_per_minute"}
 )
 
-// yamlLine pulls the line number out of a yaml.v3 syntax error.
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
 // maxAgentFile bounds the size of an agent file ParseAgent accepts.
 const maxAgentFile = 4 << 20
 
@@ -68,24 +48,24 @@ const maxAgentFile = 4 << 20
 func ParseAgent(file string, data []byte) (*Agent, error) {
 	d := &decoder{file: file}
 	if len(data) > maxAgentFile {
-		d.errs = append(d.errs, &ParseError{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("file is %d bytes; an agent file may be at most %d", len(data), maxAgentFile)})
+		d.errs = append(d.errs, &ParseError{Pos: yamlpos.At(file, nil), Msg: fmt.Sprintf("file is %d bytes; an agent file may be at most %d", len(data), maxAgentFile)})
 		return nil, d.errs
 	}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			d.errs = append(d.errs, &ParseError{File: file, Line: 1, Col: 1, Msg: "file is empty; an agent file needs at least name, api_keys and fallback"})
+			d.errs = append(d.errs, &ParseError{Pos: yamlpos.At(file, nil), Msg: "file is empty; an agent file needs at least name, api_keys and fallback"})
 			return nil, d.errs
 		}
-		d.errs = append(d.errs, syntaxError(file, err))
+		d.errs = append(d.errs, syntaxError(file, string(data), err))
 		return nil, d.errs
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		d.errorf(&extra, "a second YAML document; an agent file holds exactly one agent")
 	} else if !errors.Is(err, io.EOF) {
-		d.errs = append(d.errs, syntaxError(file, err))
+		d.errs = append(d.errs, syntaxError(file, string(data), err))
 	}
 	a := &Agent{Faults: Faults{RetryAfter: time.Second}}
 	root := &doc
@@ -94,25 +74,45 @@ func ParseAgent(file string, data []byte) (*Agent, error) {
 	}
 	d.agent(root, a)
 	if len(d.errs) > 0 {
-		sort.SliceStable(d.errs, func(i, j int) bool {
-			ei, ej := d.errs[i], d.errs[j]
-			return ei.Line < ej.Line || ei.Line == ej.Line && ei.Col < ej.Col
-		})
+		d.errs.Sort()
 		return nil, d.errs
 	}
 	return a, nil
 }
 
-func syntaxError(file string, err error) *ParseError {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 1
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		if n, e := strconv.Atoi(m[1]); e == nil {
-			line = n
-		}
-		msg = strings.TrimPrefix(strings.TrimPrefix(msg, m[0]), ": ")
+// syntaxError places a YAML syntax error at the offending token with the
+// source line and a caret (yamlpos.Syntax), except that a line of the
+// api_keys block is not shown: an error message never contains a key.
+func syntaxError(file, src string, err error) *ParseError {
+	e := yamlpos.Syntax(file, src, err)
+	if e.Source != "" && inAPIKeys(src, e.Pos.Line) {
+		e.Source = ""
+		e.Msg += " (the line is not shown: it is in api_keys)"
 	}
-	return &ParseError{File: file, Line: line, Col: 1, Msg: "invalid YAML: " + msg}
+	return e
+}
+
+// inAPIKeys reports whether line n (1-based) of src is, or may be, part of
+// the api_keys entry: the line of the key and every line after it that is
+// indented deeper or is a "- " item at its indentation. The file does not
+// parse, so this reads the lines, and errs towards hiding.
+func inAPIKeys(src string, n int) bool {
+	in, indent := false, 0
+	for i, line := range strings.Split(strings.ReplaceAll(src, "\r", "\n"), "\n") {
+		body := strings.TrimLeft(line, " \t")
+		ind := len(line) - len(body)
+		switch {
+		case strings.Contains(line, "api_keys"):
+			in, indent = true, ind
+		case in && (body == "" || strings.HasPrefix(body, "#") || ind > indent || ind == indent && strings.HasPrefix(body, "-")):
+		default:
+			in = false
+		}
+		if i+1 == n {
+			return in
+		}
+	}
+	return false
 }
 
 // decoder walks the YAML node tree, filling an Agent and collecting errors.
@@ -122,11 +122,7 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	line, col := 1, 1
-	if n != nil && n.Line > 0 {
-		line, col = n.Line, n.Column
-	}
-	d.errs = append(d.errs, &ParseError{File: d.file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
+	d.errs.Add(yamlpos.At(d.file, n), format, args...)
 }
 
 // resolve follows aliases (bounded, in case of a cycle).

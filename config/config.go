@@ -16,12 +16,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/evalrun/evalrun/internal/regularfile"
+
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
 // DefaultFile is the name looked for in the working directory.
@@ -44,6 +47,10 @@ type File struct {
 	Defaults *yaml.Node
 	// Judge configures the LLM judge; nil when absent.
 	Judge *Judge
+	// UserModel configures the model that plays the simulated user of
+	// simulate: scenarios (`user_model:`, shaped like judge:); nil when
+	// absent (the rule-based user plays it).
+	UserModel *Judge
 	// EnvAllow lists the environment variables templates may read.
 	EnvAllow []string
 }
@@ -62,6 +69,9 @@ type Target struct {
 	Kind      string // optimly (default), openai, http
 	URL       string // empty: the simulated agent
 	APIKeyEnv string
+	// NoKey is true when the entry says the target takes no key:
+	// `api_key_env: ""` or `auth: none`. No key is then read or sent.
+	NoKey bool
 	// Agent is the simulated agent's file when URL is empty, resolved
 	// against the file's directory.
 	Agent string
@@ -87,36 +97,26 @@ type Judge struct {
 	Pos      Pos
 }
 
-// Pos is a place in the file; Line and Col are 1-based.
-type Pos struct {
-	File      string
-	Line, Col int
-}
+// Pos is a place in the file; Line and Col are 1-based. It is the place
+// type of every file format evalrun reads (internal/yamlpos).
+type Pos = yamlpos.Pos
 
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
-
-// Error is one problem in the file.
-type Error struct {
-	Pos Pos
-	Msg string
-}
-
-func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+// Error is one problem in the file: "file:line:col: msg", then the source
+// line with a caret under the column for a YAML syntax error. It is the
+// error type of every file format evalrun reads (internal/yamlpos).
+type Error = yamlpos.Error
 
 // ErrorList is every problem found, in file order.
-type ErrorList []*Error
+type ErrorList = yamlpos.ErrorList
 
-func (l ErrorList) Error() string {
-	msgs := make([]string, len(l))
-	for i, e := range l {
-		msgs[i] = e.Error()
-	}
-	return strings.Join(msgs, "\n")
-}
-
-// Load reads and parses the file at path.
+// Load reads and parses the file at path, which must be a regular file: a
+// named pipe or a device is refused without being read (reading a pipe
+// would wait for a writer, and the CLI with it).
 func Load(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := regularfile.Open(path)
+	if regularfile.IsNotRegular(err) {
+		return nil, fmt.Errorf("%s: %w; the configuration file must be a regular file", path, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +128,16 @@ func Load(path string) (*File, error) {
 	return Parse(path, buf.Bytes())
 }
 
+// yamlError places the YAML library's error at the offending token, with
+// the source line and a caret under it (yamlpos.Syntax).
+func yamlError(file string, data []byte, err error) *Error {
+	return yamlpos.Syntax(file, string(data), err)
+}
+
 // Parse parses the contents of a configuration file named file.
 func Parse(file string, data []byte) (*File, error) {
 	if len(data) > maxFileSize {
-		return nil, ErrorList{{Pos: Pos{file, 1, 1}, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileSize)}}
+		return nil, ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileSize)}}
 	}
 	p := &parser{file: file, cfg: &File{Path: file}}
 	var doc yaml.Node
@@ -140,7 +146,7 @@ func Parse(file string, data []byte) (*File, error) {
 		if errors.Is(err, errEOF) {
 			return p.cfg, nil // an empty file configures nothing
 		}
-		return nil, ErrorList{{Pos: Pos{file, yamlErrLine(err), 1}, Msg: "invalid YAML: " + yamlErrMsg(err)}}
+		return nil, ErrorList{yamlError(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -169,7 +175,7 @@ func Parse(file string, data []byte) (*File, error) {
 }
 
 // Keys that are not flags.
-var sectionKeys = []string{"suite", "targets", "defaults", "judge", "env_allow"}
+var sectionKeys = []string{"suite", "targets", "defaults", "judge", "user_model", "env_allow"}
 
 type parser struct {
 	file string
@@ -177,7 +183,7 @@ type parser struct {
 	errs ErrorList
 }
 
-func (p *parser) pos(n *yaml.Node) Pos { return Pos{p.file, n.Line, n.Column} }
+func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, Col: n.Column} }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) {
 	p.errs = append(p.errs, &Error{Pos: p.pos(n), Msg: fmt.Sprintf(format, args...)})
@@ -213,6 +219,8 @@ func (p *parser) top(m *yaml.Node) {
 			p.cfg.Defaults = v
 		case "judge":
 			p.judge(v)
+		case "user_model":
+			p.userModel(v)
 		case "env_allow":
 			p.cfg.EnvAllow = p.strings(k.Value, v)
 		default:
@@ -299,11 +307,14 @@ func (p *parser) targets(v *yaml.Node) {
 				t.URL, _ = p.scalar(field, val)
 			case "api_key_env":
 				t.APIKeyEnv, _ = p.scalar(field, val)
+				t.NoKey = t.NoKey || (t.APIKeyEnv == "" && val.Kind == yaml.ScalarNode && val.Tag != "!!null")
 			case "agent":
 				s, _ := p.scalar(field, val)
 				t.Agent = p.resolve(s)
 			case "auth", "header", "query_param", "api_version", "ca_cert", "allow_insecure_http", "timeout":
-				p.scalar(field, val)
+				if s, _ := p.scalar(field, val); k.Value == "auth" && s == "none" {
+					t.NoKey = true
+				}
 			case "optimly", "openai", "http":
 				if val.Kind != yaml.MappingNode {
 					p.errf(val, "%s: want a mapping, got %s", field, kindName(val))

@@ -95,6 +95,9 @@ func Schema(parts SchemaParts) map[string]any {
 		"description": "the agents to run the suite against; names must be unique",
 	}
 	props["judge"] = judgeSchema()
+	um := judgeSchema()
+	um["description"] = "the model that plays the simulated user of simulate: scenarios (OpenAI-compatible); without it the rule-based user does"
+	props["user_model"] = um
 	defaults := parts.Defaults
 	if defaults == nil {
 		defaults = map[string]any{"type": "object"}
@@ -163,13 +166,13 @@ var targetDocs = map[string]string{
 	"name":        "the target's name in reports (required, unique)",
 	"kind":        "how to talk to it: " + strings.Join(Kinds, ", ") + " (default optimly)",
 	"url":         "the agent's base URL; leave out (and give agent) for the simulated agent",
-	"api_key_env": "the environment variable holding the API key (never the key itself)",
+	"api_key_env": `the environment variable holding the API key (never the key itself); "" for a target that takes no key`,
 	"agent":       "a simulated agent file, relative to this file, instead of url",
 	"optimly":     "options of the optimly kind",
 	"openai":      "options of the openai kind",
 	"http":        "options of the http kind",
 
-	"auth":                "how the key is sent: bearer (default), header or query",
+	"auth":                "how the key is sent: bearer (default), header or query; none sends no key",
 	"header":              "with auth: header, the header's name (default X-API-Key)",
 	"query_param":         "with auth: query, the parameter's name (default api_key)",
 	"api_version":         "optimly: 2 (default, /external/agent/v2) or 1 (legacy /external/agent)",

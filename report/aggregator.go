@@ -152,6 +152,13 @@ const (
 	sampleTTFT  runner.CallKind = "\x00ttft"
 	sampleGap   runner.CallKind = "\x00chunk_gap"
 	sampleStall runner.CallKind = "\x00stall"
+	sampleITL   runner.CallKind = "\x00itl"
+	sampleTPOT  runner.CallKind = "\x00tpot"
+	sampleTPS   runner.CallKind = "\x00output_tps"
+	// sampleTokens carries a streamed reply's output tokens in us, and in
+	// turn 1 when the server reported them (usage), 0 when they are its
+	// content chunks; it feeds StreamTotals, no histogram.
+	sampleTokens runner.CallKind = "\x00output_tokens"
 )
 
 // sendBucket is the width of the buckets that count calls by intended send
@@ -211,6 +218,7 @@ type scenarioAcc struct {
 	outcomes    outcomeCounts
 	turns       int64
 	convs       []ConversationResult
+	sim         *SimulationStats // simulated conversations; nil: none
 	// first is the failure of the failing conversation with the lowest
 	// (iteration, id), kept or not.
 	first *Failure
@@ -237,6 +245,8 @@ type histSet struct {
 	// stream holds the streaming histograms by sample kind (sampleTTFT,
 	// sampleGap, sampleStall), made on the first streamed turn.
 	stream map[runner.CallKind]*hdrhistogram.Histogram
+	// tokens counts the streamed replies and their output tokens.
+	tokens StreamTotals
 
 	all       *hdrhistogram.Histogram
 	kinds     map[runner.CallKind]*hdrhistogram.Histogram
@@ -320,7 +330,14 @@ func (a *Aggregator) record(batch *[]sample) {
 		case sampleLag:
 			_ = h.lag.RecordValue(smp.us)
 			continue
-		case sampleTTFT, sampleGap, sampleStall:
+		case sampleTokens:
+			h.tokens.Replies++
+			h.tokens.OutputTokens += smp.us
+			if smp.turn == 1 {
+				h.tokens.UsageReplies++
+			}
+			continue
+		case sampleTTFT, sampleGap, sampleStall, sampleITL, sampleTPOT, sampleTPS:
 			if h.stream == nil {
 				h.stream = map[runner.CallKind]*hdrhistogram.Histogram{}
 			}
@@ -420,6 +437,12 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	}
 	acc.outcomes.add(outcome)
 	acc.turns += int64(len(c.Turns))
+	if c.Simulation != nil {
+		if acc.sim == nil {
+			acc.sim = &SimulationStats{}
+		}
+		acc.sim.add(c.Simulation, len(c.Turns))
+	}
 	if keep {
 		acc.convs = append(acc.convs, rec)
 	}
@@ -437,8 +460,24 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 		if t := &c.Turns[i]; t.Chunks > 0 {
 			*s.buf = append(*s.buf, sample{kind: sampleTTFT, us: latencyMicros(t.TTFT), bucket: -1},
 				sample{kind: sampleStall, us: latencyMicros(t.MaxGap), bucket: -1})
+			var gen time.Duration // first to last content chunk
 			for _, g := range t.Gaps {
 				*s.buf = append(*s.buf, sample{kind: sampleGap, us: latencyMicros(g), bucket: -1})
+				gen += g
+			}
+			n := t.OutputTokens
+			if n <= 0 {
+				n = t.Chunks // no usage: a content chunk stands for a token
+			}
+			usage := 0
+			if t.OutputTokens > 0 {
+				usage = 1
+			}
+			*s.buf = append(*s.buf, sample{kind: sampleTPOT, us: latencyMicros((t.TTFT + gen) / time.Duration(n)), bucket: -1},
+				sample{kind: sampleTPS, us: tpsMilli(n, t.TTFT+gen), bucket: -1},
+				sample{kind: sampleTokens, us: int64(n), turn: usage, bucket: -1})
+			if n >= 2 {
+				*s.buf = append(*s.buf, sample{kind: sampleITL, us: latencyMicros(gen / time.Duration(n-1)), bucket: -1})
 			}
 		}
 	}
@@ -463,6 +502,11 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 		Reason:    c.Reason,
 		Start:     c.Start.UTC().Round(0),
 		Turns:     make([]TurnRecord, len(c.Turns)),
+		Verdicts:  c.Verdicts,
+	}
+	if c.Simulation != nil {
+		sim := *c.Simulation
+		rec.Simulation = &sim
 	}
 	if !knownOutcome(rec.Outcome) {
 		rec.Reason = strings.TrimSpace("unknown outcome " + strconv.Quote(string(rec.Outcome)) + " " + rec.Reason)
@@ -478,6 +522,7 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 		rec.Turns[i] = TurnRecord{
 			Index:     t.Index,
 			Sent:      t.Sent,
+			By:        t.By,
 			Reply:     t.Reply,
 			Tools:     t.Tools,
 			Handoff:   t.Handoff,
@@ -583,6 +628,7 @@ func (a *Aggregator) Result(end Finish) *Result {
 			}
 			m.outcomes.merge(acc.outcomes)
 			m.turns += acc.turns
+			m.sim = m.sim.merge(acc.sim)
 			m.convs = append(m.convs, acc.convs...)
 			if earlier(acc.first, m.first) {
 				m.first = acc.first
@@ -604,6 +650,7 @@ func (a *Aggregator) Result(end Finish) *Result {
 	}
 	slices.SortFunc(res.Scenarios, func(x, y ScenarioResult) int { return strings.Compare(x.Name, y.Name) })
 	res.Histograms = a.histograms()
+	res.Stream = a.streamTotals(res)
 	res.Warnings = a.warnings(end, res)
 	a.cut(res)
 	res.Transcripts = a.transcriptInfo(res)
@@ -692,6 +739,7 @@ func scenarioResult(name string, acc *scenarioAcc) ScenarioResult {
 		NotRun:        o.notRun,
 		MinPassRate:   min(max(acc.minPassRate, 0), 1),
 		Conversations: acc.convs,
+		Simulation:    acc.sim,
 	}
 	if sr.Runs > 0 {
 		sr.PassRate = float64(sr.Passed) / float64(sr.Runs)
@@ -752,6 +800,13 @@ func firstFailure(convs []ConversationResult) *Failure {
 			}
 			break
 		}
+		if f.Turn == -1 && f.Expectation == "" {
+			if v := firstFailedOf(c.Verdicts); v != nil {
+				f.Turn = WholeConversation
+				f.Expectation = verdictLabel(v.Name, v.Expectation)
+				f.Reason = cmp.Or(v.Reason, c.Reason)
+			}
+		}
 		if f.Reason == "" {
 			f.Reason = string(c.Outcome)
 		}
@@ -761,9 +816,14 @@ func firstFailure(convs []ConversationResult) *Failure {
 }
 
 func firstFailedVerdict(t *TurnRecord) *scenarios.Verdict {
-	for i := range t.Verdicts {
-		if !t.Verdicts[i].Passed {
-			return &t.Verdicts[i]
+	return firstFailedOf(t.Verdicts)
+}
+
+// firstFailedOf returns the first verdict of vs that did not pass, or nil.
+func firstFailedOf(vs []scenarios.Verdict) *scenarios.Verdict {
+	for i := range vs {
+		if !vs[i].Passed {
+			return &vs[i]
 		}
 	}
 	return nil
@@ -819,11 +879,25 @@ func (a *Aggregator) histograms() []HistogramResult {
 		for _, k := range []struct {
 			kind   string
 			sample runner.CallKind
-		}{{HistTTFT, sampleTTFT}, {HistChunkGap, sampleGap}, {HistStall, sampleStall}} {
+		}{{HistTTFT, sampleTTFT}, {HistChunkGap, sampleGap}, {HistStall, sampleStall}, {HistITL, sampleITL}, {HistTPOT, sampleTPOT}, {HistOutputTPS, sampleTPS}} {
 			out = append(out, summarize(k.kind, StreamName, histFor(h.stream, k.sample)))
 		}
 	}
 	return out
+}
+
+// streamTotals returns the run's streamed replies and output tokens, with
+// the run's output tokens per second over its wall time; nil when no turn
+// streamed.
+func (a *Aggregator) streamTotals(res *Result) *StreamTotals {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.hists.stream == nil {
+		return nil
+	}
+	st := a.hists.tokens
+	st.setRate(res.DurationMS)
+	return &st
 }
 
 // warnings says how the run fell behind its schedule, so that nobody reads

@@ -42,6 +42,11 @@ func boundRecord(rec ConversationResult) ConversationResult {
 			}
 		}
 	}
+	for _, v := range rec.Verdicts {
+		if len(v.Reason) > MaxStoredText || len(v.Expectation) > MaxStoredText {
+			long = true
+		}
+	}
 	if !long {
 		return rec
 	}
@@ -60,5 +65,19 @@ func boundRecord(rec ConversationResult) ConversationResult {
 		turns[i] = t
 	}
 	rec.Turns = turns
+	rec.Verdicts = boundVerdicts(rec.Verdicts)
 	return rec
+}
+
+// boundVerdicts returns a copy of vs with every text bounded, or nil.
+func boundVerdicts(vs []scenarios.Verdict) []scenarios.Verdict {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]scenarios.Verdict, len(vs))
+	for i, v := range vs {
+		v.Reason, v.Expectation = boundText(v.Reason), boundText(v.Expectation)
+		out[i] = v
+	}
+	return out
 }

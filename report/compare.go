@@ -83,6 +83,10 @@ type Comparison struct {
 	Scenarios []ScenarioDiff
 	// Turns compares the latency at each turn index, across scenarios.
 	Turns []LatencyDiff
+	// Stream compares the token-level metrics of streamed replies (time
+	// to first token, inter-token latency, time per output token, output
+	// tokens per second) when both results have them; empty otherwise.
+	Stream []LatencyDiff
 	// Regressions describes every regression, one line each; empty when
 	// there is none.
 	Regressions []string
@@ -117,6 +121,9 @@ type ScenarioDiff struct {
 	Latency LatencyDiff
 	// Turns are the turn indexes whose expectations changed, in order.
 	Turns []TurnDiff
+	// GoalMet compares the goal-met rates of a simulated scenario (both
+	// sides simulated it); nil otherwise.
+	GoalMet *GoalMetDiff
 	// Regression is true when the scenario newly fails, its pass rate fell
 	// significantly or its latency regressed.
 	Regression bool
@@ -148,13 +155,35 @@ type TurnDiff struct {
 type LatencyDiff struct {
 	Name                string
 	BaseCount, NewCount int64
-	Percentiles         []PercentileDiff
+	// Unit is the unit of the values: "" for latencies (microseconds),
+	// UnitMilliTokensPerSecond for output tokens per second, where higher
+	// is better and a regression is a significant fall.
+	Unit        string
+	Percentiles []PercentileDiff
 	// Regression is true when a percentile regressed.
 	Regression bool
 }
 
+// format formats a value of d's unit for people.
+func (d LatencyDiff) format(v int64) string {
+	if d.Unit == UnitMilliTokensPerSecond {
+		return FormatTPS(float64(v) / 1000)
+	}
+	return FormatMicros(float64(v))
+}
+
+// interval formats a value's confidence interval in d's unit.
+func (d LatencyDiff) interval(iv Interval) string {
+	hi := "∞"
+	if iv.Hi >= 0 {
+		hi = d.format(iv.Hi)
+	}
+	return "[" + d.format(iv.Lo) + ", " + hi + "]"
+}
+
 // PercentileDiff compares one percentile: each side's value with its
-// distribution-free confidence interval (see QuantileInterval).
+// distribution-free confidence interval (see QuantileInterval), in the
+// unit of its LatencyDiff.
 type PercentileDiff struct {
 	Percentile float64
 	Base, New  Interval
@@ -163,7 +192,8 @@ type PercentileDiff struct {
 	// Significant is true when the two intervals do not overlap.
 	Significant bool
 	// Regression is true for a significant increase larger than
-	// MaxLatencyRegression.
+	// MaxLatencyRegression (for output tokens per second: a significant
+	// fall larger than it).
 	Regression bool
 }
 
@@ -219,6 +249,10 @@ func Compare(base, next *Result, opts CompareOptions) (*Comparison, error) {
 		if d.Latency.Regression {
 			c.Regressions = append(c.Regressions, "scenario "+name+" latency: "+describeLatencyRegression(d.Latency, opts.Confidence))
 		}
+		if g := d.GoalMet; g != nil && g.Regression {
+			c.Regressions = append(c.Regressions, fmt.Sprintf("scenario %s goal-met rate fell from %d/%d to %d/%d (Fisher p=%.3g)",
+				name, g.BaseMet, g.BaseRuns, g.NewMet, g.NewRuns, g.PValue))
+		}
 	}
 
 	turns := map[int]bool{}
@@ -240,6 +274,21 @@ func Compare(base, next *Result, opts CompareOptions) (*Comparison, error) {
 		c.Turns = append(c.Turns, d)
 		if d.Regression {
 			c.Regressions = append(c.Regressions, d.Name+" latency: "+describeLatencyRegression(d, opts.Confidence))
+		}
+	}
+	// Streamed replies: only when both runs streamed.
+	for _, m := range streamMetricRows {
+		bh, nh := base.Histogram(m.kind, StreamName), next.Histogram(m.kind, StreamName)
+		if bh == nil || nh == nil {
+			continue
+		}
+		d, err := valueDiff(m.label, bh, nh, HistogramUnit(m.kind), opts)
+		if err != nil {
+			return nil, err
+		}
+		c.Stream = append(c.Stream, d)
+		if d.Regression {
+			c.Regressions = append(c.Regressions, d.Name+": "+describeLatencyRegression(d, opts.Confidence))
 		}
 	}
 	return c, nil
@@ -287,7 +336,8 @@ func scenarioDiff(name string, base, next *Result, opts CompareOptions) (Scenari
 		return d, err
 	}
 	d.Turns = turnDiffs(bs, ns)
-	d.Regression = d.Change == ChangeNewlyFailing || d.PassRateRegression || d.Latency.Regression
+	d.GoalMet = goalMetDiff(bs.Simulation, ns.Simulation, opts.Alpha)
+	d.Regression = d.Change == ChangeNewlyFailing || d.PassRateRegression || d.Latency.Regression || (d.GoalMet != nil && d.GoalMet.Regression)
 	return d, nil
 }
 
@@ -371,9 +421,15 @@ func turnDiffs(bs, ns *ScenarioResult) []TurnDiff {
 	return out
 }
 
-// latencyDiff compares two histograms; either may be nil (no calls).
+// latencyDiff compares two latency histograms; either may be nil (no
+// calls).
 func latencyDiff(name string, base, next *HistogramResult, opts CompareOptions) (LatencyDiff, error) {
-	d := LatencyDiff{Name: name}
+	return valueDiff(name, base, next, "", opts)
+}
+
+// valueDiff compares two histograms of unit (see LatencyDiff.Unit).
+func valueDiff(name string, base, next *HistogramResult, unit string, opts CompareOptions) (LatencyDiff, error) {
+	d := LatencyDiff{Name: name, Unit: unit}
 	bh, err := decodeOrEmpty(base)
 	if err != nil {
 		return d, err
@@ -395,6 +451,9 @@ func latencyDiff(name string, base, next *HistogramResult, opts CompareOptions) 
 		down := pd.New.Hi >= 0 && pd.New.Hi < pd.Base.Lo
 		pd.Significant = up || down
 		pd.Regression = up && pd.Change > opts.MaxLatencyRegression
+		if unit == UnitMilliTokensPerSecond { // higher is better
+			pd.Regression = down && -pd.Change > opts.MaxLatencyRegression
+		}
 		d.Regression = d.Regression || pd.Regression
 		d.Percentiles = append(d.Percentiles, pd)
 	}
@@ -413,22 +472,14 @@ func describeLatencyRegression(d LatencyDiff, conf float64) string {
 	for _, p := range d.Percentiles {
 		if p.Regression {
 			parts = append(parts, fmt.Sprintf("p%s %s → %s (%+.0f%%, %g%% intervals %s and %s do not overlap)",
-				fmtPct(p.Percentile), FormatMicros(float64(p.Base.Value)), FormatMicros(float64(p.New.Value)),
-				p.Change*100, 100*conf, formatInterval(p.Base), formatInterval(p.New)))
+				fmtPct(p.Percentile), d.format(p.Base.Value), d.format(p.New.Value),
+				p.Change*100, 100*conf, d.interval(p.Base), d.interval(p.New)))
 		}
 	}
 	return strings.Join(parts, "; ")
 }
 
 func fmtPct(p float64) string { return strconv.FormatFloat(p, 'f', -1, 64) }
-
-func formatInterval(iv Interval) string {
-	hi := "∞"
-	if iv.Hi >= 0 {
-		hi = FormatMicros(float64(iv.Hi))
-	}
-	return "[" + FormatMicros(float64(iv.Lo)) + ", " + hi + "]"
-}
 
 // QuantileInterval returns the p-th percentile (0 < p < 100) of h with a
 // distribution-free confidence interval at level conf: the order
@@ -540,6 +591,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%s %-*s  %-9s  %-9s  %-9s  %-8s  %s\n", mark, width, s.Name, side(s.Base), side(s.New),
 			passDelta(s), pValue(s), s.Change)
 	}
+	if lines := goalMetLines(c, "  ", "✗ "); len(lines) > 0 {
+		b.WriteString("\nGoal met (simulated conversations)\n" + strings.Join(lines, "\n") + "\n")
+	}
 	var flips []string
 	for _, s := range c.Scenarios {
 		for _, t := range s.Turns {
@@ -571,10 +625,16 @@ func (c *Comparison) WriteText(w io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(&b, "  %s (%d → %d calls)\n", l.Name, l.BaseCount, l.NewCount)
-		for _, p := range l.Percentiles {
-			fmt.Fprintf(&b, "    p%-5s %s %s → %s %s  %+.0f%% %s\n", fmtPct(p.Percentile),
-				FormatMicros(float64(p.Base.Value)), formatInterval(p.Base),
-				FormatMicros(float64(p.New.Value)), formatInterval(p.New), p.Change*100, arrow(p))
+		writeTextPercentiles(&b, l)
+	}
+	if len(c.Stream) > 0 {
+		fmt.Fprintf(&b, "\nStreamed replies (%g%% confidence intervals; output tokens/s: higher is better)\n", c.Options.Confidence*100)
+		for _, l := range c.Stream {
+			if len(l.Percentiles) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "  %s (%d → %d replies)\n", l.Name, l.BaseCount, l.NewCount)
+			writeTextPercentiles(&b, l)
 		}
 	}
 	b.WriteString("\n")
@@ -624,6 +684,12 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", mark, mdEsc(s.Name), side(s.Base), side(s.New), passDelta(s), pValue(s), s.Change, p95)
 	}
+	if lines := goalMetLines(c, "- ", "❌ "); len(lines) > 0 {
+		b.WriteString("\nGoal met (simulated conversations):\n\n")
+		for _, l := range lines {
+			b.WriteString(mdEsc(l) + "\n")
+		}
+	}
 	var flips []string
 	for _, s := range c.Scenarios {
 		for _, t := range s.Turns {
@@ -641,13 +707,30 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\n### Latency (%g%% confidence intervals)\n\n| | Percentile | Base | New | Change |\n|---|---|---|---|---|\n", c.Options.Confidence*100)
 	for _, l := range append([]LatencyDiff{c.Overall}, c.Turns...) {
-		for _, p := range l.Percentiles {
-			fmt.Fprintf(&b, "| %s | p%s | %s %s | %s %s | %+.0f%%%s |\n", mdEsc(l.Name), fmtPct(p.Percentile),
-				FormatMicros(float64(p.Base.Value)), formatInterval(p.Base), FormatMicros(float64(p.New.Value)), formatInterval(p.New), p.Change*100, arrow(p))
+		writeMDPercentiles(&b, l)
+	}
+	if len(c.Stream) > 0 {
+		fmt.Fprintf(&b, "\n### Streamed replies (%g%% confidence intervals; output tokens/s: higher is better)\n\n| | Percentile | Base | New | Change |\n|---|---|---|---|---|\n", c.Options.Confidence*100)
+		for _, l := range c.Stream {
+			writeMDPercentiles(&b, l)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func writeTextPercentiles(b *strings.Builder, l LatencyDiff) {
+	for _, p := range l.Percentiles {
+		fmt.Fprintf(b, "    p%-5s %s %s → %s %s  %+.0f%% %s\n", fmtPct(p.Percentile),
+			l.format(p.Base.Value), l.interval(p.Base), l.format(p.New.Value), l.interval(p.New), p.Change*100, arrow(p))
+	}
+}
+
+func writeMDPercentiles(b *strings.Builder, l LatencyDiff) {
+	for _, p := range l.Percentiles {
+		fmt.Fprintf(b, "| %s | p%s | %s %s | %s %s | %+.0f%%%s |\n", mdEsc(l.Name), fmtPct(p.Percentile),
+			l.format(p.Base.Value), l.interval(p.Base), l.format(p.New.Value), l.interval(p.New), p.Change*100, arrow(p))
+	}
 }
 
 func side(s *ScenarioCounts) string {

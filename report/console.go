@@ -184,9 +184,12 @@ func (p *printer) failures(r *Result) {
 		}
 		p.line(p.mark(false) + " " + cut(title, p.width-2))
 		where := fmt.Sprintf("conversation %d (iteration %d)", f.Conversation, f.Iteration+1)
-		if f.Turn >= 0 {
+		switch {
+		case f.Turn >= 0:
 			where += fmt.Sprintf(", turn %d", f.Turn+1)
-		} else {
+		case f.Turn == WholeConversation:
+			where += ", the whole conversation"
+		default:
 			where += ", before the first turn"
 		}
 		where += ": " + string(f.Outcome)
@@ -303,7 +306,7 @@ func (p *printer) latency(r *Result) {
 	var rows []HistogramResult
 	for _, h := range r.Histograms {
 		switch h.Kind {
-		case HistOverall, HistCallKind, HistTurn, HistService, HistScheduleLag, HistTTFT, HistChunkGap, HistStall:
+		case HistOverall, HistCallKind, HistTurn, HistService, HistScheduleLag, HistTTFT, HistChunkGap, HistStall, HistITL, HistTPOT:
 			if h.Count > 0 || h.Kind == HistOverall {
 				rows = append(rows, h)
 			}
@@ -341,6 +344,10 @@ func (p *printer) latency(r *Result) {
 			name = "chunk gap"
 		case HistStall:
 			name = "longest stall"
+		case HistITL:
+			name = "inter-token"
+		case HistTPOT:
+			name = "per output token"
 		}
 		row := []cell{{text: name}, {text: fmtInt(h.Count)}}
 		for _, v := range []int64{h.P50US, h.P90US, h.P95US, h.P99US, h.MaxUS} {
@@ -353,6 +360,15 @@ func (p *printer) latency(r *Result) {
 		t.rows = append(t.rows, row)
 	}
 	t.write(p, 2)
+	// Output tokens/s is a rate, not a latency: a line of its own.
+	for _, row := range streamRows(r) {
+		if row.Unit != "" {
+			p.line(fmt.Sprintf("  output tokens/s per reply: min %s · p50 %s · p90 %s · max %s", row.Min, row.P50, row.P90, row.Max))
+		}
+	}
+	if s := streamSummary(r); s != "" {
+		p.line("  output: " + s)
+	}
 }
 
 func (p *printer) budget(r *Result) {
@@ -392,6 +408,9 @@ func (p *printer) budget(r *Result) {
 // failures; nothing when the run had no judge.
 func (p *printer) judge(r *Result) {
 	if s := judgeText(r); s != "" {
+		p.wrapped("", "  ", s)
+	}
+	for _, s := range simulationLines(r) {
 		p.wrapped("", "  ", s)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // every writer must not panic on any result that passed the checks, and a
 // result merged with itself must load back.
 func FuzzResultConsumers(f *testing.F) {
-	for _, r := range []*Result{interruptedResult(), emptyResult()} {
+	for _, r := range []*Result{interruptedResult(), emptyResult(), streamedResult()} {
 		b, err := json.Marshal(r)
 		if err != nil {
 			f.Fatal(err)

@@ -54,7 +54,7 @@ func runExamplesWith(t *testing.T, agentFile string, shard runner.Shard, mod fun
 		Target: report.Target{Name: "sim:" + ag.Name, Kind: "optimly", URL: srv.URL}, Settings: settings})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := runner.Run(ctx, suite, runner.Options{Conn: conn, Concurrency: 8, Seed: 1, RunID: "it", Observer: agg, Shard: shard}); err != nil {
+	if _, err := runner.Run(ctx, suite, runner.Options{Conn: conn, Concurrency: 8, Seed: 1, RunID: "it", Observer: agg, Shard: shard, User: agentsim.NewSimUser()}); err != nil {
 		t.Fatal(err)
 	}
 	return agg.Result(report.Finish{Ended: time.Now()})

@@ -58,21 +58,77 @@ const (
 	// reply (0 for a reply of one chunk), one value per streamed turn; its
 	// name is StreamName. Present only when some turn streamed.
 	HistStall = "stall"
+	// HistITL covers the inter-token latency of each streamed reply of at
+	// least two output tokens: the time from its first to its last content
+	// chunk over its output tokens minus one; its name is StreamName.
+	// Output tokens are the server's usage.completion_tokens, or the
+	// content chunks when it reports none. Present only when some turn
+	// streamed.
+	HistITL = "itl"
+	// HistTPOT covers the time per output token of each streamed reply:
+	// the time from sending to its last content chunk over its output
+	// tokens (as HistITL counts them), first token included; its name is
+	// StreamName. Present only when some turn streamed.
+	HistTPOT = "tpot"
+	// HistOutputTPS covers the output tokens per second of each streamed
+	// reply: its output tokens (as HistITL counts them) over the time from
+	// sending to its last content chunk, as GuideLLM reports it (the
+	// inverse of HistTPOT); its name is StreamName. It is not a latency:
+	// its values are milli-tokens per second (UnitMilliTokensPerSecond),
+	// recorded in the same geometry as the latencies (0.001 to 300,000
+	// tokens/s), so it merges and decodes like them. Higher is better.
+	// Present only when some turn streamed.
+	HistOutputTPS = "output_tps"
 )
 
+// UnitMilliTokensPerSecond is the HistogramResult.Unit of HistOutputTPS:
+// its min_us, p50_us, … max_us and mean_us fields hold milli-tokens per
+// second (divide by 1000 for tokens/s), not microseconds.
+const UnitMilliTokensPerSecond = "milli_tokens_per_s"
+
+// HistogramUnit returns the unit of a histogram kind's values: "" for the
+// latencies (microseconds), UnitMilliTokensPerSecond for HistOutputTPS.
+func HistogramUnit(kind string) string {
+	if kind == HistOutputTPS {
+		return UnitMilliTokensPerSecond
+	}
+	return ""
+}
+
+// tpsMilli converts n tokens produced in d to the milli-tokens per second
+// HistOutputTPS records, clamped to the histogram's range (a reply with no
+// measurable time counts as the highest rate).
+func tpsMilli(n int, d time.Duration) int64 {
+	if n <= 0 {
+		return 0
+	}
+	if d <= 0 {
+		return HighestLatencyMicros
+	}
+	v := math.Round(float64(n) * 1e3 * float64(time.Second) / float64(d))
+	if v > float64(HighestLatencyMicros) {
+		return HighestLatencyMicros
+	}
+	return int64(v)
+}
+
 // StreamName is the name of the streaming histograms (HistTTFT,
-// HistChunkGap, HistStall): they cover every streamed turn of the run.
+// HistChunkGap, HistStall, HistITL, HistTPOT, HistOutputTPS): they cover
+// every streamed turn of the run.
 const StreamName = "turn"
 
 // ScheduleLagName is the name of the HistScheduleLag histogram.
 const ScheduleLagName = "conversations"
 
-// HistogramResult is one latency histogram in the result file: a summary
-// for people and Encoded, the full histogram, for tools that merge or
-// compare. All values are microseconds.
+// HistogramResult is one histogram in the result file: a summary for
+// people and Encoded, the full histogram, for tools that merge or compare.
+// Values are microseconds unless Unit says otherwise (HistOutputTPS).
 type HistogramResult struct {
-	Name    string  `json:"name"`
-	Kind    string  `json:"kind"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Unit is the unit of the values when they are not microseconds
+	// (HistogramUnit of Kind); empty for latencies.
+	Unit    string  `json:"unit,omitempty"`
 	Count   int64   `json:"count"`
 	MinUS   int64   `json:"min_us"`
 	P50US   int64   `json:"p50_us"`
@@ -105,7 +161,7 @@ func latencyMicros(d time.Duration) int64 {
 
 // summarize builds the result-file form of h.
 func summarize(kind, name string, h *hdrhistogram.Histogram) HistogramResult {
-	r := HistogramResult{Name: name, Kind: kind, Count: h.TotalCount()}
+	r := HistogramResult{Name: name, Kind: kind, Unit: HistogramUnit(kind), Count: h.TotalCount()}
 	if r.Count > 0 {
 		// One scan for all of them, by the reference rule (percentile.go);
 		// percentile 0 is the lowest equivalent value of the minimum and 100

@@ -55,6 +55,11 @@ type htmlPage struct {
 	Plot        *plotData
 	Latency     []htmlLatRow
 	ScenLatency []htmlLatRow
+	// Stream and StreamNotes are the token-level metrics of the streamed
+	// replies and the run's output tokens/s (one note per target); empty
+	// when none streamed.
+	Stream      []streamRow
+	StreamNotes []string
 	Failures    []htmlConv
 	MoreFails   int
 	NotKept     []string // first failures of scenarios whose failing runs were not kept
@@ -85,6 +90,10 @@ type htmlLatRow struct {
 type htmlConv struct {
 	Anchor, Title, File, Outcome, Reason, Meta string
 	Turns                                      []htmlTurn
+	// Verdicts are the conversation's own (expect_conversation).
+	Verdicts []htmlVerdict
+	// Ended says how a simulated conversation ended; "" for a scripted one.
+	Ended string
 }
 
 type htmlTurn struct {
@@ -94,6 +103,7 @@ type htmlTurn struct {
 	Sent, Reply, Error string
 	Tools              []string
 	Handoff, Failed    bool
+	Who                string // who wrote Sent: "user", or in a simulated conversation "simulated user", "script", "opening"
 	Verdicts           []htmlVerdict
 }
 
@@ -149,6 +159,9 @@ func newHTMLPage(r *Result, maxConvs int) (*htmlPage, error) {
 	if j := judgeText(r); j != "" {
 		p.Meta = append(p.Meta, [2]string{"judge", strings.TrimPrefix(j, "judge ")})
 	}
+	for _, s := range simulationLines(r) {
+		p.Meta = append(p.Meta, [2]string{"simulated", s})
+	}
 	if r.Seed != 0 {
 		p.Meta = append(p.Meta, [2]string{"seed", strconv.FormatInt(r.Seed, 10)})
 	}
@@ -190,6 +203,11 @@ func newHTMLPage(r *Result, maxConvs int) (*htmlPage, error) {
 		case h.Kind == HistScenario:
 			p.ScenLatency = append(p.ScenLatency, latRow(h.Name, &h))
 		}
+	}
+
+	p.Stream = streamRows(r)
+	if s := streamSummary(r); s != "" {
+		p.StreamNotes = []string{s}
 	}
 
 	// Failure transcripts, in scenario then iteration order.
@@ -259,7 +277,7 @@ func htmlConversation(s *ScenarioResult, c *ConversationResult) htmlConv {
 	for i := range c.Turns {
 		t := &c.Turns[i]
 		ht := htmlTurn{N: t.Index + 1, Latency: fmtMillis(t.LatencyMS), Outcome: outcomeWord(cmpOutcome(t.Outcome)),
-			Attempts: t.Attempts, Sent: t.Sent, Reply: t.Reply, Error: t.Error, Handoff: t.Handoff,
+			Attempts: t.Attempts, Sent: t.Sent, Reply: t.Reply, Error: t.Error, Handoff: t.Handoff, Who: cmpOr(byLabel(t.By), "user"),
 			Failed: cmpOutcome(t.Outcome) != runner.Passed}
 		for _, tool := range t.Tools {
 			s := tool.Tool
@@ -276,6 +294,16 @@ func htmlConversation(s *ScenarioResult, c *ConversationResult) htmlConv {
 			ht.Verdicts = append(ht.Verdicts, hv)
 		}
 		hc.Turns = append(hc.Turns, ht)
+	}
+	if c.Simulation != nil {
+		hc.Ended = "simulated user: " + endedText(c.Simulation)
+	}
+	for _, v := range c.Verdicts {
+		hv := htmlVerdict{Text: verdictLabel(v.Name, v.Expectation), Reason: v.Reason, Passed: v.Passed}
+		if !v.Passed && first {
+			hv.First, first = true, false
+		}
+		hc.Verdicts = append(hc.Verdicts, hv)
 	}
 	return hc
 }
@@ -465,6 +493,18 @@ table.side .note.bad { color: var(--fail); }
 {{- end}}
 </table>
 {{- end}}
+{{- if .Stream}}
+<h2>Streamed replies</h2>
+<table>
+<tr><th></th><th class="num">replies</th><th class="num">min</th><th class="num">p50</th><th class="num">p90</th><th class="num">p95</th><th class="num">p99</th><th class="num">max</th><th class="num">mean</th></tr>
+{{- range .Stream}}
+<tr><td>{{.Label}} <code>{{.Metric}}</code></td><td class="num">{{.Count}}</td><td class="num">{{.Min}}</td><td class="num">{{.P50}}</td><td class="num">{{.P90}}</td><td class="num">{{.P95}}</td><td class="num">{{.P99}}</td><td class="num">{{.Max}}</td><td class="num">{{.Mean}}</td></tr>
+{{- end}}
+</table>
+{{- range .StreamNotes}}
+<p>Output: {{.}}.</p>
+{{- end}}
+{{- end}}
 {{- if .Side}}
 <h2>Replies side by side</h2>
 {{- range .Side}}
@@ -490,7 +530,7 @@ table.side .note.bad { color: var(--fail); }
 {{- range .Turns}}
 <div class="turn{{if .Failed}} failed{{end}}">
 <div class="head">turn {{.N}} · {{.Latency}} · {{.Outcome}}{{if gt .Attempts 1}} · {{.Attempts}} attempts{{end}}</div>
-<div class="msg user"><span class="who">user</span>{{.Sent}}</div>
+<div class="msg user"><span class="who">{{.Who}}</span>{{.Sent}}</div>
 {{- if .Reply}}
 <div class="msg agent"><span class="who">agent</span>{{.Reply}}</div>
 {{- end}}
@@ -510,6 +550,19 @@ table.side .note.bad { color: var(--fail); }
 {{- end}}
 </ul>
 {{- end}}
+</div>
+{{- end}}
+{{- if .Ended}}
+<div class="turn"><div class="head">{{.Ended}}</div></div>
+{{- end}}
+{{- if .Verdicts}}
+<div class="turn">
+<div class="head">the whole conversation</div>
+<ul class="verdicts">
+{{- range .Verdicts}}
+<li class="{{if .Passed}}ok{{else}}bad{{if .First}} first{{end}}{{end}}">{{if .Passed}}✓{{else}}✗{{end}} <code>{{.Text}}</code>{{if .Reason}} <span class="reason">— {{.Reason}}</span>{{end}}{{if .First}} <span class="reason">(first failure)</span>{{end}}</li>
+{{- end}}
+</ul>
 </div>
 {{- end}}
 </section>

@@ -22,6 +22,7 @@ func TestHTMLGolden(t *testing.T) {
 		{"interrupted", interruptedResult()},
 		{"empty", emptyResult()},
 		{"hostile", hostileResult()},
+		{"simulated", simulatedResult()},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out := render(t, HTMLWriter{}, tt.res)

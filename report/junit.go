@@ -314,6 +314,9 @@ func junitProperties(r *Result) [][2]string {
 	if s := judgeText(r); s != "" {
 		props = append(props, [2]string{"evalrun.judge", s})
 	}
+	for i, s := range simulationLines(r) {
+		props = append(props, [2]string{"evalrun.simulated." + strconv.Itoa(i+1), s})
+	}
 	if ti := r.Transcripts; ti != nil {
 		props = append(props, [2]string{"evalrun.transcripts", string(ti.Policy)})
 	}
@@ -326,6 +329,14 @@ func junitProperties(r *Result) [][2]string {
 			v = "FAILED"
 		}
 		props = append(props, [2]string{"evalrun.threshold " + strings.TrimSpace(t.Scope+" "+t.Expr), v + " (" + t.Value + ")"})
+	}
+	// Streamed replies only: the token-level metrics and the run's rate.
+	for _, row := range streamRows(r) {
+		props = append(props, [2]string{"evalrun.stream." + row.Metric, row.propertyValue()})
+	}
+	if st := r.Stream; st != nil {
+		props = append(props, [2]string{"evalrun.stream.output_tokens", strconv.FormatInt(st.OutputTokens, 10)},
+			[2]string{"evalrun.stream.output_tokens_per_s", strconv.FormatFloat(st.OutputTokensPerS, 'f', -1, 64)})
 	}
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
@@ -347,6 +358,9 @@ func junitSystemOut(r *Result) string {
 	fmt.Fprintf(&b, "%s conversations: %s\n", fmtInt(int64(t.Conversations)),
 		cmpOr(outcomeCounts{t.Passed, t.Failed, t.Error, t.Throttled, t.NotRun}.describe(), "none"))
 	if s := judgeText(r); s != "" {
+		b.WriteString(s + "\n")
+	}
+	for _, s := range simulationLines(r) {
 		b.WriteString(s + "\n")
 	}
 	for i := range r.Scenarios {

@@ -170,6 +170,7 @@ func TestJUnitGolden(t *testing.T) {
 		{"passed", passedResult()},
 		{"interrupted", interruptedResult()},
 		{"empty", emptyResult()},
+		{"simulated", simulatedResult()},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out := render(t, JUnitWriter{Hostname: "ci-runner"}, tt.res)

@@ -124,13 +124,31 @@ func mdTarget(b *strings.Builder, r *Result) {
 			rows = append(rows, h)
 		}
 	}
+	if len(rows) > 0 {
+		b.WriteString("\n| latency | calls | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, h := range rows {
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", histLabel(&h), fmtInt(h.Count),
+				fmtMicros(h.P50US), fmtMicros(h.P90US), fmtMicros(h.P95US), fmtMicros(h.P99US), fmtMicros(h.P999US), fmtMicros(h.MaxUS))
+		}
+	}
+	mdStream(b, r)
+}
+
+// mdStream writes the token-level metrics of the streamed replies, when
+// some turn streamed: a table (latencies, then output tokens/s per reply,
+// whose min is its slow tail) and the run's output tokens/s.
+func mdStream(b *strings.Builder, r *Result) {
+	rows := streamRows(r)
 	if len(rows) == 0 {
 		return
 	}
-	b.WriteString("\n| latency | calls | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, h := range rows {
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", histLabel(&h), fmtInt(h.Count),
-			fmtMicros(h.P50US), fmtMicros(h.P90US), fmtMicros(h.P95US), fmtMicros(h.P99US), fmtMicros(h.P999US), fmtMicros(h.MaxUS))
+	b.WriteString("\n| streamed replies | replies | min | p50 | p90 | p95 | p99 | max | mean |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, row := range rows {
+		fmt.Fprintf(b, "| %s (`%s`) | %s | %s | %s | %s | %s | %s | %s | %s |\n", row.Label, row.Metric, row.Count,
+			row.Min, row.P50, row.P90, row.P95, row.P99, row.Max, row.Mean)
+	}
+	if s := streamSummary(r); s != "" {
+		b.WriteString("\nOutput: " + mdText(s) + ".\n")
 	}
 }
 
@@ -248,8 +266,11 @@ func mdFailures(b *strings.Builder, r *Result, maxRows int) {
 			continue
 		}
 		t := "–"
-		if g.turn >= 0 {
+		switch {
+		case g.turn >= 0:
 			t = strconv.Itoa(g.turn + 1)
+		case g.turn == WholeConversation:
+			t = "all"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", mdCell(mdText(g.scenario)), t, mdCell(mdCode(g.expectation)),
 			fmtInt(int64(g.count)), mdCell(mdText(g.example)), mdCell(mdCode(g.reason)), mdCell(mdCode(g.reply)))
@@ -284,6 +305,9 @@ func mdFooter(b *strings.Builder, r *Result) {
 	}
 	if j := judgeText(r); j != "" {
 		notes = append(notes, mdText(j))
+	}
+	for _, s := range simulationLines(r) {
+		notes = append(notes, mdText(s))
 	}
 	if len(notes) > 0 {
 		b.WriteString("\n_" + strings.Join(notes, " · ") + "_\n")

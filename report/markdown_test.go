@@ -19,6 +19,7 @@ func TestMarkdownGolden(t *testing.T) {
 		{"interrupted", interruptedResult()},
 		{"empty", emptyResult()},
 		{"hostile", hostileResult()},
+		{"simulated", simulatedResult()},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out := render(t, MarkdownWriter{}, tt.res)

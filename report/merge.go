@@ -44,6 +44,15 @@ func (e *MergeError) Error() string {
 	return "merge: " + e.Field + ": " + e.Msg
 }
 
+// sameJSON reports whether a and b encode to the same JSON.
+func sameJSON(a, b any) bool { return jsonText(a) == jsonText(b) }
+
+// jsonText is v as JSON, for a message.
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
 func mergeErr(field, format string, args ...any) error {
 	return &MergeError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
@@ -132,6 +141,14 @@ func Merge(results ...*Result) (*Result, error) {
 			}
 			t.CallErrors[k] += n
 		}
+		if st := r.Stream; st != nil {
+			if out.Stream == nil {
+				out.Stream = &StreamTotals{}
+			}
+			out.Stream.Replies += st.Replies
+			out.Stream.UsageReplies += st.UsageReplies
+			out.Stream.OutputTokens += st.OutputTokens
+		}
 		if j := r.Judge; j != nil { // each shard graded with its own judge
 			if out.Judge == nil {
 				out.Judge = &JudgeInfo{Model: j.Model, Limit: j.Limit}
@@ -145,6 +162,9 @@ func Merge(results ...*Result) (*Result, error) {
 	out.StopReason = strings.Join(stops, "; ")
 	if !out.Started.IsZero() && out.Ended.After(out.Started) {
 		out.DurationMS = millis(out.Ended.Sub(out.Started))
+	}
+	if out.Stream != nil { // the merged run's rate: all tokens over its wall time
+		out.Stream.setRate(out.DurationMS)
 	}
 
 	out.Turns = mergeTurnCounts(ordered)
@@ -258,6 +278,8 @@ func compatible(base, r *Result) error {
 	case r.Target.URL != base.Target.URL && !(netaddr.IsLoopbackURL(r.Target.URL) && netaddr.IsLoopbackURL(base.Target.URL)):
 		// Each shard may start its own simulated agent on a loopback port.
 		return differ("target.url", strconv.Quote(base.Target.URL), strconv.Quote(r.Target.URL))
+	case !sameJSON(r.Target.OpenAI, base.Target.OpenAI):
+		return differ("target.openai", jsonText(base.Target.OpenAI), jsonText(r.Target.OpenAI))
 	case r.Budget.Unit != base.Budget.Unit:
 		return differ("budget.unit", strconv.Quote(base.Budget.Unit), strconv.Quote(r.Budget.Unit))
 	case r.Budget.Plan != base.Budget.Plan:
@@ -351,6 +373,7 @@ func mergeScenarios(results []*Result) ([]ScenarioResult, error) {
 			}
 			acc.outcomes.merge(outcomeCounts{passed: s.Passed, failed: s.Failed, errored: s.Error, throttled: s.Throttled, notRun: s.NotRun})
 			acc.convs = append(acc.convs, s.Conversations...)
+			acc.sim = acc.sim.merge(s.Simulation)
 			if ff := s.FirstFailure; ff != nil {
 				if cur := firsts[s.Name]; cur == nil || cmp.Or(cmp.Compare(ff.Iteration, cur.Iteration), cmp.Compare(ff.Conversation, cur.Conversation)) < 0 {
 					firsts[s.Name] = ff

@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"strings"
+
+	"github.com/evalrun/evalrun/internal/regularfile"
 
 	"github.com/evalrun/evalrun/runner"
 )
@@ -58,7 +59,10 @@ func ReadResultFile(path string) (*Result, error) {
 
 // readFile reads the file at path with read; its *ReadError names path.
 func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
-	f, err := os.Open(path)
+	f, err := regularfile.Open(path)
+	if regularfile.IsNotRegular(err) {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
 	if err != nil {
 		var zero T
 		return zero, fmt.Errorf("read result: %w", err)
@@ -117,6 +121,7 @@ func decodeResult(data []byte, version *json.RawMessage) (*Result, error) {
 	if err := json.Unmarshal(data, &res); err != nil {
 		return nil, jsonError(data, err)
 	}
+	res.upgrade()
 	if err := res.validate(); err != nil {
 		return nil, err
 	}
@@ -280,11 +285,19 @@ func (r *Result) validate() error {
 				ti.Kept, ti.Sample, ti.Streamed, kept)
 		}
 	}
+	if st := r.Stream; st != nil && (st.Replies < 0 || st.UsageReplies < 0 || st.UsageReplies > st.Replies || st.OutputTokens < 0 ||
+		!(st.OutputTokensPerS >= 0) || math.IsInf(st.OutputTokensPerS, 0)) {
+		return fieldErr("stream", "replies %d, usage_replies %d, output_tokens %d, output_tokens_per_s %v: counts and the rate must be 0 or more, and usage replies are replies",
+			st.Replies, st.UsageReplies, st.OutputTokens, st.OutputTokensPerS)
+	}
 	for i := range r.Histograms {
 		h := &r.Histograms[i]
 		f := fmt.Sprintf("histograms[%d]", i)
 		if h.Kind == "" || h.Name == "" {
 			return fieldErr(f, "kind and name must not be empty")
+		}
+		if want := HistogramUnit(h.Kind); h.Unit != "" && h.Unit != want {
+			return fieldErr(f+".unit", "%q is not the unit of a %s histogram (want %q)", h.Unit, h.Kind, cmpOr(want, "absent: microseconds"))
 		}
 		if err := h.validateStats(f); err != nil {
 			return err

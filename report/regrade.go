@@ -2,10 +2,12 @@ package report
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +35,7 @@ const (
 // with the number of conversations it changed in.
 type VerdictChange struct {
 	Scenario    string
-	Turn        int // 1-based, as in the summary
+	Turn        int // 1-based, as in the summary; 0 for the conversation's own (expect_conversation)
 	Expectation string
 	Change      string // one of the ChangeXxxExpectation constants
 	// Conversations counts the conversations it changed in; Reason is the
@@ -265,7 +267,7 @@ func needsUnstored(e *scenarios.Expectation) bool {
 // the new conversation, or false and why it cannot be regraded.
 func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *RegradeReport, changes map[VerdictChange]*VerdictChange) (ConversationResult, bool, string) {
 	for _, t := range c.Turns {
-		if t.Index < 0 || t.Index >= len(sc.Turns) {
+		if t.Index < 0 || t.Index >= sc.UserTurns() {
 			return *c, false, fmt.Sprintf("scenario %q has fewer turns than the run sent", sc.Name)
 		}
 	}
@@ -273,6 +275,7 @@ func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *Reg
 	nc.Turns = slices.Clone(c.Turns)
 	captures := map[string]string{}
 	var firstBad *TurnRecord
+	obsAll := make([]*scenarios.Observation, len(nc.Turns))
 	for k := range nc.Turns {
 		t := &nc.Turns[k]
 		if t.Error != "" || (t.Outcome != runner.Passed && t.Outcome != runner.Failed && t.Outcome != "") {
@@ -282,7 +285,7 @@ func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *Reg
 			}
 			continue
 		}
-		turn := sc.Turns[t.Index]
+		turn := scenarioTurn(sc, t.Index)
 		lat := t.ServiceMS
 		if lat <= 0 {
 			lat = t.LatencyMS
@@ -292,6 +295,7 @@ func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *Reg
 		for _, tool := range t.Tools {
 			obs.Tools = append(obs.Tools, scenarios.Tool{Name: tool.Tool, Status: tool.Status, Data: tool.Data})
 		}
+		obsAll[k] = obs
 		vs := turn.Evaluate(obs, captures)
 		// Expectations needing unstored data keep their recorded verdict.
 		old := map[string][]scenarios.Verdict{}
@@ -339,6 +343,7 @@ func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *Reg
 	default:
 		nc.Outcome, nc.Reason = c.Outcome, c.Reason // not run, cut short
 	}
+	regradeWhole(sc, c, &nc, obsAll, firstBad, rep, changes)
 	return nc, true, ""
 }
 
@@ -410,7 +415,11 @@ func (r *RegradeReport) WriteText(w io.Writer) error {
 		b.WriteString("\nExpectations\n")
 		for _, c := range r.Changes {
 			mark := map[string]string{ChangeNewlyFailingExpectation: "✗", ChangeNewlyPassingExpectation: "✓"}[c.Change]
-			fmt.Fprintf(&b, "  %-1s %s turn %d: %s %s in %d conversation(s)", mark, c.Scenario, c.Turn, c.Expectation, c.Change, c.Conversations)
+			where := "turn " + strconv.Itoa(c.Turn)
+			if c.Turn == 0 {
+				where = "conversation"
+			}
+			fmt.Fprintf(&b, "  %-1s %s %s: %s %s in %d conversation(s)", mark, c.Scenario, where, c.Expectation, c.Change, c.Conversations)
 			if c.Reason != "" {
 				b.WriteString(" — " + excerpt(c.Reason, 120))
 			}
@@ -430,4 +439,92 @@ func (r *RegradeReport) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// regradeWhole evaluates the scenario's expect_conversation again over the
+// regraded turns, when the runner would have checked it: every turn was
+// sent and none ended the conversation (an error, or a failure without
+// on_fail: continue). Otherwise the conversation keeps no verdicts of its
+// own. Checks that need what a result does not store (field, judge) keep
+// their recorded verdict.
+func regradeWhole(sc *scenarios.Scenario, c, nc *ConversationResult, obs []*scenarios.Observation, firstBad *TurnRecord, rep *RegradeReport, changes map[VerdictChange]*VerdictChange) {
+	ended := firstBad != nil && (firstBad.Outcome != runner.Failed || sc.OnFail != scenarios.OnFailContinue)
+	if firstBad == nil && nc.Outcome == runner.Errored && len(c.Verdicts) > 0 {
+		// Every turn passed: the conversation's own undecided check made it
+		// an error, and is decided again below.
+		nc.Outcome, nc.Reason = runner.Passed, ""
+	}
+	ranAll := len(nc.Turns) == len(sc.Turns)
+	if sc.Simulate != nil {
+		ranAll = nc.Simulation != nil && nc.Simulation.Ended != runner.EndStopped
+	}
+	if len(sc.ExpectConversation) == 0 || ended || !ranAll ||
+		(nc.Outcome != runner.Passed && nc.Outcome != runner.Failed) {
+		diffVerdicts(sc.Name, -1, c.Verdicts, nil, changes)
+		nc.Verdicts = nil
+		return
+	}
+	var goal *scenarios.GoalVerdict
+	if s := nc.Simulation; s != nil && s.Ended != runner.EndStopped {
+		goal = &scenarios.GoalVerdict{Met: s.GoalMet, Reason: s.Reason}
+	}
+	vs := scenarios.EvaluateConversation(context.Background(), sc.ExpectConversation, obs, goal, nil)
+	old := map[string][]scenarios.Verdict{}
+	for _, v := range c.Verdicts {
+		key := verdictKey(v.Name, v.Expectation)
+		old[key] = append(old[key], v)
+	}
+	used := map[string]int{}
+	for i, v := range vs {
+		if !strings.Contains(v.Expectation, "field ") && !strings.Contains(v.Expectation, "judge") {
+			continue
+		}
+		key := verdictKey(v.Name, v.Expectation)
+		if o := old[key]; len(o) > used[key] {
+			vs[i] = o[used[key]]
+			used[key]++
+		}
+		rep.KeptVerdicts++
+	}
+	diffVerdicts(sc.Name, -1, c.Verdicts, vs, changes)
+	nc.Verdicts = vs
+	if nc.Outcome != runner.Passed {
+		return
+	}
+	// As the runner decides: a failed check fails the conversation, else
+	// an undecided one makes it an error.
+	var undecided *scenarios.Verdict
+	for i := range vs {
+		v := &vs[i]
+		switch {
+		case v.Undecided:
+			if undecided == nil {
+				undecided = v
+			}
+		case !v.Passed:
+			nc.Outcome, nc.Reason = runner.Failed, "conversation: "+verdictLabelWhy(v)
+			return
+		}
+	}
+	if undecided != nil {
+		nc.Outcome, nc.Reason = runner.Errored, "conversation: "+verdictLabelWhy(undecided)
+	}
+}
+
+// verdictLabelWhy is a verdict on one line as the runner writes it in a
+// conversation's reason: the expectation and why it did not pass.
+func verdictLabelWhy(v *scenarios.Verdict) string {
+	if v.Reason != "" {
+		return v.Expectation + ": " + v.Reason
+	}
+	return v.Expectation
+}
+
+// scenarioTurn is turn i of a conversation of sc: a scripted turn, or the
+// simulated user's turn after them.
+func scenarioTurn(sc *scenarios.Scenario, i int) *scenarios.Turn {
+	if i < len(sc.Turns) {
+		return sc.Turns[i]
+	}
+	return sc.Simulate.Turn
 }

@@ -60,6 +60,22 @@ turns:
 			`alpha 2 newly failing max_latency 5ms ×4`,
 			`alpha 2 removed icontains "plan" ×4`,
 		}, 3},
+		{"conversation expectations", `
+name: alpha
+on_fail: continue
+turns:
+  - user: hi
+    expect: [{icontains: plan}]
+  - user: more
+expect_conversation:
+  - never: {icontains: sorry}
+  - turns: {max: 2}
+`, 3, []string{
+			`alpha 0 added never icontains "sorry" ×3`,
+			`alpha 0 added turns at most 2 ×4`,
+			`alpha 0 newly failing never icontains "sorry" ×1`,
+			`alpha 2 removed icontains "plan" ×4`,
+		}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

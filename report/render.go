@@ -23,7 +23,7 @@ func caseName(s *ScenarioResult, c *ConversationResult) string {
 // expectation of a turn, a turn's error, or the conversation's own reason
 // when no turn shows it.
 type problem struct {
-	Turn        int // 0-based; -1 for the conversation as a whole
+	Turn        int // 0-based; -1 for the conversation as a whole; WholeConversation for its expect_conversation
 	Expectation string
 	Reason      string
 	Reply       string // excerpt of the turn's reply
@@ -32,6 +32,9 @@ type problem struct {
 // where says where a problem happened, for people: "turn 2" or "before the
 // first turn".
 func (p problem) where() string {
+	if p.Turn == WholeConversation {
+		return "conversation"
+	}
 	if p.Turn < 0 {
 		return "before the first turn"
 	}
@@ -65,6 +68,11 @@ func problems(c *ConversationResult) []problem {
 		}
 		if t.Error != "" {
 			out = append(out, problem{Turn: t.Index, Reason: t.Error, Reply: reply})
+		}
+	}
+	for _, v := range c.Verdicts {
+		if !v.Passed {
+			out = append(out, problem{Turn: WholeConversation, Expectation: verdictLabel(v.Name, v.Expectation), Reason: v.Reason})
 		}
 	}
 	if len(out) == 0 {
@@ -116,7 +124,11 @@ func transcriptText(b *strings.Builder, c *ConversationResult) {
 			fmt.Fprintf(b, " · %d attempts", t.Attempts)
 		}
 		b.WriteString("\n")
-		indented(b, "  > ", t.Sent)
+		if t.By != "" {
+			indented(b, "  "+byLabel(t.By)+" > ", t.Sent)
+		} else {
+			indented(b, "  > ", t.Sent)
+		}
 		if t.Reply != "" {
 			indented(b, "  < ", t.Reply)
 		}
@@ -134,6 +146,19 @@ func transcriptText(b *strings.Builder, c *ConversationResult) {
 			b.WriteString("  error: " + t.Error + "\n")
 		}
 		for _, v := range t.Verdicts {
+			if v.Passed {
+				b.WriteString("  ✓ " + verdictLabel(v.Name, v.Expectation) + "\n")
+			} else {
+				b.WriteString("  ✗ " + verdictLabel(v.Name, v.Expectation) + ": " + v.Reason + "\n")
+			}
+		}
+	}
+	if s := c.Simulation; s != nil {
+		b.WriteString("simulated user: " + endedText(s) + "\n")
+	}
+	if len(c.Verdicts) > 0 {
+		b.WriteString("conversation\n")
+		for _, v := range c.Verdicts {
 			if v.Passed {
 				b.WriteString("  ✓ " + verdictLabel(v.Name, v.Expectation) + "\n")
 			} else {
@@ -316,4 +341,35 @@ func plural(n int64, noun string) string {
 		return "1 " + noun
 	}
 	return fmtInt(n) + " " + noun + "s"
+}
+
+// byLabel names who wrote a turn's message in a simulated conversation.
+func byLabel(by string) string {
+	switch by {
+	case runner.BySimulatedUser:
+		return "simulated user"
+	case runner.ByScript:
+		return "script"
+	}
+	return by
+}
+
+// endedText says how a simulated conversation ended, e.g. `goal met (the
+// agent covered "Enterprise")` or `gave up after max_turns: …`.
+func endedText(s *runner.Simulation) string {
+	var w string
+	switch s.Ended {
+	case runner.EndGoalMet:
+		w = "goal met"
+	case runner.EndGaveUp:
+		w = "gave up, goal not met"
+	case runner.EndMaxTurns:
+		w = "max_turns reached, goal not met"
+	default:
+		w = "stopped before judging its goal"
+	}
+	if s.Reason != "" {
+		w += " (" + s.Reason + ")"
+	}
+	return w
 }

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/evalrun/evalrun/agent"
@@ -42,8 +44,12 @@ type Result struct {
 	// Histograms: overall, per call kind, per scenario (by name), per turn
 	// index (ascending), then, when the run said its load model, service
 	// time per call kind and schedule lag, then, when some turn streamed,
-	// time to first token, chunk gaps and stalls, in that order.
+	// time to first token, chunk gaps, stalls, inter-token latency, time per
+	// output token and output tokens per second, in that order.
 	Histograms []HistogramResult `json:"histograms"`
+	// Stream counts the streamed replies and their output tokens, with the
+	// run's output tokens per second; absent when no turn streamed.
+	Stream *StreamTotals `json:"stream,omitempty"`
 	// Interrupted is true when the run was stopped before it finished (an
 	// interrupt, a quota answer from the server, a deadline).
 	Interrupted bool   `json:"interrupted"`
@@ -65,10 +71,38 @@ type Result struct {
 	// Judge is the LLM judge's work during the run (see JudgeInfo); absent
 	// when no judge graded anything.
 	Judge *JudgeInfo `json:"judge,omitempty"`
+	// UserModel is the simulated user's work (simulate: scenarios); absent
+	// when the run had none.
+	UserModel *UserModelInfo `json:"user_model,omitempty"`
 	// Turns counts, per turn index, the turns sent and those that passed,
 	// over every conversation (see TurnCount); absent in files written
 	// before it existed.
 	Turns []TurnCount `json:"turns,omitempty"`
+}
+
+// StreamTotals are the totals of a run's streamed replies (openai targets
+// with stream): how many, their output tokens, and the run's output tokens
+// per second, as GuideLLM computes the run's rate: all output tokens over
+// the run's wall time (started to ended), idle time included.
+type StreamTotals struct {
+	// Replies counts the streamed turns (replies with a content chunk).
+	Replies int64 `json:"replies"`
+	// UsageReplies counts those whose output tokens the server reported
+	// (usage.completion_tokens); the others count their content chunks.
+	UsageReplies int64 `json:"usage_replies"`
+	// OutputTokens is the output tokens of every streamed reply.
+	OutputTokens int64 `json:"output_tokens"`
+	// OutputTokensPerS is OutputTokens over the run's wall time in
+	// seconds, rounded to 0.001; 0 when the run has no duration.
+	OutputTokensPerS float64 `json:"output_tokens_per_s"`
+}
+
+// setRate sets OutputTokensPerS from the run's duration in milliseconds.
+func (s *StreamTotals) setRate(durationMS float64) {
+	s.OutputTokensPerS = 0
+	if durationMS > 0 {
+		s.OutputTokensPerS = math.Round(float64(s.OutputTokens)/(durationMS/1000)*1000) / 1000
+	}
 }
 
 // ThresholdResult is one threshold evaluated against a run.
@@ -112,6 +146,19 @@ type JudgeInfo struct {
 	Limit string `json:"limit,omitempty"`
 }
 
+// UserModelInfo is the work of the simulated user of a run: the model of
+// user_model (or "rule-based (agentsim)", which makes no calls), the
+// messages and verdicts asked of it, its requests (retries included,
+// outside the agent's quota) and its failures (their conversations
+// errored).
+type UserModelInfo struct {
+	Model    string `json:"model"`
+	Turns    int64  `json:"turns,omitempty"`
+	Calls    int64  `json:"calls"`
+	Failures int64  `json:"failures"`
+	Limit    string `json:"limit,omitempty"`
+}
+
 // TranscriptInfo records the transcript policy of a run (see Transcripts)
 // and what it kept.
 type TranscriptInfo struct {
@@ -141,6 +188,44 @@ type Target struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
 	URL  string `json:"url"`
+	// OpenAI is what an OpenAI-compatible target was asked: model, stream
+	// flag, system prompt and request options; nil for other kinds.
+	OpenAI *OpenAITarget `json:"openai,omitempty"`
+}
+
+// OpenAITarget records what was tested on an OpenAI-compatible target.
+type OpenAITarget struct {
+	Model        string `json:"model"`
+	Stream       bool   `json:"stream"`
+	SystemPrompt string `json:"system_prompt,omitempty"`
+	// Options are the request fields sent besides model, stream and
+	// messages (temperature, seed, stop, response_format, tools, ...), as
+	// sent; a scenario's openai: block may override them for its turns.
+	Options map[string]json.RawMessage `json:"options,omitempty"`
+	// Headers are the names of the extra request headers (values are not
+	// recorded).
+	Headers []string `json:"headers,omitempty"`
+}
+
+// SettingLoadModel is the Settings key of the load model, "closed" or
+// "open". Result files before it called it "model"; ReadResult and ReadRun
+// rename that key on reading.
+const SettingLoadModel = "load_model"
+
+// upgrade brings a result read from an older file to the current names:
+// settings.model (the load model) becomes settings.load_model.
+func (r *Result) upgrade() {
+	v, ok := r.Settings["model"]
+	if !ok {
+		return
+	}
+	if _, has := r.Settings[SettingLoadModel]; has {
+		return
+	}
+	if s, _ := v.(string); s == "open" || s == "closed" {
+		r.Settings[SettingLoadModel] = s
+		delete(r.Settings, "model")
+	}
 }
 
 // BudgetInfo is the quota budget of a run, in Unit ("calls" or "messages").
@@ -215,9 +300,17 @@ type ScenarioResult struct {
 	Required int    `json:"required"`
 	Status   string `json:"status"` // StatusPassed or StatusFailed
 	// FirstFailure is the first failure by iteration; nil when none.
-	FirstFailure  *Failure             `json:"first_failure,omitempty"`
+	FirstFailure *Failure `json:"first_failure,omitempty"`
+	// Simulation counts the scenario's simulated conversations (simulate:)
+	// by how they ended and by turns used, over every conversation, kept
+	// or not; absent for a scripted scenario.
+	Simulation    *SimulationStats     `json:"simulation,omitempty"`
 	Conversations []ConversationResult `json:"conversations"`
 }
+
+// WholeConversation is the Failure.Turn of a failure of the
+// conversation's own expectations (expect_conversation), not of a turn.
+const WholeConversation = -2
 
 // Failure names the first thing that went wrong in a scenario: in the
 // conversation with the lowest iteration whose outcome is failed, error or
@@ -228,7 +321,8 @@ type Failure struct {
 	Iteration    int            `json:"iteration"`
 	Outcome      runner.Outcome `json:"outcome"`
 	// Turn is the 0-based turn index; -1 when the conversation failed before
-	// its first turn (e.g. opening the chat).
+	// its first turn (e.g. opening the chat); WholeConversation (-2) when
+	// no turn failed but a check of its expect_conversation did.
 	Turn int `json:"turn"`
 	// Expectation is empty when no expectation failed (an error or a 429).
 	Expectation  string `json:"expectation,omitempty"`
@@ -247,12 +341,23 @@ type ConversationResult struct {
 	Start      time.Time      `json:"start"`
 	DurationMS float64        `json:"duration_ms"`
 	Turns      []TurnRecord   `json:"turns"`
+	// Verdicts are the conversation's own, from its scenario's
+	// expect_conversation (checked after its last turn); absent when it
+	// has none or a turn ended it early.
+	Verdicts []scenarios.Verdict `json:"verdicts,omitempty"`
+	// Simulation says how a simulated conversation (simulate:) ended:
+	// ended (goal_met, gave_up, max_turns or stopped), goal_met, reason and
+	// user_calls; absent for a scripted one.
+	Simulation *runner.Simulation `json:"simulation,omitempty"`
 }
 
 // TurnRecord is one turn of a conversation as stored in a result.
 type TurnRecord struct {
-	Index     int                   `json:"index"`
-	Sent      string                `json:"sent"`
+	Index int    `json:"index"`
+	Sent  string `json:"sent"`
+	// By says who wrote Sent in a simulated conversation: script, opening
+	// or simulated_user; absent in a scripted one.
+	By        string                `json:"by,omitempty"`
 	Reply     string                `json:"reply"`
 	Tools     []agent.ToolExecution `json:"tools,omitempty"`
 	Handoff   bool                  `json:"handoff,omitempty"`

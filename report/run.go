@@ -236,6 +236,7 @@ func ReadRun(r io.Reader) (*Run, error) {
 			return nil, fieldErr(f+".target.name", "%q is also the name of targets[%d]; names must be unique", r.Target.Name, prev)
 		}
 		names[r.Target.Name] = i
+		r.upgrade()
 		if err := r.validate(); err != nil {
 			var re *ReadError
 			if errors.As(err, &re) {

@@ -163,6 +163,13 @@ func newRunHTMLPage(run *Run, maxConvs int) (*htmlPage, error) {
 			l.Label = name + " · " + l.Label
 			p.ScenLatency = append(p.ScenLatency, l)
 		}
+		for _, row := range tp.Stream {
+			row.Label = name + " · " + row.Label
+			p.Stream = append(p.Stream, row)
+		}
+		for _, s := range tp.StreamNotes {
+			p.StreamNotes = append(p.StreamNotes, name+": "+s)
+		}
 		for _, c := range tp.Failures {
 			c.Anchor = targetAnchor(i, c.Anchor)
 			c.Title = name + " · " + c.Title

@@ -109,6 +109,10 @@ const (
 	mLatency = iota + 1
 	mRate
 	mCount
+	// mTPS is output tokens per second: the per-reply histogram's
+	// percentiles (stat "p", "min", "max", "mean") or the run's rate
+	// (stat "run"); values are tokens/s.
+	mTPS
 )
 
 // metric is a parsed metric name.
@@ -117,9 +121,18 @@ type metric struct {
 	call string  // latency and calls: "turn" or "new_chat"
 	stat string  // latency: "p", "min", "max", "mean"; rate: pass, fail, error, throttle; count: calls, conversations
 	pct  float64 // latency "p": the percentile
+	// stream is the streaming histogram kind (HistTTFT, HistITL, ...) a
+	// latency metric reads instead of the calls', "" for calls.
+	stream string
 }
 
-const validMetrics = "p50, p90, p95, p99, p99.9 (any pN), min, max, mean, new_chat.p95 …, pass_rate, fail_rate, error_rate, throttle_rate, calls, conversations"
+// streamMetrics are the prefixes of the streaming latency metrics, e.g.
+// ttft.p95 (also written "ttft p95"), and the histogram each reads.
+// output_tps is not a latency: tokens per second, higher is better.
+var streamMetrics = map[string]string{"ttft": HistTTFT, "itl": HistITL, "tpot": HistTPOT, "stall": HistStall, "chunk_gap": HistChunkGap,
+	"output_tps": HistOutputTPS}
+
+const validMetrics = "p50, p90, p95, p99, p99.9 (any pN), min, max, mean, new_chat.p95 …, ttft p95, itl p50, tpot p50, stall max, chunk_gap p99 …, output_tps p50, output_tps run, pass_rate, fail_rate, error_rate, throttle_rate, calls, conversations"
 
 var validOps = []string{"<=", ">=", "==", "!=", "<", ">"}
 
@@ -235,6 +248,20 @@ func (p *thresholdParser) parse() (Threshold, error) {
 		p.pos++
 	}
 	name := p.expr[mStart:p.pos]
+	if _, ok := streamMetrics[strings.ToLower(name)]; ok {
+		// "ttft p95" is ttft.p95.
+		save := p.pos
+		p.skipSpace()
+		s := p.pos
+		for p.pos < len(p.expr) && isIdent(p.expr[p.pos]) {
+			p.pos++
+		}
+		if p.pos > s {
+			name += "." + p.expr[s:p.pos]
+		} else {
+			p.pos = save
+		}
+	}
 	if name == "" {
 		return t, p.errAt(mStart, "unexpected %s; want a metric (%s)", p.unexpected(mStart), validMetrics)
 	}
@@ -243,6 +270,8 @@ func (p *thresholdParser) parse() (Threshold, error) {
 		return t, p.errAt(mStart, "unknown metric %q; valid: %s", name, validMetrics)
 	}
 	switch {
+	case m.stream != "" && t.Scope.Kind != "":
+		return t, p.errAt(mStart, "%s is measured on the whole run (or a target:) only, over every streamed turn", canon)
 	case m.call == "new_chat" && t.Scope.Kind != "":
 		return t, p.errAt(mStart, "%s is measured on the whole run (or a target:) only; new chats belong to no %s", canon, t.Scope.Kind)
 	case t.Scope.Kind == ScopeTurn && m.kind != mLatency && !(m.kind == mCount && m.stat == "calls"):
@@ -325,20 +354,32 @@ func (p *thresholdParser) scopeName(word string, start int) (string, error) {
 func parseMetric(name string) (metric, string, bool) {
 	lower := strings.ToLower(name)
 	call := "turn"
-	prefix := ""
+	prefix, stream := "", ""
 	if rest, ok := strings.CutPrefix(lower, "new_chat."); ok {
 		call, prefix, lower = "new_chat", "new_chat.", rest
+	} else if word, rest, ok := strings.Cut(lower, "."); ok && streamMetrics[word] != "" {
+		prefix, stream, lower = word+".", streamMetrics[word], rest
+	}
+	kind := mLatency
+	if stream == HistOutputTPS {
+		kind = mTPS
+		if lower == "run" { // the run's output tokens over its wall time
+			return metric{kind: mTPS, stat: "run", stream: stream}, prefix + lower, true
+		}
 	}
 	switch lower {
 	case "min", "max", "mean":
-		return metric{kind: mLatency, call: call, stat: lower}, prefix + lower, true
+		return metric{kind: kind, call: call, stat: lower, stream: stream}, prefix + lower, true
 	case "calls":
+		if stream != "" {
+			return metric{}, "", false
+		}
 		return metric{kind: mCount, call: call, stat: "calls"}, prefix + lower, true
 	}
 	if len(lower) > 1 && lower[0] == 'p' {
 		pct, err := strconv.ParseFloat(lower[1:], 64)
 		if err == nil && pct > 0 && pct <= 100 && !strings.ContainsAny(lower[1:], "eE+-_") {
-			return metric{kind: mLatency, call: call, stat: "p", pct: pct}, prefix + "p" + strconv.FormatFloat(pct, 'f', -1, 64), true
+			return metric{kind: kind, call: call, stat: "p", pct: pct, stream: stream}, prefix + "p" + strconv.FormatFloat(pct, 'f', -1, 64), true
 		}
 	}
 	if prefix != "" {
@@ -359,6 +400,8 @@ func (m metric) example() string {
 		return "2s"
 	case mRate:
 		return "0.95 or 95%"
+	case mTPS:
+		return "20 (tokens/s)"
 	}
 	return "100"
 }
@@ -378,6 +421,12 @@ func (m metric) parseValue(s string) (float64, error) {
 			return 0, errors.New("not a duration; want e.g. 800ms, 2s, 1.5m (units: us, ms, s, m, h; a plain number is milliseconds)")
 		}
 		return float64(d) / float64(time.Microsecond), nil
+	case mTPS:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(f >= 0) || math.IsInf(f, 0) {
+			return 0, errors.New("want output tokens per second, a plain number of 0 or more, e.g. 20 (not a duration)")
+		}
+		return f, nil
 	case mRate:
 		num, pct := strings.CutSuffix(s, "%")
 		f, err := strconv.ParseFloat(num, 64)
@@ -472,6 +521,44 @@ func (t Threshold) Evaluate(r *Result) (out ThresholdResult) {
 		// "67.90ms" and meets p95<=67.9ms.
 		got = PrintedMicros(got)
 		out.Value = FormatMicros(got)
+	case mTPS:
+		if t.m.stat == "run" {
+			st := r.Stream
+			switch {
+			case st == nil:
+				why = fmt.Sprintf("no streamed turn in the result (%s is measured on streamed replies: --stream)", t.Metric)
+				return out
+			case r.DurationMS <= 0:
+				why = "the run has no duration"
+				return out
+			}
+			got = PrintedTPS(st.OutputTokensPerS)
+			out.Value = FormatTPS(st.OutputTokensPerS) + fmt.Sprintf(" (%s tokens in %s)", fmtInt(st.OutputTokens), fmtDuration(r.Duration()))
+			break
+		}
+		h, err := t.histogram(r)
+		if err != nil {
+			why = err.Error()
+			return out
+		}
+		if h.TotalCount() == 0 {
+			why = "no streamed reply in scope"
+			return out
+		}
+		var milli float64
+		switch t.m.stat {
+		case "min":
+			milli = float64(h.Min())
+		case "max":
+			milli = float64(h.Max())
+		case "mean":
+			milli = h.Mean()
+		default:
+			milli = float64(valueAtPercentile(h, t.m.pct))
+		}
+		// Compared as printed, as latencies are.
+		got = PrintedTPS(milli / 1000)
+		out.Value = FormatTPS(milli / 1000)
 	case mRate:
 		c, n, err := t.counts(r)
 		if err != nil {
@@ -584,6 +671,12 @@ func (t Threshold) histogram(r *Result) (*hdrhistogram.Histogram, error) {
 		}
 		return hr.Decode()
 	}
+	if t.m.stream != "" {
+		if r.Histogram(t.m.stream, StreamName) == nil {
+			return nil, fmt.Errorf("no streamed turn in the result (%s is measured on streamed replies: --stream)", t.Metric)
+		}
+		return decode(t.m.stream, StreamName, "")
+	}
 	switch t.Scope.Kind {
 	case "":
 		h, err := decode(HistCallKind, t.m.call, t.m.call+" latency histogram")
@@ -682,6 +775,35 @@ func roundMicros(us float64) (float64, int) {
 		e++
 	}
 	return r, e
+}
+
+// FormatTPS formats output tokens per second for people, to 4
+// significant digits and at most 3 decimals (the resolution of the
+// histogram), whole numbers from 1000: "0.250 tok/s", "23.45 tok/s",
+// "191.2 tok/s", "1234 tok/s". Thresholds on output_tps compare the value
+// as printed (PrintedTPS).
+func FormatTPS(tps float64) string {
+	r, dec := roundTPS(tps)
+	return strconv.FormatFloat(r, 'f', dec, 64) + " tok/s"
+}
+
+// PrintedTPS returns the tokens per second FormatTPS prints for tps.
+func PrintedTPS(tps float64) float64 {
+	r, _ := roundTPS(tps)
+	return r
+}
+
+// roundTPS rounds tps as FormatTPS prints it and returns the decimals.
+func roundTPS(tps float64) (float64, int) {
+	if math.IsNaN(tps) || tps < 0 {
+		return 0, 3
+	}
+	dec := 3
+	for lim := 10.0; dec > 0 && tps >= lim-0.5*math.Pow10(-dec); lim *= 10 {
+		dec--
+	}
+	unit := math.Pow10(-dec)
+	return math.Round(tps/unit) * unit, dec
 }
 
 func formatPercent(f float64) string {

@@ -197,7 +197,8 @@ func TestThresholdEvaluate(t *testing.T) {
 
 func FuzzParseThreshold(f *testing.F) {
 	for _, s := range []string{"p95<2s", "scenario:\"a b\" p99.9<=5s", "tag:x pass_rate>=95%", "turn:3 max!=1m",
-		"new_chat.p50>1", "target:t calls==0", "p95<<2s", "error_rate<1%", "", "scenario:", "\"", "p\xff<1"} {
+		"new_chat.p50>1", "target:t calls==0", "p95<<2s", "error_rate<1%", "", "scenario:", "\"", "p\xff<1",
+		"output_tps p50>20", "target:t output_tps.run>=1.5", "ttft p95<800ms", "output_tps run"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -181,8 +181,11 @@ func TestGraceCutsConversationsShort(t *testing.T) {
 			t.Errorf("conversation %d: %s %q, want not_run %q", id, c.Outcome, c.Reason, ReasonGrace)
 		}
 	}
-	if n := conn.attempts.Load(); n != int64(sum.Conversations) {
-		t.Errorf("%d attempts for %d conversations: a cut call must not be retried", n, sum.Conversations)
+	// One attempt at most per conversation: a cut call is not retried. An
+	// arrival due just before the end may be cut by the grace before its
+	// first call is sent, so there can be fewer attempts.
+	if n := conn.attempts.Load(); n > int64(sum.Conversations) || n == 0 {
+		t.Errorf("%d attempts for %d conversations: want 1 to %d (a cut call must not be retried)", n, sum.Conversations, sum.Conversations)
 	}
 }
 

@@ -72,6 +72,10 @@ type Options struct {
 	// not agent calls: they are not charged to Budget nor paced by
 	// Limiters (the Judge paces and counts its own).
 	Judge scenarios.Judge
+	// User is the simulated user of the scenarios with simulate:; Run
+	// refuses a suite that has one when User is nil. Its calls are not
+	// agent calls: not charged to Budget nor paced by Limiters.
+	User scenarios.UserSimulator
 
 	// start is when Run began; {{ date }} is relative to it.
 	start time.Time

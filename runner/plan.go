@@ -26,9 +26,12 @@ func (p planned) calls(newChat int) int {
 // turnCalls returns the first attempts of one conversation of sc besides
 // its new chat: every turn and each turn's extra calls (a history read).
 func turnCalls(sc *scenarios.Scenario) int64 {
-	n := int64(len(sc.Turns))
+	n := int64(sc.UserTurns())
 	for _, t := range sc.Turns {
 		n += int64(t.ExtraCalls())
+	}
+	if s := sc.Simulate; s != nil {
+		n += int64(s.Turn.ExtraCalls() * (s.MaxTurns - len(sc.Turns)))
 	}
 	return n
 }

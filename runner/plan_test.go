@@ -180,8 +180,8 @@ func hugeSuite(t testing.TB) *scenarios.Suite {
 
 // TestHugeSuitePlansByArithmetic: planning, estimating and fitting a suite
 // of 100,000,000 conversations allocates next to nothing (it used to build
-// every conversation: gigabytes), and a run of a few of them only makes
-// those it starts.
+// every conversation: 3.2 GB), and a run of a few of them only makes those
+// it starts.
 func TestHugeSuitePlansByArithmetic(t *testing.T) {
 	suite := hugeSuite(t)
 	const convs = 100_000_000
@@ -208,8 +208,11 @@ func TestHugeSuitePlansByArithmetic(t *testing.T) {
 	if m <= 0 || m > 1_000_000/2 {
 		t.Errorf("shard Fit = %d", m)
 	}
-	if allocated > 1<<20 {
-		t.Errorf("planning 100,000,000 conversations allocated %d bytes; want well under 1 MiB", allocated)
+	t.Logf("planning, estimating and fitting allocated %d bytes", allocated)
+	// Planning takes a few KB; the margin is for whatever else the test
+	// process allocates meanwhile. Building the conversations took 3.2 GB.
+	if allocated > 16<<20 {
+		t.Errorf("planning 100,000,000 conversations allocated %d bytes; want a few KB", allocated)
 	}
 
 	// A run of the first 5 of them makes 5 conversations.
@@ -223,7 +226,7 @@ func TestHugeSuitePlansByArithmetic(t *testing.T) {
 	if len(rec.convs) != 5 {
 		t.Errorf("%d conversations reported, want 5", len(rec.convs))
 	}
-	if allocated > 4<<20 {
+	if allocated > 32<<20 {
 		t.Errorf("a 5-conversation run of a huge suite allocated %d bytes", allocated)
 	}
 }

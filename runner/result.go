@@ -49,8 +49,11 @@ type Call struct {
 
 // TurnResult is the record of one turn of a conversation.
 type TurnResult struct {
-	Index   int                   `json:"index"`
-	Sent    string                `json:"sent"`
+	Index int    `json:"index"`
+	Sent  string `json:"sent"`
+	// By says who wrote Sent: ByScript (the scenario's turns), ByOpening
+	// (simulate.opening) or BySimulatedUser.
+	By      string                `json:"by,omitempty"`
 	Reply   string                `json:"reply"`
 	Tools   []agent.ToolExecution `json:"tools,omitempty"`
 	Handoff bool                  `json:"handoff,omitempty"`
@@ -75,6 +78,9 @@ type TurnResult struct {
 	Chunks int             `json:"chunks,omitempty"`
 	Gaps   []time.Duration `json:"-"`
 	MaxGap time.Duration   `json:"max_gap_ns,omitempty"`
+	// OutputTokens is the reply's completion tokens as the server reported
+	// them (OpenAI usage); 0 when it reported none.
+	OutputTokens int `json:"output_tokens,omitempty"`
 }
 
 // Conversation is the record of one conversation (one repeat of a scenario).
@@ -93,6 +99,13 @@ type Conversation struct {
 	Start     time.Time
 	End       time.Time
 	Turns     []TurnResult // the turns that were sent, in order
+	// Verdicts are those of the scenario's expect_conversation, checked
+	// once the conversation has sent all its turns (not when a turn ended
+	// it early); they decide its outcome like a turn's verdicts.
+	Verdicts []scenarios.Verdict
+	// Simulation says how a simulated conversation (simulate:) ended; nil
+	// for a scripted one.
+	Simulation *Simulation
 }
 
 // Observer receives the runner's results as they happen. Methods are called

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -59,6 +60,9 @@ func Run(ctx context.Context, suite *scenarios.Suite, opts Options) (*Summary, e
 	}
 	opts, err := opts.withDefaults(begin)
 	if err != nil {
+		return sum, err
+	}
+	if err := checkSimulated(suite, opts.User); err != nil {
 		return sum, err
 	}
 	sum.RunID = opts.RunID
@@ -365,8 +369,11 @@ func (r *run) converse(p planned, scheduled time.Time, res *Reservation, done fu
 	// One allocation for the conversation's record and its state.
 	cv := &convo{res: res, done: done}
 	cv.rec = Conversation{ID: p.ID, Scenario: p.Scenario, Iteration: p.Iteration, Scheduled: scheduled, Start: time.Now(),
-		Turns: make([]TurnResult, 0, len(p.Scenario.Turns))}
+		Turns: make([]TurnResult, 0, p.Scenario.UserTurns())}
 	cv.c = &cv.rec
+	if p.Scenario.Simulate != nil {
+		cv.rec.Simulation = &Simulation{Ended: EndStopped, Reason: "a turn ended the conversation before the simulated user judged its goal"}
+	}
 	if so, ok := r.opts.Observer.(StartObserver); ok {
 		so.ConversationStarted(cv.c)
 	}
@@ -420,6 +427,12 @@ type convo struct {
 	waited  bool // the next turn's think time is over
 
 	timer *time.Timer // while parked
+
+	// raws are the replies' JSON bodies, kept only for a scenario whose
+	// expect_conversation reads them (conversation.go).
+	raws []json.RawMessage
+	// sim is the simulated user's state (simulate.go).
+	sim simState
 }
 
 // replay opens the chat and sends the turns, filling in cv.c. It returns
@@ -465,8 +478,17 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 	}
 	rng, env, chat := cv.rng, cv.env, cv.chat
 
-	for ; cv.next < len(sc.Turns); cv.next++ {
-		i, turn := cv.next, sc.Turns[cv.next]
+	for ; cv.next < sc.UserTurns(); cv.next++ {
+		i, turn := cv.next, turnAt(sc, cv.next)
+		if i >= len(sc.Turns) && !cv.sim.ready {
+			// The simulated user writes (or ends) before the think time.
+			if over := r.simulatedMessage(cv, i); over {
+				return time.Time{}, true
+			}
+			if cv.sim.done {
+				break
+			}
+		}
 		// A turn is meant to be sent its think time after the previous reply.
 		intended := cv.prevEnd.Add(turn.Think)
 		if !cv.waited && time.Until(intended) > 0 {
@@ -478,16 +500,28 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			settle(c, NotRun, r.cutShort())
 			return time.Time{}, true
 		}
-		text, err := turn.User.Render(env)
-		if err != nil {
-			settle(c, Errored, fmt.Sprintf("turn %d: render user message: %v", i+1, err))
-			return time.Time{}, true
+		text, by := cv.sim.message, cv.sim.by
+		if i < len(sc.Turns) {
+			var err error
+			if text, err = turn.User.Render(env); err != nil {
+				settle(c, Errored, fmt.Sprintf("turn %d: render user message: %v", i+1, err))
+				return time.Time{}, true
+			}
+			by = ""
+			if sc.Simulate != nil {
+				by = ByScript
+			}
 		}
+		cv.sim.ready = false
 		msg := agent.Message{
-			Content:   text,
-			ClientID:  c.ClientID,
-			SessionID: cv.session,
-			Source:    "evalrun",
+			Content:     text,
+			ClientID:    c.ClientID,
+			SessionID:   cv.session,
+			Source:      "evalrun",
+			ToolResults: turn.ToolResults,
+		}
+		if o := sc.OpenAI; o != nil {
+			msg.Options = &agent.RequestOptions{Body: o.Body, Headers: o.Headers}
 		}
 		var reply agent.Reply
 		out := r.call(c, CallTurn, i, intended, res, rng, func(ctx context.Context) error {
@@ -499,7 +533,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 			r.fail(c, out, fmt.Sprintf("turn %d: ", i+1))
 			return time.Time{}, true
 		}
-		tr := TurnResult{Index: i, Sent: text, Attempts: out.call.Attempts, Latency: out.call.Latency, Service: out.call.Service}
+		tr := TurnResult{Index: i, Sent: text, By: by, Attempts: out.call.Attempts, Latency: out.call.Latency, Service: out.call.Service}
 		if !out.ok() {
 			tr.Outcome, tr.Error = r.fail(c, out, fmt.Sprintf("turn %d: ", i+1))
 			c.Turns = append(c.Turns, tr)
@@ -510,6 +544,8 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		tr.Reply, tr.Tools, tr.Handoff, tr.Tokens = reply.Text, reply.Tools, reply.Handoff, reply.TokensUsed
 		tr.RequestID, tr.TraceID = reply.RequestID, reply.TraceID
 		tr.TTFT, tr.Chunks, tr.Gaps, tr.MaxGap = reply.TTFT, reply.Chunks, reply.Gaps, reply.MaxGap
+		tr.OutputTokens = reply.CompletionTokens
+		cv.keepRaw(reply.Raw)
 		if turn.NeedsHistory() {
 			if stop := r.readHistory(c, chat, i, res, rng, obs); stop {
 				c.Turns = append(c.Turns, tr)
@@ -549,6 +585,10 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		}
 		cv.prevEnd = out.end
 	}
+	if over := r.endSimulation(cv); over {
+		return time.Time{}, true
+	}
+	r.checkConversation(cv)
 	settle(c, Passed, "")
 	return time.Time{}, true
 }

@@ -25,7 +25,11 @@ func dateLayoutNames() string {
 	return "date, datetime, rfc3339, time, weekday"
 }
 
-var dateOffsetRE = regexp.MustCompile(`^([+-])(\d{1,6})(s|m|h|d|w|mo|y)$`)
+var dateOffsetRE = regexp.MustCompile(`^([+-])(\d+)(s|m|h|d|w|mo|y)$`)
+
+// maxDateOffset is the largest number of an offset of {{ date }}: 999,999
+// years is far, and still a time the calendar computes.
+const maxDateOffset = 999_999
 
 // dateArg is the parsed argument of {{ date [OFFSET] [LAYOUT] }}.
 type dateArg struct {
@@ -48,7 +52,10 @@ func parseDateArgs(s string) (any, error) {
 		if m == nil {
 			return nil, fmt.Errorf("{{ date %s }}: offset %q: want a sign, a number and a unit, e.g. +2d, -1w, +3h, +30m, +1mo (units: s, m = minutes, h, d, w, mo = months, y)", s, tok)
 		}
-		n, _ := strconv.Atoi(m[2])
+		n, err := strconv.Atoi(m[2])
+		if err != nil || n > maxDateOffset {
+			return nil, fmt.Errorf("{{ date %s }}: offset %q is out of range: the number must be from 0 to %d", s, tok, maxDateOffset)
+		}
 		if m[1] == "-" {
 			n = -n
 		}

@@ -40,7 +40,7 @@ func (d *decoder) srcLines() []string {
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	d.errs.add(d.pos(n), format, args...)
+	d.errs.Add(d.pos(n), format, args...)
 }
 
 // resolve follows aliases to the node they stand for. Past the expansion

@@ -5,132 +5,31 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/jsonpath"
 )
 
 func init() {
-	kinds["field"] = kindSpec{doc: "a field of the reply's JSON body: `field: {path: metadata.tokens_used, equals|gte|lte|exists: ...}`; paths are names joined by '.', with [N] or [*] for list items", parse: parseField}
-}
-
-// maxPathSteps bounds the steps of one field path.
-const maxPathSteps = 64
-
-// stepKind is what one step of a field path selects.
-type stepKind uint8
-
-const (
-	stepKey   stepKind = iota // an object's member by name
-	stepIndex                 // a list's item by 0-based index
-	stepAll                   // every item of a list: [*]
-)
-
-type pathStep struct {
-	kind  stepKind
-	key   string
-	index int
+	kinds["field"] = kindSpec{doc: "a field of the reply's JSON body: `field: {path: metadata.tokens_used, equals|gte|lte|exists: ...}`; paths are names joined by '.', with [N] (negative from the end), [*] for every item or [\"quoted key\"] (the dialect of reply_path)", parse: parseField}
 }
 
 // fieldPath is a parsed path into a JSON document, e.g.
-// tools_executed[*].status.
+// tools_executed[*].status: evalrun's one path dialect (internal/jsonpath,
+// the same as the generic HTTP target's reply_path).
 type fieldPath struct {
-	src   string
-	steps []pathStep
-	wild  bool // has a [*] step
+	jsonpath.Path
 }
 
-// pathError is a syntax error at a byte offset of a path.
-type pathError struct {
-	off int
-	msg string
-}
-
-func (e *pathError) Error() string { return fmt.Sprintf("at character %d: %s", e.off+1, e.msg) }
-
-// parseFieldPath parses the path syntax:
-//
-//	path  = first { "." name | "[" index "]" }
-//	first = name | "[" index "]"
-//	index = digits | "*"
-//
-// where a name is one or more characters other than '.', '[', ']' and
-// white space. Examples: metadata.tokens_used, tools_executed[0].tool,
-// tools_executed[*].status, [0].id.
+// parseFieldPath parses a path; a syntax error is a *jsonpath.Error.
 func parseFieldPath(s string) (*fieldPath, error) {
-	p := &fieldPath{src: s}
-	if s == "" {
-		return nil, &pathError{0, "empty path; e.g. metadata.tokens_used"}
-	}
-	i := 0
-	name := func() error {
-		j := i
-		for j < len(s) && s[j] != '.' && s[j] != '[' && s[j] != ']' {
-			r := rune(s[j])
-			if r < 0x80 && (unicode.IsSpace(r) || unicode.IsControl(r)) {
-				return &pathError{j, "white space or control character in a name"}
-			}
-			j++
-		}
-		if j == i {
-			if j < len(s) && s[j] == ']' {
-				return &pathError{j, `"]" without "["`}
-			}
-			return &pathError{i, "missing name"}
-		}
-		p.steps = append(p.steps, pathStep{kind: stepKey, key: s[i:j]})
-		i = j
-		return nil
-	}
-	index := func() error {
-		start := i
-		i++ // '['
-		j := strings.IndexByte(s[i:], ']')
-		if j < 0 {
-			return &pathError{start, `"[" is not closed by "]"`}
-		}
-		in := s[i : i+j]
-		switch {
-		case in == "*":
-			p.steps = append(p.steps, pathStep{kind: stepAll})
-			p.wild = true
-		default:
-			n, err := strconv.Atoi(in)
-			if err != nil || n < 0 || in == "" || in[0] == '+' || in[0] == '-' {
-				return &pathError{i, fmt.Sprintf("index %q: want a number from 0, or * for every item", in)}
-			}
-			p.steps = append(p.steps, pathStep{kind: stepIndex, index: n})
-		}
-		i += j + 1
-		return nil
-	}
-	var err error
-	if s[0] == '[' {
-		err = index()
-	} else {
-		err = name()
-	}
-	for err == nil && i < len(s) {
-		if len(p.steps) > maxPathSteps {
-			return nil, &pathError{i, fmt.Sprintf("more than %d steps", maxPathSteps)}
-		}
-		switch s[i] {
-		case '.':
-			i++
-			err = name()
-		case '[':
-			err = index()
-		default:
-			err = &pathError{i, fmt.Sprintf("unexpected %q; steps are joined by '.' or written [N]", s[i])}
-		}
-	}
+	p, err := jsonpath.Parse(s)
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return &fieldPath{p}, nil
 }
-
-func (p *fieldPath) String() string { return p.src }
 
 // lookup returns the values the path selects in root (several with [*]),
 // each with its concrete path, or a reason why there are none.
@@ -140,33 +39,30 @@ func (p *fieldPath) lookup(root any) (vals []any, paths []string, miss string) {
 		path string
 	}
 	cur := []at{{root, ""}}
-	for _, st := range p.steps {
+	for _, st := range p.Steps() {
 		var next []at
 		for _, c := range cur {
-			switch st.kind {
-			case stepKey:
-				path := c.path + "." + st.key
-				if c.path == "" {
-					path = st.key
-				}
+			switch st.Kind {
+			case jsonpath.Key:
+				path := jsonpath.AppendKey(c.path, st.Key)
 				m, ok := c.v.(map[string]any)
 				if !ok {
 					miss = firstMiss(miss, fmt.Sprintf("%s is %s, not an object", orRoot(c.path), showValue(c.v)))
 					continue
 				}
-				v, ok := m[st.key]
+				v, ok := m[st.Key]
 				if !ok {
 					miss = firstMiss(miss, fmt.Sprintf("%s is missing (%s has keys: %s)", path, orRoot(c.path), keyList(m)))
 					continue
 				}
 				next = append(next, at{v, path})
-			case stepIndex, stepAll:
+			case jsonpath.Index, jsonpath.All:
 				l, ok := c.v.([]any)
 				if !ok {
 					miss = firstMiss(miss, fmt.Sprintf("%s is %s, not a list", orRoot(c.path), showValue(c.v)))
 					continue
 				}
-				if st.kind == stepAll {
+				if st.Kind == jsonpath.All {
 					if len(l) == 0 {
 						miss = firstMiss(miss, fmt.Sprintf("%s is an empty list", orRoot(c.path)))
 					}
@@ -175,11 +71,12 @@ func (p *fieldPath) lookup(root any) (vals []any, paths []string, miss string) {
 					}
 					continue
 				}
-				if st.index >= len(l) {
-					miss = firstMiss(miss, fmt.Sprintf("%s[%d] is missing (%s has %d items)", c.path, st.index, orRoot(c.path), len(l)))
+				i, ok := jsonpath.Resolve(st.Index, len(l))
+				if !ok {
+					miss = firstMiss(miss, fmt.Sprintf("%s[%d] is missing (%s has %d items)", c.path, st.Index, orRoot(c.path), len(l)))
 					continue
 				}
-				next = append(next, at{l[st.index], c.path + "[" + strconv.Itoa(st.index) + "]"})
+				next = append(next, at{l[i], c.path + "[" + strconv.Itoa(i) + "]"})
 			}
 		}
 		cur = next

@@ -52,6 +52,10 @@ func TestEvaluateMoreKinds(t *testing.T) {
 		{"field: {path: 'tools_executed[0].tool', equals: appointment}", Observation{Raw: raw}, `field tools_executed[0].tool == "appointment"`, true, ""},
 		{"field: {path: 'tools_executed[1].status', equals: executed}", Observation{Raw: raw}, `field tools_executed[1].status == "executed"`, false, `field tools_executed[1].status is "failed", want "executed"`},
 		{"field: {path: 'tools_executed[2].tool', exists: true}", Observation{Raw: raw}, "field tools_executed[2].tool exists", false, "field tools_executed[2] is missing (tools_executed has 2 items)"},
+		// the dialect of reply_path: negative indices and quoted keys
+		{"field: {path: 'tools_executed[-1].status', equals: failed}", Observation{Raw: raw}, `field tools_executed[-1].status == "failed"`, true, ""},
+		{"field: {path: 'tools_executed[-3].tool', exists: true}", Observation{Raw: raw}, "field tools_executed[-3].tool exists", false, "field tools_executed[-3] is missing (tools_executed has 2 items)"},
+		{`field: {path: '$["metadata"].tokens_used', lte: 500}`, Observation{Raw: raw}, `field $["metadata"].tokens_used <= 500`, false, "field metadata.tokens_used is 812, want <= 500"},
 		{"field: {path: 'tools_executed[*].tool', equals: lead_capture}", Observation{Raw: raw}, `field tools_executed[*].tool == "lead_capture"`, true, ""},
 		{"field: {path: 'tools_executed[*].status', equals: pending}", Observation{Raw: raw}, `field tools_executed[*].status == "pending"`, false, `field tools_executed[*].status: no item is "pending" (values: "executed", "failed")`},
 		{"field: {path: 'tools_executed[0].data', equals: {date: '2025-05-02', slots: [9, 10.0]}}", Observation{Raw: raw}, `field tools_executed[0].data == {"date":"2025-05-02","slots":[9,10]}`, true, ""},
@@ -244,14 +248,15 @@ func TestFieldPathParse(t *testing.T) {
 		{"tools_executed[*].status", ""},
 		{"[0].id", ""},
 		{"a[1][2].b-c", ""},
-		{"", "at character 1: empty path; e.g. metadata.tokens_used"},
+		{"messages[-1].text", ""}, // the dialect of reply_path: one grammar
+		{`$.a["c.d"]`, ""},
+		{"", "at character 1: empty path; e.g. metadata.tokens_used or choices[0].message.content"},
 		{"a..b", "at character 3: missing name"},
 		{"a.", "at character 3: missing name"},
-		{"a[x]", `at character 3: index "x": want a number from 0, or * for every item`},
-		{"a[-1]", `at character 3: index "-1": want a number from 0, or * for every item`},
+		{"a[x]", `at character 3: index "x": want a number (negative counts from the end), * for every item, or a quoted key`},
 		{"a[1", `at character 2: "[" is not closed by "]"`},
 		{"a]", `at character 2: unexpected ']'; steps are joined by '.' or written [N]`},
-		{"a b", "at character 2: white space or control character in a name"},
+		{"a b", `at character 2: white space or control character in a name; quote such a key: ["a b"]`},
 		{"a[0]b", `at character 5: unexpected 'b'; steps are joined by '.' or written [N]`},
 	}
 	for _, tt := range tests {
@@ -264,6 +269,31 @@ func TestFieldPathParse(t *testing.T) {
 		}
 		if got != tt.err {
 			t.Errorf("parseFieldPath(%q) error = %q, want %q", tt.src, got, tt.err)
+		}
+	}
+}
+
+// TestMaxTokensWithoutUsage: a reply that reports no token count leaves
+// max_tokens undecided (never a pass on a count not made), alone and under
+// not/any/all.
+func TestMaxTokensWithoutUsage(t *testing.T) {
+	tests := []struct {
+		item            string
+		tokens          int
+		pass, undecided bool
+		reason          string
+	}{
+		{"max_tokens: 500", 0, false, true, "the reply reports no token count (no usage), so max_tokens 500 cannot be decided"},
+		{"max_tokens: 500", 1, true, false, ""},
+		{"max_tokens: 500", 501, false, false, "reply used 501 tokens, limit 500"},
+		{"not: {max_tokens: 500}", 0, false, true, ""},
+		{"any: [{max_tokens: 5}, {contains: ok}]", 0, true, false, ""},
+		{"all: [{max_tokens: 5}, {contains: ok}]", 0, false, true, ""},
+	}
+	for _, tt := range tests {
+		v := parseExpect(t, tt.item).EvaluateContext(context.Background(), &Observation{Text: "ok", TokensUsed: tt.tokens}, nil)
+		if v.Passed != tt.pass || v.Undecided != tt.undecided || (tt.reason != "" && v.Reason != tt.reason) {
+			t.Errorf("%s with %d tokens = %+v, want pass %v undecided %v reason %q", tt.item, tt.tokens, v, tt.pass, tt.undecided, tt.reason)
 		}
 	}
 }

@@ -289,6 +289,18 @@ type maxTokensCheck struct{ max int }
 func (c maxTokensCheck) String() string { return "max_tokens " + strconv.Itoa(c.max) }
 
 func (c maxTokensCheck) check(obs *Observation) (bool, string) {
+	return c.checkCtx(&evalCtx{}, obs)
+}
+
+// checkCtx decides nothing when the reply reports no token count (an
+// OpenAI-compatible server without usage, an agent without tokens_used):
+// zero tokens is no report, since every reply costs some. The verdict is
+// then undecided, never a pass on a count that was not made.
+func (c maxTokensCheck) checkCtx(ec *evalCtx, obs *Observation) (bool, string) {
+	if obs.TokensUsed <= 0 {
+		ec.undecided = true
+		return false, fmt.Sprintf("the reply reports no token count (no usage), so max_tokens %d cannot be decided", c.max)
+	}
 	if obs.TokensUsed <= c.max {
 		return true, ""
 	}

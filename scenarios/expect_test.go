@@ -103,7 +103,7 @@ func TestEvaluateName(t *testing.T) {
 	if v.Name != "mentions plan" || v.Passed || e.Kind != "contains" {
 		t.Errorf("got %+v, kind %q", v, e.Kind)
 	}
-	if e.Pos != (Pos{"x.yaml", 4, 31}) {
+	if e.Pos != (Pos{File: "x.yaml", Line: 4, Col: 31}) {
 		t.Errorf("Pos = %v, want x.yaml:4:31 (the kind's key)", e.Pos)
 	}
 }

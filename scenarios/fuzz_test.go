@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/jsonpath"
 )
 
 // seedFiles adds every scenario file under testdata/scenarios to f.
@@ -40,6 +43,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("turns: [{user: '{{ uuid }}', expect: [{tool: {name: a}}, {no_tool: true}]}]"))
 	f.Add([]byte("a: &a [*a]\nturns: *a\n"))
 	f.Add([]byte("matrix: [{p: a}, {p: b, q: c}]\nturns: [{user: '{{ p }} {{ q }} {{ date +1d weekday }}', expect: [{any: [{not: {field: {path: 'a[*].b', gte: 1}}}, {similar: {to: x}}]}, {judge: {rubric: r}}, {tool: {name: t, data: {a: [1]}}}]}]\n"))
+	f.Add([]byte("turns: [{user: a}, {user: b}]\nexpect_conversation: [{tool: lead_capture, at: any, name: n}, {never: [{icontains: x}, {not: {regex: a}}]}, {every_turn: {max_latency: 1s}}, {turns: {min: 1, max: 2}}, {turns: 2}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		scs, err := Parse("f.yaml", data)
 		if err != nil {
@@ -75,6 +79,10 @@ func FuzzParse(f *testing.F) {
 				for _, c := range tu.Captures {
 					env.Captures[c.Name] = "x" // as if every capture matched
 				}
+			}
+			obs := []*Observation{{Text: "reply"}, {Text: "x", Tools: []Tool{{Name: "lead_capture", Status: "executed"}}}}
+			if vs := EvaluateConversation(context.Background(), sc.ExpectConversation, obs, &GoalVerdict{Met: true}, nil); len(vs) < len(sc.ExpectConversation) {
+				t.Fatalf("%d conversation verdicts for %d checks", len(vs), len(sc.ExpectConversation))
 			}
 		}
 	})
@@ -165,13 +173,13 @@ func FuzzFieldPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, path, doc string) {
 		p, err := parseFieldPath(path)
 		if err != nil {
-			var pe *pathError
-			if !errors.As(err, &pe) || pe.off < 0 || pe.off > len(path) {
+			var pe *jsonpath.Error
+			if !errors.As(err, &pe) || pe.Col < 1 || pe.Col > len([]rune(path))+1 {
 				t.Fatalf("error %v outside %q", err, path)
 			}
 			return
 		}
-		if p.String() != path || len(p.steps) == 0 {
+		if p.String() != path {
 			t.Fatalf("parsed %q as %+v", path, p)
 		}
 		var root any

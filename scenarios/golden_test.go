@@ -37,6 +37,7 @@ func TestMalformedGolden(t *testing.T) {
 	// From the repository root, a matrix_csv path resolves as a user's would.
 	t.Chdir("..")
 	lineRE := regexp.MustCompile(`^testdata/scenarios/malformed/[a-z-]+\.(yaml|csv)(:\d+:\d+)?: \S`)
+	sourceRE := regexp.MustCompile(`^ *\d+ \| .*\n +\| [ \t]*\^$`)
 	for _, f := range files {
 		name := filepath.Base(f)
 		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) {
@@ -50,9 +51,12 @@ func TestMalformedGolden(t *testing.T) {
 				t.Fatalf("Parse = %d scenarios, %v; want nil and an ErrorList", len(scs), err)
 			}
 			got := err.Error() + "\n"
-			for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
-				if !lineRE.MatchString(l) {
-					t.Errorf("line does not name file:line:col: %q", l)
+			for _, e := range list {
+				if !lineRE.MatchString(strings.SplitN(e.Error(), "\n", 2)[0]) {
+					t.Errorf("error does not name file:line:col: %q", e.Error())
+				}
+				if e.Source != "" && !sourceRE.MatchString(e.Source) {
+					t.Errorf("source of %q is not a line and a caret: %q", e.Msg, e.Source)
 				}
 			}
 			golden := strings.TrimSuffix(f, ".yaml") + ".golden"

@@ -177,3 +177,101 @@ func TestWideCSVLinear(t *testing.T) {
 		t.Errorf("bad column after 1,000: %v", errs)
 	}
 }
+
+// YAML syntax errors are placed at the offending token (the YAML library's
+// problem mark, not the line of the mapping it is in), with the source line
+// and a caret under the column.
+func TestYAMLErrorPositions(t *testing.T) {
+	head := "name: a\nturns:\n  - user: hi\n    expect:\n      - contains: x\n"
+	tests := []struct {
+		name, src, want string
+	}{
+		{"key dedented", head + "    think: 1s\n   capture: {a: \"(b)\"}\n",
+			"p.yaml:7:4: invalid YAML: did not find expected '-' indicator\n" +
+				"    7 |    capture: {a: \"(b)\"}\n" +
+				"      |    ^"},
+		{"extra indent", head + "  - user: again\n    think: 1s\n    expect:\n       - contains: y\n      - contains: z\n",
+			"p.yaml:10:7: invalid YAML: did not find expected key\n" +
+				"   10 |       - contains: z\n" +
+				"      |       ^"},
+		{"a tab", head + "    think: 1s\n\tcapture: {}\n",
+			"p.yaml:7:1: invalid YAML: found a tab character that violates indentation\n" +
+				"    7 | \tcapture: {}\n" +
+				"      | ^"},
+		{"a tab after spaces", head + "    think: 1s\n  \tcapture: {}\n",
+			"p.yaml:7:3: invalid YAML: found a tab character that violates indentation\n" +
+				"    7 |   \tcapture: {}\n" +
+				"      |   ^"},
+		{"undefined alias", "name: a\nvars:\n  x: &v hello\nturns:\n  - user: hi\n    expect:\n      - contains: x\n  - user: *v\n    think: *nope\n",
+			"p.yaml:9:12: invalid YAML: unknown anchor 'nope' referenced\n" +
+				"    9 |     think: *nope\n" +
+				"      |            ^"},
+		{"second colon", "name: a\nturns:\n  - user: hi: there\n",
+			"p.yaml:3:13: invalid YAML: mapping values are not allowed in this context\n" +
+				"    3 |   - user: hi: there\n" +
+				"      |             ^"},
+		{"key without a colon", head + "    think\n",
+			"p.yaml:6:5: invalid YAML: could not find expected ':'\n" +
+				"    6 |     think\n" +
+				"      |     ^"},
+		{"unclosed quote", "name: \"a\nturns:\n  - user: hi\n",
+			"p.yaml:1:7: invalid YAML: found unexpected end of stream\n" +
+				"    1 | name: \"a\n" +
+				"      |       ^"},
+		{"a quote left open after a closed one", "turns:\n  - user: hi\n    expect:\n      - regex: 'a'\"\n",
+			"p.yaml:4:19: invalid YAML: found unexpected end of stream\n" +
+				"    4 |       - regex: 'a'\"\n" +
+				"      |                   ^"},
+		{"CR LF and wide characters", "name: é\r\nturns:\r\n  - user: ü: x\r\n",
+			"p.yaml:3:12: invalid YAML: mapping values are not allowed in this context\n" +
+				"    3 |   - user: ü: x\n" +
+				"      |            ^"},
+		{"second document", "turns:\n  - user: hi\n---\nturns:\n  - user: a: b\n",
+			"p.yaml:5:12: invalid YAML: mapping values are not allowed"},
+		{"a control character", "turns:\n  - user: a\x1b[31mb\n",
+			"p.yaml:2:12: invalid YAML: control characters are not allowed\n" +
+				"    2 |   - user: a?[31mb\n" +
+				"      |            ^"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("p.yaml", []byte(tt.src))
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("error:\n%v\nwant:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+// A value that contains itself through an alias gets one short error, not
+// a path of 10,000 keys; a date offset too large is out of range, not a
+// syntax error.
+func TestSelfReferenceAndDateRange(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"list in itself", "turns:\n  - user: hi\n    expect:\n      - field: {path: reply, equals: &a [1, *a]}\n",
+			"p.yaml:4:45: field.equals[1]: *a refers to a value that contains it; a value must not contain itself"},
+		{"mapping in itself", "turns:\n  - user: hi\n    expect:\n      - tool: {name: x, data: &d {a: {b: *d}}}\n",
+			"p.yaml:4:42: tool.data.a.b: *d refers to a value that contains it; a value must not contain itself"},
+		{"date offset out of range", "turns:\n  - user: \"in {{ date +1000000d }}\"\n",
+			`p.yaml:2:15: user: {{ date +1000000d }}: offset "+1000000d" is out of range: the number must be from 0 to 999999`},
+		{"date offset of 30 digits", "turns:\n  - user: \"in {{ date -999999999999999999999999999999y }}\"\n",
+			"is out of range: the number must be from 0 to 999999"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("p.yaml", []byte(tt.src))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > 300 {
+				t.Errorf("error (%d bytes):\n%.400v\nwant %q", len(err.Error()), err, tt.want)
+			}
+		})
+	}
+	// A value used twice (not inside itself) is fine, and the largest
+	// offsets render.
+	scs, err := Parse("p.yaml", []byte("turns:\n  - user: \"{{ date -999999y }} {{ date +999999mo }}\"\n    expect:\n      - tool: {name: x, data: {a: &d {b: 1}, c: *d, e: [*d, *d]}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scs[0].Turns[0].User.Render(nil); err != nil {
+		t.Errorf("render: %v", err)
+	}
+}

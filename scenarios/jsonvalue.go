@@ -22,14 +22,35 @@ const maxValueNodes = 10_000
 // value converts a YAML node into a JSON-like value.
 func (d *decoder) value(n *yaml.Node, key string) (any, bool) {
 	budget := maxValueNodes
-	return d.valueRec(n, key, &budget)
+	return d.valueRec(n, key, &budget, map[*yaml.Node]bool{})
 }
 
-func (d *decoder) valueRec(n *yaml.Node, key string, budget *int) (any, bool) {
+// shortKey cuts a long path of keys (a deep value) for messages.
+func shortKey(key string) string {
+	r := []rune(key)
+	if len(r) <= 80 {
+		return key
+	}
+	return string(r[:40]) + "…" + string(r[len(r)-30:])
+}
+
+// valueRec converts n; open holds the collections being converted, so
+// that an alias to one of them (a value containing itself) is an error,
+// not a value expanded until the budget is spent.
+func (d *decoder) valueRec(n *yaml.Node, key string, budget *int, open map[*yaml.Node]bool) (any, bool) {
+	alias := n
 	n = d.resolve(n)
-	if *budget--; *budget < 0 {
-		d.errorf(n, "%s: value has more than %d parts", key, maxValueNodes)
+	if open[n] {
+		d.errorf(alias, "%s: *%s refers to a value that contains it; a value must not contain itself", shortKey(key), alias.Value)
 		return nil, false
+	}
+	if *budget--; *budget < 0 {
+		d.errorf(n, "%s: value has more than %d parts", shortKey(key), maxValueNodes)
+		return nil, false
+	}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		open[n] = true
+		defer delete(open, n)
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -47,7 +68,7 @@ func (d *decoder) valueRec(n *yaml.Node, key string, budget *int) (any, bool) {
 				ok = false
 				continue
 			}
-			v, vok := d.valueRec(n.Content[i+1], key+"."+k.Value, budget)
+			v, vok := d.valueRec(n.Content[i+1], key+"."+k.Value, budget, open)
 			ok = ok && vok
 			m[k.Value] = v
 		}
@@ -56,7 +77,7 @@ func (d *decoder) valueRec(n *yaml.Node, key string, budget *int) (any, bool) {
 		l := make([]any, 0, len(n.Content))
 		ok := true
 		for i, c := range n.Content {
-			v, vok := d.valueRec(c, key+"["+strconv.Itoa(i)+"]", budget)
+			v, vok := d.valueRec(c, key+"["+strconv.Itoa(i)+"]", budget, open)
 			ok = ok && vok
 			l = append(l, v)
 		}

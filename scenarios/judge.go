@@ -130,12 +130,18 @@ func oneLine(s string) string {
 
 // JudgeCalls returns how many judge calls one pass over the suite makes at
 // most: every `judge` expectation (nested ones included) of every turn,
-// times its scenario's Repeat. Cached grades make real runs cheaper.
+// simulated turns up to max_turns included, and those of
+// expect_conversation once per turn, times its scenario's Repeat. Cached
+// grades make real runs cheaper.
 func (s *Suite) JudgeCalls() int {
 	n := 0
 	for _, sc := range s.Scenarios {
 		for _, t := range sc.Turns {
 			n += sc.Repeat * judgeCount(t.Expect)
+		}
+		n += sc.Repeat * sc.UserTurns() * conversationJudges(sc.ExpectConversation)
+		if s := sc.Simulate; s != nil {
+			n += sc.Repeat * (s.MaxTurns - len(sc.Turns)) * judgeCount(s.Turn.Expect)
 		}
 	}
 	return n

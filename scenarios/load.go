@@ -10,7 +10,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,13 +17,17 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/evalrun/evalrun/internal/regularfile"
+
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
 // Keys of a scenario document and of a turn, in the order messages list them.
 var (
-	scenarioKeys = []string{"name", "description", "tags", "vars", "matrix", "matrix_csv", "client_id", "repeat", "min_pass_rate", "on_fail", "turns"}
-	turnKeys     = []string{"user", "think", "expect", "capture"}
+	scenarioKeys = []string{"name", "description", "tags", "vars", "matrix", "matrix_csv", "client_id", "repeat", "min_pass_rate", "on_fail", "openai", "turns", "expect_conversation", "simulate"}
+	turnKeys     = []string{"user", "think", "expect", "capture", "tool_results"}
 )
 
 const (
@@ -78,13 +81,13 @@ func load(ctx context.Context, opts *LoadOptions, paths []string) (*Suite, error
 		for _, e := range opts.Defaults.Expect {
 			e.walk(func(x *Expectation) {
 				if _, ok := x.check.(*judgeCheck); ok {
-					errs.add(x.Pos, "judge: no judge is configured; add judge: {url, model, api_key_env} to evalrun.yaml, or remove this default expectation")
+					errs.Add(x.Pos, "judge: no judge is configured; add judge: {url, model, api_key_env} to evalrun.yaml, or remove this default expectation")
 				}
 			})
 		}
 	}
 	if len(paths) == 0 {
-		errs.add(Pos{}, "no scenario files or directories given")
+		errs.Add(Pos{}, "no scenario files or directories given")
 		return nil, errs.Err()
 	}
 	suite := &Suite{}
@@ -126,7 +129,7 @@ func loadFiles(ctx context.Context, files []string, opts *LoadOptions) []fileRes
 		}
 		data, err := readFile(files[i])
 		if err != nil {
-			out[i].errs.add(Pos{File: files[i]}, "%v", err)
+			out[i].errs.Add(Pos{File: files[i]}, "%v", err)
 			return
 		}
 		out[i].scs, out[i].errs = parseFile(files[i], data, opts, res)
@@ -159,18 +162,14 @@ func loadFiles(ctx context.Context, files []string, opts *LoadOptions) []fileRes
 // file: a named pipe would block the load until something writes to it, a
 // device could be endless.
 func readFile(file string) ([]byte, error) {
-	f, err := os.OpenFile(file, os.O_RDONLY|openNoBlock, 0)
+	f, err := regularfile.Open(file)
 	if err != nil {
+		if regularfile.IsNotRegular(err) {
+			return nil, fmt.Errorf("%w; scenario and CSV files must be regular files", err)
+		}
 		return nil, cause(err)
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, cause(err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, notRegular(info.Mode())
-	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, cause(err)
@@ -179,22 +178,6 @@ func readFile(file string) ([]byte, error) {
 		return nil, fmt.Errorf("file is larger than %d MiB; is it a scenario file?", maxFileSize>>20)
 	}
 	return data, nil
-}
-
-// notRegular is the error for a file of mode m that is not a regular file.
-func notRegular(m fs.FileMode) error {
-	what := "not a regular file"
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		what = "a named pipe (FIFO), not a regular file"
-	case m&fs.ModeSocket != 0:
-		what = "a socket, not a regular file"
-	case m&fs.ModeDevice != 0:
-		what = "a device, not a regular file"
-	case m.IsDir():
-		what = "a directory, not a regular file"
-	}
-	return fmt.Errorf("%s; scenario and CSV files must be regular files", what)
 }
 
 // cause drops the path from a *fs.PathError: messages already start with it.
@@ -219,7 +202,7 @@ func collectFiles(ctx context.Context, paths []string, errs *ErrorList) []string
 	for _, root := range paths {
 		info, err := os.Stat(root)
 		if err != nil {
-			errs.add(Pos{File: root}, "%v", cause(err))
+			errs.Add(Pos{File: root}, "%v", cause(err))
 			continue
 		}
 		if !info.IsDir() {
@@ -239,7 +222,7 @@ func collectFiles(ctx context.Context, paths []string, errs *ErrorList) []string
 				return fs.SkipAll // the caller reports the interrupt
 			}
 			if err != nil {
-				errs.add(Pos{File: path}, "%v", cause(err))
+				errs.Add(Pos{File: path}, "%v", cause(err))
 				if e != nil && e.IsDir() && path != walkRoot {
 					return fs.SkipDir
 				}
@@ -259,9 +242,9 @@ func collectFiles(ctx context.Context, paths []string, errs *ErrorList) []string
 			return nil
 		})
 		if err != nil {
-			errs.add(Pos{File: root}, "%v", cause(err))
+			errs.Add(Pos{File: root}, "%v", cause(err))
 		} else if found == 0 {
-			errs.add(Pos{File: root}, "no scenario files (*.yaml, *.yml) in this directory")
+			errs.Add(Pos{File: root}, "no scenario files (*.yaml, *.yml) in this directory")
 		}
 	}
 	return files
@@ -348,8 +331,6 @@ func decodeDoc(dec *yaml.Decoder, doc *yaml.Node) (err error) {
 	return dec.Decode(doc)
 }
 
-var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // parseFile decodes every document of one file, collecting all errors. It
 // returns the scenarios with errors too, so that duplicate names are found
 // in the same pass; callers discard them on error.
@@ -383,7 +364,7 @@ func parseFile(file string, data []byte, opts *LoadOptions, res *regexpCache) ([
 		scs = append(scs, d.scenario(root, docs, base)...) // broken ones too, for duplicate names
 	}
 	if docs == 0 && len(d.errs) == 0 {
-		d.errs.add(Pos{File: file}, "no scenario in this file: it needs at least `turns:` with one `- user: ...`")
+		d.errs.Add(Pos{File: file}, "no scenario in this file: it needs at least `turns:` with one `- user: ...`")
 	}
 	return scs, capErrors(d.errs)
 }
@@ -417,61 +398,15 @@ func capErrors(errs ErrorList) ErrorList {
 		}
 	}
 	for i, e := range more {
-		out.add(e.Pos, "…and %d more problems in this file (the first %d are shown)", omitted[i], maxFileErrors)
+		out.Add(e.Pos, "…and %d more problems in this file (the first %d are shown)", omitted[i], maxFileErrors)
 	}
 	return out
 }
 
-// yamlParserProblems are the YAML library's parser (not scanner) errors:
-// it reports their line 0-based, while scanner errors are 1-based.
-var yamlParserProblems = map[string]bool{
-	"did not find expected ',' or ']'":       true,
-	"did not find expected ',' or '}'":       true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected <document start>": true,
-	"did not find expected <stream-start>":   true,
-	"did not find expected key":              true,
-	"did not find expected node content":     true,
-	"found duplicate %TAG directive":         true,
-	"found duplicate %YAML directive":        true,
-	"found incompatible YAML document":       true,
-	"found undefined tag handle":             true,
-}
-
-// yamlError turns the YAML library's error into an Error with a 1-based
-// line. The library gives no column, so it is 1.
+// yamlError turns the YAML library's error into an Error at the offending
+// token, with the source line and a caret under it (yamlpos.Syntax).
 func (d *decoder) yamlError(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 1 // the library omits the line when the problem is on the first
-	if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-		if yamlParserProblems[msg] {
-			line++
-		}
-	} else if l, c, ok := d.badCharacter(); ok {
-		// Reader errors (control characters, invalid UTF-8) carry no
-		// position: find the offending character ourselves.
-		d.errs.add(Pos{File: d.file, Line: l, Col: c}, "invalid YAML: %s", msg)
-		return
-	}
-	d.errs.add(Pos{File: d.file, Line: line, Col: 1}, "invalid YAML: %s", msg)
-}
-
-// badCharacter finds the first character YAML does not allow in a stream:
-// invalid UTF-8 or a control character other than tab, LF, CR and NEL.
-func (d *decoder) badCharacter() (line, col int, ok bool) {
-	for i, l := range d.srcLines() {
-		c := 0
-		for _, r := range l {
-			c++
-			if r == utf8.RuneError || r < 0x20 && r != '\t' && r != '\r' || r == 0x7f ||
-				r >= 0x80 && r < 0xa0 && r != 0x85 || r == 0xfffe || r == 0xffff {
-				return i + 1, c, true
-			}
-		}
-	}
-	return 0, 0, false
+	d.errs = append(d.errs, yamlpos.Syntax(d.file, d.src, err))
 }
 
 // duplicateNames reports each scenario whose name an earlier one has.
@@ -480,7 +415,7 @@ func duplicateNames(scs []*Scenario) ErrorList {
 	first := map[string]*Scenario{}
 	for _, sc := range scs {
 		if f, dup := first[sc.Name]; dup {
-			errs.add(sc.namePos, "duplicate scenario name %q (also at %s); names must be unique in the suite", sc.Name, f.namePos)
+			errs.Add(sc.namePos, "duplicate scenario name %q (also at %s); names must be unique in the suite", sc.Name, f.namePos)
 			continue
 		}
 		first[sc.Name] = sc
@@ -593,10 +528,20 @@ func (d *decoder) scenario(n *yaml.Node, idx int, base string) []*Scenario {
 			}
 		}
 	}
+	if v := byKey["openai"]; v != nil {
+		sc.OpenAI = d.openAIOptions(v)
+	}
 	if v := byKey["turns"]; v != nil {
 		d.turns(v, sc, scope)
-	} else if !misspelled(n, "turns") {
+	} else if byKey["simulate"] == nil && !misspelled(n, "turns") {
 		d.errorf(n, "scenario %q has no turns: add `turns:` with at least one `- user: ...`", sc.Name)
+	}
+	if v := byKey["simulate"]; v != nil {
+		sc.Simulate = d.simulation(v, len(sc.Turns), scope)
+	}
+	if v := byKey["expect_conversation"]; v != nil {
+		sc.ExpectConversation = d.conversationExpectations(v)
+		d.checkGoalMet(sc, byKey["simulate"] != nil)
 	}
 	// client_id last: a capture used there gets a precise message.
 	if v := byKey["client_id"]; v != nil {
@@ -731,6 +676,12 @@ func (d *decoder) turn(n *yaml.Node, idx int, vars map[string]string) (*Turn, *y
 			t.Expect = d.expectations(v, "expect")
 		case "capture":
 			t.Captures = d.captures(v, vars)
+		case "tool_results":
+			if idx == 0 {
+				d.errorf(f.key, "turn 1: tool_results answers the tool calls of the previous reply, and the first turn has none; put it on a later turn")
+				continue
+			}
+			t.ToolResults = d.toolResults(v)
 		}
 	}
 	if !hasUser {

@@ -123,18 +123,18 @@ func parseMatrixCSV(file string, data []byte) (rows []matrixRow, names []string,
 		return Pos{File: file, Line: line, Col: col}
 	}
 	if !utf8.Valid(data) {
-		errs.add(Pos{File: file, Line: 1, Col: 1}, "invalid CSV: the file is not UTF-8 text")
+		errs.Add(Pos{File: file, Line: 1, Col: 1}, "invalid CSV: the file is not UTF-8 text")
 		return nil, nil, errs
 	}
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = 0
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
-		errs.add(Pos{File: file, Line: 1, Col: 1}, "empty CSV: the first row must name the vars, e.g. plan,price")
+		errs.Add(Pos{File: file, Line: 1, Col: 1}, "empty CSV: the first row must name the vars, e.g. plan,price")
 		return nil, nil, errs
 	}
 	if err != nil {
-		errs.add(csvErrPos(err, at, file), "invalid CSV header: %s", csvErrMsg(err))
+		errs.Add(csvErrPos(err, at, file), "invalid CSV header: %s", csvErrMsg(err))
 		return nil, nil, errs
 	}
 	cols := make([]string, len(header))
@@ -150,13 +150,13 @@ func parseMatrixCSV(file string, data []byte) (rows []matrixRow, names []string,
 		cols[i] = h
 		switch {
 		case h == "":
-			errs.add(p(), "CSV header: column %d has no name; give every column a name: the first row names the vars", i+1)
+			errs.Add(p(), "CSV header: column %d has no name; give every column a name: the first row names the vars", i+1)
 		case !validName(h, false):
-			errs.add(p(), "CSV header: invalid var name %q: use letters, digits and '_', starting with a letter or '_'", h)
+			errs.Add(p(), "CSV header: invalid var name %q: use letters, digits and '_', starting with a letter or '_'", h)
 		case isBuiltin(h):
-			errs.add(p(), "CSV header: %q is a built-in template name; choose another", h)
+			errs.Add(p(), "CSV header: %q is a built-in template name; choose another", h)
 		case seen[h] > 0:
-			errs.add(p(), "CSV header: duplicate column %q (also column %d); give each column its own name", h, seen[h])
+			errs.Add(p(), "CSV header: duplicate column %q (also column %d); give each column its own name", h, seen[h])
 		default:
 			seen[h] = i + 1
 			names = append(names, h)
@@ -170,15 +170,15 @@ func parseMatrixCSV(file string, data []byte) (rows []matrixRow, names []string,
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
-				errs.add(at(pe.StartLine, 1), "CSV row has %s, the header has %d; give each row one value per column (quote a value that holds a comma)", plural(len(rec), "field"), len(header))
+				errs.Add(at(pe.StartLine, 1), "CSV row has %s, the header has %d; give each row one value per column (quote a value that holds a comma)", plural(len(rec), "field"), len(header))
 				continue
 			}
-			errs.add(csvErrPos(err, at, file), "invalid CSV: %s", csvErrMsg(err))
+			errs.Add(csvErrPos(err, at, file), "invalid CSV: %s", csvErrMsg(err))
 			continue
 		}
 		line, _ := r.FieldPos(0)
 		if len(rows) == maxMatrixRows {
-			errs.add(at(line, 1), "CSV has more than %d rows", maxMatrixRows)
+			errs.Add(at(line, 1), "CSV has more than %d rows", maxMatrixRows)
 			break
 		}
 		mr := matrixRow{vars: make(map[string]string, len(rec)), order: cols, pos: at(line, 1)}
@@ -188,7 +188,7 @@ func parseMatrixCSV(file string, data []byte) (rows []matrixRow, names []string,
 		rows = append(rows, mr)
 	}
 	if len(errs) == 0 && len(rows) == 0 {
-		errs.add(Pos{File: file, Line: 1, Col: 1}, "CSV has a header but no rows; add one row per conversation")
+		errs.Add(Pos{File: file, Line: 1, Col: 1}, "CSV has a header but no rows; add one row per conversation")
 	}
 	if len(errs) > 0 {
 		return nil, names, errs
@@ -237,7 +237,7 @@ func (d *decoder) checkRows(uses map[string]Pos, base map[string]string, rows []
 		if len(missing) > 10 {
 			missing = append(missing[:10], "…")
 		}
-		d.errs.add(uses[name], "{{ %s }} is not set in matrix row %s; set it in every row or in vars:", name, strings.Join(missing, ", "))
+		d.errs.Add(uses[name], "{{ %s }} is not set in matrix row %s; set it in every row or in vars:", name, strings.Join(missing, ", "))
 	}
 }
 
@@ -254,11 +254,11 @@ func (d *decoder) rowKeys(rows []matrixRow) []string {
 			k = strings.TrimSpace(k)
 			switch {
 			case !ok || k == "":
-				d.errs.add(r.pos, "matrix row %d: key is empty; every row needs a unique key (it names the conversation, e.g. NAME[key])", i+1)
+				d.errs.Add(r.pos, "matrix row %d: key is empty; every row needs a unique key (it names the conversation, e.g. NAME[key])", i+1)
 			case strings.ContainsAny(k, "\r\n"):
-				d.errs.add(r.pos, "matrix row %d: key must be one line", i+1)
+				d.errs.Add(r.pos, "matrix row %d: key must be one line", i+1)
 			case seen[k] > 0:
-				d.errs.add(r.pos, "matrix row %d: key %q is already the key of row %d; keys must be unique", i+1, k, seen[k])
+				d.errs.Add(r.pos, "matrix row %d: key %q is already the key of row %d; keys must be unique", i+1, k, seen[k])
 			default:
 				seen[k] = i + 1
 			}

@@ -9,8 +9,9 @@ package scenarios
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
 // Suite is a set of scenarios loaded together. Names are unique in a suite.
@@ -18,15 +19,9 @@ type Suite struct {
 	Scenarios []*Scenario
 }
 
-// Pos is a place in a scenario file. Line and Col are 1-based.
-type Pos struct {
-	File string
-	Line int
-	Col  int
-}
-
-// String formats the position as file:line:col.
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+// Pos is a place in a scenario file. Line and Col are 1-based. It is the
+// place type of every file format evalrun reads (internal/yamlpos).
+type Pos = yamlpos.Pos
 
 // OnFail says what a conversation does after a failed turn.
 type OnFail string
@@ -52,7 +47,17 @@ type Scenario struct {
 	Repeat      int     // conversations to run; at least 1
 	MinPassRate float64 // fraction of Repeat that must pass; default 1
 	OnFail      OnFail
-	Turns       []*Turn
+	// OpenAI are request options for OpenAI-compatible targets over the
+	// target's (the `openai:` block); nil when absent.
+	OpenAI *OpenAIOptions
+	Turns  []*Turn
+	// ExpectConversation are the checks on the whole conversation
+	// (`expect_conversation:`), made after its last turn; see
+	// EvaluateConversation.
+	ExpectConversation []*ConversationExpectation
+	// Simulate is the simulated user (`simulate:`) that writes the
+	// messages after Turns; nil for a scripted scenario.
+	Simulate *Simulation
 	// BaseName is the name as written, before matrix expansion; it equals
 	// Name for a scenario without a matrix.
 	BaseName string
@@ -73,6 +78,10 @@ type Turn struct {
 	Think    time.Duration // pause before sending this turn
 	Expect   []*Expectation
 	Captures []Capture // applied to the reply text, in order
+	// ToolResults answer the tool calls of the previous reply (OpenAI
+	// targets): a call id or tool name → the result's content. Nil when
+	// absent.
+	ToolResults map[string]string
 
 	hasThink bool // think: was written (defaults do not override it)
 }
@@ -112,7 +121,8 @@ type Verdict struct {
 	Name   string `json:"name,omitempty"`
 	Passed bool   `json:"passed"`
 	// Undecided is true when the expectation could not be decided: the
-	// judge failed (an HTTP error, an answer with no grade). Passed is then
+	// judge failed (an HTTP error, an answer with no grade), or max_tokens
+	// met a reply that reports no token count. Passed is then
 	// false, but the verdict is not one on the agent: the turn's outcome is
 	// an error, not a failure. any/all/not never turn an undecided child
 	// into a pass.

@@ -135,7 +135,11 @@ func (o *LoadOptions) applyDefaults(sc *Scenario, setOnFail bool) {
 	if !setOnFail && df.OnFail != "" {
 		sc.OnFail = df.OnFail
 	}
-	for _, t := range sc.Turns {
+	turns := sc.Turns
+	if sc.Simulate != nil {
+		turns = append(slices.Clip(turns), sc.Simulate.Turn)
+	}
+	for _, t := range turns {
 		if df.HasThink && !t.hasThink {
 			t.Think = df.Think
 		}

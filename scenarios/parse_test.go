@@ -28,11 +28,11 @@ func TestParseDefaults(t *testing.T) {
 		sc.OnFail != OnFailStop || sc.ClientID != nil || sc.Description != "" || len(sc.Tags) != 0 || len(sc.Vars) != 0 {
 		t.Errorf("defaults: %+v", sc)
 	}
-	if sc.Pos != (Pos{"dir/pricing.yaml", 1, 1}) {
+	if sc.Pos != (Pos{File: "dir/pricing.yaml", Line: 1, Col: 1}) {
 		t.Errorf("Pos = %v", sc.Pos)
 	}
 	tu := sc.Turns[0]
-	if tu.Index != 0 || tu.User.String() != "hi" || tu.Think != 0 || len(tu.Expect) != 0 || len(tu.Captures) != 0 || tu.Pos != (Pos{"dir/pricing.yaml", 2, 5}) {
+	if tu.Index != 0 || tu.User.String() != "hi" || tu.Think != 0 || len(tu.Expect) != 0 || len(tu.Captures) != 0 || tu.Pos != (Pos{File: "dir/pricing.yaml", Line: 2, Col: 5}) {
 		t.Errorf("turn: %+v", tu)
 	}
 }
@@ -62,7 +62,7 @@ func TestParseFields(t *testing.T) {
 		{"user block", "turns:\n  - user: |\n      two\n      lines\n", func(s *Scenario) bool { return s.Turns[0].User.String() == "two\nlines\n" }},
 		{"capture", "turns:\n  - user: a\n    capture: {price: '\\$(\\d+)', plan: '(\\w+) plan'}\n", func(s *Scenario) bool {
 			c := s.Turns[0].Captures
-			return len(c) == 2 && c[0].Name == "price" && c[0].Pattern.String() == `\$(\d+)` && c[1].Name == "plan" && c[0].Pos == (Pos{"dir/pricing.yaml", 3, 15})
+			return len(c) == 2 && c[0].Name == "price" && c[0].Pattern.String() == `\$(\d+)` && c[1].Name == "plan" && c[0].Pos == (Pos{File: "dir/pricing.yaml", Line: 3, Col: 15})
 		}},
 		{"empty expect", "turns:\n  - user: a\n    expect: []\n", func(s *Scenario) bool { return len(s.Turns[0].Expect) == 0 }},
 		{"anchors", "turns:\n  - user: a\n    expect: &e [{contains: x}]\n  - user: b\n    expect: *e\n", func(s *Scenario) bool {
@@ -156,7 +156,7 @@ func TestParseErrors(t *testing.T) {
 		{"vars null", "vars: {a: }\n" + minimal, "p.yaml:1:11: vars.a: expected a string, got null (no value)"},
 		{"name empty", "name: ''\n" + minimal, "p.yaml:1:7: name: must not be empty"},
 		{"name list", "name: [a]\n" + minimal, "p.yaml:1:7: name: expected a string, got a list"},
-		{"unknown key", "turn:\n  - user: a\n", `p.yaml:1:1: unknown key "turn" in scenario (did you mean turns?); valid keys: name, description, tags, vars, matrix, matrix_csv, client_id, repeat, min_pass_rate, on_fail, turns`},
+		{"unknown key", "turn:\n  - user: a\n", `p.yaml:1:1: unknown key "turn" in scenario (did you mean turns?); valid keys: name, description, tags, vars, matrix, matrix_csv, client_id, repeat, min_pass_rate, on_fail, openai, turns`},
 		{"duplicate key", "repeat: 1\nrepeat: 2\n" + minimal, `p.yaml:2:1: duplicate key "repeat" (first at line 1)`},
 		{"no turns", "name: x\n", `p.yaml:1:1: scenario "x" has no turns: add ` + "`turns:`"},
 		{"empty turns", "turns: []\n", "p.yaml:1:8: turns: a scenario needs at least one turn"},
@@ -189,9 +189,9 @@ func TestParseErrors(t *testing.T) {
 		{"capture bad regex", "turns:\n  - user: a\n    capture: {p: '('}\n", "p.yaml:3:18: capture p: invalid regular expression"},
 		{"capture list", "turns:\n  - user: a\n    capture: ['(a)']\n", "p.yaml:3:14: capture: expected a mapping"},
 		{"capture var clash", "vars: {p: 1}\nturns:\n  - user: a\n    capture: {p: '(a)'}\n", `p.yaml:4:15: capture: "p" is already a var`},
-		{"yaml syntax", "turns:\n  - user: [a\n", "p.yaml:2:1: invalid YAML: did not find expected ',' or ']'"},
-		{"yaml scanner", "turns:\n  - user: a\n    bad\n", "p.yaml:3:1: invalid YAML: could not find expected ':'"},
-		{"yaml first line", "a: b: c\n", "p.yaml:1:1: invalid YAML: mapping values are not allowed in this context"},
+		{"yaml syntax", "turns:\n  - user: [a\n", "p.yaml:2:12: invalid YAML: did not find expected ',' or ']'"},
+		{"yaml scanner", "turns:\n  - user: a\n    bad\n", "p.yaml:3:5: invalid YAML: could not find expected ':'"},
+		{"yaml first line", "a: b: c\n", "p.yaml:1:5: invalid YAML: mapping values are not allowed in this context"},
 		{"yaml tab", "turns:\n\t- user: hi\n", "p.yaml:2:1: invalid YAML: found character that cannot start any token"},
 		{"control character", "turns:\n  - user: a\x01b\n", "p.yaml:2:12: invalid YAML: control characters are not allowed"},
 		{"invalid utf8", "turns:\n  - user: \xff\n", "p.yaml:2:11: invalid YAML: invalid leading UTF-8 octet"},

@@ -22,6 +22,8 @@ var keyDocs = map[string]string{
 	"think":         "pause before this turn, e.g. 2s (simulated reading time)",
 	"expect":        "expectations on the reply; each item has one kind and an optional name",
 	"capture":       "values to capture from the reply text: name → regular expression with a group",
+	"tool_results":  "OpenAI targets: results of the previous reply's tool calls, by call id or tool name (a text, or a value sent as JSON)",
+	"openai":        "OpenAI targets: request fields over the target's (response_format, tool_choice, seed, stop, max_completion_tokens, ...), and headers",
 }
 
 // scalarSchema accepts a string, number or boolean. It is an anyOf, not a
@@ -90,7 +92,7 @@ var kindSchemas = map[string]func() map[string]any{
 	},
 	"field": func() map[string]any {
 		return obj(map[string]any{
-			"path":   map[string]any{"type": "string", "minLength": 1, "description": "names joined by '.', [N] or [*] for list items, e.g. tools_executed[0].tool"},
+			"path":   map[string]any{"type": "string", "minLength": 1, "description": "names joined by '.', [N] (negative counts from the end), [*] for every item, [\"quoted key\"]; e.g. tools_executed[0].tool, messages[-1].text"},
 			"equals": map[string]any{},
 			"gte":    map[string]any{"type": "number"},
 			"lte":    map[string]any{"type": "number"},
@@ -138,13 +140,20 @@ func schemaProps() (scenario, turn map[string]any) {
 		"repeat":        map[string]any{"type": "integer", "minimum": 1, "maximum": maxRepeat},
 		"min_pass_rate": unit(),
 		"on_fail":       map[string]any{"enum": []any{string(OnFailStop), string(OnFailContinue)}},
-		"turns":         map[string]any{"type": "array", "minItems": 1, "items": ref("turn")},
+		"openai": map[string]any{"type": "object", "propertyNames": map[string]any{"not": map[string]any{"enum": []any{"model", "messages", "stream"}}},
+			"properties": map[string]any{"headers": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}}}},
+		"turns": map[string]any{"type": "array", "minItems": 1, "items": ref("turn")},
 	}
+	scenario["expect_conversation"] = map[string]any{"type": "array", "minItems": 1, "items": ref("conversation_expectation")}
+	scenario["simulate"] = simulateSchema()
 	turn = map[string]any{
 		"user":    map[string]any{"type": "string", "minLength": 1},
 		"think":   ref("duration"),
 		"expect":  map[string]any{"type": "array", "items": ref("expectation")},
 		"capture": map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": regexSchema()},
+		"tool_results": map[string]any{"type": "object", "additionalProperties": map[string]any{"anyOf": []any{
+			map[string]any{"type": "string"}, map[string]any{"type": "number"}, map[string]any{"type": "boolean"},
+			map[string]any{"type": "object"}, map[string]any{"type": "array"}}}},
 	}
 	return scenario, turn
 }
@@ -191,7 +200,7 @@ func SchemaDefs() map[string]any {
 		// oneOf is checked before the parent's properties.
 		oneOf = append(oneOf, map[string]any{"required": []any{k}, "properties": map[string]any{k: true}})
 	}
-	return map[string]any{
+	defs := map[string]any{
 		"name":     map[string]any{"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
 		"vars":     map[string]any{"type": "object", "propertyNames": ref("name"), "additionalProperties": scalarSchema()},
 		"duration": map[string]any{"type": "string", "pattern": durationPattern, "description": "a Go duration such as 2s, 500ms or 1m30s"},
@@ -204,6 +213,8 @@ func SchemaDefs() map[string]any {
 			"oneOf":                oneOf,
 		},
 	}
+	defs["conversation_expectation"] = conversationSchema(expProps)
+	return defs
 }
 
 // durationPattern matches what time.ParseDuration accepts, apart from a
@@ -227,6 +238,7 @@ func DefaultsSchema() map[string]any {
 func Schema() map[string]any {
 	props, _ := schemaProps()
 	scenario := obj(describeKeys(scenarioKeys, keyDocs, props), "turns")
+	turnsOrSimulate(scenario)
 	scenario["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	scenario["$id"] = SchemaID
 	scenario["title"] = "evalrun scenario"

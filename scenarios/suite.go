@@ -12,11 +12,11 @@ func (s *Suite) Conversations() int {
 
 // Turns returns how many agent turns one pass over the suite sends at most
 // (a conversation stopped by on_fail: stop sends fewer): the sum of Repeat
-// × len(Turns).
+// × UserTurns (max_turns for a simulated scenario).
 func (s *Suite) Turns() int {
 	n := 0
 	for _, sc := range s.Scenarios {
-		n += sc.Repeat * len(sc.Turns)
+		n += sc.Repeat * sc.UserTurns()
 	}
 	return n
 }

@@ -20,10 +20,10 @@ func TestDocs(t *testing.T) {
 
 func TestErrorFormat(t *testing.T) {
 	l := ErrorList{
-		{Pos{"b.yaml", 1, 1}, "third"},
-		{Pos{"a.yaml", 2, 5}, "second"},
-		{Pos{"a.yaml", 2, 1}, "first"},
-		{Pos{}, "no place"},
+		{Pos: Pos{File: "b.yaml", Line: 1, Col: 1}, Msg: "third"},
+		{Pos: Pos{File: "a.yaml", Line: 2, Col: 5}, Msg: "second"},
+		{Pos: Pos{File: "a.yaml", Line: 2, Col: 1}, Msg: "first"},
+		{Pos: Pos{}, Msg: "no place"},
 	}
 	err := l.Err()
 	want := "no place\na.yaml:2:1: first\na.yaml:2:5: second\nb.yaml:1:1: third"
@@ -33,7 +33,7 @@ func TestErrorFormat(t *testing.T) {
 	if (ErrorList{}).Err() != nil {
 		t.Error("empty list is an error")
 	}
-	if got := (&Error{Pos{File: "x.yaml"}, "unreadable"}).Error(); got != "x.yaml: unreadable" {
+	if got := (&Error{Pos: Pos{File: "x.yaml"}, Msg: "unreadable"}).Error(); got != "x.yaml: unreadable" {
 		t.Errorf("no line: %q", got)
 	}
 }

@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/tmpl"
 )
 
 // Template is a text with {{ name }} placeholders (spaces inside the braces
-// are optional). A name is a scenario var, a value captured by an earlier
+// are optional), in evalrun's one template syntax (internal/tmpl, the same
+// as the generic HTTP target's request templates). A name is a scenario var, a value captured by an earlier
 // turn, or a built-in: uuid, iteration, run_id, scenario, fake.name,
 // fake.email, fake.phone, fake.company, date (with an optional offset and
-// layout: {{ date +2d "Monday" }}) and env NAME. Load checks every name against what
+// layout: {{ date +2d "Monday" }}) and env NAME (or env.NAME). Load checks every name against what
 // is defined at that place, so a Template from a loaded Suite renders
 // without error. Text outside placeholders is copied as is; "}}" alone is
 // plain text, "{{" must be closed.
@@ -34,14 +37,6 @@ type placeholder struct {
 	off  int    // byte offset of "{{" in the source
 }
 
-// templateError is a syntax error at a byte offset of a template's source.
-type templateError struct {
-	off int
-	msg string
-}
-
-func (e *templateError) Error() string { return e.msg }
-
 // ErrNoValue is returned (wrapped) by Template.Render when a placeholder's
 // name has no value in the Env: a capture whose turn did not match (the
 // conversation went on with on_fail: continue), or an Env that lacks the
@@ -54,82 +49,40 @@ var ErrNoValue = errors.New("no value")
 func ParseTemplate(src string) (*Template, error) {
 	t, err := parseTemplate(src)
 	if err != nil {
-		return nil, fmt.Errorf("template %q at byte %d: %w", src, err.off, err)
+		return nil, fmt.Errorf("template %q at byte %d: %w", src, err.Off, err)
 	}
 	return t, nil
 }
 
-func parseTemplate(src string) (*Template, *templateError) {
-	t := &Template{src: src}
-	rest, base := src, 0
-	for {
-		i := strings.Index(rest, "{{")
-		if i < 0 {
-			if rest != "" {
-				t.parts = append(t.parts, tmplPart{lit: rest})
-			}
-			return t, nil
+// parseTemplate parses src with the one template syntax (internal/tmpl)
+// and the arguments of built-ins such as {{ date +2d }}.
+func parseTemplate(src string) (*Template, *tmpl.Error) {
+	parsed, terr := tmpl.Parse(src)
+	if terr != nil {
+		return nil, terr
+	}
+	t := &Template{src: src, parts: make([]tmplPart, 0, len(parsed))}
+	for _, p := range parsed {
+		if p.Ph == nil {
+			t.parts = append(t.parts, tmplPart{lit: p.Lit})
+			continue
 		}
-		if i > 0 {
-			t.parts = append(t.parts, tmplPart{lit: rest[:i]})
-		}
-		off := base + i
-		j := strings.Index(rest[i+2:], "}}")
-		if j < 0 {
-			return nil, &templateError{off, `"{{" is not closed by "}}"`}
-		}
-		inner := strings.TrimSpace(rest[i+2 : i+2+j])
-		if inner == "" {
-			return nil, &templateError{off, `empty placeholder "{{}}": put a name inside, e.g. {{ uuid }}`}
-		}
-		name, args := inner, ""
-		if k := strings.IndexAny(inner, " \t\r\n"); k >= 0 {
-			name, args = inner[:k], strings.TrimSpace(inner[k:])
-		}
-		if !validName(name, true) {
-			return nil, &templateError{off, fmt.Sprintf("invalid name %q in placeholder: use letters, digits, '_' and '.' (e.g. {{ fake.email }})", name)}
-		}
-		ph := &placeholder{name: name, args: args, off: off}
-		if b, ok := builtins[name]; ok && b.args != nil {
-			a, err := b.args(args)
+		ph := &placeholder{name: p.Ph.Name, args: p.Ph.Args, off: p.Ph.Off}
+		if b, ok := builtins[ph.name]; ok && b.args != nil {
+			a, err := b.args(ph.args)
 			if err != nil {
-				return nil, &templateError{off, err.Error()}
+				return nil, &tmpl.Error{Off: ph.off, Msg: err.Error()}
 			}
 			ph.arg = a
 		}
 		t.parts = append(t.parts, tmplPart{ph: ph})
-		adv := i + 2 + j + 2
-		rest, base = rest[adv:], base+adv
 	}
+	return t, nil
 }
 
 // validName reports whether s is an identifier ([A-Za-z_][A-Za-z0-9_]*),
 // or, with dotted, identifiers joined by '.'.
-func validName(s string, dotted bool) bool {
-	if s == "" {
-		return false
-	}
-	start := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			start = false
-		case c >= '0' && c <= '9':
-			if start {
-				return false
-			}
-		case c == '.' && dotted:
-			if start {
-				return false
-			}
-			start = true
-		default:
-			return false
-		}
-	}
-	return !start
-}
+func validName(s string, dotted bool) bool { return tmpl.ValidName(s, dotted) }
 
 // String returns the template's source.
 func (t *Template) String() string {

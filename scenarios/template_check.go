@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/internal/tmpl"
 )
 
 // maxTemplateErrors is how many placeholder errors one template reports.
@@ -30,7 +32,7 @@ type tmplScope struct {
 func (d *decoder) template(n *yaml.Node, key, src string, sc *tmplScope) *Template {
 	t, terr := parseTemplate(src)
 	if terr != nil {
-		d.errs.add(d.placeholderPos(n, src, terr.off), "%s: %s", key, terr.msg)
+		d.errs.Add(d.placeholderPos(n, src, terr.Off), "%s: %s", key, terr.Msg)
 		return nil
 	}
 	ok := true
@@ -42,7 +44,7 @@ func (d *decoder) template(n *yaml.Node, key, src string, sc *tmplScope) *Templa
 				d.errorf(n, "%s: more undefined names than %d; stopping here", key, maxTemplateErrors)
 				break
 			}
-			d.errs.add(d.placeholderPos(n, src, ph.off), "%s", msg)
+			d.errs.Add(d.placeholderPos(n, src, ph.off), "%s", msg)
 			continue
 		}
 		if _, isVar := sc.vars[ph.name]; isVar && sc.uses != nil {
@@ -68,7 +70,7 @@ func (sc *tmplScope) check(ph *placeholder, key string) string {
 		return ""
 	}
 	if ph.args != "" {
-		return fmt.Sprintf("%s: {{ %s }} takes no arguments, got %q", key, name, ph.args)
+		return key + ": " + tmpl.NoArgs(name, ph.args)
 	}
 	if _, ok := builtins[name]; ok {
 		return ""
@@ -100,7 +102,7 @@ func (sc *tmplScope) check(ph *placeholder, key string) string {
 		}
 	}
 	candidates := append(append([]string{}, here...), Builtins()...)
-	msg := fmt.Sprintf("%s: undefined name {{ %s }}%s; ", key, name, didYouMean(name, candidates))
+	msg := key + ": " + tmpl.Undefined(name, candidates) + "; "
 	if len(here) > 0 {
 		slices.Sort(here)
 		msg += "defined here: " + strings.Join(here, ", ") + "; "

@@ -62,7 +62,8 @@ func TestEnvBuiltin(t *testing.T) {
 		return v, ok
 	}
 	opts := LoadOptions{EnvAllow: []string{"QA_REGION", "QA_EMPTY", "QA_UNSET", "OPENAI_API_KEY"}, LookupEnv: lookup}
-	scs, err := ParseWith(opts, "e.yaml", []byte("turns:\n  - user: 'region {{ env QA_REGION }}{{ env QA_EMPTY }}'\n"))
+	// {{ env.NAME }} (the spelling of the HTTP target's templates) is {{ env NAME }}.
+	scs, err := ParseWith(opts, "e.yaml", []byte("turns:\n  - user: 'region {{ env QA_REGION }}{{ env.QA_EMPTY }}'\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +89,8 @@ func TestEnvBuiltin(t *testing.T) {
 		{"token", opts, "x {{ env gh_token }}", "e.yaml:2:14: user: {{ env gh_token }}: names like *KEY*, *TOKEN*, *SECRET*, *PASSWORD* are never readable from scenarios: the rendered text lands in transcripts and reports"},
 		{"no name", opts, "{{ env }}", "e.yaml:2:12: user: {{ env }} needs a variable name, e.g. {{ env QA_REGION }}"},
 		{"two names", opts, "{{ env A B }}", `e.yaml:2:12: user: {{ env A B }}: invalid variable name "A B": use letters, digits and '_'`},
+		{"dotted, not allowed", opts, "{{ env.HOME }}", "e.yaml:2:12: user: {{ env HOME }}: HOME is not in the allow-list; list it under env_allow in evalrun.yaml to read it"},
+		{"dotted, bad name", opts, "{{ env.A-B }}", `e.yaml:2:12: user: {{ env.A-B }}: invalid variable name "A-B": use letters, digits and '_' (e.g. {{ env.QA_REGION }})`},
 		{"args on a var", opts, "{{ uuid x }}", `e.yaml:2:12: user: {{ uuid }} takes no arguments, got "x"`},
 	}
 	for _, tt := range tests {

@@ -66,6 +66,7 @@ Usage:
   evalrun compare BASE NEW            compare two results: flips, pass rates, latency
   evalrun merge RESULTS... -o OUT     merge the results of the shards of a run
   evalrun regrade RESULT [paths...]   grade stored transcripts with the current scenarios
+  evalrun freeze RESULT --conversation ID   print a conversation as a scripted scenario file
   evalrun version                     print the version
 
 Run "evalrun COMMAND -h" for a command's flags.
@@ -106,12 +107,14 @@ func (a *app) main(args []string) int {
 		err = a.quota(rest)
 	case "schema":
 		err = a.schema(rest)
+	case "freeze":
+		err = a.freeze(rest)
 	case "version", "--version", "-version":
 		fmt.Fprintln(a.stdout, "evalrun", version)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(a.stdout, usage)
 	default:
-		err = usageErr("unknown command %q; valid: run, validate, schema, serve, report, compare, merge, regrade, quota, version, help", cmd)
+		err = usageErr("unknown command %q; valid: run, validate, schema, serve, report, compare, merge, regrade, freeze, quota, version, help", cmd)
 	}
 	return a.exit(err)
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/evalrun/evalrun/internal/regularfile"
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/scenarios"
 )
@@ -54,7 +55,7 @@ func (a *app) regrade(args []string) error {
 	res := run.Targets[0]
 	var opts report.RegradeOptions
 	if tf := transcriptsFile(*transcripts, paths[0], res); tf != "" {
-		f, err := os.Open(tf)
+		f, err := regularfile.Open(tf)
 		if err != nil {
 			return usageErr("--transcripts: %v", err)
 		}

@@ -15,10 +15,14 @@ import (
 	"github.com/evalrun/evalrun/examples"
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
+	"github.com/evalrun/evalrun/scenarios"
 )
 
 // runFlags are the flags of "evalrun run".
 type runFlags struct {
+	// openUser opens the simulated user of one target's run (simulate.go).
+	openUser func() (scenarios.UserSimulator, func(*report.Result), error)
+
 	target      string
 	kind        string
 	apiKeyEnv   string
@@ -96,6 +100,9 @@ func (a *app) run(args []string) error {
 	if cfg != nil && len(cfg.Targets) == 1 {
 		f.targetName = cfg.Targets[0].Name
 	}
+	if f.tx.auth == "none" && !f.cmdline["api-key-env"] {
+		f.apiKeyEnv = "" // --auth none: no key is read or sent
+	}
 	side, err := f.resolveTargets(cfg, a.secret)
 	if err != nil {
 		return err
@@ -132,6 +139,8 @@ func (a *app) run(args []string) error {
 	if judge != nil {
 		defer judge.Close()
 	}
+	// Each target's run gets its own simulated user (and counters).
+	f.openUser = func() (scenarios.UserSimulator, func(*report.Result), error) { return a.openUser(cfg, suite) }
 	if len(side) > 1 {
 		return a.runSide(&f, suite, judge, side)
 	}
@@ -153,7 +162,13 @@ func (a *app) run(args []string) error {
 		return err
 	}
 	if f.quota.dryRun {
-		return a.dryRun(a.stdout, qp, ac, lims, f.target, f.apiKeyEnv)
+		if err := a.dryRun(a.stdout, qp, ac, lims, f.target, f.apiKeyEnv); err != nil {
+			return err
+		}
+		if s := simulatedDryRun(suite); s != "" {
+			fmt.Fprintf(a.stdout, "%-17s %s\n", "simulated:", s)
+		}
+		return nil
 	}
 	if err := qp.refusalErr(ac); err != nil {
 		return err
@@ -165,13 +180,15 @@ func (a *app) run(args []string) error {
 	}
 	defer closeTarget()
 
-	healthCtx, cancel := context.WithTimeout(a.stop, 10*time.Second)
-	err = conn.Health(healthCtx)
-	cancel()
-	// Interrupted during the check: go on, so the run reports every
-	// conversation not_run ("interrupted") and writes its reports.
-	if err != nil && a.stop.Err() == nil {
-		return unfinishedErr("target %s is not healthy: %v", tgt.URL, err)
+	if !f.tx.noHealth {
+		healthCtx, cancel := context.WithTimeout(a.stop, 10*time.Second)
+		err = conn.Health(healthCtx)
+		cancel()
+		// Interrupted during the check: go on, so the run reports every
+		// conversation not_run ("interrupted") and writes its reports.
+		if err != nil && a.stop.Err() == nil {
+			return unfinishedErr("target %s is not healthy: %v%s", tgt.URL, err, healthHint(f.kind))
+		}
 	}
 
 	runID := f.newRunID()
@@ -227,6 +244,11 @@ func (a *app) run(args []string) error {
 		MaxConversations: maxConv,
 		Shard:            f.gates.shard,
 	}
+	user, recordUser, err := f.openUser()
+	if err != nil {
+		return err
+	}
+	opts.User = user
 	judgeView, recordJudge := judge.view()
 	if judgeView != nil {
 		opts.Judge = redactingJudge{judgeView, a.redactor()}
@@ -255,6 +277,7 @@ func (a *app) run(args []string) error {
 	}
 	res := agg.Result(fin)
 	recordJudge(res)
+	recordUser(res)
 	f.load.settings(res.Settings)
 	f.gates.settings(res.Settings, suite)
 	applyThresholds(res, f.gates.thresholds)
@@ -269,7 +292,7 @@ func (a *app) run(args []string) error {
 	case errors.Is(runErr, runner.ErrInterrupted) || (runErr == nil && sum.Interrupted):
 		return unfinishedErr("interrupted; the reports written are marked interrupted")
 	case errors.Is(runErr, runner.ErrRejected):
-		return unfinishedErr("the target refused the API key in %s (%v); the run stopped", f.apiKeyEnv, runErr)
+		return unfinishedErr("the target refused %s (%v); the run stopped", keyWhat(f.apiKeyEnv), runErr)
 	case errors.Is(runErr, runner.ErrQuotaExhausted):
 		return unfinishedErr("the agent's quota is used up; the run stopped cleanly (results written)")
 	case runErr != nil:
@@ -324,9 +347,11 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, tgt, nil, usageErr("--target %q: want an http(s) URL such as https://api.optimly.io", f.target)
 		}
-		key = a.secret(f.apiKeyEnv)
-		if key == "" {
-			return nil, tgt, nil, usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env)", f.apiKeyEnv)
+		if f.apiKeyEnv != "" { // "": keyless, as the user said (--api-key-env "", auth: none)
+			key = a.secret(f.apiKeyEnv)
+			if key == "" {
+				return nil, tgt, nil, usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env; for a server that takes no key, --api-key-env \"\")", f.apiKeyEnv)
+			}
 		}
 		tgt.Name = u.Host
 		if f.targetName != "" {
@@ -341,6 +366,7 @@ func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
 		closeFn()
 		return nil, tgt, nil, err
 	}
+	tgt.OpenAI = openAITarget(spec, conn)
 	return conn, tgt, func() { closeConn(); closeFn() }, nil
 }
 

@@ -18,8 +18,13 @@ func (a *app) validate(args []string) error {
 	var q quotaFlags
 	q.register(fs, false)
 	configPath := fs.String("config", "", "configuration `FILE` (default: ./evalrun.yaml when present): suite paths, defaults, judge, env_allow and quota settings")
+	kind := fs.String("kind", "optimly", "target kind, for the count of new-chat calls: optimly, openai or http (default: evalrun.yaml's targets)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
+		return err
+	}
+	kindGiven := visited(fs)["kind"]
+	if err := checkKind(*kind); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*configPath)
@@ -32,6 +37,17 @@ func (a *app) validate(args []string) error {
 	if err := q.check(); err != nil {
 		return err
 	}
+	// A new chat costs a call unless the target keeps chats client-side
+	// (openai, http without create_session): the worst over the file's
+	// targets, unless --kind says which.
+	chatCalls := kindNewChatCalls(*kind)
+	if !kindGiven && cfg != nil && len(cfg.Targets) > 0 {
+		chatCalls = 0
+		for _, t := range cfg.Targets {
+			chatCalls = max(chatCalls, kindNewChatCalls(t.Kind))
+		}
+	}
+	q.chatCost = func() int { return chatCalls }
 	suite, err := a.loadSuite("validate", cfg, paths)
 	if err != nil {
 		return err
@@ -60,7 +76,11 @@ func validatePlan(suite *scenarios.Suite, q *quotaFlags, judge bool) (string, er
 	for _, sc := range suite.Scenarios {
 		written[[2]string{sc.File, sc.BaseName}] = true
 	}
-	est := runner.EstimateCost(suite, cost, q.retries)
+	est := runner.EstimateCost(suite, cost, q.retries, q.costOptions()...)
+	chats := suite.Conversations()
+	if q.chatCost != nil {
+		chats *= q.chatCost()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "ok: %s", plural(len(written), "scenario"))
 	if len(written) != len(suite.Scenarios) {
@@ -68,11 +88,12 @@ func validatePlan(suite *scenarios.Suite, q *quotaFlags, judge bool) (string, er
 	}
 	fmt.Fprintf(&b, ", %s, %s; at most %s (%d new chats + %d turns",
 		plural(suite.Conversations(), "conversation"), plural(suite.Turns(), "turn"),
-		plural64(est.Calls, "agent call"), suite.Conversations(), suite.Turns())
-	if extra := est.Calls - int64(suite.Conversations()+suite.Turns()); extra > 0 {
+		plural64(est.Calls, "agent call"), chats, suite.Turns())
+	if extra := est.Calls - int64(chats+suite.Turns()); extra > 0 {
 		fmt.Fprintf(&b, " + %d history reads", extra)
 	}
 	fmt.Fprintf(&b, "), a worst case of %d %s with the %.0f%% retry allowance", est.WorstCase, q.unit(), q.retries*100)
+	b.WriteString(simulatedPlan(suite))
 	if n := suite.JudgeCalls(); n > 0 {
 		fmt.Fprintf(&b, "; up to %s, outside the agent's quota", plural(n, "judge call"))
 		if !judge {

@@ -57,7 +57,7 @@ func applyConfig(cfg *config.File, fset *flag.FlagSet, ignore ...string) error {
 			valid = append(valid, f.Name)
 		}
 	})
-	valid = append(valid, "suite", "targets", "defaults", "judge", "env_allow")
+	valid = append(valid, "suite", "targets", "defaults", "judge", "user_model", "env_allow")
 	sort.Strings(valid)
 
 	var errs config.ErrorList

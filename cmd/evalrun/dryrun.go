@@ -18,7 +18,7 @@ func (a *app) checkQuota(q *quotaFlags, cf costFunc, share func(int64) int64, ta
 	}
 	var ac *account
 	var u ledger.Usage
-	if key := a.secret(keyEnv); target != "" && key != "" {
+	if key := a.secret(keyEnv); target != "" && keyEnv != "" && key != "" {
 		var err error
 		if ac, err = a.openAccount(q, key, keyEnv); err != nil {
 			return nil, nil, err
@@ -156,6 +156,9 @@ func (a *app) dryRun(w io.Writer, p *quotaPlan, ac *account, lims runLimits, tar
 
 // noLedgerReason says why a run records nothing in the ledger.
 func noLedgerReason(target, keyEnv string) string {
+	if target != "" && keyEnv == "" {
+		return "the target takes no key (keyless), so there is no key's quota to track"
+	}
 	if target != "" {
 		return fmt.Sprintf("%s is empty, so the key is not known", keyEnv)
 	}

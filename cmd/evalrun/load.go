@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"flag"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -28,13 +29,37 @@ type loadFlags struct {
 	load runner.Load // the resolved load, set by resolve
 }
 
+// maxSuiteRepeat is the most --repeat replays the suite: with a scenario's
+// own repeat (at most 1,000,000 too) the counts stay far from overflowing.
+const maxSuiteRepeat = 1_000_000
+
+// repeatFlag is --repeat: a whole number from 1 to maxSuiteRepeat, refused
+// with the range when it is not one (never wrapped around to a negative).
+type repeatFlag int
+
+func (r *repeatFlag) String() string {
+	if r == nil || *r == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(*r))
+}
+
+func (r *repeatFlag) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > maxSuiteRepeat {
+		return fmt.Errorf("want a whole number from 1 to %d", maxSuiteRepeat)
+	}
+	*r = repeatFlag(n)
+	return nil
+}
+
 func (l *loadFlags) register(fs *flag.FlagSet) {
 	fs.Var(&l.rate, "arrival-rate", "open model: start conversations at `R/s` (also R/min, R/h) whatever the agent's speed")
 	fs.Var(&l.arrival, "arrival", "open model arrivals: constant (evenly spaced) or poisson (seeded exponential gaps)")
 	fs.Var(&l.stages, "stage", "open model ramp stage `RATE:DURATION`, e.g. 50/s:5m (repeatable; the rate moves linearly to RATE over DURATION)")
 	fs.DurationVar(&l.duration, "duration", 0, "loop the suite until `D` has passed (e.g. 10m), then let started conversations finish within --grace")
 	fs.DurationVar(&l.grace, "grace", runner.DefaultGrace, "after --duration, how long started conversations may go on before their calls are cancelled")
-	fs.IntVar(&l.repeat, "repeat", 0, "replay the whole suite `N` times (default once; with --duration, until the time is up)")
+	fs.Var((*repeatFlag)(&l.repeat), "repeat", "replay the whole suite `N` times, 1 to 1000000 (default once; with --duration, until the time is up)")
 	fs.IntVar(&l.maxConversations, "max-conversations", 0, "stop after `N` conversations (0: no limit)")
 	fs.IntVar(&l.maxInFlight, "max-in-flight", 0, "open model: at most `N` conversations in flight (default 10000); arrivals that find it reached wait, and the wait counts in their latency")
 }
@@ -69,8 +94,8 @@ func (l *loadFlags) resolve(fs *flag.FlagSet, concurrency int, shard runner.Shar
 		return usageErr("--grace %v: must be 0 or more", l.grace)
 	case given["grace"] && ld.RunDuration() == 0:
 		return usageErr("--grace applies after --duration (or --stage); give one of them")
-	case l.repeat < 0:
-		return usageErr("--repeat %d: must be at least 1", l.repeat)
+	case l.repeat < 0 || l.repeat > maxSuiteRepeat:
+		return usageErr("--repeat %d: must be from 1 to %d", l.repeat, maxSuiteRepeat)
 	case l.maxConversations < 0:
 		return usageErr("--max-conversations %d: must be 0 (no limit) or more", l.maxConversations)
 	case l.maxInFlight < 0:
@@ -136,7 +161,7 @@ func (l *loadFlags) info() report.LoadInfo {
 func (l *loadFlags) settings(s map[string]any) {
 	ld := l.load
 	if ld.IsOpen() {
-		s["model"] = "open"
+		s[report.SettingLoadModel] = "open"
 		s["arrival"] = ld.Arrival.String()
 		if ld.Rate > 0 {
 			s["arrival_rate"] = strconv.FormatFloat(ld.Rate, 'g', -1, 64) + "/s"
@@ -150,7 +175,7 @@ func (l *loadFlags) settings(s map[string]any) {
 		}
 		s["max_in_flight"] = l.conns()
 	} else {
-		s["model"] = "closed"
+		s[report.SettingLoadModel] = "closed"
 	}
 	if d := ld.RunDuration(); d > 0 {
 		s["duration"] = d.String()

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/evalrun/evalrun/report"
 )
 
 func TestLoadFlagErrors(t *testing.T) {
@@ -22,7 +24,9 @@ func TestLoadFlagErrors(t *testing.T) {
 		{[]string{"--stage", "10/s:0s"}, "must be positive"},
 		{[]string{"--arrival", "bursty", "--arrival-rate", "1/s"}, "valid arrival processes are constant and poisson"},
 		{[]string{"--grace", "5s"}, "--grace applies after --duration"},
-		{[]string{"--repeat", "-1"}, "--repeat -1"},
+		{[]string{"--repeat", "-1"}, `invalid value "-1" for flag -repeat: want a whole number from 1 to 1000000`},
+		{[]string{"--repeat", "9223372036854775807"}, `invalid value "9223372036854775807" for flag -repeat: want a whole number from 1 to 1000000`},
+		{[]string{"--repeat", "99999999999999999999"}, `flag -repeat: want a whole number from 1 to 1000000`},
 		{[]string{"--duration", "-1s"}, "--duration -1s"},
 	} {
 		var c cli
@@ -60,7 +64,7 @@ func TestOpenModelRunThroughTheCLI(t *testing.T) {
 	if res.Totals.Conversations != 10 {
 		t.Errorf("%d conversations, want 10", res.Totals.Conversations)
 	}
-	if res.Settings["model"] != "open" || res.Settings["arrival_rate"] != "50/s" || res.Settings["duration"] != "200ms" {
+	if res.Settings[report.SettingLoadModel] != "open" || res.Settings["arrival_rate"] != "50/s" || res.Settings["duration"] != "200ms" {
 		t.Errorf("settings %v", res.Settings)
 	}
 	kinds := map[string]bool{}

@@ -18,6 +18,7 @@ import (
 	"github.com/evalrun/evalrun/agent"
 	"github.com/evalrun/evalrun/agentsim"
 	"github.com/evalrun/evalrun/config"
+	"github.com/evalrun/evalrun/internal/regularfile"
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
@@ -31,8 +32,11 @@ import (
 // `targets:` entry of evalrun.yaml.
 type sideTarget struct {
 	name, kind, url, keyEnv, agentFile string
-	opts                               *targetOptions // evalrun.yaml's transport settings; nil from the flags
-	where                              string         // where it was given, for errors
+	// noKey: the entry says the target takes no key (api_key_env: "" or
+	// auth: none); keyEnv is then "".
+	noKey bool
+	opts  *targetOptions // evalrun.yaml's transport settings; nil from the flags
+	where string         // where it was given, for errors
 }
 
 // targetName is what `--target NAME=URL` accepts as a NAME.
@@ -151,11 +155,14 @@ func (f *runFlags) resolveTargets(cfg *config.File, getenv func(string) string) 
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, sideTarget{name: t.Name, kind: t.Kind, url: t.URL, keyEnv: t.APIKeyEnv, agentFile: t.Agent,
+			out = append(out, sideTarget{name: t.Name, kind: t.Kind, url: t.URL, keyEnv: t.APIKeyEnv, noKey: t.NoKey, agentFile: t.Agent,
 				opts: opts, where: t.Pos.String() + ": target " + t.Name})
 		}
 		if len(out) == 1 {
 			f.cfgOpts = out[0].opts // the flags hold the rest (applyTarget)
+			if out[0].noKey && !f.cmdline["api-key-env"] {
+				f.apiKeyEnv = "" // keyless, as the entry says
+			}
 			return nil, nil
 		}
 	}
@@ -170,9 +177,9 @@ func (f *runFlags) resolveTargets(cfg *config.File, getenv func(string) string) 
 	}
 	for i := range out {
 		if env := f.keyEnvs[out[i].name]; env != "" {
-			out[i].keyEnv = env
+			out[i].keyEnv, out[i].noKey = env, false
 		}
-		if out[i].keyEnv == "" {
+		if out[i].keyEnv == "" && !out[i].noKey {
 			out[i].keyEnv = f.apiKeyEnv
 		}
 	}
@@ -206,8 +213,10 @@ type sideRun struct {
 	lr      *ledgerRun
 	// recordJudge records the judge's work for this target in its result.
 	recordJudge func(*report.Result)
-	sum         *runner.Summary
-	err         error
+	// recordUser records the simulated user's work in its result.
+	recordUser func(*report.Result)
+	sum        *runner.Summary
+	err        error
 }
 
 // targetErr prefixes err with the target's name, keeping its exit code.
@@ -289,6 +298,9 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 	}
 	var wg sync.WaitGroup
 	for _, s := range sides {
+		if f.tx.noHealth {
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -300,7 +312,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 	wg.Wait()
 	for _, s := range sides {
 		if s.err != nil && a.stop.Err() == nil { // interrupted: go on and report every conversation not_run
-			return unfinishedErr("target %s (%s) is not healthy: %v", s.t.name, s.tgt.URL, s.err)
+			return unfinishedErr("target %s (%s) is not healthy: %v%s", s.t.name, s.tgt.URL, s.err, healthHint(s.t.kind))
 		}
 	}
 
@@ -384,6 +396,10 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 			MaxConversations: int(maxConv),
 			Shard:            f.gates.shard,
 		}
+		if s.opts.User, s.recordUser, err = f.openUser(); err != nil {
+			release()
+			return targetErr(s.t.name, err)
+		}
 		var jv scenarios.Judge
 		jv, s.recordJudge = judge.view()
 		if jv != nil {
@@ -427,6 +443,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		}
 		res := s.agg.Result(fin)
 		s.recordJudge(res)
+		s.recordUser(res)
 		f.load.settings(res.Settings)
 		f.gates.settings(res.Settings, suite)
 		results[i] = res
@@ -456,7 +473,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		case errors.Is(s.err, runner.ErrInterrupted) || (s.err == nil && s.sum.Interrupted):
 			return unfinishedErr("interrupted; the reports written are marked interrupted")
 		case errors.Is(s.err, runner.ErrRejected):
-			return unfinishedErr("target %s refused the API key in %s (%v); its run stopped", s.t.name, s.t.keyEnv, s.err)
+			return unfinishedErr("target %s refused %s (%v); its run stopped", s.t.name, keyWhat(s.t.keyEnv), s.err)
 		case errors.Is(s.err, runner.ErrQuotaExhausted):
 			return unfinishedErr("the quota of target %s is used up; its run stopped cleanly (results written)", s.t.name)
 		case s.err != nil:
@@ -508,20 +525,24 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 		u = srv.URL
 		fmt.Fprintf(a.stderr, "evalrun: target %s: simulated agent %q listening on %s\n", t.name, ag.Name, srv.URL)
 	} else {
-		key = a.secret(t.keyEnv)
-		if key == "" {
-			return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env %s=VAR or api_key_env:)", t.keyEnv, t.name)
+		if t.keyEnv != "" { // "": keyless, as the user said (api_key_env: "", auth: none, --api-key-env "")
+			key = a.secret(t.keyEnv)
+			if key == "" {
+				return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env %s=VAR or api_key_env:; for a server that takes no key, api_key_env: \"\" or auth: none)", t.keyEnv, t.name)
+			}
 		}
 	}
 	parsed, _ := url.Parse(u)
 	s.tgt.URL = parsed.Redacted()
-	conn, closeConn, err := buildConn(a.sideSpec(f, t, u, key))
+	spec := a.sideSpec(f, t, u, key)
+	conn, closeConn, err := buildConn(spec)
 	if err != nil {
 		closeSim()
 		return err
 	}
 	s.conn = conn
 	s.closeFn = func() { closeConn(); closeSim() }
+	s.tgt.OpenAI = openAITarget(spec, conn)
 	return nil
 }
 
@@ -710,7 +731,7 @@ func (a *app) regradeSide(run *report.Run, suite *scenarios.Suite, resultPath, o
 		fmt.Fprintf(a.stdout, "━━ target %s\n", res.Target.Name)
 		var opts report.RegradeOptions
 		if tf := transcriptsFile("", resultPath, res); tf != "" {
-			f, err := os.Open(tf)
+			f, err := regularfile.Open(tf)
 			if err != nil {
 				return usageErr("target %s: transcripts: %v", res.Target.Name, err)
 			}

@@ -30,26 +30,26 @@ func TestPartialSaysWhatItCut(t *testing.T) {
 	if s == nil || s.Runs != 1 || s.Planned != 10 {
 		t.Fatalf("refund-policy-repeated: %+v, want 1 run of 10 planned", s)
 	}
-	if res.Cut == nil || res.Cut.Ran != res.Totals.Conversations || res.Cut.Planned != 15 || !strings.Contains(res.Cut.By, "quota") {
+	if res.Cut == nil || res.Cut.Ran != res.Totals.Conversations || res.Cut.Planned != 16 || !strings.Contains(res.Cut.By, "quota") {
 		t.Errorf("cut %+v (ran %d)", res.Cut, res.Totals.Conversations)
 	}
 	if len(res.Warnings) == 0 || !strings.Contains(strings.Join(res.Warnings, "\n"), "refund-policy-repeated ran 1 of 10") {
 		t.Errorf("warnings %q lack the cut scenario", res.Warnings)
 	}
 	console := c.stdout.String()
-	for _, want := range []string{"1/10 planned", "cut by the quota (--partial): 6 of 15 planned conversations ran"} {
+	for _, want := range []string{"1/10 planned", "cut by the quota (--partial): 6 of 16 planned conversations ran"} {
 		if !strings.Contains(strings.Join(strings.Fields(console), " "), want) {
 			t.Errorf("console lacks %q:\n%s", want, console)
 		}
 	}
 	mdText, _ := os.ReadFile(md)
-	for _, want := range []string{`PASSED: 6 of 6 scenarios; cut by the quota \(--partial\): 6 of 15 planned conversations ran`, "| 1/10 planned |"} {
+	for _, want := range []string{`PASSED: 6 of 6 scenarios; cut by the quota \(--partial\): 6 of 16 planned conversations ran`, "| 1/10 planned |"} {
 		if !strings.Contains(string(mdText), want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, mdText)
 		}
 	}
 	html, _ := os.ReadFile(page)
-	for _, want := range []string{"needs 90.0% · 1/10 planned", "cut by the quota (--partial): 6 of 15 planned conversations ran"} {
+	for _, want := range []string{"needs 90.0% · 1/10 planned", "cut by the quota (--partial): 6 of 16 planned conversations ran"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("HTML lacks %q", want)
 		}
@@ -74,7 +74,7 @@ func TestPartialSaysWhatItCut(t *testing.T) {
 	if v := props["evalrun.scenario refund-policy-repeated"]; !strings.Contains(v, "1/10 planned") {
 		t.Errorf("JUnit property of the cut scenario: %q", v)
 	}
-	if v := props["evalrun.cut"]; !strings.Contains(v, "6 of 15 planned") {
+	if v := props["evalrun.cut"]; !strings.Contains(v, "6 of 16 planned") {
 		t.Errorf("JUnit evalrun.cut property: %q", v)
 	}
 	if !strings.Contains(ju.Suites[0].Out, "refund-policy-repeated ran 1 of 10") {

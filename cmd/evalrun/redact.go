@@ -78,6 +78,13 @@ func (o redactingObserver) ConversationDone(c *runner.Conversation) {
 		}
 		cp.Turns[i] = t
 	}
+	if len(c.Verdicts) > 0 {
+		cp.Verdicts = make([]scenarios.Verdict, len(c.Verdicts))
+		for k, v := range c.Verdicts {
+			v.Reason, v.Expectation = o.r.String(v.Reason), o.r.String(v.Expectation)
+			cp.Verdicts[k] = v
+		}
+	}
 	o.Observer.ConversationDone(&cp)
 }
 

@@ -161,7 +161,7 @@ func TestConfigSchemaSettings(t *testing.T) {
 	if n < 20 {
 		t.Fatalf("only %d flags", n)
 	}
-	sections := []string{"suite", "targets", "defaults", "judge", "env_allow"}
+	sections := []string{"suite", "targets", "defaults", "judge", "user_model", "env_allow"}
 	for name := range props {
 		if slices.Contains(sections, name) {
 			continue

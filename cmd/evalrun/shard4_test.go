@@ -65,13 +65,15 @@ func TestFourShardsMergeEqualsWhole(t *testing.T) {
 	verdicts := func(s *report.ScenarioResult) string {
 		pass, fail := 0, 0
 		for _, c := range s.Conversations {
+			vs := c.Verdicts // the conversation's own (expect_conversation)
 			for _, tr := range c.Turns {
-				for _, v := range tr.Verdicts {
-					if v.Passed {
-						pass++
-					} else {
-						fail++
-					}
+				vs = append(vs[:len(vs):len(vs)], tr.Verdicts...)
+			}
+			for _, v := range vs {
+				if v.Passed {
+					pass++
+				} else {
+					fail++
 				}
 			}
 		}
@@ -85,6 +87,9 @@ func TestFourShardsMergeEqualsWhole(t *testing.T) {
 		if w.Name != m.Name || w.Runs != m.Runs || w.Passed != m.Passed || w.Failed != m.Failed || w.Error != m.Error ||
 			w.Throttled != m.Throttled || w.NotRun != m.NotRun || w.Status != m.Status {
 			t.Errorf("scenario %s: whole %d/%d %s, merged %s %d/%d %s", w.Name, w.Passed, w.Runs, w.Status, m.Name, m.Passed, m.Runs, m.Status)
+		}
+		if sw, sm := fmt.Sprint(w.Simulation), fmt.Sprint(m.Simulation); sw != sm {
+			t.Errorf("scenario %s simulation: whole %s, merged %s", w.Name, sw, sm)
 		}
 		if vw, vm := verdicts(w), verdicts(m); vw != vm || vw == "0 passed, 0 failed" {
 			t.Errorf("scenario %s verdicts: whole %s, merged %s", w.Name, vw, vm)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/evalrun/evalrun/agent"
 	"github.com/evalrun/evalrun/config"
+	"github.com/evalrun/evalrun/internal/yamlpos"
 )
 
 // targetOptions are the transport settings of a `targets:` entry of
@@ -32,8 +33,9 @@ type targetOptions struct {
 // Keys of the kind sections.
 var (
 	optimlyKeys = []string{"api_version", "auth", "header", "query_param"}
-	openaiKeys  = []string{"model", "system_prompt", "stream", "no_stream_usage", "path", "health_path", "temperature", "max_tokens", "tools", "tool_status"}
-	httpKeys    = []string{"create_session", "session_path", "session_header", "session_cookie", "send", "reply_path", "tools_path",
+	openaiKeys  = []string{"model", "system_prompt", "stream", "no_stream_usage", "path", "health_path", "temperature", "max_tokens", "tools", "tool_status",
+		"response_format", "tool_choice", "seed", "stop", "max_completion_tokens", "headers", "extra", "tool_results"}
+	httpKeys = []string{"create_session", "session_path", "session_header", "session_cookie", "send", "reply_path", "tools_path",
 		"tool_name_field", "tool_status_field", "tool_data_field", "handoff_path", "tokens_path", "headers", "health_path"}
 	requestKeys = []string{"method", "path", "headers", "body"}
 )
@@ -42,13 +44,12 @@ var (
 // with its file:line:col.
 type nodeDecoder struct {
 	file string
-	what string // e.g. "targets[1]" (the entry's name when it has one)
-	errs config.ErrorList
+	what string            // e.g. "targets[1]" (the entry's name when it has one)
+	errs yamlpos.ErrorList // config.ErrorList: every file format's one error type
 }
 
 func (d *nodeDecoder) errf(n *yaml.Node, format string, args ...any) {
-	d.errs = append(d.errs, &config.Error{Pos: config.Pos{File: d.file, Line: n.Line, Col: n.Column},
-		Msg: d.what + ": " + fmt.Sprintf(format, args...)})
+	d.errs.Add(yamlpos.At(d.file, n), "%s: %s", d.what, fmt.Sprintf(format, args...))
 }
 
 // mapping calls f for each key of the mapping n; unknown keys (not in
@@ -91,6 +92,22 @@ func (d *nodeDecoder) integer(field string, v *yaml.Node) int {
 		d.errf(v, "%s: %q is not a whole number", field, s)
 	}
 	return n
+}
+
+// jsonValue converts a YAML value to JSON; a string holding JSON is not
+// decoded again (it is sent as a JSON string).
+func (d *nodeDecoder) jsonValue(field string, v *yaml.Node) json.RawMessage {
+	var x any
+	if err := v.Decode(&x); err != nil {
+		d.errf(v, "%s: %v", field, err)
+		return nil
+	}
+	b, err := json.Marshal(x)
+	if err != nil {
+		d.errf(v, "%s: cannot be sent as JSON: %v", field, err)
+		return nil
+	}
+	return b
 }
 
 func (d *nodeDecoder) strMap(field string, v *yaml.Node) map[string]string {
@@ -136,8 +153,8 @@ func decodeTargetOptions(t config.Target, getenv func(string) string) (*targetOp
 		switch key {
 		case "auth":
 			o.auth = d.str(key, val)
-			if !slices.Contains([]string{"bearer", "header", "query"}, o.auth) && val.Kind == yaml.ScalarNode {
-				d.errf(val, "auth: %q is not valid; valid: bearer, header, query", o.auth)
+			if !slices.Contains([]string{"bearer", "header", "query", "none"}, o.auth) && val.Kind == yaml.ScalarNode {
+				d.errf(val, "auth: %q is not valid; valid: bearer, header, query, none (the server takes no key)", o.auth)
 			}
 		case "header":
 			o.header = d.str(key, val)
@@ -192,6 +209,7 @@ func decodeTargetOptions(t config.Target, getenv func(string) string) (*targetOp
 					c.Path = d.str(f, val)
 				case "health_path":
 					c.HealthPath = d.str(f, val)
+					c.NoHealthCheck = c.HealthPath == "" && val.Kind == yaml.ScalarNode
 				case "temperature":
 					s := d.str(f, val)
 					x, err := strconv.ParseFloat(s, 64)
@@ -223,6 +241,54 @@ func decodeTargetOptions(t config.Target, getenv func(string) string) (*targetOp
 					c.Tools = data
 				case "tool_status":
 					c.ToolStatus = d.str(f, val)
+				case "response_format":
+					c.ResponseFormat = d.jsonValue(f, val)
+				case "tool_choice":
+					c.ToolChoice = d.jsonValue(f, val)
+				case "stop":
+					c.Stop = d.jsonValue(f, val)
+				case "seed":
+					s := d.str(f, val)
+					n, err := strconv.ParseInt(s, 10, 64)
+					if err != nil && val.Kind == yaml.ScalarNode {
+						d.errf(val, "%s: %q is not a whole number", f, s)
+					}
+					c.Seed = &n
+				case "max_completion_tokens":
+					c.MaxCompletionTokens = d.integer(f, val)
+					if c.MaxCompletionTokens < 0 {
+						d.errf(val, "%s: %d is negative", f, c.MaxCompletionTokens)
+					}
+				case "headers":
+					c.Headers = d.strMap(f, val)
+				case "extra":
+					if val.Kind != yaml.MappingNode {
+						d.errf(val, "%s: want a mapping of request fields to values, e.g. {top_p: 0.9}", f)
+						return
+					}
+					c.Extra = map[string]json.RawMessage{}
+					for i := 0; i+1 < len(val.Content); i += 2 {
+						k := val.Content[i].Value
+						if slices.Contains([]string{"model", "messages", "stream"}, k) || slices.Contains(openaiKeys, k) {
+							d.errf(val.Content[i], "%s: %q cannot go in extra: %s", f, k, map[bool]string{true: "set openai." + k + " instead", false: "the transport sets it"}[slices.Contains(openaiKeys, k)])
+							continue
+						}
+						c.Extra[k] = d.jsonValue(f+"."+k, val.Content[i+1])
+					}
+				case "tool_results":
+					if val.Kind != yaml.MappingNode {
+						d.errf(val, "%s: want a mapping of tool names to results, e.g. {lookup_order: '{\"status\": \"shipped\"}'}", f)
+						return
+					}
+					c.ToolResults = map[string]string{}
+					for i := 0; i+1 < len(val.Content); i += 2 {
+						k, v := val.Content[i].Value, val.Content[i+1]
+						if v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
+							c.ToolResults[k] = v.Value
+						} else {
+							c.ToolResults[k] = string(d.jsonValue(f+"."+k, v))
+						}
+					}
 				}
 			})
 		case agent.TargetHTTP:
@@ -271,7 +337,7 @@ func decodeTargetOptions(t config.Target, getenv func(string) string) (*targetOp
 		}
 	}
 	if t.Kind == agent.TargetHTTP && t.Options == nil {
-		d.errf(&yaml.Node{Line: t.Pos.Line, Column: t.Pos.Col}, "kind http needs an http: section with the request templates (see docs/targets.md)")
+		d.errs.Add(t.Pos, "%s: kind http needs an http: section with the request templates (see docs/targets.md)", d.what)
 	}
 	if len(d.errs) > 0 {
 		return nil, &exitError{code: exitUsage, err: d.errs}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/agent"
+	"github.com/evalrun/evalrun/report"
 )
 
 // targetFlags are the transport flags of "evalrun run" (see docs/targets.md).
@@ -19,6 +20,7 @@ type targetFlags struct {
 	model        string
 	systemPrompt string
 	stream       bool
+	noHealth     bool
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
@@ -28,6 +30,7 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.apiVersion, "api-version", 0, "Optimly message endpoint: 2 (default, /external/agent/v2) or 1 (legacy /external/agent)")
 	fs.StringVar(&t.model, "model", "", "model name for --kind openai (default with the simulated agent: sim)")
 	fs.StringVar(&t.systemPrompt, "system-prompt", "", "system prompt of every conversation for --kind openai")
+	fs.BoolVar(&t.noHealth, "no-health-check", false, "skip the start-up health check (GET /v1/models for --kind openai, GET /health otherwise), e.g. for a server without that endpoint")
 	fs.BoolVar(&t.stream, "stream", false, "--kind openai: stream replies (server-sent events) and record time to first token and stalls")
 }
 
@@ -109,6 +112,36 @@ func buildConn(t targetSpec) (agent.Conn, func(), error) {
 		}
 		closeDebug()
 	}, nil
+}
+
+// openAITarget is what the result records of an OpenAI-compatible target:
+// the model, stream flag, system prompt, request fields and extra header
+// names, as the transport sends them. Nil for other kinds.
+func openAITarget(spec targetSpec, conn agent.Conn) *report.OpenAITarget {
+	o, ok := conn.(*agent.OpenAI)
+	if !ok || spec.OpenAI == nil {
+		return nil
+	}
+	return &report.OpenAITarget{Model: spec.OpenAI.Model, Stream: spec.OpenAI.Stream, SystemPrompt: spec.OpenAI.SystemPrompt,
+		Options: o.RequestFields(), Headers: o.HeaderNames()}
+}
+
+// keyWhat names the key a target was sent, for an error: the variable
+// that held it, or no key at all (keyless).
+func keyWhat(keyEnv string) string {
+	if keyEnv == "" {
+		return `a request without a key (the target was set keyless: --api-key-env "" or auth: none)`
+	}
+	return "the API key in " + keyEnv
+}
+
+// healthHint is what a failed start-up health check adds to its error:
+// how to point it elsewhere or skip it.
+func healthHint(kind string) string {
+	if kind == agent.TargetOpenAI {
+		return ` (the check GETs openai.health_path, default /v1/models: set another path in evalrun.yaml, health_path: "" to skip it there, or skip it with --no-health-check)`
+	}
+	return " (skip the start-up check with --no-health-check)"
 }
 
 // checkKind validates --kind.

@@ -78,7 +78,9 @@ func TestValidateErrors(t *testing.T) {
 	if code := c.run(t, "validate", "--quota", "20", repoPath("examples")); code != exitOK {
 		t.Fatalf("exit %d: %s", code, c.stderr.String())
 	}
-	if !strings.Contains(c.stdout.String(), "quota 20 leaves 20 calls of headroom: the run does NOT fit (short by 28;") {
+	if !strings.Contains(c.stdout.String(), "quota 20 leaves 20 calls of headroom: the run does NOT fit (short by 34;") ||
+		!strings.Contains(c.stdout.String(), "33 turns; at most 49 agent calls (16 new chats + 33 turns)") ||
+		!strings.Contains(c.stdout.String(), "; 1 simulated conversation counted at max_turns (5 turns in all), the calls each does not use released when it ends") {
 		t.Errorf("plan: %s", c.stdout.String())
 	}
 }

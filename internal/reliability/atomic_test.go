@@ -18,17 +18,17 @@ var fileCalls = regexp.MustCompile(`\bos\.(Create|WriteFile|OpenFile|CreateTemp)
 // them, and why each is safe. Everything else must write through
 // report.WriteFileAtomic (or the ledger's own atomic write).
 var allowedWrites = map[string]string{
-	"report/atomic.go:CreateTemp":       "WriteFileAtomic itself: temp file in the same directory, fsync, rename, directory fsync",
-	"ledger/ledger.go:CreateTemp":       "the ledger's atomic write: temp file, fsync, rename, directory fsync, under the flock",
-	"ledger/ledger.go:OpenFile":         "the ledger's lock file: opened for flock, never written",
-	"scenarios/load.go:OpenFile":        "reading a scenario or CSV file, O_RDONLY|O_NONBLOCK so that a named pipe is refused, not waited on; never written",
-	"agent/judge.go:CreateTemp":         "the judge cache: temp file renamed into place; a damaged entry reads as a miss",
-	"cmd/evalrun/reports.go:Create":     "--transcripts all: the JSON Lines stream, append by design (see docs/reliability.md)",
-	"cmd/evalrun/targets.go:Create":     "--debug FILE: the request dump, a log stream by design",
-	"cmd/evalrun/reports.go:OpenFile":   "checkOutputs: an existing output opened write-only without truncation and closed, to check it can be written before the first call",
-	"cmd/evalrun/reports.go:CreateTemp": "checkOutputs: an empty probe file created and removed, to check a directory takes new files before the first call",
-	"cmd/evalrun/multitarget.go:Create": "--transcripts all with several targets: one JSON Lines stream per target, append by design",
-	"cmd/evalrun/profile.go:Create":     "EVALRUN_CPUPROFILE / EVALRUN_MEMPROFILE: developer profiles, not results; a torn one is only re-measured",
+	"internal/regularfile/regularfile.go:OpenFile": "opens files evalrun reads, read-only (O_RDONLY), never written",
+	"report/atomic.go:CreateTemp":                  "WriteFileAtomic itself: temp file in the same directory, fsync, rename, directory fsync",
+	"ledger/ledger.go:CreateTemp":                  "the ledger's atomic write: temp file, fsync, rename, directory fsync, under the flock",
+	"ledger/ledger.go:OpenFile":                    "the ledger's lock file: opened for flock, never written",
+	"agent/judge.go:CreateTemp":                    "the judge cache: temp file renamed into place; a damaged entry reads as a miss",
+	"cmd/evalrun/reports.go:Create":                "--transcripts all: the JSON Lines stream, append by design (see docs/reliability.md)",
+	"cmd/evalrun/targets.go:Create":                "--debug FILE: the request dump, a log stream by design",
+	"cmd/evalrun/reports.go:OpenFile":              "checkOutputs: an existing output opened write-only without truncation and closed, to check it can be written before the first call",
+	"cmd/evalrun/reports.go:CreateTemp":            "checkOutputs: an empty probe file created and removed, to check a directory takes new files before the first call",
+	"cmd/evalrun/multitarget.go:Create":            "--transcripts all with several targets: one JSON Lines stream per target, append by design",
+	"cmd/evalrun/profile.go:Create":                "EVALRUN_CPUPROFILE / EVALRUN_MEMPROFILE: developer profiles, not results; a torn one is only re-measured",
 }
 
 // TestEveryFileWriteIsAtomic audits evalrun's non-test code (bench/ holds

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/evalrun/evalrun/agent"
+	"github.com/evalrun/evalrun/agentsim"
+	"github.com/evalrun/evalrun/config"
+	"github.com/evalrun/evalrun/report"
+	"github.com/evalrun/evalrun/runner"
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// openUser returns the simulated user of one target's run of the suite's
+// simulate: scenarios, and a function that records its work in that
+// target's result: the model of evalrun.yaml's user_model (its key from
+// the environment variable it names, its own limit, retries and counters,
+// outside the agent's quota), else the rule-based agentsim.SimUser
+// (deterministic per --seed, no calls). Nil for a suite without simulated
+// scenarios.
+func (a *app) openUser(cfg *config.File, suite *scenarios.Suite) (scenarios.UserSimulator, func(*report.Result), error) {
+	none := func(*report.Result) {}
+	simulated := false
+	for _, sc := range suite.Scenarios {
+		simulated = simulated || sc.Simulated()
+	}
+	if !simulated {
+		return nil, none, nil
+	}
+	if cfg == nil || cfg.UserModel == nil {
+		return agentsim.NewSimUser(), func(res *report.Result) {
+			res.UserModel = &report.UserModelInfo{Model: "rule-based (agentsim)"}
+		}, nil
+	}
+	u := cfg.UserModel
+	var key string
+	if u.APIKeyEnv != "" {
+		key = a.secret(u.APIKeyEnv)
+		if key == "" {
+			return nil, none, usageErr("%s: user_model.api_key_env: environment variable %s is empty", u.Pos, u.APIKeyEnv)
+		}
+	}
+	opts := agent.UserModelOptions{
+		Options: agent.Options{BaseURL: u.URL, APIKey: key, UserAgent: "evalrun/" + version},
+		Model:   u.Model,
+	}
+	if u.Limit != "" {
+		lim, err := runner.ParseLimit(u.Limit)
+		if err != nil {
+			return nil, none, usageErr("%s: user_model.limit: %v", u.LimitPos, err)
+		}
+		opts.Limiter = lim
+	}
+	m, err := agent.NewUserModel(opts)
+	if err != nil {
+		return nil, none, usageErr("%s: user_model: %v", u.Pos, agent.Redact(err.Error(), key))
+	}
+	return m, func(res *report.Result) {
+		st := m.Stats()
+		res.UserModel = &report.UserModelInfo{Model: u.Model, Turns: st.Turns, Calls: st.Calls, Failures: st.Failures, Limit: u.Limit}
+	}, nil
+}
+
+// simulatedPlan is what validate says of simulated conversations: each
+// is counted at its max_turns, and gives back what it does not use.
+func simulatedPlan(suite *scenarios.Suite) string {
+	convs, most := 0, 0
+	for _, sc := range suite.Scenarios {
+		if s := sc.Simulate; s != nil {
+			convs += sc.Repeat
+			most += sc.Repeat * s.MaxTurns
+		}
+	}
+	if convs == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %s counted at max_turns (%s in all), the calls each does not use released when it ends",
+		plural(convs, "simulated conversation"), plural(most, "turn"))
+}
+
+// simulatedDryRun is the dry run's line on simulated conversations: the
+// calls above count each at max_turns; the fewest it can send is one
+// simulated turn after its scripted ones.
+func simulatedDryRun(suite *scenarios.Suite) string {
+	convs, most, least := 0, 0, 0
+	for _, sc := range suite.Scenarios {
+		if s := sc.Simulate; s != nil {
+			convs += sc.Repeat
+			most += sc.Repeat * s.MaxTurns
+			least += sc.Repeat * (len(sc.Turns) + 1)
+		}
+	}
+	if convs == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s counted above at max_turns (%s); they send from %d to %d turns, and the calls they do not use are released",
+		plural(convs, "conversation"), plural(most, "turn"), least, most)
+}

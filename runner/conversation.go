@@ -1,0 +1,73 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// Conversation-level expectations (a scenario's expect_conversation) are
+// checked once the conversation has sent all its turns, against every
+// reply; their verdicts go into Conversation.Verdicts and decide its
+// outcome like a turn's: a failed one fails it, an undecided one (the
+// judge failed) makes it an error unless something failed anyway. A
+// conversation that a turn ended early (an error, a failure with on_fail:
+// stop) is not checked: what it would say of a cut conversation is not a
+// verdict on the agent.
+
+// keepRaw keeps a copy of a reply's JSON body when the scenario's
+// expect_conversation reads bodies (a field: expectation).
+func (cv *convo) keepRaw(raw json.RawMessage) {
+	sc := cv.c.Scenario
+	if len(sc.ExpectConversation) == 0 || !scenarios.NeedsRaw(sc.ExpectConversation) {
+		return
+	}
+	cv.raws = append(cv.raws, bytes.Clone(raw))
+}
+
+// checkConversation evaluates the scenario's expect_conversation over the
+// conversation's turns and settles its outcome from the verdicts.
+func (r *run) checkConversation(cv *convo) {
+	c := cv.c
+	items := c.Scenario.ExpectConversation
+	if len(items) == 0 {
+		return
+	}
+	obs := make([]*scenarios.Observation, len(c.Turns))
+	for i := range c.Turns {
+		obs[i] = turnObservation(&c.Turns[i])
+		if i < len(cv.raws) {
+			obs[i].Raw = cv.raws[i]
+		}
+	}
+	cv.raws = nil
+	c.Verdicts = scenarios.EvaluateConversation(r.callBase, items, obs, goalVerdict(c), r.opts.Judge)
+	var undecided *scenarios.Verdict
+	for k, v := range c.Verdicts {
+		switch {
+		case v.Undecided:
+			if undecided == nil {
+				undecided = &c.Verdicts[k]
+			}
+		case !v.Passed:
+			settle(c, Failed, "conversation: "+verdictWhy(v))
+			return
+		}
+	}
+	if undecided != nil {
+		settle(c, Errored, fmt.Sprintf("conversation: %s", verdictWhy(*undecided)))
+	}
+}
+
+// turnObservation is what the conversation's expectations see of one
+// turn: what was sent, the reply, its tools, handoff, tokens and the
+// agent's own answer time.
+func turnObservation(t *TurnResult) *scenarios.Observation {
+	o := &scenarios.Observation{User: t.Sent, Text: t.Reply, Handoff: t.Handoff, TokensUsed: t.Tokens, Latency: t.Service}
+	for _, tool := range t.Tools {
+		o.Tools = append(o.Tools, scenarios.Tool{Name: tool.Tool, Status: tool.Status, Data: tool.Data})
+	}
+	return o
+}
