@@ -9,6 +9,7 @@ import (
 	"github.com/evalrun/evalrun/ledger"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
+	"github.com/evalrun/evalrun/session"
 )
 
 // quota is "evalrun quota": what the usage ledger says of the key in
@@ -62,20 +63,20 @@ func (a *app) quota(args []string) error {
 		if err != nil {
 			return err
 		}
-		cur = ac.fp + " " + ac.cycle
+		cur = ac.Fingerprint + " " + ac.Cycle
 		if *reset {
-			if err := led.Reset(ac.fp, ac.cycle); err != nil {
+			if err := led.Reset(ac.Fingerprint, ac.Cycle); err != nil {
 				return unfinishedErr("%v", err)
 			}
 			fmt.Fprintf(w, "forgot the usage of %s\n", ac)
 		}
-		u, err := led.Usage(ac.fp, ac.cycle, "")
+		u, err := led.Usage(ac.Fingerprint, ac.Cycle, "")
 		if err != nil {
 			return unfinishedErr("%v", err)
 		}
-		var cf costFunc
+		var cf session.CostFunc
 		if suite != nil {
-			cf = suiteCost(suite, q.retries)
+			cf = session.SuiteCost(suite, q.retries)
 		} else {
 			cf = func(int64, ...runner.CostOption) (e runner.Estimate, b bool, f func(int64) (int64, runner.Estimate)) {
 				return e, true, nil
@@ -85,41 +86,41 @@ func (a *app) quota(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "key %s (fingerprint %s), cycle %s to %s (UTC)\n", ac.keyEnv, ac.fp, ac.cycle, ledger.CycleEnd(ac.cycleStart).Format(time.DateOnly))
+		fmt.Fprintf(w, "key %s (fingerprint %s), cycle %s to %s (UTC)\n", ac.KeyEnv, ac.Fingerprint, ac.Cycle, ledger.CycleEnd(ac.CycleStart).Format(time.DateOnly))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		used := fmt.Sprintf("%d %s", p.usedBefore(), p.unit)
-		if p.extraUsed > 0 {
-			used += fmt.Sprintf("\t(ledger %d + --quota-used %d)", p.ledgerUsed, p.extraUsed)
+		used := fmt.Sprintf("%d %s", p.UsedBefore(), p.Unit)
+		if p.ExtraUsed > 0 {
+			used += fmt.Sprintf("\t(ledger %d + --quota-used %d)", p.LedgerUsed, p.ExtraUsed)
 		}
 		fmt.Fprintf(tw, "  used\t%s\n", used)
 		if u.Settled > 0 {
-			fmt.Fprintf(tw, "  settled\t%d %s\t(of used: the whole reservations of %d killed runs, counted as spent)\n", u.Settled*p.cost, p.unit, u.SettledRuns)
+			fmt.Fprintf(tw, "  settled\t%d %s\t(of used: the whole reservations of %d killed runs, counted as spent)\n", u.Settled*p.CostPerCall, p.Unit, u.SettledRuns)
 		}
-		if p.reserved > 0 {
-			fmt.Fprintf(tw, "  reserved\t%d %s\t(runs in progress)\n", p.reserved, p.unit)
+		if p.Reserved > 0 {
+			fmt.Fprintf(tw, "  reserved\t%d %s\t(runs in progress)\n", p.Reserved, p.Unit)
 		}
-		if !p.exhausted.IsZero() {
-			fmt.Fprintf(tw, "  exhausted\tthe server said so on %s\n", p.exhausted.UTC().Format("2006-01-02 15:04 MST"))
+		if !p.Exhausted.IsZero() {
+			fmt.Fprintf(tw, "  exhausted\tthe server said so on %s\n", p.Exhausted.UTC().Format("2006-01-02 15:04 MST"))
 		}
-		if p.limit < 0 {
-			fmt.Fprintf(tw, "  quota\t%s\t(give --plan or --quota for the remaining quota)\n", p.label)
+		if p.Limit < 0 {
+			fmt.Fprintf(tw, "  quota\t%s\t(give --plan or --quota for the remaining quota)\n", p.Label)
 		} else {
-			fmt.Fprintf(tw, "  quota\t%d %s\t(%s)\n", p.limit, p.unit, p.label)
-			fmt.Fprintf(tw, "  remaining\t%d %s\n", p.headroom, p.unit)
+			fmt.Fprintf(tw, "  quota\t%d %s\t(%s)\n", p.Limit, p.Unit, p.Label)
+			fmt.Fprintf(tw, "  remaining\t%d %s\n", p.Headroom, p.Unit)
 		}
 		if suite != nil {
-			per := p.full.WorstCase
+			per := p.Full.WorstCase
 			switch {
-			case p.limit < 0:
-				fmt.Fprintf(tw, "  suite\tup to %d %s a run\t(no quota given)\n", per, p.unit)
+			case p.Limit < 0:
+				fmt.Fprintf(tw, "  suite\tup to %d %s a run\t(no quota given)\n", per, p.Unit)
 			case per <= 0:
 				fmt.Fprintf(tw, "  suite\tcosts nothing\n")
 			default:
-				runs := p.headroom / per
-				if !p.exhausted.IsZero() && p.headroom <= 0 {
+				runs := p.Headroom / per
+				if !p.Exhausted.IsZero() && p.Headroom <= 0 {
 					runs = 0
 				}
-				fmt.Fprintf(tw, "  suite\tup to %d %s a run\t%d more runs fit\n", per, p.unit, runs)
+				fmt.Fprintf(tw, "  suite\tup to %d %s a run\t%d more runs fit\n", per, p.Unit, runs)
 			}
 		}
 		tw.Flush()

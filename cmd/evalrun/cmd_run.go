@@ -16,6 +16,7 @@ import (
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
+	"github.com/evalrun/evalrun/session"
 )
 
 // runFlags are the flags of "evalrun run".
@@ -170,7 +171,7 @@ func (a *app) run(args []string) error {
 		}
 		return nil
 	}
-	if err := qp.refusalErr(ac); err != nil {
+	if err := refusalErr(qp); err != nil {
 		return err
 	}
 
@@ -195,7 +196,7 @@ func (a *app) run(args []string) error {
 	if qp, err = a.reserveQuota(&f.quota, qp, ac, cf, f.gates.headroom, runID, tgt.URL); err != nil {
 		return err
 	}
-	est, maxConv, budget, limit, quotaLabel := qp.est, int(qp.maxConv), qp.budget(f.quota.retries), qp.limit, qp.label
+	est, maxConv, budget, limit, quotaLabel := qp.Est, int(qp.MaxConv), qp.Budget(f.quota.retries), qp.Limit, qp.Label
 	started := time.Now()
 	transcripts, err := f.reports.openTranscripts()
 	if err != nil {
@@ -259,10 +260,10 @@ func (a *app) run(args []string) error {
 	if err := f.load.apply(&opts, f.seed); err != nil {
 		return err
 	}
-	lr := startLedgerRun(ac, runID, &opts)
+	lr := session.StartLedger(ac, runID, &opts)
 	sum, runErr := runner.Run(a.stop, suite, opts)
 	prog.stop()
-	if err := lr.finish(sum, runErr, qp); err != nil {
+	if err := lr.Finish(sum, runErr, qp); err != nil {
 		fmt.Fprintf(a.stderr, "evalrun: warning: usage ledger: %v\n", err)
 	}
 
@@ -273,7 +274,7 @@ func (a *app) run(args []string) error {
 		fin.Schedule = sum.Schedule
 	}
 	if budget != nil {
-		fin.Budget = report.BudgetInfo{Unit: f.quota.unit(), Limit: limit, UsedBefore: qp.usedBefore(), Spent: budget.Spent()}
+		fin.Budget = report.BudgetInfo{Unit: f.quota.unit(), Limit: limit, UsedBefore: qp.UsedBefore(), Spent: budget.Spent()}
 	}
 	res := agg.Result(fin)
 	recordJudge(res)

@@ -5,72 +5,50 @@ import (
 	"io"
 	"time"
 
-	"github.com/evalrun/evalrun/ledger"
+	"github.com/evalrun/evalrun/session"
 )
 
 // checkQuota works out the run's cost against the quota and what the ledger
 // says is used, without writing anything. The account is nil when nothing is
 // recorded: the simulated agent (no --target; its key is fresh each run) or
 // a target whose key variable is empty (the run stops on it later).
-func (a *app) checkQuota(q *quotaFlags, cf costFunc, share func(int64) int64, target, keyEnv string) (*quotaPlan, *account, error) {
+func (a *app) checkQuota(q *quotaFlags, cf session.CostFunc, share func(int64) int64, target, keyEnv string) (*session.Plan, *session.Account, error) {
 	if err := q.check(); err != nil {
 		return nil, nil, err
 	}
-	var ac *account
-	var u ledger.Usage
+	qs, err := q.settings()
+	if err != nil {
+		return nil, nil, err
+	}
+	var ac *session.Account
 	if key := a.secret(keyEnv); target != "" && keyEnv != "" && key != "" {
-		var err error
 		if ac, err = a.openAccount(q, key, keyEnv); err != nil {
 			return nil, nil, err
 		}
-		if u, err = ac.led.Usage(ac.fp, ac.cycle, ""); err != nil {
-			return nil, nil, unfinishedErr("%v", err)
-		}
 	}
-	p, err := planQuota(q, cf, share, u)
-	return p, ac, err
+	p, err := session.Check(qs, cf, share, ac)
+	if err != nil {
+		return nil, nil, quotaErr(err, "")
+	}
+	return p, ac, nil
 }
 
 // refusalErr is the error of a run the quota refuses: bad usage (exit 2)
 // when it does not fit, could not finish (exit 3) when the ledger says the
 // server declared the quota used up.
-func (p *quotaPlan) refusalErr(ac *account) error {
-	if p.refusal == nil {
-		return nil
-	}
-	where := ""
-	if ac != nil {
-		where = fmt.Sprintf(" [%s; ledger %s]", ac, ac.led.Path())
-	}
-	if !p.exhausted.IsZero() {
-		return unfinishedErr("quota: %v%s", p.refusal, where)
-	}
-	return usageErr("quota: %v%s", p.refusal, where)
-}
+func refusalErr(p *session.Plan) error { return quotaErr(p.Err(), "") }
 
 // reserveQuota takes the run's reservation in the ledger, planning the run
 // again under the ledger's lock: a run that started meanwhile may have taken
 // the headroom. Without an account it returns p unchanged.
-func (a *app) reserveQuota(q *quotaFlags, p *quotaPlan, ac *account, cf costFunc, share func(int64) int64, runID, target string) (*quotaPlan, error) {
-	if ac == nil {
-		return p, p.refusalErr(nil)
-	}
-	var plan *quotaPlan
-	_, err := ac.led.Reserve(ac.fp, ac.cycle, runID, target, func(u ledger.Usage) (int64, error) {
-		var err error
-		if plan, err = planQuota(q, cf, share, u); err != nil {
-			return 0, err
-		}
-		if err := plan.refusalErr(ac); err != nil {
-			return 0, err
-		}
-		return plan.reserveCalls(), nil
-	})
+func (a *app) reserveQuota(q *quotaFlags, p *session.Plan, ac *session.Account, cf session.CostFunc, share func(int64) int64, runID, target string) (*session.Plan, error) {
+	qs, err := q.settings()
 	if err != nil {
-		if _, ok := err.(*exitError); ok {
-			return nil, err
-		}
-		return nil, unfinishedErr("%v", err)
+		return nil, err
+	}
+	plan, err := session.Reserve(qs, p, ac, cf, share, runID, target)
+	if err != nil {
+		return nil, quotaErr(err, "")
 	}
 	return plan, nil
 }
@@ -78,56 +56,56 @@ func (a *app) reserveQuota(q *quotaFlags, p *quotaPlan, ac *account, cf costFunc
 // dryRun prints what a run would do: its conversations, its expected and
 // worst-case cost, the quota headroom, the limits and the least time they
 // allow the run to take. It makes no call.
-func (a *app) dryRun(w io.Writer, p *quotaPlan, ac *account, lims runLimits, target, keyEnv string) error {
+func (a *app) dryRun(w io.Writer, p *session.Plan, ac *session.Account, lims runLimits, target, keyEnv string) error {
 	line := func(label, format string, args ...any) {
 		fmt.Fprintf(w, "%-17s %s\n", label+":", fmt.Sprintf(format, args...))
 	}
 	fmt.Fprintln(w, "evalrun dry run: nothing is sent, not even a health check")
-	e := p.full
-	if p.bounded {
+	e := p.Full
+	if p.Bounded {
 		line("conversations", "%d", e.Conversations)
 		line("calls", "%d expected (%d new chats + %d turns, no retries), %d worst case (with %d %s of retry allowance)",
-			e.Calls, e.NewChats, e.Calls-e.NewChats, e.WorstCase/p.cost, e.RetryAllowance, p.unit)
-		if p.cost != 1 {
-			line("cost", "%d %s expected, %d worst case (%d %s per call)", e.Cost, p.unit, e.WorstCase, p.cost, p.unit)
+			e.Calls, e.NewChats, e.Calls-e.NewChats, e.WorstCase/p.CostPerCall, e.RetryAllowance, p.Unit)
+		if p.CostPerCall != 1 {
+			line("cost", "%d %s expected, %d worst case (%d %s per call)", e.Cost, p.Unit, e.WorstCase, p.CostPerCall, p.Unit)
 		}
 	} else {
 		line("conversations", "not known in advance: the run repeats until its duration ends, bounded by the quota")
 	}
 	switch {
-	case p.limit < 0:
-		line("quota", "%s", p.label)
+	case p.Limit < 0:
+		line("quota", "%s", p.Label)
 	default:
-		line("quota", "%d %s (%s)", p.limit, p.unit, p.label)
+		line("quota", "%d %s (%s)", p.Limit, p.Unit, p.Label)
 	}
-	used := fmt.Sprintf("%d %s", p.usedBefore(), p.unit)
+	used := fmt.Sprintf("%d %s", p.UsedBefore(), p.Unit)
 	if ac != nil {
-		used += fmt.Sprintf(" (ledger %d", p.ledgerUsed)
-		if p.extraUsed > 0 {
-			used += fmt.Sprintf(" + --quota-used %d", p.extraUsed)
+		used += fmt.Sprintf(" (ledger %d", p.LedgerUsed)
+		if p.ExtraUsed > 0 {
+			used += fmt.Sprintf(" + --quota-used %d", p.ExtraUsed)
 		}
 		used += ")"
-		if p.reserved > 0 {
-			used += fmt.Sprintf(", %d reserved by runs in progress", p.reserved)
+		if p.Reserved > 0 {
+			used += fmt.Sprintf(", %d reserved by runs in progress", p.Reserved)
 		}
 	}
 	line("used", "%s", used)
-	if p.headroom >= 0 {
-		line("headroom", "%d %s", p.headroom, p.unit)
+	if p.Headroom >= 0 {
+		line("headroom", "%d %s", p.Headroom, p.Unit)
 	}
 	switch {
-	case p.refusal != nil:
-		line("verdict", "the run would be refused: %v", p.refusal)
-	case p.maxConv > 0:
-		line("verdict", "--partial runs the first %d conversations (up to %d %s)", p.maxConv, p.est.WorstCase, p.unit)
-	case p.limit >= 0 && p.bounded:
-		line("verdict", "fits: %d %s left after the worst case", p.headroom-p.est.WorstCase, p.unit)
+	case p.Refusal != nil:
+		line("verdict", "the run would be refused: %v", p.Refusal)
+	case p.MaxConv > 0:
+		line("verdict", "--partial runs the first %d conversations (up to %d %s)", p.MaxConv, p.Est.WorstCase, p.Unit)
+	case p.Limit >= 0 && p.Bounded:
+		line("verdict", "fits: %d %s left after the worst case", p.Headroom-p.Est.WorstCase, p.Unit)
 	default:
 		line("verdict", "runs")
 	}
 	line("limits", "%s", lims)
-	if p.bounded && p.refusal == nil {
-		run := p.est
+	if p.Bounded && p.Refusal == nil {
+		run := p.Est
 		d, err := lims.minDuration(run.Calls, run.NewChats, lims.margin)
 		if err != nil {
 			return usageErr("%v", err)
@@ -147,7 +125,7 @@ func (a *app) dryRun(w io.Writer, p *quotaPlan, ac *account, lims runLimits, tar
 		}
 	}
 	if ac != nil {
-		line("ledger", "%s, %s", ac, ac.led.Path())
+		line("ledger", "%s, %s", ac, ac.Ledger.Path())
 	} else {
 		line("ledger", "nothing recorded: %s", noLedgerReason(target, keyEnv))
 	}

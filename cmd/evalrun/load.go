@@ -11,6 +11,7 @@ import (
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
+	"github.com/evalrun/evalrun/session"
 )
 
 // loadFlags are the load-model flags of "evalrun run" (--concurrency stays
@@ -127,14 +128,8 @@ func (l *loadFlags) shapesCount() bool {
 // cost is the run's cost for the quota check: the conversations the
 // schedule will try (runner.ScheduleEstimate), or unbounded for a closed
 // model with a duration, which its budget bounds instead.
-func (l *loadFlags) cost(suite *scenarios.Suite, retryFraction float64) costFunc {
-	ld := l.load
-	return func(cost int64, opts ...runner.CostOption) (runner.Estimate, bool, func(int64) (int64, runner.Estimate)) {
-		est, bounded := runner.ScheduleEstimate(suite, ld, cost, retryFraction, opts...)
-		return est, bounded, func(headroom int64) (int64, runner.Estimate) {
-			return runner.FitSchedule(suite, ld, headroom, cost, retryFraction, opts...)
-		}
-	}
+func (l *loadFlags) cost(suite *scenarios.Suite, retryFraction float64) session.CostFunc {
+	return session.ScheduleCost(suite, l.load, retryFraction)
 }
 
 // apply sets the load options of the run.

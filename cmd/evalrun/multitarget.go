@@ -22,6 +22,7 @@ import (
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
+	"github.com/evalrun/evalrun/session"
 )
 
 // Several targets side by side (docs/results.md): the same conversations
@@ -196,11 +197,11 @@ type sideRun struct {
 	t      sideTarget
 	spec   targetSpec
 	q      quotaFlags
-	cf     costFunc
+	cf     session.CostFunc
 	lims   runLimits
 	limStr string // the whole run's limits, for the result
-	qp     *quotaPlan
-	ac     *account
+	qp     *session.Plan
+	ac     *session.Account
 	resID  string // the ledger reservation's id
 
 	conn    agent.Conn
@@ -210,7 +211,7 @@ type sideRun struct {
 	agg     *report.Aggregator
 	budget  *runner.Budget
 	opts    runner.Options
-	lr      *ledgerRun
+	lr      *session.LedgerRun
 	// recordJudge records the judge's work for this target in its result.
 	recordJudge func(*report.Result)
 	// recordUser records the simulated user's work in its result.
@@ -280,7 +281,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		return nil
 	}
 	for _, s := range sides {
-		if err := s.qp.refusalErr(s.ac); err != nil {
+		if err := refusalErr(s.qp); err != nil {
 			return targetErr(s.t.name, err)
 		}
 	}
@@ -319,9 +320,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 	runID := f.newRunID()
 	release := func() {
 		for _, s := range sides {
-			if s.ac != nil && s.resID != "" {
-				_ = s.ac.led.Release(s.ac.fp, s.ac.cycle, s.resID)
-			}
+			_ = session.Release(s.ac, s.resID)
 		}
 	}
 	for _, s := range sides {
@@ -339,7 +338,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 	// fit any target's budget.
 	maxConv := int64(0)
 	for _, s := range sides {
-		if m := s.qp.maxConv; m > 0 && (maxConv == 0 || m < maxConv) {
+		if m := s.qp.MaxConv; m > 0 && (maxConv == 0 || m < maxConv) {
 			maxConv = m
 		}
 	}
@@ -356,7 +355,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		if tr.Stream != nil {
 			tr.Stream = a.redactor().Writer(tr.Stream)
 		}
-		s.budget = s.qp.budget(s.q.retries)
+		s.budget = s.qp.Budget(s.q.retries)
 		cutBy, planned := partialPlan(f, suite, maxConv)
 		s.agg = report.NewAggregator(report.Meta{
 			CutBy:   cutBy,
@@ -372,13 +371,13 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 				"limits":       s.limStr,
 				"timeout":      s.spec.Timeout.String(),
 				"max_attempts": f.attempts,
-				"quota":        s.qp.label,
+				"quota":        s.qp.Label,
 				"cost_unit":    s.q.unit(),
 				"partial":      maxConv > 0,
 			},
 			Transcripts: tr,
 		})
-		est := s.qp.est.Conversations
+		est := s.qp.Est.Conversations
 		if maxConv > 0 {
 			est = min(est, maxConv)
 		}
@@ -417,7 +416,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 	fmt.Fprintf(a.stderr, "evalrun: %d targets side by side: %s\n", len(sides), strings.Join(names, ", "))
 	prog := a.startProgress(f, sources)
 	for _, s := range sides {
-		s.lr = startLedgerRun(s.ac, s.resID, &s.opts)
+		s.lr = session.StartLedger(s.ac, s.resID, &s.opts)
 	}
 	for _, s := range sides {
 		wg.Add(1)
@@ -431,7 +430,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 
 	results := make([]*report.Result, len(sides))
 	for i, s := range sides {
-		if err := s.lr.finish(s.sum, s.err, s.qp); err != nil {
+		if err := s.lr.Finish(s.sum, s.err, s.qp); err != nil {
 			fmt.Fprintf(a.stderr, "evalrun: warning: usage ledger of target %s: %v\n", s.t.name, err)
 		}
 		fin := report.Finish{Ended: time.Now()}
@@ -439,7 +438,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 			fin.Interrupted, fin.StopReason, fin.Schedule = s.sum.Interrupted, s.sum.StopReason, s.sum.Schedule
 		}
 		if s.budget != nil {
-			fin.Budget = report.BudgetInfo{Unit: s.q.unit(), Limit: s.qp.limit, UsedBefore: s.qp.usedBefore(), Spent: s.budget.Spent()}
+			fin.Budget = report.BudgetInfo{Unit: s.q.unit(), Limit: s.qp.Limit, UsedBefore: s.qp.UsedBefore(), Spent: s.budget.Spent()}
 		}
 		res := s.agg.Result(fin)
 		s.recordJudge(res)

@@ -1,33 +1,23 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/evalrun/evalrun/internal/netaddr"
 	"github.com/evalrun/evalrun/ledger"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
+	"github.com/evalrun/evalrun/session"
 )
-
-// plans maps a plan name to its monthly API calls; -1 is unlimited.
-var plans = map[string]int64{
-	"starter":    1_000,
-	"growth":     10_000,
-	"scale":      100_000,
-	"enterprise": -1,
-}
 
 // ledgerEnv names the environment variable that overrides the ledger's
 // location (the --ledger flag wins over it).
-const ledgerEnv = "EVALRUN_LEDGER"
+const ledgerEnv = session.LedgerEnv
 
 // quotaFlags are the quota settings of a run (and of "evalrun quota").
 type quotaFlags struct {
@@ -105,9 +95,9 @@ func (q *quotaFlags) limit() (int64, string, error) {
 	case q.quota > 0:
 		return q.quota, fmt.Sprintf("quota %d", q.quota), nil
 	case q.plan != "":
-		n, ok := plans[strings.ToLower(q.plan)]
+		n, ok := session.PlanCalls(q.plan)
 		if !ok {
-			return 0, "", usageErr("--plan %q: valid plans are starter (1,000 calls/month), growth (10,000), scale (100,000), enterprise (unlimited)", q.plan)
+			return 0, "", usageErr("--plan %q: valid plans are %s", q.plan, session.PlanNames)
 		}
 		return n, "plan " + strings.ToLower(q.plan), nil
 	}
@@ -135,176 +125,78 @@ func (q *quotaFlags) unit() string {
 	return q.costUnit
 }
 
+// settings returns the quota settings of the run (after check).
+func (q *quotaFlags) settings() (session.Quota, error) {
+	limit, label, err := q.limit()
+	if err != nil {
+		return session.Quota{}, err
+	}
+	cost, err := q.costPerCall()
+	if err != nil {
+		return session.Quota{}, err
+	}
+	return session.Quota{Limit: limit, Label: label, CostPerCall: cost, Unit: q.unit(), Used: q.used,
+		Retries: q.retries, Partial: q.partial, CostOptions: q.costOptions()}, nil
+}
+
 // ledgerFile returns where the ledger is: --ledger, $EVALRUN_LEDGER, or the
 // XDG default.
 func (a *app) ledgerFile(q *quotaFlags) (string, error) {
-	if q.ledgerPath != "" {
-		return q.ledgerPath, nil
-	}
-	if p := a.getenv(ledgerEnv); p != "" {
-		return p, nil
-	}
-	p, err := ledger.DefaultPath(a.getenv)
+	p, err := session.LedgerPath(q.ledgerPath, a.getenv)
 	if err != nil {
 		return "", usageErr("cannot place the usage ledger (%v); set XDG_STATE_HOME or HOME, or pass --ledger FILE", err)
 	}
 	return p, nil
 }
 
-// account is one API key's entry in one billing cycle of the ledger.
-type account struct {
-	led        *ledger.Ledger
-	fp, cycle  string
-	cycleStart time.Time
-	keyEnv     string
-}
-
-func (ac *account) String() string {
-	return fmt.Sprintf("key %s (fingerprint %s), billing cycle from %s", ac.keyEnv, ac.fp, ac.cycle)
-}
-
 // openAccount opens the ledger entry of key in the current billing cycle.
-func (a *app) openAccount(q *quotaFlags, key, keyEnv string) (*account, error) {
+func (a *app) openAccount(q *quotaFlags, key, keyEnv string) (*session.Account, error) {
 	path, err := a.ledgerFile(q)
 	if err != nil {
 		return nil, err
 	}
-	led, err := ledger.Open(path)
+	ac, err := session.OpenAccount(path, key, keyEnv, q.cycleStart, time.Now())
 	if err != nil {
-		return nil, unfinishedErr("%v", err)
+		return nil, quotaErr(err, "--cycle-start: ")
 	}
-	now := time.Now()
-	start, err := ledger.CycleStart(now, q.cycleStart)
-	if err != nil {
-		return nil, usageErr("--cycle-start: %v", err)
-	}
-	return &account{led: led, fp: ledger.Fingerprint(key), cycle: start.Format(time.DateOnly), cycleStart: start, keyEnv: keyEnv}, nil
-}
-
-// costFunc returns a run's cost at costPerCall units a call (opts say what
-// a new chat costs): its estimate, whether the conversation count is known
-// in advance (false: a --duration run bounded by its budget), and how many
-// conversations fit a headroom.
-type costFunc func(costPerCall int64, opts ...runner.CostOption) (est runner.Estimate, bounded bool, fit func(headroom int64) (int64, runner.Estimate))
-
-// suiteCost is the cost of replaying the suite once (Repeat per scenario).
-func suiteCost(suite *scenarios.Suite, retryFraction float64) costFunc {
-	return func(cost int64, opts ...runner.CostOption) (runner.Estimate, bool, func(int64) (int64, runner.Estimate)) {
-		return runner.EstimateCost(suite, cost, retryFraction, opts...), true, func(headroom int64) (int64, runner.Estimate) {
-			n, e := runner.FitConversations(suite, headroom, cost, retryFraction, opts...)
-			return int64(n), e
-		}
-	}
-}
-
-// quotaPlan is a run's cost checked against the quota.
-type quotaPlan struct {
-	limit   int64 // the quota in units; -1 unlimited
-	label   string
-	cost    int64 // units per call
-	unit    string
-	est     runner.Estimate // of what will run (after --partial)
-	full    runner.Estimate // of the whole run
-	bounded bool
-
-	ledgerUsed int64 // units charged in the ledger this cycle
-	extraUsed  int64 // --quota-used
-	reserved   int64 // units reserved by other runs in progress
-	headroom   int64 // -1 unlimited
-	exhausted  time.Time
-
-	maxConv int64 // > 0: --partial runs this many conversations
-	// refusal, when set, is why the run may not start.
-	refusal error
-}
-
-// usedBefore is the units used before the run: the ledger's count plus
-// --quota-used.
-func (p *quotaPlan) usedBefore() int64 { return p.ledgerUsed + p.extraUsed }
-
-// reserveCalls is the calls the run reserves in the ledger: its worst case
-// (the whole headroom when the count is not known in advance), nothing
-// without a quota.
-func (p *quotaPlan) reserveCalls() int64 {
-	if p.limit < 0 || p.refusal != nil {
-		return 0
-	}
-	units := p.est.WorstCase
-	if !p.bounded {
-		units = p.headroom
-	}
-	return (units + p.cost - 1) / p.cost
-}
-
-// budget returns the run's budget: nil without a quota.
-func (p *quotaPlan) budget(retryFraction float64) *runner.Budget {
-	if p.limit < 0 {
-		return nil
-	}
-	if p.bounded {
-		return runner.NewBudget(min(p.headroom, p.est.WorstCase), p.cost, p.est.RetryAllowance)
-	}
-	allowance := int64(float64(p.headroom) * retryFraction / (1 + retryFraction))
-	return runner.NewBudget(p.headroom, p.cost, allowance)
+	return ac, nil
 }
 
 // planQuota checks the run's cost against the quota given what the ledger
-// says is used (u; zero without a ledger). A run that does not fit gets a
-// refusal naming both numbers, or with --partial the conversations that fit.
-//
-// share, if not nil, gives the part of the headroom this run may use (a
-// shard's share).
-func planQuota(q *quotaFlags, cf costFunc, share func(int64) int64, u ledger.Usage) (*quotaPlan, error) {
-	limit, label, err := q.limit()
+// says is used (session.PlanQuota with the flags' settings).
+func planQuota(q *quotaFlags, cf session.CostFunc, share func(int64) int64, u ledger.Usage) (*session.Plan, error) {
+	qs, err := q.settings()
 	if err != nil {
 		return nil, err
 	}
-	cost, err := q.costPerCall()
+	p, err := session.PlanQuota(qs, cf, share, u)
 	if err != nil {
-		return nil, err
-	}
-	p := &quotaPlan{limit: limit, label: label, cost: cost, unit: q.unit(), headroom: -1,
-		ledgerUsed: u.Calls * cost, extraUsed: q.used, reserved: u.Reserved * cost, exhausted: u.Exhausted}
-	est, bounded, fit := cf(cost, q.costOptions()...)
-	p.est, p.full, p.bounded = est, est, bounded
-	if limit >= 0 {
-		p.headroom = max(limit-p.usedBefore()-p.reserved, 0)
-		if share != nil {
-			p.headroom = share(p.headroom)
-		}
-	}
-	if !p.exhausted.IsZero() && p.headroom <= 0 {
-		p.refusal = fmt.Errorf("the server said on %s that this key's quota is used up for the billing cycle; the ledger refuses new runs until the cycle ends. "+
-			"If the plan was upgraded, pass the new --plan or --quota; if the provider reset the quota, run `evalrun quota --reset`",
-			p.exhausted.UTC().Format("2006-01-02 15:04 MST"))
-		return p, nil
-	}
-	if limit < 0 {
-		return p, nil
-	}
-	used := fmt.Sprintf("%d used", p.usedBefore())
-	if p.reserved > 0 {
-		used += fmt.Sprintf(", %d reserved by other runs in progress", p.reserved)
-	}
-	switch {
-	case !bounded && p.headroom <= 0:
-		p.refusal = fmt.Errorf("no %s left (%s, %s)", p.unit, label, used)
-	case bounded && est.WorstCase > p.headroom:
-		n, fits := fit(p.headroom)
-		if !q.partial || n == 0 {
-			msg := fmt.Sprintf("the run needs up to %d %s (%d conversations) but only %d are left (%s, %s)",
-				est.WorstCase, p.unit, est.Conversations, p.headroom, label, used)
-			if n > 0 {
-				msg += fmt.Sprintf("; --partial runs the %d whole conversations that fit (up to %d %s)", n, fits.WorstCase, p.unit)
-			} else {
-				msg += "; not even one conversation fits"
-			}
-			p.refusal = errors.New(msg)
-			break
-		}
-		p.maxConv, p.est = n, fits
+		return nil, usageErr("%v", err)
 	}
 	return p, nil
+}
+
+// quotaErr maps an error of package session to its exit code: a refused
+// run is bad usage (exit 2), or could not finish (exit 3) when the server
+// declared the quota used up; a ledger error could not finish; anything
+// else is bad usage, prefixed with usage (the flag it comes from).
+func quotaErr(err error, usage string) error {
+	var re *session.RefusedError
+	var le *session.LedgerError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re) && re.Exhausted:
+		return unfinishedErr("%v", re)
+	case errors.As(err, &re):
+		return usageErr("%v", re)
+	case errors.As(err, &le):
+		return unfinishedErr("%v", le)
+	}
+	if _, ok := err.(*exitError); ok {
+		return err
+	}
+	return usageErr("%s%v", usage, err)
 }
 
 // limitFlags are the rate limits of a run.
@@ -318,10 +210,10 @@ type limitFlags struct {
 
 // publishedLimits are the Optimly external API's published limits per key,
 // the defaults against a real Optimly target; publishedNewChat is its
-// new-chat limit per agent.
+// new-chat limit per agent (package session owns them).
 var (
-	publishedLimits  = []runner.Limit{{Count: 100, Per: time.Minute}, {Count: 1000, Per: time.Hour}}
-	publishedNewChat = runner.Limit{Count: 30, Per: time.Minute}
+	publishedLimits  = session.PublishedLimits
+	publishedNewChat = session.PublishedNewChat
 )
 
 func (l *limitFlags) register(fs *flag.FlagSet) {
@@ -500,116 +392,10 @@ func (l runLimits) minDuration(calls, newChats int64, margin time.Duration) (tim
 	return max(d, dc), err
 }
 
-// ledgerFlushEvery is how often a run writes the calls it charged to the
-// ledger: a crash loses at most this much of the count.
-const ledgerFlushEvery = time.Second
-
-// ledgerRun records a run's calls in its account as they are sent, holding
-// the run's reservation until the end.
-type ledgerRun struct {
-	ac    *account
-	runID string
-	calls atomic.Int64 // attempts sent so far, counted by the observer
-
-	mu       sync.Mutex
-	recorded int64 // calls written to the ledger
-	err      error // the first write error
-
-	stop chan struct{}
-	done chan struct{}
-}
-
-// countingObserver counts the attempts of every call before passing it on.
-type countingObserver struct {
-	runner.Observer
-	lr *ledgerRun
-}
-
-func (o countingObserver) CallDone(c *runner.Call) {
-	o.lr.calls.Add(int64(c.Attempts))
-	o.Observer.CallDone(c)
-}
-
-// startLedgerRun begins recording: it wraps the run's observer to count
-// attempts and flushes the count to the ledger every second. With ac nil
-// (nothing recorded: the simulated agent) it returns nil, which does
-// nothing.
-func startLedgerRun(ac *account, runID string, opts *runner.Options) *ledgerRun {
-	if ac == nil {
-		return nil
-	}
-	lr := &ledgerRun{ac: ac, runID: runID, stop: make(chan struct{}), done: make(chan struct{})}
-	opts.Observer = countingObserver{Observer: opts.Observer, lr: lr}
-	go func() {
-		defer close(lr.done)
-		t := time.NewTicker(ledgerFlushEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-lr.stop:
-				return
-			case <-t.C:
-				lr.flush(lr.calls.Load())
-			}
-		}
-	}()
-	return lr
-}
-
-// flush charges the calls sent since the last flush.
-func (lr *ledgerRun) flush(total int64) {
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	if d := total - lr.recorded; d > 0 {
-		if err := lr.ac.led.Charge(lr.ac.fp, lr.ac.cycle, lr.runID, d); err != nil {
-			lr.err = cmp.Or(lr.err, err)
-			return
-		}
-		lr.recorded = total
-	}
-}
-
-// finish stops the flushing, charges the run's exact count of attempts,
-// releases the reservation, and, when the server said the quota is used up,
-// marks the cycle exhausted (used = the quota, when known in calls). It
-// returns the first ledger error, if any.
-func (lr *ledgerRun) finish(sum *runner.Summary, runErr error, p *quotaPlan) error {
-	if lr == nil {
-		return nil
-	}
-	close(lr.stop)
-	<-lr.done
-	total := lr.calls.Load()
-	if sum != nil {
-		total = max(total, sum.Attempts)
-	}
-	lr.flush(total)
-	ac := lr.ac
-	err := lr.err
-	if rerr := ac.led.Release(ac.fp, ac.cycle, lr.runID); rerr != nil {
-		err = cmp.Or(err, rerr)
-	}
-	if errors.Is(runErr, runner.ErrQuotaExhausted) {
-		quotaCalls := int64(-1)
-		if p != nil && p.limit >= 0 {
-			quotaCalls = (p.limit + p.cost - 1) / p.cost
-		}
-		if merr := ac.led.MarkExhausted(ac.fp, ac.cycle, quotaCalls); merr != nil {
-			err = cmp.Or(err, merr)
-		}
-	}
-	return err
-}
-
 // shardCost is the cost of the run's shard (the whole run when not
 // sharded): see gateFlags.estimate and fit.
-func shardCost(g *gateFlags, suite *scenarios.Suite, retryFraction float64) costFunc {
-	return func(cost int64, opts ...runner.CostOption) (runner.Estimate, bool, func(int64) (int64, runner.Estimate)) {
-		return g.estimate(suite, cost, retryFraction, opts...), true, func(headroom int64) (int64, runner.Estimate) {
-			n, e := g.fit(suite, headroom, cost, retryFraction, opts...)
-			return int64(n), e
-		}
-	}
+func shardCost(g *gateFlags, suite *scenarios.Suite, retryFraction float64) session.CostFunc {
+	return session.ShardCost(g.shard, suite, retryFraction)
 }
 
 // shard returns the shard's part of the limits: each limit's count is

@@ -85,18 +85,6 @@ func parseThresholds(exprs []string) ([]report.Threshold, error) {
 	return ts, nil
 }
 
-// estimate is the worst case of the shard's part of one pass of the suite
-// (the whole pass when not sharded).
-func (g *gateFlags) estimate(suite *scenarios.Suite, cost int64, retries float64, opts ...runner.CostOption) runner.Estimate {
-	return g.shard.EstimateCost(suite, int64(suite.Conversations()), cost, retries, opts...)
-}
-
-// fit is --partial for the shard: how many of its conversations fit headroom.
-func (g *gateFlags) fit(suite *scenarios.Suite, headroom, cost int64, retries float64, opts ...runner.CostOption) (int, runner.Estimate) {
-	n, est := g.shard.Fit(suite, int64(suite.Conversations()), headroom, cost, retries, opts...)
-	return int(n), est
-}
-
 // headroom is the shard's share of the quota headroom (all of it when not
 // sharded); the n shares add up to the headroom exactly.
 func (g *gateFlags) headroom(h int64) int64 { return g.shard.Share(h) }
