@@ -87,16 +87,38 @@ func (o countingObserver) CallDone(c *runner.Call) {
 	o.Observer.CallDone(c)
 }
 
+// countingStartObserver keeps the wrapped observer's ConversationStarted.
+type countingStartObserver struct {
+	countingObserver
+	so runner.StartObserver
+}
+
+func (o countingStartObserver) ConversationStarted(c *runner.Conversation) { o.so.ConversationStarted(c) }
+
+// nopObserver stands in for a nil runner.Options.Observer.
+type nopObserver struct{}
+
+func (nopObserver) CallDone(*runner.Call)                 {}
+func (nopObserver) ConversationDone(*runner.Conversation) {}
+
 // StartLedger begins recording the run's calls under its reservation
-// runID: it wraps opts.Observer (which must be set) to count attempts and
-// flushes the count to the ledger every LedgerFlushEvery. With ac nil
+// runID: it wraps opts.Observer (nil: one that discards; a
+// runner.StartObserver stays one) to count attempts and flushes the count to the ledger every LedgerFlushEvery. With ac nil
 // (nothing recorded) it returns nil, whose Finish does nothing.
 func StartLedger(ac *Account, runID string, opts *runner.Options) *LedgerRun {
 	if ac == nil {
 		return nil
 	}
 	lr := &LedgerRun{ac: ac, runID: runID, stop: make(chan struct{}), done: make(chan struct{})}
-	opts.Observer = countingObserver{Observer: opts.Observer, lr: lr}
+	inner := opts.Observer
+	if inner == nil {
+		inner = nopObserver{}
+	}
+	co := countingObserver{Observer: inner, lr: lr}
+	opts.Observer = co
+	if so, ok := inner.(runner.StartObserver); ok {
+		opts.Observer = countingStartObserver{co, so}
+	}
 	go func() {
 		defer close(lr.done)
 		t := time.NewTicker(LedgerFlushEvery)
