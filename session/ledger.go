@@ -93,7 +93,9 @@ type countingStartObserver struct {
 	so runner.StartObserver
 }
 
-func (o countingStartObserver) ConversationStarted(c *runner.Conversation) { o.so.ConversationStarted(c) }
+func (o countingStartObserver) ConversationStarted(c *runner.Conversation) {
+	o.so.ConversationStarted(c)
+}
 
 // nopObserver stands in for a nil runner.Options.Observer.
 type nopObserver struct{}
