@@ -192,79 +192,92 @@ func (a *app) run(args []string) error {
 		}
 	}
 
+	qs, err := f.quota.settings()
+	if err != nil {
+		return err
+	}
 	runID := f.newRunID()
-	if qp, err = a.reserveQuota(&f.quota, qp, ac, cf, f.gates.headroom, runID, tgt.URL); err != nil {
-		return err
-	}
-	est, maxConv, budget, limit, quotaLabel := qp.Est, int(qp.MaxConv), qp.Budget(f.quota.retries), qp.Limit, qp.Label
-	started := time.Now()
-	transcripts, err := f.reports.openTranscripts()
-	if err != nil {
-		return err
-	}
-	if transcripts.Stream != nil {
-		transcripts.Stream = a.redactor().Writer(transcripts.Stream)
-	}
 	defer f.reports.closeTranscripts()
-	cutBy, planned := partialPlan(&f, suite, int64(maxConv))
-	agg := report.NewAggregator(report.Meta{
-		CutBy:   cutBy,
-		Planned: planned,
-		RunID:   runID,
-		Version: version,
-		Started: started,
-		Target:  tgt,
-		Seed:    f.seed,
-		Load:    f.load.info(),
-		Settings: map[string]any{
-			"concurrency":  f.concurrency,
-			"limits":       limitsSetting,
-			"timeout":      f.timeout.String(),
-			"max_attempts": f.attempts,
-			"quota":        quotaLabel,
-			"cost_unit":    f.quota.unit(),
-			"partial":      maxConv > 0,
-		},
-		Transcripts: transcripts,
-	})
+	var (
+		agg                     *report.Aggregator
+		recordJudge, recordUser func(*report.Result)
+		prog                    *progress
+	)
+	target := session.Target{URL: tgt.URL, ReservationID: runID, Quota: qs, Cost: cf, Share: f.gates.headroom, Account: ac, Plan: qp,
+		Options: func(p *session.Plan, budget *runner.Budget, maxConv int64) (runner.Options, error) {
+			started := time.Now()
+			transcripts, err := f.reports.openTranscripts()
+			if err != nil {
+				return runner.Options{}, err
+			}
+			if transcripts.Stream != nil {
+				transcripts.Stream = a.redactor().Writer(transcripts.Stream)
+			}
+			cutBy, planned := partialPlan(&f, suite, maxConv)
+			agg = report.NewAggregator(report.Meta{
+				CutBy:   cutBy,
+				Planned: planned,
+				RunID:   runID,
+				Version: version,
+				Started: started,
+				Target:  tgt,
+				Seed:    f.seed,
+				Load:    f.load.info(),
+				Settings: map[string]any{
+					"concurrency":  f.concurrency,
+					"limits":       limitsSetting,
+					"timeout":      f.timeout.String(),
+					"max_attempts": f.attempts,
+					"quota":        p.Label,
+					"cost_unit":    f.quota.unit(),
+					"partial":      maxConv > 0,
+				},
+				Transcripts: transcripts,
+			})
 
-	total := est.Conversations
-	prog := a.startProgress(&f, []progressSource{{snap: agg, total: total, budget: budget}})
-	tuneGC(a.getenv, max(f.concurrency, f.load.conns()))
-	opts := runner.Options{
-		Conn:        conn,
-		Concurrency: f.concurrency,
-		Budget:      budget,
-		Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
-		RunID:       runID,
-		Seed:        f.seed,
-		Observer:    redactingObserver{agg, a.redactor()},
-		Abort:       a.abort,
-		// No CallTimeout: the Conn enforces --timeout on every attempt
-		// itself; a second timer and context per call cost CPU for nothing.
-		MaxConversations: maxConv,
-		Shard:            f.gates.shard,
+			prog = a.startProgress(&f, []progressSource{{snap: agg, total: p.Est.Conversations, budget: budget}})
+			tuneGC(a.getenv, max(f.concurrency, f.load.conns()))
+			opts := runner.Options{
+				Conn:        conn,
+				Concurrency: f.concurrency,
+				Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
+				RunID:       runID,
+				Seed:        f.seed,
+				Observer:    redactingObserver{agg, a.redactor()},
+				Abort:       a.abort,
+				// No CallTimeout: the Conn enforces --timeout on every attempt
+				// itself; a second timer and context per call cost CPU for nothing.
+				Shard: f.gates.shard,
+			}
+			user, ru, err := f.openUser()
+			if err != nil {
+				return opts, err
+			}
+			opts.User, recordUser = user, ru
+			var judgeView scenarios.Judge
+			judgeView, recordJudge = judge.view()
+			if judgeView != nil {
+				opts.Judge = redactingJudge{judgeView, a.redactor()}
+			}
+			if err := lims.apply(&opts); err != nil {
+				return opts, err
+			}
+			if err := f.load.apply(&opts, f.seed); err != nil {
+				return opts, err
+			}
+			return opts, nil
+		}}
+	outs, err := session.Run(a.stop, suite, []session.Target{target}, nil)
+	if prog != nil {
+		prog.stop()
 	}
-	user, recordUser, err := f.openUser()
 	if err != nil {
-		return err
+		return sessionErr(err)
 	}
-	opts.User = user
-	judgeView, recordJudge := judge.view()
-	if judgeView != nil {
-		opts.Judge = redactingJudge{judgeView, a.redactor()}
-	}
-	if err := lims.apply(&opts); err != nil {
-		return err
-	}
-	if err := f.load.apply(&opts, f.seed); err != nil {
-		return err
-	}
-	lr := session.StartLedger(ac, runID, &opts)
-	sum, runErr := runner.Run(a.stop, suite, opts)
-	prog.stop()
-	if err := lr.Finish(sum, runErr, qp); err != nil {
-		fmt.Fprintf(a.stderr, "evalrun: warning: usage ledger: %v\n", err)
+	out := outs[0]
+	qp, sum, runErr, budget := out.Plan, out.Summary, out.Err, out.Budget
+	if out.LedgerErr != nil {
+		fmt.Fprintf(a.stderr, "evalrun: warning: usage ledger: %v\n", out.LedgerErr)
 	}
 
 	fin := report.Finish{Ended: time.Now()}
@@ -274,7 +287,7 @@ func (a *app) run(args []string) error {
 		fin.Schedule = sum.Schedule
 	}
 	if budget != nil {
-		fin.Budget = report.BudgetInfo{Unit: f.quota.unit(), Limit: limit, UsedBefore: qp.UsedBefore(), Spent: budget.Spent()}
+		fin.Budget = report.BudgetInfo{Unit: f.quota.unit(), Limit: qp.Limit, UsedBefore: qp.UsedBefore(), Spent: budget.Spent()}
 	}
 	res := agg.Result(fin)
 	recordJudge(res)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -37,21 +38,6 @@ func (a *app) checkQuota(q *quotaFlags, cf session.CostFunc, share func(int64) i
 // when it does not fit, could not finish (exit 3) when the ledger says the
 // server declared the quota used up.
 func refusalErr(p *session.Plan) error { return quotaErr(p.Err(), "") }
-
-// reserveQuota takes the run's reservation in the ledger, planning the run
-// again under the ledger's lock: a run that started meanwhile may have taken
-// the headroom. Without an account it returns p unchanged.
-func (a *app) reserveQuota(q *quotaFlags, p *session.Plan, ac *session.Account, cf session.CostFunc, share func(int64) int64, runID, target string) (*session.Plan, error) {
-	qs, err := q.settings()
-	if err != nil {
-		return nil, err
-	}
-	plan, err := session.Reserve(qs, p, ac, cf, share, runID, target)
-	if err != nil {
-		return nil, quotaErr(err, "")
-	}
-	return plan, nil
-}
 
 // dryRun prints what a run would do: its conversations, its expected and
 // worst-case cost, the quota headroom, the limits and the least time they
@@ -147,4 +133,18 @@ func noLedgerReason(target, keyEnv string) string {
 // to the millisecond, so it stays a lower bound, e.g. 11.95s or 4m17.4s.
 func fmtMinDuration(d time.Duration) string {
 	return d.Truncate(time.Millisecond).String()
+}
+
+// sessionErr maps an error of session.Run to its exit code: a reservation
+// that failed is a quota error of its target (quotaErr); an error of a
+// target's options is already the CLI's.
+func sessionErr(err error) error {
+	var te *session.TargetError
+	if !errors.As(err, &te) {
+		return err
+	}
+	if te.Name == "" {
+		return quotaErr(te.Err, "")
+	}
+	return targetErr(te.Name, quotaErr(te.Err, ""))
 }

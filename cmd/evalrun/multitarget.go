@@ -210,8 +210,6 @@ type sideRun struct {
 	tfile   *os.File
 	agg     *report.Aggregator
 	budget  *runner.Budget
-	opts    runner.Options
-	lr      *session.LedgerRun
 	// recordJudge records the judge's work for this target in its result.
 	recordJudge func(*report.Result)
 	// recordUser records the simulated user's work in its result.
@@ -318,121 +316,113 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 	}
 
 	runID := f.newRunID()
-	release := func() {
-		for _, s := range sides {
-			_ = session.Release(s.ac, s.resID)
+	var (
+		started time.Time
+		sources = make([]progressSource, len(sides))
+		prog    *progress
+	)
+	sts := make([]session.Target, len(sides))
+	for i, s := range sides {
+		qs, err := s.q.settings()
+		if err != nil {
+			return targetErr(s.t.name, err)
 		}
-	}
-	for _, s := range sides {
 		// One reservation per target: two targets may share a key.
 		s.resID = runID + "/" + s.t.name
-		qp, err := a.reserveQuota(&s.q, s.qp, s.ac, s.cf, f.gates.headroom, s.resID, s.tgt.URL)
-		if err != nil {
-			s.resID = ""
-			release()
-			return targetErr(s.t.name, err)
-		}
-		s.qp = qp
+		sts[i] = session.Target{Name: s.t.name, URL: s.tgt.URL, ReservationID: s.resID, Quota: qs, Cost: s.cf,
+			Share: f.gates.headroom, Account: s.ac, Plan: s.qp,
+			Options: func(p *session.Plan, budget *runner.Budget, maxConv int64) (runner.Options, error) {
+				if i == 0 {
+					tuneGC(a.getenv, len(sides)*max(f.concurrency, f.load.conns()))
+					started = time.Now()
+				}
+				s.qp, s.budget = p, budget
+				tr, err := a.openSideTranscripts(&f.reports, s)
+				if err != nil {
+					return runner.Options{}, err
+				}
+				if tr.Stream != nil {
+					tr.Stream = a.redactor().Writer(tr.Stream)
+				}
+				cutBy, planned := partialPlan(f, suite, maxConv)
+				s.agg = report.NewAggregator(report.Meta{
+					CutBy:   cutBy,
+					Planned: planned,
+					RunID:   runID,
+					Version: version,
+					Started: started,
+					Target:  s.tgt,
+					Seed:    f.seed,
+					Load:    f.load.info(),
+					Settings: map[string]any{
+						"concurrency":  f.concurrency,
+						"limits":       s.limStr,
+						"timeout":      s.spec.Timeout.String(),
+						"max_attempts": f.attempts,
+						"quota":        p.Label,
+						"cost_unit":    s.q.unit(),
+						"partial":      maxConv > 0,
+					},
+					Transcripts: tr,
+				})
+				est := p.Est.Conversations
+				if maxConv > 0 {
+					est = min(est, maxConv)
+				}
+				sources[i] = progressSource{name: s.t.name, snap: s.agg, total: est, budget: budget}
+				opts := runner.Options{
+					Conn:        s.conn,
+					Concurrency: f.concurrency,
+					Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
+					RunID:       runID,
+					Seed:        f.seed,
+					Observer:    redactingObserver{s.agg, a.redactor()},
+					Abort:       a.abort,
+					// No CallTimeout: the Conn enforces the target's timeout.
+					Shard: f.gates.shard,
+				}
+				if opts.User, s.recordUser, err = f.openUser(); err != nil {
+					return opts, targetErr(s.t.name, err)
+				}
+				var jv scenarios.Judge
+				jv, s.recordJudge = judge.view()
+				if jv != nil {
+					opts.Judge = redactingJudge{jv, a.redactor()}
+				}
+				if err := s.lims.apply(&opts); err != nil {
+					return opts, targetErr(s.t.name, err)
+				}
+				if err := f.load.apply(&opts, f.seed); err != nil {
+					return opts, err
+				}
+				return opts, nil
+			}}
 	}
-	// --partial: every target runs the same conversations, the fewest that
-	// fit any target's budget.
-	maxConv := int64(0)
-	for _, s := range sides {
-		if m := s.qp.MaxConv; m > 0 && (maxConv == 0 || m < maxConv) {
-			maxConv = m
-		}
+	outs, err := session.Run(a.stop, suite, sts, func() {
+		fmt.Fprintf(a.stderr, "evalrun: %d targets side by side: %s\n", len(sides), strings.Join(names, ", "))
+		prog = a.startProgress(f, sources)
+	})
+	if prog != nil {
+		prog.stop()
 	}
-
-	tuneGC(a.getenv, len(sides)*max(f.concurrency, f.load.conns()))
-	started := time.Now()
-	sources := make([]progressSource, len(sides))
+	if err != nil {
+		for _, s := range sides {
+			if s.tfile != nil {
+				s.tfile.Close()
+			}
+		}
+		return sessionErr(err)
+	}
 	for i, s := range sides {
-		tr, err := a.openSideTranscripts(&f.reports, s)
-		if err != nil {
-			release()
-			return err
-		}
-		if tr.Stream != nil {
-			tr.Stream = a.redactor().Writer(tr.Stream)
-		}
-		s.budget = s.qp.Budget(s.q.retries)
-		cutBy, planned := partialPlan(f, suite, maxConv)
-		s.agg = report.NewAggregator(report.Meta{
-			CutBy:   cutBy,
-			Planned: planned,
-			RunID:   runID,
-			Version: version,
-			Started: started,
-			Target:  s.tgt,
-			Seed:    f.seed,
-			Load:    f.load.info(),
-			Settings: map[string]any{
-				"concurrency":  f.concurrency,
-				"limits":       s.limStr,
-				"timeout":      s.spec.Timeout.String(),
-				"max_attempts": f.attempts,
-				"quota":        s.qp.Label,
-				"cost_unit":    s.q.unit(),
-				"partial":      maxConv > 0,
-			},
-			Transcripts: tr,
-		})
-		est := s.qp.Est.Conversations
-		if maxConv > 0 {
-			est = min(est, maxConv)
-		}
-		sources[i] = progressSource{name: s.t.name, snap: s.agg, total: est, budget: s.budget}
-		s.opts = runner.Options{
-			Conn:        s.conn,
-			Concurrency: f.concurrency,
-			Budget:      s.budget,
-			Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
-			RunID:       runID,
-			Seed:        f.seed,
-			Observer:    redactingObserver{s.agg, a.redactor()},
-			Abort:       a.abort,
-			// No CallTimeout: the Conn enforces the target's timeout.
-			MaxConversations: int(maxConv),
-			Shard:            f.gates.shard,
-		}
-		if s.opts.User, s.recordUser, err = f.openUser(); err != nil {
-			release()
-			return targetErr(s.t.name, err)
-		}
-		var jv scenarios.Judge
-		jv, s.recordJudge = judge.view()
-		if jv != nil {
-			s.opts.Judge = redactingJudge{jv, a.redactor()}
-		}
-		if err := s.lims.apply(&s.opts); err != nil {
-			release()
-			return targetErr(s.t.name, err)
-		}
-		if err := f.load.apply(&s.opts, f.seed); err != nil {
-			release()
-			return err
+		o := outs[i]
+		s.qp, s.budget, s.sum, s.err = o.Plan, o.Budget, o.Summary, o.Err
+		if o.LedgerErr != nil {
+			fmt.Fprintf(a.stderr, "evalrun: warning: usage ledger of target %s: %v\n", s.t.name, o.LedgerErr)
 		}
 	}
-	fmt.Fprintf(a.stderr, "evalrun: %d targets side by side: %s\n", len(sides), strings.Join(names, ", "))
-	prog := a.startProgress(f, sources)
-	for _, s := range sides {
-		s.lr = session.StartLedger(s.ac, s.resID, &s.opts)
-	}
-	for _, s := range sides {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.sum, s.err = runner.Run(a.stop, suite, s.opts)
-		}()
-	}
-	wg.Wait()
-	prog.stop()
 
 	results := make([]*report.Result, len(sides))
 	for i, s := range sides {
-		if err := s.lr.Finish(s.sum, s.err, s.qp); err != nil {
-			fmt.Fprintf(a.stderr, "evalrun: warning: usage ledger of target %s: %v\n", s.t.name, err)
-		}
 		fin := report.Finish{Ended: time.Now()}
 		if s.sum != nil {
 			fin.Interrupted, fin.StopReason, fin.Schedule = s.sum.Interrupted, s.sum.StopReason, s.sum.Schedule
