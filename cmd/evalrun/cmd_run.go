@@ -16,7 +16,6 @@ import (
 	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
-	"github.com/evalrun/evalrun/session"
 )
 
 // runFlags are the flags of "evalrun run".
@@ -192,108 +191,14 @@ func (a *app) run(args []string) error {
 		}
 	}
 
-	qs, err := f.quota.settings()
+	defer f.reports.closeTranscripts()
+	one := &sideRun{t: sideTarget{kind: f.kind, url: f.target, keyEnv: f.apiKeyEnv}, q: f.quota, cf: cf,
+		lims: lims, limStr: limitsSetting, qp: qp, ac: ac, conn: conn, tgt: tgt, timeout: f.timeout.String()}
+	results, err := a.runTargets(&f, suite, judge, []*sideRun{one})
 	if err != nil {
 		return err
 	}
-	runID := f.newRunID()
-	defer f.reports.closeTranscripts()
-	var (
-		agg                     *report.Aggregator
-		recordJudge, recordUser func(*report.Result)
-		prog                    *progress
-	)
-	target := session.Target{URL: tgt.URL, ReservationID: runID, Quota: qs, Cost: cf, Share: f.gates.headroom, Account: ac, Plan: qp,
-		Options: func(p *session.Plan, budget *runner.Budget, maxConv int64) (runner.Options, error) {
-			started := time.Now()
-			transcripts, err := f.reports.openTranscripts()
-			if err != nil {
-				return runner.Options{}, err
-			}
-			if transcripts.Stream != nil {
-				transcripts.Stream = a.redactor().Writer(transcripts.Stream)
-			}
-			cutBy, planned := partialPlan(&f, suite, maxConv)
-			agg = report.NewAggregator(report.Meta{
-				CutBy:   cutBy,
-				Planned: planned,
-				RunID:   runID,
-				Version: version,
-				Started: started,
-				Target:  tgt,
-				Seed:    f.seed,
-				Load:    f.load.info(),
-				Settings: map[string]any{
-					"concurrency":  f.concurrency,
-					"limits":       limitsSetting,
-					"timeout":      f.timeout.String(),
-					"max_attempts": f.attempts,
-					"quota":        p.Label,
-					"cost_unit":    f.quota.unit(),
-					"partial":      maxConv > 0,
-				},
-				Transcripts: transcripts,
-			})
-
-			prog = a.startProgress(&f, []progressSource{{snap: agg, total: p.Est.Conversations, budget: budget}})
-			tuneGC(a.getenv, max(f.concurrency, f.load.conns()))
-			opts := runner.Options{
-				Conn:        conn,
-				Concurrency: f.concurrency,
-				Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
-				RunID:       runID,
-				Seed:        f.seed,
-				Observer:    redactingObserver{agg, a.redactor()},
-				Abort:       a.abort,
-				// No CallTimeout: the Conn enforces --timeout on every attempt
-				// itself; a second timer and context per call cost CPU for nothing.
-				Shard: f.gates.shard,
-			}
-			user, ru, err := f.openUser()
-			if err != nil {
-				return opts, err
-			}
-			opts.User, recordUser = user, ru
-			var judgeView scenarios.Judge
-			judgeView, recordJudge = judge.view()
-			if judgeView != nil {
-				opts.Judge = redactingJudge{judgeView, a.redactor()}
-			}
-			if err := lims.apply(&opts); err != nil {
-				return opts, err
-			}
-			if err := f.load.apply(&opts, f.seed); err != nil {
-				return opts, err
-			}
-			return opts, nil
-		}}
-	outs, err := session.Run(a.stop, suite, []session.Target{target}, nil)
-	if prog != nil {
-		prog.stop()
-	}
-	if err != nil {
-		return sessionErr(err)
-	}
-	out := outs[0]
-	qp, sum, runErr, budget := out.Plan, out.Summary, out.Err, out.Budget
-	if out.LedgerErr != nil {
-		fmt.Fprintf(a.stderr, "evalrun: warning: usage ledger: %v\n", out.LedgerErr)
-	}
-
-	fin := report.Finish{Ended: time.Now()}
-	if sum != nil {
-		fin.Interrupted = sum.Interrupted
-		fin.StopReason = sum.StopReason
-		fin.Schedule = sum.Schedule
-	}
-	if budget != nil {
-		fin.Budget = report.BudgetInfo{Unit: f.quota.unit(), Limit: qp.Limit, UsedBefore: qp.UsedBefore(), Spent: budget.Spent()}
-	}
-	res := agg.Result(fin)
-	recordJudge(res)
-	recordUser(res)
-	f.load.settings(res.Settings)
-	f.gates.settings(res.Settings, suite)
+	res, sum, runErr := results[0], one.sum, one.err
 	applyThresholds(res, f.gates.thresholds)
 
 	// Reports first: nothing recorded is lost, whatever stopped the run.

@@ -200,9 +200,11 @@ type sideRun struct {
 	cf     session.CostFunc
 	lims   runLimits
 	limStr string // the whole run's limits, for the result
-	qp     *session.Plan
-	ac     *session.Account
-	resID  string // the ledger reservation's id
+	// timeout is the target's call timeout, for the result.
+	timeout string
+	qp      *session.Plan
+	ac      *session.Account
+	resID   string // the ledger reservation's id
 
 	conn    agent.Conn
 	closeFn func()
@@ -250,6 +252,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 			}
 		}
 		s.spec = a.sideSpec(f, t, t.url, "")
+		s.timeout = s.spec.Timeout.String()
 		s.q = f.quota
 		spec := s.spec
 		s.q.chatCost = spec.newChatCalls
@@ -315,127 +318,9 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		}
 	}
 
-	runID := f.newRunID()
-	var (
-		started time.Time
-		sources = make([]progressSource, len(sides))
-		prog    *progress
-	)
-	sts := make([]session.Target, len(sides))
-	for i, s := range sides {
-		qs, err := s.q.settings()
-		if err != nil {
-			return targetErr(s.t.name, err)
-		}
-		// One reservation per target: two targets may share a key.
-		s.resID = runID + "/" + s.t.name
-		sts[i] = session.Target{Name: s.t.name, URL: s.tgt.URL, ReservationID: s.resID, Quota: qs, Cost: s.cf,
-			Share: f.gates.headroom, Account: s.ac, Plan: s.qp,
-			Options: func(p *session.Plan, budget *runner.Budget, maxConv int64) (runner.Options, error) {
-				if i == 0 {
-					tuneGC(a.getenv, len(sides)*max(f.concurrency, f.load.conns()))
-					started = time.Now()
-				}
-				s.qp, s.budget = p, budget
-				tr, err := a.openSideTranscripts(&f.reports, s)
-				if err != nil {
-					return runner.Options{}, err
-				}
-				if tr.Stream != nil {
-					tr.Stream = a.redactor().Writer(tr.Stream)
-				}
-				cutBy, planned := partialPlan(f, suite, maxConv)
-				s.agg = report.NewAggregator(report.Meta{
-					CutBy:   cutBy,
-					Planned: planned,
-					RunID:   runID,
-					Version: version,
-					Started: started,
-					Target:  s.tgt,
-					Seed:    f.seed,
-					Load:    f.load.info(),
-					Settings: map[string]any{
-						"concurrency":  f.concurrency,
-						"limits":       s.limStr,
-						"timeout":      s.spec.Timeout.String(),
-						"max_attempts": f.attempts,
-						"quota":        p.Label,
-						"cost_unit":    s.q.unit(),
-						"partial":      maxConv > 0,
-					},
-					Transcripts: tr,
-				})
-				est := p.Est.Conversations
-				if maxConv > 0 {
-					est = min(est, maxConv)
-				}
-				sources[i] = progressSource{name: s.t.name, snap: s.agg, total: est, budget: budget}
-				opts := runner.Options{
-					Conn:        s.conn,
-					Concurrency: f.concurrency,
-					Retry:       runner.RetryPolicy{MaxAttempts: f.attempts},
-					RunID:       runID,
-					Seed:        f.seed,
-					Observer:    redactingObserver{s.agg, a.redactor()},
-					Abort:       a.abort,
-					// No CallTimeout: the Conn enforces the target's timeout.
-					Shard: f.gates.shard,
-				}
-				if opts.User, s.recordUser, err = f.openUser(); err != nil {
-					return opts, targetErr(s.t.name, err)
-				}
-				var jv scenarios.Judge
-				jv, s.recordJudge = judge.view()
-				if jv != nil {
-					opts.Judge = redactingJudge{jv, a.redactor()}
-				}
-				if err := s.lims.apply(&opts); err != nil {
-					return opts, targetErr(s.t.name, err)
-				}
-				if err := f.load.apply(&opts, f.seed); err != nil {
-					return opts, err
-				}
-				return opts, nil
-			}}
-	}
-	outs, err := session.Run(a.stop, suite, sts, func() {
-		fmt.Fprintf(a.stderr, "evalrun: %d targets side by side: %s\n", len(sides), strings.Join(names, ", "))
-		prog = a.startProgress(f, sources)
-	})
-	if prog != nil {
-		prog.stop()
-	}
+	results, err := a.runTargets(f, suite, judge, sides)
 	if err != nil {
-		for _, s := range sides {
-			if s.tfile != nil {
-				s.tfile.Close()
-			}
-		}
-		return sessionErr(err)
-	}
-	for i, s := range sides {
-		o := outs[i]
-		s.qp, s.budget, s.sum, s.err = o.Plan, o.Budget, o.Summary, o.Err
-		if o.LedgerErr != nil {
-			fmt.Fprintf(a.stderr, "evalrun: warning: usage ledger of target %s: %v\n", s.t.name, o.LedgerErr)
-		}
-	}
-
-	results := make([]*report.Result, len(sides))
-	for i, s := range sides {
-		fin := report.Finish{Ended: time.Now()}
-		if s.sum != nil {
-			fin.Interrupted, fin.StopReason, fin.Schedule = s.sum.Interrupted, s.sum.StopReason, s.sum.Schedule
-		}
-		if s.budget != nil {
-			fin.Budget = report.BudgetInfo{Unit: s.q.unit(), Limit: s.qp.Limit, UsedBefore: s.qp.UsedBefore(), Spent: s.budget.Spent()}
-		}
-		res := s.agg.Result(fin)
-		s.recordJudge(res)
-		s.recordUser(res)
-		f.load.settings(res.Settings)
-		f.gates.settings(res.Settings, suite)
-		results[i] = res
+		return err
 	}
 	var streamErr error
 	for _, s := range sides {
