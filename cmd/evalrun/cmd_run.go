@@ -14,7 +14,6 @@ import (
 	"github.com/evalrun/evalrun/agentsim"
 	"github.com/evalrun/evalrun/examples"
 	"github.com/evalrun/evalrun/report"
-	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -147,20 +146,11 @@ func (a *app) run(args []string) error {
 
 	// Quota and limits: the worst case must fit the headroom before the
 	// first call (quota.go, dryrun.go).
-	lims, err := f.limits.resolve(f.kind, f.target)
-	if err != nil {
+	one := &sideRun{t: sideTarget{kind: f.kind, url: f.target, keyEnv: f.apiKeyEnv}, q: f.quota, timeout: f.timeout.String()}
+	if err := a.planSide(&f, suite, one); err != nil {
 		return err
 	}
-	limitsSetting := lims.String() // the whole run's, the same in every shard
-	lims = lims.shard(f.gates.shard)
-	cf := shardCost(&f.gates, suite, f.quota.retries)
-	if f.load.shapesCount() {
-		cf = f.load.cost(suite, f.quota.retries)
-	}
-	qp, ac, err := a.checkQuota(&f.quota, cf, f.gates.headroom, f.target, f.apiKeyEnv)
-	if err != nil {
-		return err
-	}
+	qp, ac, lims := one.qp, one.ac, one.lims
 	if f.quota.dryRun {
 		if err := a.dryRun(a.stdout, qp, ac, lims, f.target, f.apiKeyEnv); err != nil {
 			return err
@@ -192,13 +182,12 @@ func (a *app) run(args []string) error {
 	}
 
 	defer f.reports.closeTranscripts()
-	one := &sideRun{t: sideTarget{kind: f.kind, url: f.target, keyEnv: f.apiKeyEnv}, q: f.quota, cf: cf,
-		lims: lims, limStr: limitsSetting, qp: qp, ac: ac, conn: conn, tgt: tgt, timeout: f.timeout.String()}
+	one.conn, one.tgt = conn, tgt
 	results, err := a.runTargets(&f, suite, judge, []*sideRun{one})
 	if err != nil {
 		return err
 	}
-	res, sum, runErr := results[0], one.sum, one.err
+	res := results[0]
 	applyThresholds(res, f.gates.thresholds)
 
 	// Reports first: nothing recorded is lost, whatever stopped the run.
@@ -207,15 +196,10 @@ func (a *app) run(args []string) error {
 	}
 	printThresholds(a.stdout, res)
 
+	if err := one.runErrExit(); err != nil {
+		return err
+	}
 	switch {
-	case errors.Is(runErr, runner.ErrInterrupted) || (runErr == nil && sum.Interrupted):
-		return unfinishedErr("interrupted; the reports written are marked interrupted")
-	case errors.Is(runErr, runner.ErrRejected):
-		return unfinishedErr("the target refused %s (%v); the run stopped", keyWhat(f.apiKeyEnv), runErr)
-	case errors.Is(runErr, runner.ErrQuotaExhausted):
-		return unfinishedErr("the agent's quota is used up; the run stopped cleanly (results written)")
-	case runErr != nil:
-		return unfinishedErr("run failed: %v", runErr)
 	case judgeErr(res) != nil:
 		return judgeErr(res)
 	case !res.Passed():

@@ -256,17 +256,8 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		s.q = f.quota
 		spec := s.spec
 		s.q.chatCost = spec.newChatCalls
-		lims, err := f.limits.resolve(t.kind, t.url)
-		if err != nil {
-			return targetErr(t.name, err)
-		}
-		s.limStr, s.lims = lims.String(), lims.shard(f.gates.shard)
-		s.cf = shardCost(&f.gates, suite, s.q.retries)
-		if f.load.shapesCount() {
-			s.cf = f.load.cost(suite, s.q.retries)
-		}
-		if s.qp, s.ac, err = a.checkQuota(&s.q, s.cf, f.gates.headroom, t.url, t.keyEnv); err != nil {
-			return targetErr(t.name, err)
+		if err := a.planSide(f, suite, s); err != nil {
+			return err
 		}
 	}
 	if f.quota.dryRun {
@@ -343,15 +334,8 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 	printRunThresholds(a.stdout, run)
 
 	for _, s := range sides {
-		switch {
-		case errors.Is(s.err, runner.ErrInterrupted) || (s.err == nil && s.sum.Interrupted):
-			return unfinishedErr("interrupted; the reports written are marked interrupted")
-		case errors.Is(s.err, runner.ErrRejected):
-			return unfinishedErr("target %s refused %s (%v); its run stopped", s.t.name, keyWhat(s.t.keyEnv), s.err)
-		case errors.Is(s.err, runner.ErrQuotaExhausted):
-			return unfinishedErr("the quota of target %s is used up; its run stopped cleanly (results written)", s.t.name)
-		case s.err != nil:
-			return unfinishedErr("target %s: run failed: %v", s.t.name, s.err)
+		if err := s.runErrExit(); err != nil {
+			return err
 		}
 	}
 	if err := judgeErr(run.Targets...); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ func lone(sides []*sideRun) bool { return len(sides) == 1 && sides[0].t.name == 
 
 // wrap prefixes err with the target's name, when it has one.
 func (s *sideRun) wrap(err error) error {
-	if s.t.name == "" {
+	if err == nil || s.t.name == "" {
 		return err
 	}
 	return targetErr(s.t.name, err)
@@ -171,4 +172,43 @@ func (a *app) runTargets(f *runFlags, suite *scenarios.Suite, judge *runJudge, s
 		results[i] = res
 	}
 	return results, nil
+}
+
+// planSide resolves the side's limits and cost and checks its quota
+// against the ledger (nothing is written): s.q and s.t are set.
+func (a *app) planSide(f *runFlags, suite *scenarios.Suite, s *sideRun) error {
+	lims, err := f.limits.resolve(s.t.kind, s.t.url)
+	if err != nil {
+		return s.wrap(err)
+	}
+	s.limStr, s.lims = lims.String(), lims.shard(f.gates.shard) // limStr: the whole run's, the same in every shard
+	s.cf = shardCost(&f.gates, suite, s.q.retries)
+	if f.load.shapesCount() {
+		s.cf = f.load.cost(suite, s.q.retries)
+	}
+	s.qp, s.ac, err = a.checkQuota(&s.q, s.cf, f.gates.headroom, s.t.url, s.t.keyEnv)
+	return s.wrap(err)
+}
+
+// runErrExit maps how the side's run ended to the exit error: nil when
+// runner.Run finished.
+func (s *sideRun) runErrExit() error {
+	name := s.t.name
+	switch {
+	case errors.Is(s.err, runner.ErrInterrupted) || (s.err == nil && s.sum.Interrupted):
+		return unfinishedErr("interrupted; the reports written are marked interrupted")
+	case errors.Is(s.err, runner.ErrRejected) && name == "":
+		return unfinishedErr("the target refused %s (%v); the run stopped", keyWhat(s.t.keyEnv), s.err)
+	case errors.Is(s.err, runner.ErrRejected):
+		return unfinishedErr("target %s refused %s (%v); its run stopped", name, keyWhat(s.t.keyEnv), s.err)
+	case errors.Is(s.err, runner.ErrQuotaExhausted) && name == "":
+		return unfinishedErr("the agent's quota is used up; the run stopped cleanly (results written)")
+	case errors.Is(s.err, runner.ErrQuotaExhausted):
+		return unfinishedErr("the quota of target %s is used up; its run stopped cleanly (results written)", name)
+	case s.err != nil && name == "":
+		return unfinishedErr("run failed: %v", s.err)
+	case s.err != nil:
+		return unfinishedErr("target %s: run failed: %v", name, s.err)
+	}
+	return nil
 }
