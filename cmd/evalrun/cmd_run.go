@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -170,19 +169,12 @@ func (a *app) run(args []string) error {
 	}
 	defer closeTarget()
 
-	if !f.tx.noHealth {
-		healthCtx, cancel := context.WithTimeout(a.stop, 10*time.Second)
-		err = conn.Health(healthCtx)
-		cancel()
-		// Interrupted during the check: go on, so the run reports every
-		// conversation not_run ("interrupted") and writes its reports.
-		if err != nil && a.stop.Err() == nil {
-			return unfinishedErr("target %s is not healthy: %v%s", tgt.URL, err, healthHint(f.kind))
-		}
+	one.conn, one.tgt = conn, tgt
+	if err := a.checkHealth(&f, []*sideRun{one}); err != nil {
+		return err
 	}
 
 	defer f.reports.closeTranscripts()
-	one.conn, one.tgt = conn, tgt
 	results, err := a.runTargets(&f, suite, judge, []*sideRun{one})
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/evalrun/evalrun/agent"
 	"github.com/evalrun/evalrun/agentsim"
@@ -289,24 +286,8 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 			return targetErr(s.t.name, err)
 		}
 	}
-	var wg sync.WaitGroup
-	for _, s := range sides {
-		if f.tx.noHealth {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(a.stop, 10*time.Second)
-			defer cancel()
-			s.err = s.conn.Health(ctx)
-		}()
-	}
-	wg.Wait()
-	for _, s := range sides {
-		if s.err != nil && a.stop.Err() == nil { // interrupted: go on and report every conversation not_run
-			return unfinishedErr("target %s (%s) is not healthy: %v%s", s.t.name, s.tgt.URL, s.err, healthHint(s.t.kind))
-		}
+	if err := a.checkHealth(f, sides); err != nil {
+		return err
 	}
 
 	results, err := a.runTargets(f, suite, judge, sides)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/evalrun/evalrun/report"
@@ -209,6 +211,35 @@ func (s *sideRun) runErrExit() error {
 		return unfinishedErr("run failed: %v", s.err)
 	case s.err != nil:
 		return unfinishedErr("target %s: run failed: %v", name, s.err)
+	}
+	return nil
+}
+
+// checkHealth checks every side's target at once, unless --no-health-check.
+// Interrupted during the check, it goes on, so that the run reports every
+// conversation not_run ("interrupted") and writes its reports.
+func (a *app) checkHealth(f *runFlags, sides []*sideRun) error {
+	if f.tx.noHealth {
+		return nil
+	}
+	errs := make([]error, len(sides))
+	var wg sync.WaitGroup
+	for i, s := range sides {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(a.stop, 10*time.Second)
+			defer cancel()
+			errs[i] = s.conn.Health(ctx)
+		})
+	}
+	wg.Wait()
+	for i, s := range sides {
+		switch {
+		case errs[i] == nil || a.stop.Err() != nil:
+		case s.t.name == "":
+			return unfinishedErr("target %s is not healthy: %v%s", s.tgt.URL, errs[i], healthHint(s.t.kind))
+		default:
+			return unfinishedErr("target %s (%s) is not healthy: %v%s", s.t.name, s.tgt.URL, errs[i], healthHint(s.t.kind))
+		}
 	}
 	return nil
 }
