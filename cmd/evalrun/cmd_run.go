@@ -6,10 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/url"
 	"time"
 
-	"github.com/evalrun/evalrun/agent"
 	"github.com/evalrun/evalrun/agentsim"
 	"github.com/evalrun/evalrun/examples"
 	"github.com/evalrun/evalrun/report"
@@ -145,7 +143,8 @@ func (a *app) run(args []string) error {
 
 	// Quota and limits: the worst case must fit the headroom before the
 	// first call (quota.go, dryrun.go).
-	one := &sideRun{t: sideTarget{kind: f.kind, url: f.target, keyEnv: f.apiKeyEnv}, q: f.quota, timeout: f.timeout.String()}
+	one := &sideRun{t: sideTarget{kind: f.kind, url: f.target, keyEnv: f.apiKeyEnv, agentFile: f.agentFile, opts: f.cfgOpts},
+		q: f.quota, timeout: f.timeout.String()}
 	if err := a.planSide(&f, suite, one); err != nil {
 		return err
 	}
@@ -163,13 +162,14 @@ func (a *app) run(args []string) error {
 		return err
 	}
 
-	conn, tgt, closeTarget, err := a.connect(&f)
-	if err != nil {
+	defer func() {
+		if one.closeFn != nil {
+			one.closeFn()
+		}
+	}()
+	if err := a.connectSide(&f, one); err != nil {
 		return err
 	}
-	defer closeTarget()
-
-	one.conn, one.tgt = conn, tgt
 	if err := a.checkHealth(&f, []*sideRun{one}); err != nil {
 		return err
 	}
@@ -212,64 +212,6 @@ func (f *runFlags) check() error {
 		return checkKind(f.kind)
 	}
 	return f.quota.check()
-}
-
-// connect opens the target: the given --target with its key from the
-// environment, or the simulated agent started in-process on loopback.
-func (a *app) connect(f *runFlags) (agent.Conn, report.Target, func(), error) {
-	tgt := report.Target{Kind: f.kind}
-	var key string
-	closeFn := func() {}
-	if f.target == "" {
-		ag, err := a.loadSimAgent(f.agentFile)
-		if err != nil {
-			return nil, tgt, nil, err
-		}
-		// The in-process agent accepts one fresh key; no account needed.
-		key = newKey()
-		a.redactor().Add(key)
-		ag.APIKeys = []string{key}
-		srv, err := agentsim.Start(ag, "127.0.0.1:0")
-		if err != nil {
-			return nil, tgt, nil, unfinishedErr("starting the simulated agent: %v", err)
-		}
-		closeFn = func() { srv.Close() }
-		tgt.Name = "sim:" + ag.Name
-		tgt.URL = srv.URL
-		fmt.Fprintf(a.stderr, "evalrun: no --target given; simulated agent %q listening on %s\n", ag.Name, srv.URL)
-	} else {
-		u, err := url.Parse(f.target)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, tgt, nil, usageErr("--target %q: want an http(s) URL such as https://api.optimly.io", f.target)
-		}
-		if f.apiKeyEnv != "" { // "": keyless, as the user said (--api-key-env "", auth: none)
-			key = a.secret(f.apiKeyEnv)
-			if key == "" {
-				return nil, tgt, nil, usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env; for a server that takes no key, --api-key-env \"\")", f.apiKeyEnv)
-			}
-		}
-		tgt.Name = u.Host
-		if f.targetName != "" {
-			tgt.Name = f.targetName
-		}
-		tgt.URL = u.Redacted()
-	}
-	spec := specFromFlags(f, tgtURL(f, tgt), key, f.target == "", a.stderr)
-	f.cfgOpts.apply(&spec, f.cmdline) // the targets: entry's own settings
-	conn, closeConn, err := buildConn(spec)
-	if err != nil {
-		closeFn()
-		return nil, tgt, nil, err
-	}
-	tgt.OpenAI = openAITarget(spec, conn)
-	return conn, tgt, func() { closeConn(); closeFn() }, nil
-}
-
-func tgtURL(f *runFlags, tgt report.Target) string {
-	if f.target != "" {
-		return f.target
-	}
-	return tgt.URL
 }
 
 func (a *app) loadSimAgent(path string) (*agentsim.Agent, error) {

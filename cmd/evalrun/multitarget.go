@@ -329,20 +329,23 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 }
 
 // sideSpec is the transport of target t: the run's flags, then the
-// target's own settings from evalrun.yaml (the command line wins).
+// target's own settings from evalrun.yaml (the command line wins). A named
+// target's debug log gets its name.
 func (a *app) sideSpec(f *runFlags, t sideTarget, u, key string) targetSpec {
 	g := *f
 	g.kind = t.kind
 	spec := specFromFlags(&g, u, key, t.url == "", a.stderr)
 	t.opts.apply(&spec, f.cmdline)
-	if spec.DebugFile != "" && spec.DebugFile != "-" {
+	if spec.DebugFile != "" && spec.DebugFile != "-" && t.name != "" {
 		spec.DebugFile = sidePath(spec.DebugFile, t.name, "")
 	}
 	return spec
 }
 
 // connectSide opens target s: its URL with the key from its variable, or a
-// simulated agent of its own on loopback.
+// simulated agent of its own started in-process on loopback. The lone
+// target of a run (no name) is named by evalrun.yaml's target, else its
+// host, else "sim:" and its agent's name.
 func (a *app) connectSide(f *runFlags, s *sideRun) error {
 	t := s.t
 	s.tgt = report.Target{Name: t.name, Kind: t.kind}
@@ -353,6 +356,7 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 		if err != nil {
 			return err
 		}
+		// The in-process agent accepts one fresh key; no account needed.
 		key = newKey()
 		a.redactor().Add(key)
 		ag.APIKeys = []string{key}
@@ -362,11 +366,26 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 		}
 		closeSim = func() { srv.Close() }
 		u = srv.URL
-		fmt.Fprintf(a.stderr, "evalrun: target %s: simulated agent %q listening on %s\n", t.name, ag.Name, srv.URL)
+		if t.name == "" {
+			s.tgt.Name = "sim:" + ag.Name
+			fmt.Fprintf(a.stderr, "evalrun: no --target given; simulated agent %q listening on %s\n", ag.Name, srv.URL)
+		} else {
+			fmt.Fprintf(a.stderr, "evalrun: target %s: simulated agent %q listening on %s\n", t.name, ag.Name, srv.URL)
+		}
 	} else {
+		if t.name == "" {
+			pu, err := url.Parse(t.url)
+			if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				return usageErr("--target %q: want an http(s) URL such as https://api.optimly.io", t.url)
+			}
+			s.tgt.Name = cmp.Or(f.targetName, pu.Host)
+		}
 		if t.keyEnv != "" { // "": keyless, as the user said (api_key_env: "", auth: none, --api-key-env "")
 			key = a.secret(t.keyEnv)
-			if key == "" {
+			switch {
+			case key == "" && t.name == "":
+				return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env; for a server that takes no key, --api-key-env \"\")", t.keyEnv)
+			case key == "":
 				return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env %s=VAR or api_key_env:; for a server that takes no key, api_key_env: \"\" or auth: none)", t.keyEnv, t.name)
 			}
 		}
