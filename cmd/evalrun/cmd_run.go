@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"time"
@@ -141,63 +140,11 @@ func (a *app) run(args []string) error {
 		return a.runSide(&f, suite, judge, side)
 	}
 
-	// Quota and limits: the worst case must fit the headroom before the
-	// first call (quota.go, dryrun.go).
+	// The lone target: its quota, connection, run and reports go the way
+	// of several targets' (multitarget.go, session.go).
 	one := &sideRun{t: sideTarget{kind: f.kind, url: f.target, keyEnv: f.apiKeyEnv, agentFile: f.agentFile, opts: f.cfgOpts},
 		q: f.quota, timeout: f.timeout.String()}
-	if err := a.planSide(&f, suite, one); err != nil {
-		return err
-	}
-	qp, ac, lims := one.qp, one.ac, one.lims
-	if f.quota.dryRun {
-		if err := a.dryRun(a.stdout, qp, ac, lims, f.target, f.apiKeyEnv); err != nil {
-			return err
-		}
-		if s := simulatedDryRun(suite); s != "" {
-			fmt.Fprintf(a.stdout, "%-17s %s\n", "simulated:", s)
-		}
-		return nil
-	}
-	if err := refusalErr(qp); err != nil {
-		return err
-	}
-
-	defer func() {
-		if one.closeFn != nil {
-			one.closeFn()
-		}
-	}()
-	if err := a.connectSide(&f, one); err != nil {
-		return err
-	}
-	if err := a.checkHealth(&f, []*sideRun{one}); err != nil {
-		return err
-	}
-
-	defer f.reports.closeTranscripts()
-	results, err := a.runTargets(&f, suite, judge, []*sideRun{one})
-	if err != nil {
-		return err
-	}
-	res := results[0]
-	applyThresholds(res, f.gates.thresholds)
-
-	// Reports first: nothing recorded is lost, whatever stopped the run.
-	if err := a.writeReports(res, &f.reports); err != nil {
-		return err
-	}
-	printThresholds(a.stdout, res)
-
-	if err := one.runErrExit(); err != nil {
-		return err
-	}
-	switch {
-	case judgeErr(res) != nil:
-		return judgeErr(res)
-	case !res.Passed():
-		return &exitError{code: exitFailed, err: errors.New("")}
-	}
-	return nil
+	return a.runSides(&f, suite, judge, []*sideRun{one})
 }
 
 func (f *runFlags) check() error {

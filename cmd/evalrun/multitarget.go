@@ -253,11 +253,30 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 		s.q = f.quota
 		spec := s.spec
 		s.q.chatCost = spec.newChatCalls
+	}
+	return a.runSides(f, suite, judge, sides)
+}
+
+// runSides is a run's life in the CLI, for the lone target or several side
+// by side: each side's limits, cost and quota checked (or shown, with
+// --dry-run), every target connected and checked for health, the run
+// through session.Run, the thresholds, the reports, and the exit code.
+func (a *app) runSides(f *runFlags, suite *scenarios.Suite, judge *runJudge, sides []*sideRun) error {
+	for _, s := range sides {
 		if err := a.planSide(f, suite, s); err != nil {
 			return err
 		}
 	}
 	if f.quota.dryRun {
+		if lone(sides) {
+			if err := a.dryRun(a.stdout, sides[0].qp, sides[0].ac, sides[0].lims, sides[0].t.url, sides[0].t.keyEnv); err != nil {
+				return err
+			}
+			if s := simulatedDryRun(suite); s != "" {
+				fmt.Fprintf(a.stdout, "%-17s %s\n", "simulated:", s)
+			}
+			return nil
+		}
 		for i, s := range sides {
 			if i > 0 {
 				fmt.Fprintln(a.stdout)
@@ -271,7 +290,7 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 	}
 	for _, s := range sides {
 		if err := refusalErr(s.qp); err != nil {
-			return targetErr(s.t.name, err)
+			return s.wrap(err)
 		}
 	}
 	defer func() {
@@ -283,13 +302,14 @@ func (a *app) runSide(f *runFlags, suite *scenarios.Suite, judge *runJudge, targ
 	}()
 	for _, s := range sides {
 		if err := a.connectSide(f, s); err != nil {
-			return targetErr(s.t.name, err)
+			return s.wrap(err)
 		}
 	}
 	if err := a.checkHealth(f, sides); err != nil {
 		return err
 	}
 
+	defer f.reports.closeTranscripts()
 	results, err := a.runTargets(f, suite, judge, sides)
 	if err != nil {
 		return err
