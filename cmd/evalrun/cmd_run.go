@@ -165,7 +165,9 @@ func (a *app) run(args []string) error {
 		if err := a.dryRun(a.stdout, qp, ac, lims, f.target, f.apiKeyEnv); err != nil {
 			return err
 		}
-		if s := simulatedDryRun(suite); s != "" {
+		// Not for a shard (or a --partial cut) without simulated
+		// conversations: its calls are a single number.
+		if s := simulatedDryRun(suite); s != "" && (!qp.bounded || qp.fewestCalls < qp.full.Calls) {
 			fmt.Fprintf(a.stdout, "%-17s %s\n", "simulated:", s)
 		}
 		return nil

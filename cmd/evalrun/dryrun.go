@@ -86,8 +86,15 @@ func (a *app) dryRun(w io.Writer, p *quotaPlan, ac *account, lims runLimits, tar
 	e := p.full
 	if p.bounded {
 		line("conversations", "%d", e.Conversations)
-		line("calls", "%d expected (%d new chats + %d turns, no retries), %d worst case (with %d %s of retry allowance)",
-			e.Calls, e.NewChats, e.Calls-e.NewChats, e.WorstCase/p.cost, e.RetryAllowance, p.unit)
+		if f := p.fewestCalls; f < e.Calls {
+			// Simulated conversations end when their users do: the run's
+			// calls are a range, and the worst case counts them all.
+			line("calls", "%d to %d expected (%d new chats + %d to %d turns, no retries: simulated conversations end when their users do), %d worst case (with %d %s of retry allowance)",
+				f, e.Calls, e.NewChats, f-e.NewChats, e.Calls-e.NewChats, e.WorstCase/p.cost, e.RetryAllowance, p.unit)
+		} else {
+			line("calls", "%d expected (%d new chats + %d turns, no retries), %d worst case (with %d %s of retry allowance)",
+				e.Calls, e.NewChats, e.Calls-e.NewChats, e.WorstCase/p.cost, e.RetryAllowance, p.unit)
+		}
 		if p.cost != 1 {
 			line("cost", "%d %s expected, %d worst case (%d %s per call)", e.Cost, p.unit, e.WorstCase, p.cost, p.unit)
 		}

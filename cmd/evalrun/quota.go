@@ -206,6 +206,10 @@ type quotaPlan struct {
 	est     runner.Estimate // of what will run (after --partial)
 	full    runner.Estimate // of the whole run
 	bounded bool
+	// fewestCalls is full.Calls with every simulated conversation at the
+	// fewest turns it may send (runner.FewestTurns); full.Calls without
+	// simulated conversations.
+	fewestCalls int64
 
 	ledgerUsed int64 // units charged in the ledger this cycle
 	extraUsed  int64 // --quota-used
@@ -267,6 +271,11 @@ func planQuota(q *quotaFlags, cf costFunc, share func(int64) int64, u ledger.Usa
 		ledgerUsed: u.Calls * cost, extraUsed: q.used, reserved: u.Reserved * cost, exhausted: u.Exhausted}
 	est, bounded, fit := cf(cost, q.costOptions()...)
 	p.est, p.full, p.bounded = est, est, bounded
+	p.fewestCalls = est.Calls
+	if bounded {
+		fe, _, _ := cf(cost, append(slices.Clone(q.costOptions()), runner.FewestTurns())...)
+		p.fewestCalls = min(fe.Calls, est.Calls)
+	}
 	if limit >= 0 {
 		p.headroom = max(limit-p.usedBefore()-p.reserved, 0)
 		if share != nil {
