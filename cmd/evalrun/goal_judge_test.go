@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evalrun/evalrun/agent"
 	"github.com/evalrun/evalrun/agentsim"
 	"github.com/evalrun/evalrun/runner"
+	"github.com/evalrun/evalrun/scenarios"
 )
 
 // goalJudgeSuite is two scripted scenarios whose goal the judge decides
@@ -104,5 +107,30 @@ func TestGoalMetJudgeBroken(t *testing.T) {
 	}
 	if calls.Load() < 1 {
 		t.Error("the judge was not asked")
+	}
+}
+
+// gradeRecorder keeps the last request it grades.
+type gradeRecorder struct{ last scenarios.GradeRequest }
+
+func (g *gradeRecorder) Grade(_ context.Context, q scenarios.GradeRequest) (scenarios.Grade, error) {
+	g.last = q
+	return scenarios.Grade{Score: 1, Reason: "saw sk-live-123"}, nil
+}
+
+// TestRedactingJudgeTranscript: a transcript reaches the judge with every
+// secret hidden in its messages and without the tools' data.
+func TestRedactingJudgeTranscript(t *testing.T) {
+	rec := &gradeRecorder{}
+	j := redactingJudge{Judge: rec, r: agent.NewRedactor("sk-live-123")}
+	g, err := j.Grade(context.Background(), scenarios.GradeRequest{Rubric: "r", Transcript: []scenarios.SimTurn{
+		{User: "my key is sk-live-123", Agent: "got sk-live-123", Tools: []scenarios.Tool{{Name: "save", Status: "executed", Data: map[string]any{"k": "v"}}}},
+	}})
+	if err != nil || strings.Contains(g.Reason, "sk-live-123") {
+		t.Fatalf("grade %+v, %v", g, err)
+	}
+	tr := rec.last.Transcript
+	if len(tr) != 1 || strings.Contains(tr[0].User+tr[0].Agent, "sk-live-123") || len(tr[0].Tools) != 1 || tr[0].Tools[0].Name != "save" || tr[0].Tools[0].Data != nil {
+		t.Errorf("the judge saw %+v", tr)
 	}
 }
