@@ -318,18 +318,38 @@ type request struct {
 	traceID         string      // the chat's trace id; "" or malformed starts a new trace
 	header          http.Header // extra headers, may be nil
 	accept          string      // default application/json
+	// parsed is url with the query key, parsed once by target (optional:
+	// nil parses url for this call). It is shared by concurrent calls and
+	// never modified.
+	parsed *url.URL
+}
+
+// target parses a fixed request URL once, with the key of query auth,
+// for request.parsed. It returns nil when raw does not parse as a request
+// URL; the call then parses it itself and reports the error.
+func (c *core) target(raw string) *url.URL {
+	u, err := url.Parse(c.withQueryKey(raw))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil
+	}
+	return u
+}
+
+// withQueryKey adds the key's query parameter to target under query auth.
+func (c *core) withQueryKey(target string) string {
+	if c.queryName == "" {
+		return target
+	}
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	return target + sep + c.queryName + "=" + c.queryVal
 }
 
 // meta identifies an attempt for the server's logs.
 type meta struct {
 	requestID, traceID string
-}
-
-// newMeta returns the ids of one attempt: a new request id, and the
-// request's trace id or, when it has none or a malformed one, a new trace.
-func (c *core) newMeta(req *request) meta {
-	m, _ := c.ids(req)
-	return m
 }
 
 // ids returns the attempt's meta and its traceparent header value
@@ -437,21 +457,21 @@ func (c *core) header(req *request, requestID, traceparent string) http.Header {
 func (c *core) open(ctx context.Context, req *request) (*http.Response, context.Context, context.CancelFunc, meta, *Error) {
 	m, traceparent := c.ids(req)
 	cctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errCallTimeout)
-	target := req.url
-	if c.queryName != "" {
-		sep := "?"
-		if strings.Contains(target, "?") {
-			sep = "&"
+	st := getSendTrace(ctx)
+	tctx := httptrace.WithClientTrace(cctx, &st.trace)
+	var hreq *http.Request
+	if u := req.parsed; u != nil && validMethod(req.method) {
+		// What http.NewRequestWithContext builds, without parsing the URL
+		// again for every call.
+		hreq = (&http.Request{Method: req.method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: u.Host}).WithContext(tctx)
+	} else {
+		var err error
+		hreq, err = http.NewRequestWithContext(tctx, req.method, c.withQueryKey(req.url), nil)
+		if err != nil {
+			st.release()
+			cancel()
+			return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
 		}
-		target += sep + c.queryName + "=" + c.queryVal
-	}
-	st := sendTraces.Get().(*sendTrace)
-	st.wrote.Store(false)
-	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(cctx, &st.trace), req.method, target, nil)
-	if err != nil {
-		sendTraces.Put(st)
-		cancel()
-		return nil, nil, nil, m, &Error{Op: req.op, Kind: KindTransport, Err: c.safeErr(err), RequestID: m.requestID}
 	}
 	if req.body != nil {
 		// As http.NewRequest does for a *bytes.Reader: a known length, and
@@ -493,7 +513,7 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	if st.wrote.Load() {
 		// The request was written and answered: no hook of this attempt
 		// can fire again, so its trace may serve the next one.
-		sendTraces.Put(st)
+		st.release()
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if c.debug != nil {
@@ -515,6 +535,12 @@ func (c *core) open(ctx context.Context, req *request) (*http.Response, context.
 	e := c.statusError(req.op, resp.StatusCode, resp.Header, data)
 	e.RequestID = m.requestID
 	return nil, nil, nil, m, e
+}
+
+// validMethod reports whether m is one of the methods the transports use
+// (anything else takes http.NewRequestWithContext's own check).
+func validMethod(m string) bool {
+	return m == http.MethodPost || m == http.MethodGet
 }
 
 // clientError gives a Transport error the form http.Client.Do gives it — a
@@ -541,13 +567,35 @@ func clientError(req *http.Request, err error) error {
 //
 // sendTraces keeps them for reuse: the trace's fields never change after
 // newSendTrace, and one goes back to the pool only once its request was
-// written and answered, when none of its hooks can fire any more.
+// written and answered, when none of its hooks can fire any more. A call
+// whose context already carries a ClientTrace (a library user's own) gets a
+// fresh one instead: httptrace.WithClientTrace composes the user's hooks
+// into it, which must not outlive that call.
 type sendTrace struct {
-	wrote atomic.Bool
-	trace httptrace.ClientTrace
+	wrote  atomic.Bool
+	pooled bool
+	trace  httptrace.ClientTrace
 }
 
-var sendTraces = sync.Pool{New: func() any { return newSendTrace() }}
+var sendTraces = sync.Pool{New: func() any { s := newSendTrace(); s.pooled = true; return s }}
+
+// getSendTrace returns a trace for one attempt under ctx, not yet written.
+func getSendTrace(ctx context.Context) *sendTrace {
+	if httptrace.ContextClientTrace(ctx) != nil {
+		return newSendTrace()
+	}
+	s := sendTraces.Get().(*sendTrace)
+	s.wrote.Store(false)
+	return s
+}
+
+// release gives a pooled trace back; call it only when none of its hooks
+// can fire any more.
+func (s *sendTrace) release() {
+	if s.pooled {
+		sendTraces.Put(s)
+	}
+}
 
 func newSendTrace() *sendTrace {
 	s := &sendTrace{}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"reflect"
 	"strings"
@@ -259,5 +260,73 @@ func TestSendBodyPooled(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestCallersClientTrace: a caller's own httptrace.ClientTrace in the
+// context sees its call's events, and only its call's: the pooled trace
+// that tells whether a request was written must not carry the caller's
+// hooks into later calls.
+func TestCallersClientTrace(t *testing.T) {
+	srv := newRecorder(t, answer(200, `{"response":"ok"}`))
+	o := newConn(t, srv.URL, nil)
+	var wrote, gotConn atomic.Int32
+	mine := &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Add(1) },
+		GotConn:      func(httptrace.GotConnInfo) { gotConn.Add(1) },
+	}
+	traced := httptrace.WithClientTrace(context.Background(), mine)
+	for i := range 6 {
+		ctx := context.Background()
+		if i%2 == 0 {
+			ctx = traced
+		}
+		if _, err := o.Send(ctx, Chat{ID: "c"}, Message{Content: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if wrote.Load() != 3 || gotConn.Load() != 3 {
+		t.Fatalf("the caller's hooks fired %d (WroteHeaders) and %d (GotConn) times for its 3 calls of 6", wrote.Load(), gotConn.Load())
+	}
+}
+
+// TestParsedTarget: a URL parsed once for all calls gives the request
+// http.NewRequest gives (URL, Host), with the key in the query under query
+// auth, and calls with it reach the server as before.
+func TestParsedTarget(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts Options
+		path string
+	}{
+		{"bearer", Options{APIKey: testKey}, "/external/agent/v2"},
+		{"query", Options{APIKey: testKey, Auth: "query"}, "/external/agent/v2"},
+		{"query, own name, prefix", Options{APIKey: "k+y&z/=", Auth: "query", QueryParam: "token"}, "/prefix/external/agent/v2"},
+		{"no key", Options{}, "/external/message/new-chat"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := tt.opts
+			opts.BaseURL = "http://127.0.0.1:8080"
+			c, base, err := newCore(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			raw := base + tt.path
+			got := c.target(raw)
+			want, err := http.NewRequest(http.MethodPost, c.withQueryKey(raw), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil || !reflect.DeepEqual(got, want.URL) || got.Host != want.Host {
+				t.Fatalf("parsed %#v, http.NewRequest %#v (Host %q)", got, want.URL, want.Host)
+			}
+			if opts.Auth == "query" && got.Query().Get(cmpOr(opts.QueryParam, DefaultQueryParam)) != opts.APIKey {
+				t.Errorf("query %q does not carry the key", got.RawQuery)
+			}
+		})
+	}
+	if u := (&core{}).target("://nope"); u != nil {
+		t.Errorf("target of a malformed URL = %v, want nil (the call reports the error)", u)
 	}
 }

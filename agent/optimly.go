@@ -30,6 +30,8 @@ type Optimly struct {
 	apiVersion int
 
 	base, newChatURL, sendURL, healthURL string
+	// newChatU and sendU are newChatURL and sendURL parsed once.
+	newChatU, sendU *url.URL
 }
 
 var (
@@ -64,6 +66,7 @@ func NewOptimly(opts Options) (*Optimly, error) {
 	default:
 		return nil, fmt.Errorf("agent: APIVersion %d: want 1 (legacy /external/agent) or 2 (/external/agent/v2, the default)", opts.APIVersion)
 	}
+	o.newChatU, o.sendU = c.target(o.newChatURL), c.target(o.sendURL)
 	return o, nil
 }
 
@@ -77,7 +80,7 @@ func (o *Optimly) NewChat(ctx context.Context, req NewChatRequest) (Chat, error)
 		return Chat{}, &Error{Op: op, Kind: KindClient, Detail: "metadata cannot be encoded as JSON", Err: err}
 	}
 	trace := NewTraceID()
-	data, status, _, m, e := o.roundTrip(ctx, &request{op: op, method: http.MethodPost, url: o.newChatURL, body: body, limit: o.maxBody, traceID: trace})
+	data, status, _, m, e := o.roundTrip(ctx, &request{op: op, method: http.MethodPost, url: o.newChatURL, parsed: o.newChatU, body: body, limit: o.maxBody, traceID: trace})
 	if e != nil {
 		return Chat{}, e
 	}
@@ -100,7 +103,7 @@ func (o *Optimly) Send(ctx context.Context, chat Chat, msg Message) (Reply, erro
 	if chat.ID == "" {
 		return Reply{}, &Error{Op: op, Kind: KindClient, Detail: "chat has no ID (open it with NewChat first)"}
 	}
-	data, status, _, m, e := o.roundTrip(ctx, &request{op: op, method: http.MethodPost, url: o.sendURL,
+	data, status, _, m, e := o.roundTrip(ctx, &request{op: op, method: http.MethodPost, url: o.sendURL, parsed: o.sendU,
 		body: sendBody(chat.ID, msg, o.apiVersion), limit: o.maxBody, traceID: chat.TraceID})
 	if e != nil {
 		return Reply{}, e

@@ -7,7 +7,6 @@ import (
 	"github.com/evalrun/evalrun/agentsim"
 	"github.com/evalrun/evalrun/config"
 	"github.com/evalrun/evalrun/report"
-	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -45,7 +44,7 @@ func (a *app) openUser(cfg *config.File, suite *scenarios.Suite) (scenarios.User
 		Model:   u.Model,
 	}
 	if u.Limit != "" {
-		lim, err := runner.ParseLimit(u.Limit)
+		lim, err := paceOf(u.Limit)
 		if err != nil {
 			return nil, none, usageErr("%s: user_model.limit: %v", u.LimitPos, err)
 		}
