@@ -352,13 +352,6 @@ type meta struct {
 	requestID, traceID string
 }
 
-// newMeta returns the ids of one attempt: a new request id, and the
-// request's trace id or, when it has none or a malformed one, a new trace.
-func (c *core) newMeta(req *request) meta {
-	m, _ := c.ids(req)
-	return m
-}
-
 // ids returns the attempt's meta and its traceparent header value
 // ("00-" trace id "-" a new span id "-01"). Both strings share one
 // allocation.

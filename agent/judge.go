@@ -49,7 +49,8 @@ type JudgeOptions struct {
 	// MaxCalls caps the judge requests of this Judge (retries included);
 	// past it, Grade fails with KindQuotaExhausted. Zero means no cap.
 	MaxCalls int64
-	// CacheDir holds graded answers, one file per (model, rubric, reply),
+	// CacheDir holds graded answers, one file per (model, rubric, user
+	// message, reply) or (model, rubric, transcript),
 	// so that a re-run does not pay twice. "" means
 	// $XDG_CACHE_HOME/evalrun/judge (os.UserCacheDir). NoCache turns the
 	// disk cache off.
@@ -68,9 +69,11 @@ type JudgeStats struct {
 // Judge grades replies with an OpenAI-compatible chat completions model:
 // POST {BaseURL}/v1/chat/completions (a BaseURL already ending in /v1 is
 // not doubled) with a system prompt asking for {"score": 0..1, "reason"},
-// temperature 0. Answers are parsed robustly (JSON alone, in prose, or in a
-// code fence), cached on disk by sha256 of (model, rubric, reply), and
-// identical gradings in flight are made once. Failures are *Error values
+// temperature 0. A request with a Transcript is graded as a whole
+// conversation (its own prompt, the messages between <transcript> and
+// </transcript>). Answers are parsed robustly (JSON alone, in prose, or in
+// a code fence), cached on disk by sha256 of (model, rubric, message and
+// reply, or transcript), and identical gradings in flight are made once. Failures are *Error values
 // with Op "judge", classified like agent calls; the API key never appears
 // in them. A Judge implements scenarios.Judge and is safe for concurrent
 // use.
@@ -102,6 +105,20 @@ and the agent's reply to it between <reply> and </reply>.
 Answer with one JSON object and nothing else: {"score": S, "reason": "R"}
 where S is a number from 0 (the reply fails the rubric entirely) to 1 (it meets the rubric fully)
 and R is one short sentence saying why.`
+
+// judgeConversationPrompt asks for a grade of a whole conversation
+// (scenarios.GradeRequest.Transcript) as one JSON object.
+const judgeConversationPrompt = `You grade a whole conversation between a user and a customer-facing chat agent against a rubric.
+Read the rubric between <rubric> and </rubric> and the conversation between <transcript> and </transcript>,
+oldest first: "user:" starts a message of the user, "agent:" the agent's reply to it, "[tools: ...]" names
+the tools the agent ran for that reply and "[handed off to a human]" marks a handoff.
+Answer with one JSON object and nothing else: {"score": S, "reason": "R"}
+where S is a number from 0 (the conversation fails the rubric entirely) to 1 (it meets the rubric fully)
+and R is one short sentence saying why.`
+
+// judgeConversationVersion keys the cache of conversation grades, apart
+// from reply grades.
+const judgeConversationVersion = "evalrun-judge-conversation-v1"
 
 // judgeCacheVersion changes when the prompt or the cached format does, so
 // that old grades are not reused.
@@ -202,6 +219,9 @@ func (j *Judge) Grade(ctx context.Context, q scenarios.GradeRequest) (scenarios.
 func (j *Judge) gradeCounted(ctx context.Context, q scenarios.GradeRequest, v *JudgeView) (scenarios.Grade, error) {
 	j.add(v, cGrades, 1)
 	key := judgeKey(j.model, q.Rubric, q.User, q.Reply)
+	if len(q.Transcript) > 0 {
+		key = hashParts(judgeConversationVersion, j.model, q.Rubric, formatTranscript(q.Transcript))
+	}
 	if g, ok := j.readCache(key); ok {
 		j.add(v, cHits, 1)
 		return g, nil
@@ -241,12 +261,16 @@ func (j *Judge) gradeCounted(ctx context.Context, q scenarios.GradeRequest, v *J
 
 // grade asks the model, retrying retryable failures.
 func (j *Judge) grade(ctx context.Context, q scenarios.GradeRequest, v *JudgeView) (scenarios.Grade, error) {
+	system, content := judgeSystemPrompt, "<rubric>\n"+q.Rubric+"\n</rubric>\n\n<user>\n"+q.User+"\n</user>\n\n<reply>\n"+q.Reply+"\n</reply>"
+	if len(q.Transcript) > 0 {
+		system, content = judgeConversationPrompt, "<rubric>\n"+q.Rubric+"\n</rubric>\n\n<transcript>\n"+formatTranscript(q.Transcript)+"</transcript>"
+	}
 	body, err := json.Marshal(map[string]any{
 		"model":       j.model,
 		"temperature": 0,
 		"messages": []map[string]string{
-			{"role": "system", "content": judgeSystemPrompt},
-			{"role": "user", "content": "<rubric>\n" + q.Rubric + "\n</rubric>\n\n<user>\n" + q.User + "\n</user>\n\n<reply>\n" + q.Reply + "\n</reply>"},
+			{"role": "system", "content": system},
+			{"role": "user", "content": content},
 		},
 	})
 	if err != nil {
@@ -455,10 +479,46 @@ func jsonObjects(text string) []jsonObject {
 	return out
 }
 
-// judgeKey is the cache key of a grading.
+// formatTranscript writes a conversation for the judge, one line per
+// message ("user: ...", "agent: ..."), lines after a message's first
+// indented by two spaces, then the reply's tools and handoff in brackets.
+func formatTranscript(ts []scenarios.SimTurn) string {
+	var b strings.Builder
+	line := func(who, text string) {
+		b.WriteString(who)
+		b.WriteString(": ")
+		b.WriteString(strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", "\n  "))
+		b.WriteByte('\n')
+	}
+	for _, t := range ts {
+		line("user", t.User)
+		line("agent", t.Agent)
+		if len(t.Tools) > 0 {
+			names := make([]string, len(t.Tools))
+			for i, tool := range t.Tools {
+				names[i] = tool.Name
+				if tool.Status != "" {
+					names[i] += " (" + tool.Status + ")"
+				}
+			}
+			b.WriteString("[tools: " + strings.Join(names, ", ") + "]\n")
+		}
+		if t.Handoff {
+			b.WriteString("[handed off to a human]\n")
+		}
+	}
+	return b.String()
+}
+
+// judgeKey is the cache key of a grading of one reply.
 func judgeKey(model, rubric, user, reply string) string {
+	return hashParts(judgeCacheVersion, model, rubric, user, reply)
+}
+
+// hashParts is the hex sha256 of the parts, each prefixed by its length.
+func hashParts(parts ...string) string {
 	h := sha256.New()
-	for _, s := range []string{judgeCacheVersion, model, rubric, user, reply} {
+	for _, s := range parts {
 		h.Write([]byte(strconv.Itoa(len(s))))
 		h.Write([]byte{0})
 		h.Write([]byte(s))

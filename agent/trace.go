@@ -20,9 +20,6 @@ func NewTraceID() string { return nonZeroHex(16) }
 
 func newTraceID() string { return NewTraceID() }
 
-// newSpanID returns a random W3C parent id: 16 hex digits, not all zero.
-func newSpanID() string { return nonZeroHex(8) }
-
 func nonZeroHex(n int) string {
 	for {
 		s := randomHex(n)

@@ -15,8 +15,10 @@ import (
 // JudgeServer is a deterministic grader speaking the OpenAI chat
 // completions API (POST /v1/chat/completions), the target of evalrun's
 // judge in tests and demos. It grades the reply found between <reply> and
-// </reply> in the last user message against the rubric found between
-// <rubric> and </rubric>:
+// </reply> in the last user message (or, for a whole conversation, the
+// transcript between <transcript> and </transcript>: every user message,
+// reply and tool named in it) against the rubric found between <rubric>
+// and </rubric>:
 //
 //   - the terms of the rubric in double quotes ("Growth", "$49") must be
 //     mentioned; the score is the fraction of them that the reply contains,
@@ -104,7 +106,10 @@ func (j *JudgeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rubric, ok1 := between(user, "<rubric>", "</rubric>")
-	reply, ok2 := between(user, "<reply>", "</reply>")
+	reply, ok2 := between(user, "<transcript>", "</transcript>")
+	if !ok2 {
+		reply, ok2 = between(user, "<reply>", "</reply>")
+	}
 	switch {
 	case req.Model == "":
 		judgeError(w, http.StatusBadRequest, "model is required")
@@ -113,7 +118,7 @@ func (j *JudgeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		judgeError(w, http.StatusBadRequest, "the grader is deterministic: send temperature 0")
 		return
 	case !ok1 || !ok2:
-		judgeError(w, http.StatusBadRequest, "the last user message must hold <rubric>...</rubric> and <reply>...</reply>")
+		judgeError(w, http.StatusBadRequest, "the last user message must hold <rubric>...</rubric> and <reply>...</reply> (or <transcript>...</transcript>)")
 		return
 	}
 	score, reason := GradeReply(rubric, reply)

@@ -52,6 +52,11 @@ func TestJudgeServerHTTP(t *testing.T) {
 	if code, body := post("/v1/chat/completions", "k1", good); code != 200 || !strings.Contains(body, `{\"reason\":\"mentions all 1 required terms\",\"score\":1}`) {
 		t.Errorf("good: %d %s", code, body)
 	}
+	// A whole conversation: every line of the transcript counts.
+	conv := `{"model":"m","temperature":0,"messages":[{"role":"user","content":"<rubric>\n\"email\" \"lead_capture\" \"Scale\"\n</rubric>\n\n<transcript>\nuser: my email is a@b.c\nagent: Saved.\n[tools: lead_capture (executed)]\n</transcript>"}]}`
+	if code, body := post("/v1/chat/completions", "k1", conv); code != 200 || !strings.Contains(body, `{\"reason\":\"mentions 2 of 3 required terms; missing \\\"Scale\\\"\",\"score\":0.667}`) {
+		t.Errorf("transcript: %d %s", code, body)
+	}
 	for _, tt := range []struct {
 		path, key, body string
 		code            int
@@ -70,7 +75,7 @@ func TestJudgeServerHTTP(t *testing.T) {
 	if code, _ := post("/v1/chat/completions", "k1", good); code != 429 {
 		t.Errorf("FailNext: %d", code)
 	}
-	if js.Calls() != 6 {
-		t.Errorf("Calls = %d, want 6 (404 is not counted)", js.Calls())
+	if js.Calls() != 7 {
+		t.Errorf("Calls = %d, want 7 (404 is not counted)", js.Calls())
 	}
 }

@@ -65,9 +65,21 @@ type htmlPage struct {
 	NotKept     []string // first failures of scenarios whose failing runs were not kept
 	// Side holds, in a run of several targets, each scenario's turns with
 	// the targets' replies side by side.
-	Side     []htmlSideScenario
-	Notes    []string
-	Warnings []string
+	Side []htmlSideScenario
+	// SideChecks, SideSims and SideUserModels are, in a run of several
+	// targets, the conversation checks and the simulated users of every
+	// target side by side (sideChecks, sideSims, sideUserModels).
+	SideChecks     []htmlSideCheck
+	SideSims       []sideSim
+	SideUserModels []string
+	Notes          []string
+	Warnings       []string
+}
+
+// htmlSideCheck is a sideCheck as the page shows it: a cell per target.
+type htmlSideCheck struct {
+	Scenario, Check string
+	Cells           []htmlCell
 }
 
 type htmlMatrixRow struct {
@@ -451,6 +463,28 @@ table.side .note.bad { color: var(--fail); }
 {{- else}}
 <p>No conversations ran.</p>
 {{- end}}
+{{- if .SideChecks}}
+<h2>Conversation checks</h2>
+<p class="notes">Passed of checked, in the conversations each result keeps.</p>
+<table>
+<tr><th>scenario</th><th>check</th>{{range .Targets}}<th>{{.}}</th>{{end}}</tr>
+{{- range .SideChecks}}
+<tr><td>{{.Scenario}}</td><td><code>{{.Check}}</code></td>{{range .Cells}}<td class="{{.Class}}">{{.Text}}</td>{{end}}</tr>
+{{- end}}
+</table>
+{{- end}}
+{{- if .SideSims}}
+<h2>Simulated users</h2>
+<table>
+<tr><th>scenario</th><th>target</th><th class="num">goal met</th><th>turns used × conversations</th><th>ended</th></tr>
+{{- range .SideSims}}
+<tr><td>{{.Scenario}}</td><td>{{.Target}}</td><td class="num">{{.GoalMet}}</td><td>{{.Turns}}</td><td>{{.Ended}}</td></tr>
+{{- end}}
+</table>
+{{- range .SideUserModels}}
+<p class="notes">{{.}}</p>
+{{- end}}
+{{- end}}
 {{- with .Plot}}
 <h2>Latency by percentile</h2>
 <svg class="plot" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="latency percentile plot">
@@ -513,7 +547,11 @@ table.side .note.bad { color: var(--fail); }
 <tr><th>turn</th><th>user</th>{{range $.Targets}}<th>{{.}}</th>{{end}}</tr>
 {{- range .Turns}}
 <tr><td class="num">{{.N}}</td><td><div class="msg user">{{.Sent}}</div></td>
-{{- range .Replies}}<td class="{{.Class}}">{{if .Missing}}<span class="note">{{.Note}}</span>{{else}}<div class="msg agent">{{.Text}}</div><span class="note">{{.Mark}} {{.Note}}</span>{{range .Failed}}<span class="note bad">✗ <code>{{.Text}}</code> — {{.Reason}}</span>{{end}}{{end}}</td>{{end}}</tr>
+{{- range .Replies}}<td class="{{.Class}}">{{if .Missing}}<span class="note">{{.Note}}</span>{{else}}{{if .Sent}}<div class="msg user">{{.Sent}}</div>{{end}}<div class="msg agent">{{.Text}}</div><span class="note">{{.Mark}} {{.Note}}</span>{{range .Failed}}<span class="note bad">✗ <code>{{.Text}}</code> — {{.Reason}}</span>{{end}}{{end}}</td>{{end}}</tr>
+{{- end}}
+{{- if .Whole}}
+<tr><td class="num">all</td><td><span class="note">the whole conversation</span></td>
+{{- range .Whole}}<td class="{{.Class}}">{{if .Missing}}<span class="note">{{.Note}}</span>{{else}}<span class="note">{{.Mark}} {{.Note}}</span>{{range .Failed}}<span class="note bad">✗ <code>{{.Text}}</code> — {{.Reason}}</span>{{end}}{{end}}</td>{{end}}</tr>
 {{- end}}
 </table>
 {{- end}}

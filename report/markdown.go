@@ -280,16 +280,6 @@ func mdFailures(b *strings.Builder, r *Result, maxRows int) {
 	}
 }
 
-// hasProblems reports whether any kept conversation of s did not pass.
-func hasProblems(s *ScenarioResult) bool {
-	for i := range s.Conversations {
-		if len(problems(&s.Conversations[i])) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
 func mdFooter(b *strings.Builder, r *Result) {
 	var notes []string
 	if u := r.Budget.Unit; u != "" {

@@ -65,6 +65,106 @@ func sideTurns(run *Run) []int {
 	return slices.Sorted(maps.Keys(idx))
 }
 
+// sideSim is one simulated scenario on one target: the goal met, the
+// turns used and how the conversations ended (simParts), over every
+// conversation of it.
+type sideSim struct {
+	Scenario, Target      string
+	GoalMet, Turns, Ended string
+}
+
+// sideSims lists the simulated scenarios of the run, each target under
+// its scenario in target order; empty when no target had one.
+func sideSims(run *Run) []sideSim {
+	var out []sideSim
+	for _, s := range sideScenarios(run) {
+		for i, sr := range s.By {
+			if sr == nil || sr.Simulation == nil || sr.Simulation.Conversations == 0 {
+				continue
+			}
+			g, t, e := simParts(sr.Simulation)
+			out = append(out, sideSim{Scenario: s.Name, Target: targetName(run.Targets[i]), GoalMet: g, Turns: t, Ended: e})
+		}
+	}
+	return out
+}
+
+// sideUserModels says, per target that had one, who played its simulated
+// user and what it cost: "cand: simulated user gpt-4o-mini: …".
+func sideUserModels(run *Run) []string {
+	var out []string
+	for _, r := range run.Targets {
+		if l := userModelLine(r); l != "" {
+			out = append(out, targetName(r)+": "+l)
+		}
+	}
+	return out
+}
+
+// checkCount counts one conversation check's verdicts on one target.
+type checkCount struct{ Passed, Failed, Undecided int }
+
+// Checked is how many conversations carried the check.
+func (c checkCount) Checked() int { return c.Passed + c.Failed + c.Undecided }
+
+// text is "✓ 2/2", "✗ 1/2" or "✗ 1/2 · 1 undecided"; "–" when no kept
+// conversation of the target carried the check.
+func (c checkCount) text() string {
+	if c.Checked() == 0 {
+		return "–"
+	}
+	t := fmt.Sprintf("%s %d/%d", mdMark(c.Failed+c.Undecided == 0), c.Passed, c.Checked())
+	if c.Undecided > 0 {
+		t += fmt.Sprintf(" · %d undecided", c.Undecided)
+	}
+	return t
+}
+
+// sideCheck is one check of a scenario's expect_conversation (its label,
+// as the failures name it) across the targets.
+type sideCheck struct {
+	Scenario, Check string
+	By              []checkCount
+}
+
+// sideChecks counts, per scenario and check of expect_conversation, the
+// verdicts of each target's kept conversations (Conversations[].Verdicts):
+// a result keeps every failed conversation but may keep only some passed
+// ones, so the counts are of the conversations kept. Checks come in the
+// order first seen.
+func sideChecks(run *Run) []sideCheck {
+	var out []sideCheck
+	for _, s := range sideScenarios(run) {
+		at := map[string]int{}
+		for i, sr := range s.By {
+			if sr == nil {
+				continue
+			}
+			for j := range sr.Conversations {
+				for _, v := range sr.Conversations[j].Verdicts {
+					label := verdictLabel(v.Name, v.Expectation)
+					k, ok := at[label]
+					if !ok {
+						k = len(out)
+						at[label] = k
+						out = append(out, sideCheck{Scenario: s.Name, Check: label, By: make([]checkCount, len(run.Targets))})
+					}
+					c := &out[k].By[i]
+					switch {
+					case v.Undecided:
+						c.Undecided++
+					case v.Passed:
+						c.Passed++
+					default:
+						c.Failed++
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
 // p95Of formats the p95 of a histogram, "–" when it has no value.
 func p95Of(h *HistogramResult) string {
 	if h == nil || h.Count == 0 {
@@ -185,6 +285,7 @@ func (cw ConsoleWriter) WriteRun(w io.Writer, run *Run) error {
 		}
 		tt.write(p, 2)
 	}
+	consoleSideConversations(p, run)
 	for _, t := range run.Thresholds {
 		p.b.WriteString("\n")
 		p.wrapped(p.mark(t.Passed)+" ", "  ", strings.TrimSpace(t.Scope+" "+t.Expr)+"  "+t.Value)
@@ -203,6 +304,47 @@ func (cw ConsoleWriter) WriteRun(w io.Writer, run *Run) error {
 		return fmt.Errorf("write summary: %w", err)
 	}
 	return nil
+}
+
+// consoleSideConversations prints the conversation checks and the
+// simulated users of every target side by side; nothing when the run has
+// neither.
+func consoleSideConversations(p *printer, run *Run) {
+	if checks := sideChecks(run); len(checks) > 0 {
+		head := []string{"scenario · check"}
+		right := []bool{false}
+		for _, n := range run.Names() {
+			head = append(head, n)
+			right = append(right, true)
+		}
+		p.section("Conversation checks (passed of checked, in the conversations each result keeps)")
+		t := &table{header: head, right: right}
+		for _, c := range checks {
+			row := []cell{{text: c.Scenario + " · " + c.Check}}
+			for _, n := range c.By {
+				code := ansiGreen
+				if n.Failed+n.Undecided > 0 {
+					code = ansiRed
+				}
+				row = append(row, cell{text: n.text(), code: code})
+			}
+			t.rows = append(t.rows, row)
+		}
+		t.write(p, 2)
+	}
+	sims := sideSims(run)
+	if len(sims) == 0 {
+		return
+	}
+	p.section("Simulated users (goal met, turns used × conversations, how they ended)")
+	t := &table{header: []string{"scenario", "target", "goal met", "turns used", "ended"}, right: []bool{false, false, true, false, false}, lastOptional: true}
+	for _, s := range sims {
+		t.rows = append(t.rows, []cell{{text: s.Scenario}, {text: s.Target}, {text: s.GoalMet}, {text: s.Turns}, {text: s.Ended}})
+	}
+	t.write(p, 2)
+	for _, l := range sideUserModels(run) {
+		p.line("  " + l)
+	}
 }
 
 // WriteRun writes run as JUnit XML: one testsuite per target, named after
@@ -309,6 +451,7 @@ func (mw MarkdownWriter) WriteRun(w io.Writer, run *Run) error {
 			b.WriteString("\n")
 		}
 	}
+	mdSideConversations(&b, run)
 	for _, r := range run.Targets {
 		mdTarget(&b, r)
 		var fb strings.Builder
@@ -320,4 +463,37 @@ func (mw MarkdownWriter) WriteRun(w io.Writer, run *Run) error {
 		return fmt.Errorf("write Markdown: %w", err)
 	}
 	return nil
+}
+
+// mdSideConversations writes the conversation checks and the simulated
+// users of every target side by side; nothing when the run has neither.
+func mdSideConversations(b *strings.Builder, run *Run) {
+	if checks := sideChecks(run); len(checks) > 0 {
+		b.WriteString("\n#### Conversation checks\n\nPassed of checked, in the conversations each result keeps.\n\n| scenario | check |")
+		for _, n := range run.Names() {
+			b.WriteString(" " + mdCell(mdText(n)) + " |")
+		}
+		b.WriteString("\n|---|---|" + strings.Repeat("--:|", len(run.Targets)) + "\n")
+		for _, c := range checks {
+			fmt.Fprintf(b, "| %s | %s |", mdCell(mdText(c.Scenario)), mdCell(mdCode(c.Check)))
+			for _, n := range c.By {
+				b.WriteString(" " + n.text() + " |")
+			}
+			b.WriteString("\n")
+		}
+	}
+	sims := sideSims(run)
+	if len(sims) == 0 {
+		return
+	}
+	b.WriteString("\n#### Simulated users\n\n| scenario | target | goal met | turns used × conversations | ended |\n|---|---|--:|---|---|\n")
+	for _, s := range sims {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mdCell(mdText(s.Scenario)), mdCell(mdText(s.Target)), mdText(s.GoalMet), mdText(s.Turns), mdCell(mdText(s.Ended)))
+	}
+	if ms := sideUserModels(run); len(ms) > 0 {
+		b.WriteString("\n")
+		for _, l := range ms {
+			b.WriteString("- " + mdText(l) + "\n")
+		}
+	}
 }

@@ -157,6 +157,21 @@ func newRunHTMLPage(run *Run, maxConvs int) (*htmlPage, error) {
 		}
 	}
 	p.Side = sideReplies(run)
+	for _, c := range sideChecks(run) {
+		row := htmlSideCheck{Scenario: c.Scenario, Check: c.Check}
+		for _, n := range c.By {
+			cl := "pass"
+			switch {
+			case n.Checked() == 0:
+				cl = ""
+			case n.Failed+n.Undecided > 0:
+				cl = "fail"
+			}
+			row.Cells = append(row.Cells, htmlCell{Class: cl, Text: n.text()})
+		}
+		p.SideChecks = append(p.SideChecks, row)
+	}
+	p.SideSims, p.SideUserModels = sideSims(run), sideUserModels(run)
 	for i, tp := range pages {
 		name := p.Targets[i]
 		for _, l := range tp.ScenLatency {
@@ -227,6 +242,10 @@ func runPlot(run *Run) (*plotData, error) {
 type htmlSideScenario struct {
 	Scenario, Note string
 	Turns          []htmlSideTurn
+	// Whole is, per target, how the conversation ended (a simulated one)
+	// and its expect_conversation verdicts; nil when no conversation shown
+	// has either.
+	Whole []htmlSideReply
 }
 
 type htmlSideTurn struct {
@@ -237,8 +256,11 @@ type htmlSideTurn struct {
 
 type htmlSideReply struct {
 	Text, Class, Mark, Note string
-	Missing                 bool
-	Failed                  []htmlVerdict
+	// Sent is the message this target's conversation sent when it is not
+	// the row's (a simulated user writes to each target its own).
+	Sent    string
+	Missing bool
+	Failed  []htmlVerdict
 }
 
 // sideReplies lays out, for each scenario two or more targets kept a
@@ -329,6 +351,9 @@ func sideReplies(run *Run) []htmlSideScenario {
 					st.Sent = t.Sent
 				}
 				rp := htmlSideReply{Text: t.Reply, Class: "pass", Mark: "✓"}
+				if t.Sent != st.Sent {
+					rp.Sent = t.Sent
+				}
 				out := cmpOutcome(t.Outcome)
 				if out != runner.Passed {
 					rp.Class, rp.Mark = "fail", "✗"
@@ -352,7 +377,49 @@ func sideReplies(run *Run) []htmlSideScenario {
 			}
 			sc.Turns = append(sc.Turns, st)
 		}
+		sc.Whole = sideWhole(convs)
 		out = append(out, sc)
+	}
+	return out
+}
+
+// sideWhole is the row of the whole conversation under the side-by-side
+// replies: per target, how a simulated conversation ended and the checks
+// of expect_conversation (the failed ones with their reason); nil when no
+// conversation of convs has either.
+func sideWhole(convs []*ConversationResult) []htmlSideReply {
+	found := false
+	out := make([]htmlSideReply, len(convs))
+	for i, c := range convs {
+		if c == nil || (c.Simulation == nil && len(c.Verdicts) == 0) {
+			out[i] = htmlSideReply{Missing: true, Note: "–"}
+			continue
+		}
+		found = true
+		rp := htmlSideReply{Class: "pass", Mark: "✓"}
+		var notes []string
+		if c.Simulation != nil {
+			notes = append(notes, "simulated user: "+endedText(c.Simulation)+" · "+plural(int64(len(c.Turns)), "turn"))
+		}
+		passed := 0
+		for _, v := range c.Verdicts {
+			if v.Passed {
+				passed++
+				continue
+			}
+			rp.Failed = append(rp.Failed, htmlVerdict{Text: verdictLabel(v.Name, v.Expectation), Reason: v.Reason})
+		}
+		if len(c.Verdicts) > 0 {
+			notes = append(notes, fmt.Sprintf("%d of %d conversation checks passed", passed, len(c.Verdicts)))
+		}
+		if len(rp.Failed) > 0 || (c.Simulation != nil && !c.Simulation.GoalMet) {
+			rp.Class, rp.Mark = "fail", "✗"
+		}
+		rp.Note = strings.Join(notes, " · ")
+		out[i] = rp
+	}
+	if !found {
+		return nil
 	}
 	return out
 }

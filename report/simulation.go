@@ -73,29 +73,48 @@ func simulationLines(r *Result) []string {
 		if s == nil || s.Conversations == 0 {
 			continue
 		}
-		var turns []string
-		for _, k := range slices.Sorted(maps.Keys(s.Turns)) {
-			turns = append(turns, strconv.Itoa(k)+"×"+strconv.Itoa(s.Turns[k]))
-		}
-		var ended []string
-		for _, k := range slices.Sorted(maps.Keys(s.Ended)) {
-			ended = append(ended, k+" "+strconv.Itoa(s.Ended[k]))
-		}
-		out = append(out, fmt.Sprintf("%s: goal met %d of %d (%.1f%%) · turns used %s · ended %s", r.Scenarios[i].Name,
-			s.GoalMet, s.Conversations, 100*s.GoalMetRate(), strings.Join(turns, " "), strings.Join(ended, ", ")))
+		goal, turns, ended := simParts(s)
+		out = append(out, fmt.Sprintf("%s: goal met %s · turns used %s · ended %s", r.Scenarios[i].Name, goal, turns, ended))
 	}
-	if len(out) > 0 && r.UserModel != nil {
-		u := r.UserModel
-		line := "simulated user " + u.Model
-		if u.Calls > 0 || u.Failures > 0 || u.Turns > 0 {
-			line += fmt.Sprintf(": %s, %s, %s", plural(u.Turns, "answer"), plural(u.Calls, "call"), plural(u.Failures, "failure"))
-			if u.Limit != "" {
-				line += " (limit " + u.Limit + ")"
-			}
+	if len(out) > 0 {
+		if line := userModelLine(r); line != "" {
+			out = append(out, line)
 		}
-		out = append(out, line)
 	}
 	return out
+}
+
+// simParts describes s in three parts: the goal met ("9 of 10 (90.0%)"),
+// the turns used, each count times its conversations ("2×3 3×6"), and how
+// the conversations ended ("goal_met 9, max_turns 1").
+func simParts(s *SimulationStats) (goal, turns, ended string) {
+	var ts []string
+	for _, k := range slices.Sorted(maps.Keys(s.Turns)) {
+		ts = append(ts, strconv.Itoa(k)+"×"+strconv.Itoa(s.Turns[k]))
+	}
+	var es []string
+	for _, k := range slices.Sorted(maps.Keys(s.Ended)) {
+		es = append(es, k+" "+strconv.Itoa(s.Ended[k]))
+	}
+	return fmt.Sprintf("%d of %d (%.1f%%)", s.GoalMet, s.Conversations, 100*s.GoalMetRate()), strings.Join(ts, " "), strings.Join(es, ", ")
+}
+
+// userModelLine says who played the simulated user and what it cost:
+// `simulated user gpt-4o-mini: 12 answers, 13 calls, 0 failures (limit
+// 2/s)`; empty when the result has no user model.
+func userModelLine(r *Result) string {
+	u := r.UserModel
+	if u == nil {
+		return ""
+	}
+	line := "simulated user " + u.Model
+	if u.Calls > 0 || u.Failures > 0 || u.Turns > 0 {
+		line += fmt.Sprintf(": %s, %s, %s", plural(u.Turns, "answer"), plural(u.Calls, "call"), plural(u.Failures, "failure"))
+		if u.Limit != "" {
+			line += " (limit " + u.Limit + ")"
+		}
+	}
+	return line
 }
 
 // GoalMetDiff compares the goal-met rates of a simulated scenario in two

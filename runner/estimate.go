@@ -31,7 +31,18 @@ type Estimate struct {
 type CostOption func(*costConfig)
 
 type costConfig struct {
-	newChat int // agent calls one new chat makes
+	newChat int  // agent calls one new chat makes
+	fewest  bool // count simulated conversations at their fewest turns
+}
+
+// FewestTurns makes an estimate count each simulated conversation
+// (simulate:) at the fewest turns it may send, its scripted turns and its
+// opening (its user may end it before writing a message), instead of at
+// max_turns: the least the same conversations cost. A run reserves the
+// estimate without it; with it, the caller learns how much of that the
+// agent's replies may leave unused. Scripted conversations count the same.
+func FewestTurns() CostOption {
+	return func(c *costConfig) { c.fewest = true }
 }
 
 // NewChatCalls says how many agent calls opening a chat makes: without it,

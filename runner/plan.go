@@ -36,6 +36,25 @@ func turnCalls(sc *scenarios.Scenario) int64 {
 	return n
 }
 
+// fewestTurnCalls is turnCalls of a conversation of sc that ends as early
+// as it can: a simulated one after its scripted turns and its opening
+// (the simulated user may end it before writing a message); a scripted
+// one sends every turn.
+func fewestTurnCalls(sc *scenarios.Scenario) int64 {
+	s := sc.Simulate
+	if s == nil {
+		return turnCalls(sc)
+	}
+	n := int64(len(sc.Turns))
+	for _, t := range sc.Turns {
+		n += int64(t.ExtraCalls())
+	}
+	if s.Opening != nil {
+		n += 1 + int64(s.Turn.ExtraCalls())
+	}
+	return n
+}
+
 // repeats returns how many conversations a scenario asks for (at least one).
 func repeats(sc *scenarios.Scenario) int { return max(sc.Repeat, 1) }
 
@@ -66,6 +85,10 @@ type order struct {
 
 	cur    int   // the segment whose scenarios active holds; -1 for none
 	active []int // indexes into scs of segment cur's scenarios, in suite order
+
+	// fewest is the same order counting fewestTurnCalls; nil when no
+	// scenario is simulated (every conversation then sends its turns).
+	fewest *order
 }
 
 // iterSpan is a segment of the order: a run of iterations in which the same
@@ -117,7 +140,27 @@ func newOrder(suite *scenarios.Suite) *order {
 	}
 	o.total = start
 	o.most = int(from)
+	if slices.ContainsFunc(o.scs, (*scenarios.Scenario).Simulated) {
+		o.fewest = o.withTurns(fewestTurnCalls)
+	}
 	return o
+}
+
+// withTurns returns the order with turns counted by f instead of
+// turnCalls: the same conversations in the same order.
+func (o *order) withTurns(f func(*scenarios.Scenario) int64) *order {
+	c := &order{scs: o.scs, segs: slices.Clone(o.segs), total: o.total, most: o.most, cur: -1, turns: make([]int64, len(o.scs))}
+	for i, sc := range o.scs {
+		c.turns[i] = f(sc)
+	}
+	for j := range c.segs {
+		var t int64
+		for _, i := range c.activeOf(j) {
+			t = satAdd(t, c.turns[i])
+		}
+		c.segs[j].turns = t
+	}
+	return c
 }
 
 // at returns the conversation at index i (0 <= i < total) of the pass,
@@ -225,6 +268,9 @@ func (o *order) prefix(upto, stride, off int64) (n, turns int64) {
 func (o *order) estimate(cc costConfig, upto, stride, off, costPerCall int64, retryFraction float64) Estimate {
 	n, turns := o.prefix(upto, stride, off)
 	e := Estimate{Conversations: n, CostPerCall: max(costPerCall, 1)}
+	if cc.fewest && o.fewest != nil {
+		_, turns = o.fewest.prefix(upto, stride, off)
+	}
 	e.NewChats = satMul(n, int64(cc.newChat))
 	e.Calls = satAdd(turns, e.NewChats)
 	e.Cost = satMul(e.Calls, e.CostPerCall)

@@ -21,6 +21,8 @@ import (
 //	    - max_latency: 5s
 //	- turns: {min: 2, max: 6}   # how many turns were sent (or turns: N)
 //	- goal_met: true            # the simulated user met its goal (simulate:)
+//	- goal_met: {judge: RUBRIC, min_score: 0.7} # the judge grades the whole
+//	                            # transcript against the rubric
 //
 // with an optional `name:`. Each yields one verdict per check (every_turn
 // and never one per expectation they list), recorded as the
@@ -31,7 +33,7 @@ import (
 var convKeys = []string{"name", "at", "never", "every_turn", "turns", "goal_met"}
 
 func init() {
-	keyDocs["expect_conversation"] = "checks on the whole conversation after its last turn: an expectation with at: any, never:, every_turn: or turns: {min, max}"
+	keyDocs["expect_conversation"] = "checks on the whole conversation after its last turn: an expectation with at: any, never:, every_turn:, turns: {min, max} or goal_met: (true/false, or {judge: RUBRIC, min_score})"
 }
 
 // ConversationExpectation is one item of a scenario's
@@ -45,7 +47,14 @@ type ConversationExpectation struct {
 	subs     []*Expectation // at_any: one; never and every_turn: one or more
 	min, max int            // turns; 0: no bound
 	goal     bool           // goal_met: the verdict wanted
+	// goal_met: {judge: rubric, min_score: minScore}: the judge decides on
+	// the whole transcript instead of the simulated user.
+	rubric   string
+	minScore float64
 }
+
+// judged reports whether the item asks the judge (goal_met: {judge:}).
+func (c *ConversationExpectation) judged() bool { return c.rubric != "" }
 
 // String describes the item as written, e.g. `tool "lead_capture" at any
 // turn` or `turns at most 6`; never and every_turn items describe their
@@ -55,6 +64,9 @@ func (c *ConversationExpectation) String() string {
 	case "turns":
 		return turnsDesc(c.min, c.max)
 	case "goal_met":
+		if c.rubric != "" {
+			return "goal_met by judge " + excerpt(c.rubric, 60) + " min_score " + strconv.FormatFloat(c.minScore, 'f', -1, 64)
+		}
 		return fmt.Sprintf("goal_met %v", c.goal)
 	case "at_any":
 		return c.subs[0].String() + " at any turn"
@@ -106,9 +118,10 @@ func NeedsRaw(items []*ConversationExpectation) bool {
 // EvaluateConversation checks a scenario's conversation expectations
 // against the replies of one conversation, oldest first (obs[i] is turn
 // i's), and returns their verdicts in the order written. goal is the
-// simulated user's verdict (nil when there is none) that goal_met reads.
-// Judged expectations ask judge under ctx; with a nil judge they are
-// undecided.
+// simulated user's verdict (nil when there is none) that goal_met reads;
+// goal_met: {judge:} asks judge instead, once, with the whole transcript
+// (GradeRequest.Transcript). Judged expectations ask judge under ctx; with
+// a nil judge they are undecided.
 func EvaluateConversation(ctx context.Context, items []*ConversationExpectation, obs []*Observation, goal *GoalVerdict, judge Judge) []Verdict {
 	if ctx == nil {
 		ctx = context.Background()
@@ -127,7 +140,11 @@ func EvaluateConversation(ctx context.Context, items []*ConversationExpectation,
 			out = append(out, v)
 		case "goal_met":
 			v := Verdict{Expectation: c.String(), Name: c.Name}
-			v.Passed, v.Reason = goalVerdict(c.goal, goal)
+			if c.rubric != "" {
+				v.Passed, v.Undecided, v.Reason = c.judgeGoal(ec, obs)
+			} else {
+				v.Passed, v.Reason = goalVerdict(c.goal, goal)
+			}
 			out = append(out, v)
 		case "at_any":
 			out = append(out, c.atAny(ec, obs))
@@ -138,6 +155,31 @@ func EvaluateConversation(ctx context.Context, items []*ConversationExpectation,
 		}
 	}
 	return out
+}
+
+// judgeGoal asks the judge to grade the whole conversation against the
+// rubric of goal_met: {judge:}. A judge that fails (or none) leaves the
+// verdict undecided.
+func (c *ConversationExpectation) judgeGoal(ec *evalCtx, obs []*Observation) (passed, undecided bool, reason string) {
+	if ec.judge == nil {
+		return false, true, "no judge is configured to grade the conversation; add judge: {url, model, api_key_env} to evalrun.yaml"
+	}
+	q := GradeRequest{Rubric: c.rubric, Transcript: make([]SimTurn, len(obs))}
+	for i, o := range obs {
+		q.Transcript[i] = SimTurn{User: o.User, Agent: o.Text, Tools: o.Tools, Handoff: o.Handoff}
+	}
+	g, err := ec.judge.Grade(ec.ctx, q)
+	if err != nil {
+		return false, true, "judge failed: " + oneLine(err.Error())
+	}
+	if g.Score >= c.minScore {
+		return true, false, ""
+	}
+	why := ""
+	if r := strings.TrimSpace(g.Reason); r != "" {
+		why = ": " + oneLine(r)
+	}
+	return false, false, fmt.Sprintf("judge scored the conversation %.2f, below %s%s", g.Score, strconv.FormatFloat(c.minScore, 'f', -1, 64), why)
 }
 
 // atAny passes when some reply passes the expectation. When none passed
@@ -324,7 +366,14 @@ func (c *ConversationExpectation) decodeForm(d *decoder, form string, v *yaml.No
 	case "turns":
 		c.min, c.max = d.turnBounds(v)
 	case "goal_met":
-		c.goal, _ = d.bool(v, "goal_met")
+		switch {
+		case v.Kind == yaml.MappingNode:
+			c.goalJudge(d, v)
+		case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool":
+			c.goal, _ = d.bool(v, "goal_met")
+		default:
+			d.errorf(v, "goal_met: expected true, false (the simulated user's verdict) or {judge: RUBRIC, min_score: 0.7} (the judge grades the whole conversation), got %s", describe(v))
+		}
 	case "never", "every_turn":
 		var items []*yaml.Node
 		switch v.Kind {
@@ -343,6 +392,43 @@ func (c *ConversationExpectation) decodeForm(d *decoder, form string, v *yaml.No
 				c.subs = append(c.subs, e)
 			}
 		}
+	}
+}
+
+// goalJudge decodes `goal_met: {judge: RUBRIC, min_score: 0.7}`.
+func (c *ConversationExpectation) goalJudge(d *decoder, v *yaml.Node) {
+	before := len(d.errs)
+	fs, _ := d.fields(v, "goal_met", []string{"judge", "min_score"})
+	c.goal, c.minScore = true, DefaultMinScore
+	for _, f := range fs {
+		switch f.name {
+		case "judge":
+			if f.val.Kind == yaml.MappingNode {
+				d.errorf(f.val, "goal_met.judge: expected the rubric as text, e.g. goal_met: {judge: 'The visitor booked a \"demo\" and gave an \"email\"', min_score: 0.8}, got a mapping")
+				continue
+			}
+			if s, ok := d.nonEmpty(f.val, "goal_met.judge"); ok && literal(d, f.val, "goal_met.judge", s) {
+				c.rubric = s
+			}
+		case "min_score":
+			if m, ok := d.float(f.val, "goal_met.min_score"); ok {
+				if !(m >= 0 && m <= 1) {
+					d.errorf(f.val, "goal_met.min_score: must be between 0 and 1, got %s", f.val.Value)
+				} else {
+					c.minScore = m
+				}
+			}
+		}
+	}
+	if len(d.errs) > before {
+		return
+	}
+	if c.rubric == "" {
+		d.errorf(v, "goal_met: missing judge: the rubric the judge grades the whole conversation against, e.g. {judge: 'The visitor booked a \"demo\"'}")
+		return
+	}
+	if d.opts != nil && !d.opts.JudgeConfigured {
+		d.errorf(v, "goal_met: {judge: ...} needs a judge; add judge: {url, model, api_key_env} to evalrun.yaml, or use goal_met: true with simulate:")
 	}
 }
 
@@ -416,7 +502,16 @@ func conversationSchema(expProps map[string]any) map[string]any {
 	every := maps.Clone(oneOrMore)
 	every["description"] = "every reply of the conversation passes each of these expectations"
 	props["every_turn"] = every
-	props["goal_met"] = map[string]any{"type": "boolean", "description": "the simulated user (simulate:) judged its goal met (true) or not (false)"}
+	props["goal_met"] = map[string]any{
+		"description": "true or false: the simulated user (simulate:) judged its goal met or not; {judge: RUBRIC, min_score}: the judge (judge: in evalrun.yaml) grades the whole transcript against the rubric, scripted scenarios too",
+		"anyOf": []any{
+			map[string]any{"type": "boolean"},
+			map[string]any{"type": "object", "additionalProperties": false, "required": []any{"judge"}, "properties": map[string]any{
+				"judge":     map[string]any{"type": "string", "minLength": 1, "description": "the rubric: what the whole conversation must achieve"},
+				"min_score": map[string]any{"type": "number", "minimum": 0, "maximum": 1, "description": "the lowest passing score (default 0.7)"},
+			}},
+		},
+	}
 	props["turns"] = map[string]any{
 		"description": "how many turns the conversation had: N exactly, or {min: N, max: M}",
 		"anyOf": []any{
@@ -442,6 +537,18 @@ func conversationJudges(items []*ConversationExpectation) int {
 	n := 0
 	for _, c := range items {
 		n += judgeCount(c.subs)
+	}
+	return n
+}
+
+// conversationGoalJudges counts the items of goal_met: {judge:}; each is
+// asked once per conversation.
+func conversationGoalJudges(items []*ConversationExpectation) int {
+	n := 0
+	for _, c := range items {
+		if c.rubric != "" {
+			n++
+		}
 	}
 	return n
 }

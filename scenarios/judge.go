@@ -22,11 +22,17 @@ type Judge interface {
 }
 
 // GradeRequest is what a Judge grades: the rubric, the user's message and
-// the agent's reply to it.
+// the agent's reply to it; or, when Transcript is not empty, the whole
+// conversation.
 type GradeRequest struct {
 	Rubric string
 	User   string
 	Reply  string
+	// Transcript, when not empty, asks for a grade of the whole
+	// conversation (expect_conversation's goal_met: {judge: RUBRIC}): every
+	// user message and agent reply, oldest first, with the tools the agent
+	// ran and its handoffs. User and Reply are then empty.
+	Transcript []SimTurn
 }
 
 // Grade is a judge's verdict on one reply.
@@ -130,9 +136,10 @@ func oneLine(s string) string {
 
 // JudgeCalls returns how many judge calls one pass over the suite makes at
 // most: every `judge` expectation (nested ones included) of every turn,
-// simulated turns up to max_turns included, and those of
-// expect_conversation once per turn, times its scenario's Repeat. Cached
-// grades make real runs cheaper.
+// simulated turns up to max_turns included, those of
+// expect_conversation once per turn and its goal_met: {judge:} once per
+// conversation, times its scenario's Repeat. Cached grades make real runs
+// cheaper.
 func (s *Suite) JudgeCalls() int {
 	n := 0
 	for _, sc := range s.Scenarios {
@@ -140,6 +147,7 @@ func (s *Suite) JudgeCalls() int {
 			n += sc.Repeat * judgeCount(t.Expect)
 		}
 		n += sc.Repeat * sc.UserTurns() * conversationJudges(sc.ExpectConversation)
+		n += sc.Repeat * conversationGoalJudges(sc.ExpectConversation)
 		if s := sc.Simulate; s != nil {
 			n += sc.Repeat * (s.MaxTurns - len(sc.Turns)) * judgeCount(s.Turn.Expect)
 		}

@@ -168,14 +168,15 @@ func goalVerdict(want bool, g *GoalVerdict) (bool, string) {
 	return false, "the simulated user did not meet its goal: " + g.Reason
 }
 
-// checkGoalMet reports goal_met items of a scenario without simulate:.
+// checkGoalMet reports goal_met items of a scenario without simulate:
+// that no judge decides.
 func (d *decoder) checkGoalMet(sc *Scenario, simulated bool) {
 	if simulated {
 		return
 	}
 	for _, c := range sc.ExpectConversation {
-		if c.Kind == "goal_met" {
-			d.errs.Add(c.Pos, "goal_met: the scenario has no simulated user to judge a goal; add simulate: {persona, goal, max_turns}, or check the replies with at: any")
+		if c.Kind == "goal_met" && !c.judged() {
+			d.errs.Add(c.Pos, "goal_met: the scenario has no simulated user to judge a goal; add simulate: {persona, goal, max_turns}, let the judge grade the conversation with goal_met: {judge: RUBRIC}, or check the replies with at: any")
 		}
 	}
 }

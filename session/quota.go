@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,6 +143,10 @@ type Plan struct {
 	Est         runner.Estimate // of what will run (after Partial)
 	Full        runner.Estimate // of the whole run
 	Bounded     bool            // the conversation count is known in advance
+	// FewestCalls is Full.Calls with every simulated conversation at the
+	// fewest turns it may send (runner.FewestTurns); Full.Calls without
+	// simulated conversations.
+	FewestCalls int64
 
 	LedgerUsed int64 // units charged in the ledger this cycle
 	ExtraUsed  int64 // Quota.Used
@@ -243,6 +248,11 @@ func PlanQuota(q Quota, cf CostFunc, share func(int64) int64, u ledger.Usage) (*
 		LedgerUsed: u.Calls * cost, ExtraUsed: q.Used, Reserved: u.Reserved * cost, Exhausted: u.Exhausted}
 	est, bounded, fit := cf(cost, q.CostOptions...)
 	p.Est, p.Full, p.Bounded = est, est, bounded
+	p.FewestCalls = est.Calls
+	if bounded {
+		fe, _, _ := cf(cost, append(slices.Clone(q.CostOptions), runner.FewestTurns())...)
+		p.FewestCalls = min(fe.Calls, est.Calls)
+	}
 	if limit >= 0 {
 		p.Headroom = max(limit-p.UsedBefore()-p.Reserved, 0)
 		if share != nil {

@@ -93,7 +93,7 @@ func validatePlan(suite *scenarios.Suite, q *quotaFlags, judge bool) (string, er
 		fmt.Fprintf(&b, " + %d history reads", extra)
 	}
 	fmt.Fprintf(&b, "), a worst case of %d %s with the %.0f%% retry allowance", est.WorstCase, q.unit(), q.retries*100)
-	b.WriteString(simulatedPlan(suite))
+	b.WriteString(simulatedPlan(suite, runner.EstimateCost(suite, cost, q.retries, append(q.costOptions(), runner.FewestTurns())...).Calls))
 	if n := suite.JudgeCalls(); n > 0 {
 		fmt.Fprintf(&b, "; up to %s, outside the agent's quota", plural(n, "judge call"))
 		if !judge {

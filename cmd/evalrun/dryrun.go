@@ -50,8 +50,15 @@ func (a *app) dryRun(w io.Writer, p *session.Plan, ac *session.Account, lims run
 	e := p.Full
 	if p.Bounded {
 		line("conversations", "%d", e.Conversations)
-		line("calls", "%d expected (%d new chats + %d turns, no retries), %d worst case (with %d %s of retry allowance)",
-			e.Calls, e.NewChats, e.Calls-e.NewChats, e.WorstCase/p.CostPerCall, e.RetryAllowance, p.Unit)
+		if f := p.FewestCalls; f < e.Calls {
+			// Simulated conversations end when their users do: the run's
+			// calls are a range, and the worst case counts them all.
+			line("calls", "%d to %d expected (%d new chats + %d to %d turns, no retries: simulated conversations end when their users do), %d worst case (with %d %s of retry allowance)",
+				f, e.Calls, e.NewChats, f-e.NewChats, e.Calls-e.NewChats, e.WorstCase/p.CostPerCall, e.RetryAllowance, p.Unit)
+		} else {
+			line("calls", "%d expected (%d new chats + %d turns, no retries), %d worst case (with %d %s of retry allowance)",
+				e.Calls, e.NewChats, e.Calls-e.NewChats, e.WorstCase/p.CostPerCall, e.RetryAllowance, p.Unit)
+		}
 		if p.CostPerCall != 1 {
 			line("cost", "%d %s expected, %d worst case (%d %s per call)", e.Cost, p.Unit, e.WorstCase, p.CostPerCall, p.Unit)
 		}

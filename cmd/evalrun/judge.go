@@ -37,7 +37,7 @@ func (a *app) openJudge(cfg *config.File, suite *scenarios.Suite) (*runJudge, er
 		Model:   j.Model,
 	}
 	if j.Limit != "" {
-		lim, err := runner.ParseLimit(j.Limit)
+		lim, err := paceOf(j.Limit)
 		if err != nil {
 			return nil, usageErr("%s: judge.limit: %v", j.LimitPos, err)
 		}
@@ -93,4 +93,15 @@ func judgeErr(results ...*report.Result) error {
 		return nil
 	}
 	return unfinishedErr("the judge failed %d gradings: their expectations are undecided and their conversations errors, not verdicts on the agent (the reports say why)", failures)
+}
+
+// paceOf parses a judge.limit or user_model.limit value ("2/s", "100/min")
+// into the same windowed limits that pace agent calls, so the model's
+// provider never sees one call more than the limit in any of its windows.
+func paceOf(s string) (*runner.Limits, error) {
+	l, err := runner.ParseRateLimit(s)
+	if err != nil {
+		return nil, err
+	}
+	return runner.NewLimits(l)
 }

@@ -272,7 +272,9 @@ func (a *app) runSides(f *runFlags, suite *scenarios.Suite, judge *runJudge, sid
 			if err := a.dryRun(a.stdout, sides[0].qp, sides[0].ac, sides[0].lims, sides[0].t.url, sides[0].t.keyEnv); err != nil {
 				return err
 			}
-			if s := simulatedDryRun(suite); s != "" {
+			// Not for a shard (or a --partial cut) without simulated
+			// conversations: its calls are a single number.
+			if s, qp := simulatedDryRun(suite), sides[0].qp; s != "" && (!qp.Bounded || qp.FewestCalls < qp.Full.Calls) {
 				fmt.Fprintf(a.stdout, "%-17s %s\n", "simulated:", s)
 			}
 			return nil

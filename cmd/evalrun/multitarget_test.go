@@ -110,7 +110,11 @@ func TestSideBySideTargets(t *testing.T) {
 	// Every writer names both targets.
 	out := c.stdout.String()
 	for _, want := range []string{"target 1 of 2: baseline", "target 2 of 2: candidate", "side by side: baseline · candidate",
-		"Turns (turns passed of sent, p95)", "✗ FAILED: target candidate"} {
+		"Turns (turns passed of sent, p95)", "✗ FAILED: target candidate",
+		// The demo's simulated scenario, per target, in the side-by-side part.
+		"simulated-lead · goal_met true                                ✓ 1/1      ✓ 1/1",
+		"simulated-lead  candidate  1 of 1 (100.0%)  3×1         goal_met 1",
+		"candidate: simulated user rule-based (agentsim)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
@@ -119,13 +123,15 @@ func TestSideBySideTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<th>baseline</th><th>candidate</th>", "baseline · all turns", "candidate · all turns"} {
+	for _, want := range []string{"<th>baseline</th><th>candidate</th>", "baseline · all turns", "candidate · all turns",
+		"<h2>Simulated users</h2>", "<tr><td>simulated-lead</td><td>candidate</td><td class=\"num\">1 of 1 (100.0%)</td><td>3×1</td><td>goal_met 1</td></tr>"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("HTML lacks %q", want)
 		}
 	}
 	md, _ := os.ReadFile(p("side.md"))
-	if !strings.Contains(string(md), "### Target baseline") || !strings.Contains(string(md), "### Target candidate") {
+	if !strings.Contains(string(md), "### Target baseline") || !strings.Contains(string(md), "### Target candidate") ||
+		!strings.Contains(string(md), "| simulated-lead | `goal_met true` | ✓ 1/1 | ✓ 1/1 |") {
 		t.Errorf("Markdown lacks a table per target:\n%s", md)
 	}
 	junit, _ := os.ReadFile(p("side.xml"))

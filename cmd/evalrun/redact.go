@@ -112,8 +112,8 @@ func redactValue(r *agent.Redactor, v any) any {
 
 // redactingJudge keeps the secrets from the LLM judge and from what it
 // answers: a reply that echoes a key is graded with the key hidden (so it
-// reaches neither the judge nor its cache), and the judge's reason is
-// redacted too.
+// reaches neither the judge nor its cache), a transcript's messages too,
+// and the judge's reason is redacted too.
 type redactingJudge struct {
 	scenarios.Judge
 	r *agent.Redactor
@@ -123,6 +123,16 @@ type redactingJudge struct {
 // the judge's reason.
 func (j redactingJudge) Grade(ctx context.Context, q scenarios.GradeRequest) (scenarios.Grade, error) {
 	q.Rubric, q.User, q.Reply = j.r.String(q.Rubric), j.r.String(q.User), j.r.String(q.Reply)
+	if len(q.Transcript) > 0 {
+		ts := make([]scenarios.SimTurn, len(q.Transcript))
+		for i, t := range q.Transcript {
+			ts[i] = scenarios.SimTurn{User: j.r.String(t.User), Agent: j.r.String(t.Agent), Handoff: t.Handoff}
+			for _, tool := range t.Tools { // their data is not the judge's
+				ts[i].Tools = append(ts[i].Tools, scenarios.Tool{Name: j.r.String(tool.Name), Status: j.r.String(tool.Status)})
+			}
+		}
+		q.Transcript = ts
+	}
 	g, err := j.Judge.Grade(ctx, q)
 	g.Reason = j.r.String(g.Reason)
 	return g, err

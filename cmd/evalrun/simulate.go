@@ -7,7 +7,6 @@ import (
 	"github.com/evalrun/evalrun/agentsim"
 	"github.com/evalrun/evalrun/config"
 	"github.com/evalrun/evalrun/report"
-	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -45,7 +44,7 @@ func (a *app) openUser(cfg *config.File, suite *scenarios.Suite) (scenarios.User
 		Model:   u.Model,
 	}
 	if u.Limit != "" {
-		lim, err := runner.ParseLimit(u.Limit)
+		lim, err := paceOf(u.Limit)
 		if err != nil {
 			return nil, none, usageErr("%s: user_model.limit: %v", u.LimitPos, err)
 		}
@@ -62,8 +61,10 @@ func (a *app) openUser(cfg *config.File, suite *scenarios.Suite) (scenarios.User
 }
 
 // simulatedPlan is what validate says of simulated conversations: each
-// is counted at its max_turns, and gives back what it does not use.
-func simulatedPlan(suite *scenarios.Suite) string {
+// is counted at its max_turns, gives back what it does not use, and may
+// send as few as its scripted turns and opening; fewest is the agent
+// calls of the suite when every one does.
+func simulatedPlan(suite *scenarios.Suite, fewest int64) string {
 	convs, most := 0, 0
 	for _, sc := range suite.Scenarios {
 		if s := sc.Simulate; s != nil {
@@ -74,25 +75,28 @@ func simulatedPlan(suite *scenarios.Suite) string {
 	if convs == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %s counted at max_turns (%s in all), the calls each does not use released when it ends",
-		plural(convs, "simulated conversation"), plural(most, "turn"))
+	return fmt.Sprintf("; %s counted at max_turns (%s in all), the calls each does not use released when it ends (%s if every simulated user ends at once)",
+		plural(convs, "simulated conversation"), plural(most, "turn"), plural64(fewest, "agent call"))
 }
 
 // simulatedDryRun is the dry run's line on simulated conversations: the
-// calls above count each at max_turns; the fewest it can send is one
-// simulated turn after its scripted ones.
+// calls above count each at max_turns; the fewest it can send is its
+// scripted turns and its opening (its user may end it before writing).
 func simulatedDryRun(suite *scenarios.Suite) string {
 	convs, most, least := 0, 0, 0
 	for _, sc := range suite.Scenarios {
 		if s := sc.Simulate; s != nil {
 			convs += sc.Repeat
 			most += sc.Repeat * s.MaxTurns
-			least += sc.Repeat * (len(sc.Turns) + 1)
+			least += sc.Repeat * len(sc.Turns)
+			if s.Opening != nil {
+				least += sc.Repeat
+			}
 		}
 	}
 	if convs == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s counted above at max_turns (%s); they send from %d to %d turns, and the calls they do not use are released",
+	return fmt.Sprintf("%s counted at max_turns in the worst case (%s); they send from %d to %d turns as the agent's replies lead their users, and the calls they do not use are released",
 		plural(convs, "conversation"), plural(most, "turn"), least, most)
 }

@@ -65,9 +65,21 @@ func TestSimulatedDemoAndFreeze(t *testing.T) {
 	}
 	c = &cli{}
 	if code := c.run(t, "run", "--dry-run", repoPath("examples")); code != exitOK ||
-		!strings.Contains(c.stdout.String(), "calls:            49 expected (16 new chats + 33 turns, no retries)") ||
-		!strings.Contains(c.stdout.String(), "simulated:        1 conversation counted above at max_turns (5 turns); they send from 1 to 5 turns") {
+		!strings.Contains(c.stdout.String(), "calls:            44 to 49 expected (16 new chats + 28 to 33 turns, no retries: simulated conversations end when their users do), 54 worst case") ||
+		!strings.Contains(c.stdout.String(), "simulated:        1 conversation counted at max_turns in the worst case (5 turns); they send from 0 to 5 turns") {
 		t.Errorf("dry run: exit %d\n%s", code, c.stdout.String())
+	}
+	// A shard without the simulated conversation has one number of calls.
+	c = &cli{}
+	if code := c.run(t, "run", "--dry-run", "--shard", "2/2", repoPath("examples")); code != exitOK ||
+		!strings.Contains(c.stdout.String(), "calls:            24 expected (8 new chats + 16 turns, no retries)") || strings.Contains(c.stdout.String(), "simulated:") {
+		t.Errorf("dry run of shard 2/2: exit %d\n%s", code, c.stdout.String())
+	}
+	c = &cli{}
+	if code := c.run(t, "validate", repoPath("examples")); code != exitOK ||
+		!strings.Contains(c.stdout.String(), "at most 49 agent calls (16 new chats + 33 turns)") ||
+		!strings.Contains(c.stdout.String(), "1 simulated conversation counted at max_turns (5 turns in all), the calls each does not use released when it ends (44 agent calls if every simulated user ends at once)") {
+		t.Errorf("validate: exit %d\n%s", code, c.stdout.String())
 	}
 	for _, tt := range []struct {
 		args []string
