@@ -102,7 +102,7 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 	out := cloneForRegrade(res)
 	rep := &RegradeReport{Result: out, Conversations: res.Totals.Conversations, Skipped: map[string]int{}}
 	changes := map[VerdictChange]*VerdictChange{}
-	delta := map[string]*outcomeCounts{} // per scenario: +1/-1 by outcome
+	delta := map[string]*Counts{} // per scenario: +1/-1 by outcome
 	// A conversation is known by its scenario, id, chat and start: ids
 	// alone repeat in results merged from repeats of a run, and a line
 	// given twice (transcripts files concatenated) is graded once.
@@ -140,11 +140,11 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 			rep.Outcomes = append(rep.Outcomes, OutcomeChange{scenario, c.ID, c.Iteration, c.Outcome, nc.Outcome})
 			d := delta[scenario]
 			if d == nil {
-				d = &outcomeCounts{}
+				d = &Counts{}
 				delta[scenario] = d
 			}
-			d.add(nc.Outcome)
-			d.sub(c.Outcome)
+			d.Add(nc.Outcome)
+			d.Remove(c.Outcome)
 		}
 	}
 
@@ -169,7 +169,7 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 	rep.NotStored = max(0, res.Totals.Conversations-stored)
 
 	// Apply: new transcripts, counts, statuses.
-	out.Totals.Passed, out.Totals.Failed, out.Totals.Error, out.Totals.Throttled, out.Totals.NotRun = 0, 0, 0, 0, 0
+	out.Totals.Counts = Counts{}
 	for i := range out.Scenarios {
 		s := &out.Scenarios[i]
 		for j := range s.Conversations {
@@ -178,12 +178,12 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 			}
 		}
 		acc := &scenarioAcc{file: s.File, tags: s.Tags, minPassRate: s.MinPassRate, convs: s.Conversations,
-			outcomes: outcomeCounts{passed: s.Passed, failed: s.Failed, errored: s.Error, throttled: s.Throttled, notRun: s.NotRun}}
+			outcomes: s.Counts}
 		if sc := suite.Lookup(s.Name); sc != nil {
 			acc.minPassRate = sc.MinPassRate
 		}
 		if d := delta[s.Name]; d != nil {
-			acc.outcomes.merge(*d)
+			acc.outcomes.Merge(*d)
 		}
 		first := s.FirstFailure
 		*s = scenarioResult(s.Name, acc)
@@ -192,11 +192,7 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 			s.FirstFailure = first // a failure whose transcript was not kept
 		}
 		t := &out.Totals
-		t.Passed += s.Passed
-		t.Failed += s.Failed
-		t.Error += s.Error
-		t.Throttled += s.Throttled
-		t.NotRun += s.NotRun
+		t.Counts.Merge(s.Counts)
 	}
 	if len(res.Thresholds) > 0 {
 		out.Thresholds = nil
@@ -221,16 +217,6 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 		return cmp.Or(strings.Compare(a.Scenario, b.Scenario), cmp.Compare(a.Conversation, b.Conversation))
 	})
 	return rep, nil
-}
-
-func (o *outcomeCounts) sub(out runner.Outcome) {
-	var neg outcomeCounts
-	neg.add(out)
-	o.passed -= neg.passed
-	o.failed -= neg.failed
-	o.errored -= neg.errored
-	o.throttled -= neg.throttled
-	o.notRun -= neg.notRun
 }
 
 // cloneForRegrade copies what Regrade changes: scenarios, their
