@@ -502,6 +502,7 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 			Outcome:   t.Outcome,
 			Error:     t.Error,
 			Verdicts:  t.Verdicts,
+			Raw:       string(t.Raw),
 		}
 		if t.Chunks > 0 {
 			r := &rec.Turns[i]

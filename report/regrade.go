@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -69,9 +70,10 @@ type RegradeReport struct {
 	// that now passes: their later turns were never sent, so they stay
 	// failed.
 	Incomplete int
-	// KeptVerdicts counts expectations that need what a result does not
-	// store (the reply's JSON body for field:, a judge for judge:): they
-	// keep their recorded verdicts.
+	// KeptVerdicts counts expectations that need what the stored turn
+	// does not hold (a judge for judge:; for field:, the reply's JSON body,
+	// absent in files written before it was kept and cut when over
+	// MaxStoredText): they keep their recorded verdicts.
 	KeptVerdicts int
 	// Changes are sorted by scenario, turn, change and expectation.
 	Changes []VerdictChange
@@ -236,17 +238,35 @@ func cloneForRegrade(res *Result) *Result {
 	return &out
 }
 
-// needsUnstored reports whether an expectation needs what a result does
-// not store: the reply's JSON body (field) or a judge.
-func needsUnstored(e *scenarios.Expectation) bool {
+// needsUnstored reports whether an expectation needs what the stored turn
+// does not hold: a judge, or the reply's JSON body (field) when haveRaw is
+// false.
+func needsUnstored(e *scenarios.Expectation, haveRaw bool) bool {
 	switch e.Kind {
-	case "field", "judge":
+	case "judge":
 		return true
+	case "field":
+		return !haveRaw
 	case "any", "all", "not":
-		s := e.String()
-		return strings.Contains(s, "field ") || strings.Contains(s, "judge")
+		return unstoredIn(e.String(), haveRaw)
 	}
 	return false
+}
+
+// unstoredIn reports whether the description of a check names one that
+// needs what the stored turns do not hold (see needsUnstored).
+func unstoredIn(desc string, haveRaw bool) bool {
+	return strings.Contains(desc, "judge") || (!haveRaw && strings.Contains(desc, "field "))
+}
+
+// storedRaw returns a turn's stored reply body for field: expectations, or
+// nil when the result has none to give: a file written before bodies were
+// kept, a failed call, or a body cut at MaxStoredText (no longer JSON).
+func storedRaw(t *TurnRecord) json.RawMessage {
+	if t.Raw == "" || !json.Valid([]byte(t.Raw)) {
+		return nil
+	}
+	return json.RawMessage(t.Raw)
 }
 
 // regradeConversation evaluates one stored conversation again. It returns
@@ -277,7 +297,7 @@ func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *Reg
 			lat = t.LatencyMS
 		}
 		obs := &scenarios.Observation{Text: t.Reply, Handoff: t.Handoff, TokensUsed: t.Tokens,
-			Latency: time.Duration(lat * float64(time.Millisecond))}
+			Latency: time.Duration(lat * float64(time.Millisecond)), Raw: storedRaw(t)}
 		for _, tool := range t.Tools {
 			obs.Tools = append(obs.Tools, scenarios.Tool{Name: tool.Tool, Status: tool.Status, Data: tool.Data})
 		}
@@ -291,7 +311,7 @@ func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *Reg
 		}
 		used := map[string]int{}
 		for i, e := range turn.Expect {
-			if i < len(vs) && needsUnstored(e) {
+			if i < len(vs) && needsUnstored(e, obs.Raw != nil) {
 				key := verdictKey(vs[i].Name, vs[i].Expectation)
 				if o := old[key]; len(o) > used[key] {
 					vs[i] = o[used[key]]
@@ -389,7 +409,7 @@ func (r *RegradeReport) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  not regraded: %d conversation(s): %s\n", r.Skipped[why], why)
 	}
 	if r.KeptVerdicts > 0 {
-		fmt.Fprintf(&b, "  %d verdict(s) of field:/judge: expectations kept as recorded (the result stores no reply body and calls no judge)\n", r.KeptVerdicts)
+		fmt.Fprintf(&b, "  %d verdict(s) of field:/judge: expectations kept as recorded (regrade calls no judge, and field: needs the reply's body, which the result does not hold whole for those turns)\n", r.KeptVerdicts)
 	}
 	if r.Incomplete > 0 {
 		fmt.Fprintf(&b, "  %d conversation(s) stopped at a failure that now passes; their later turns were never sent, so they stay failed\n", r.Incomplete)
@@ -431,8 +451,8 @@ func (r *RegradeReport) WriteText(w io.Writer) error {
 // regraded turns, when the runner would have checked it: every turn was
 // sent and none ended the conversation (an error, or a failure without
 // on_fail: continue). Otherwise the conversation keeps no verdicts of its
-// own. Checks that need what a result does not store (field, judge) keep
-// their recorded verdict.
+// own. Checks that need what the stored turns do not hold (judge, and
+// field when a turn has no stored body) keep their recorded verdict.
 func regradeWhole(sc *scenarios.Scenario, c, nc *ConversationResult, obs []*scenarios.Observation, firstBad *TurnRecord, rep *RegradeReport, changes map[VerdictChange]*VerdictChange) {
 	ended := firstBad != nil && (firstBad.Outcome != runner.Failed || sc.OnFail != scenarios.OnFailContinue)
 	if firstBad == nil && nc.Outcome == runner.Errored && len(c.Verdicts) > 0 {
@@ -460,9 +480,15 @@ func regradeWhole(sc *scenarios.Scenario, c, nc *ConversationResult, obs []*scen
 		key := verdictKey(v.Name, v.Expectation)
 		old[key] = append(old[key], v)
 	}
+	allRaw := true // every turn's body is stored: field: checks run again
+	for _, o := range obs {
+		if o != nil && o.Raw == nil {
+			allRaw = false
+		}
+	}
 	used := map[string]int{}
 	for i, v := range vs {
-		if !strings.Contains(v.Expectation, "field ") && !strings.Contains(v.Expectation, "judge") {
+		if !unstoredIn(v.Expectation, allRaw) {
 			continue
 		}
 		key := verdictKey(v.Name, v.Expectation)

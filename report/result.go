@@ -366,6 +366,13 @@ type TurnRecord struct {
 	Outcome   runner.Outcome      `json:"outcome"`
 	Error     string              `json:"error,omitempty"`
 	Verdicts  []scenarios.Verdict `json:"verdicts,omitempty"`
+	// Raw is the reply's JSON body as the agent sent it, as text, what
+	// field: expectations read: bounded like the other texts (a body over
+	// MaxStoredText is cut and marked, and is then no longer JSON), whole
+	// in the transcripts stream. Absent when the call failed, and in files
+	// written before it was kept; regrade then keeps the recorded verdicts
+	// of field: expectations.
+	Raw string `json:"raw,omitempty"`
 	// A streamed reply's time to first token, its number of content
 	// chunks and its longest gap between two chunks; absent when the reply
 	// did not stream.
