@@ -97,7 +97,9 @@ type Reply struct {
 	// Raw is the reply body as received (unwrapped from a {"data":...}
 	// envelope), for expectations over arbitrary JSON fields. A streamed
 	// reply has no body of its own: Raw is then the assembled message as
-	// a non-streamed answer would carry it.
+	// a non-streamed answer would carry it. It belongs to the caller once
+	// Send returns: a Conn never reuses its buffer (the runner keeps it in
+	// the turn's record).
 	Raw json.RawMessage `json:"-"`
 
 	// PromptTokens and CompletionTokens split TokensUsed when the server

@@ -80,8 +80,8 @@ type Finish struct {
 // Snapshot is the live state of a run, for progress bars.
 type Snapshot struct {
 	// Conversations done, and how they ended.
-	Conversations                              int64
-	Passed, Failed, Errored, Throttled, NotRun int64
+	Conversations int64
+	Counts
 	// Calls done (each once, however many attempts).
 	Calls int64
 	// P95 is the 95th percentile latency of the turn calls so far (new
@@ -174,40 +174,9 @@ type stripe struct {
 	calls      int64
 	attempts   int64
 	callErrors map[string]int64
-	outcomes   outcomeCounts
+	outcomes   Counts
 	scenarios  map[string]*scenarioAcc
 	_          [64]byte // keep stripes on separate cache lines
-}
-
-type outcomeCounts struct {
-	passed, failed, errored, throttled, notRun int
-}
-
-func (o *outcomeCounts) add(out runner.Outcome) {
-	switch out {
-	case runner.Passed:
-		o.passed++
-	case runner.Failed:
-		o.failed++
-	case runner.Throttled:
-		o.throttled++
-	case runner.NotRun:
-		o.notRun++
-	default:
-		o.errored++
-	}
-}
-
-func (o *outcomeCounts) merge(p outcomeCounts) {
-	o.passed += p.passed
-	o.failed += p.failed
-	o.errored += p.errored
-	o.throttled += p.throttled
-	o.notRun += p.notRun
-}
-
-func (o outcomeCounts) total() int {
-	return o.passed + o.failed + o.errored + o.throttled + o.notRun
 }
 
 // scenarioAcc accumulates one scenario's conversations on one stripe.
@@ -215,7 +184,7 @@ type scenarioAcc struct {
 	file        string
 	tags        []string
 	minPassRate float64
-	outcomes    outcomeCounts
+	outcomes    Counts
 	turns       int64
 	convs       []ConversationResult
 	sim         *SimulationStats // simulated conversations; nil: none
@@ -435,7 +404,7 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 		acc = &scenarioAcc{file: file, tags: tags, minPassRate: minPass}
 		s.scenarios[name] = acc
 	}
-	acc.outcomes.add(outcome)
+	acc.outcomes.Add(outcome)
 	acc.turns += int64(len(c.Turns))
 	if c.Simulation != nil {
 		if acc.sim == nil {
@@ -449,7 +418,7 @@ func (a *Aggregator) ConversationDone(c *runner.Conversation) {
 	if earlier(fail, acc.first) {
 		acc.first = fail
 	}
-	s.outcomes.add(outcome)
+	s.outcomes.Add(outcome)
 	var full *[]sample
 	// The schedule lag: to the start, or for an arrival that was due but
 	// never started (runner.MissedArrival), to when the run gave up on it.
@@ -533,6 +502,7 @@ func conversationRecord(c *runner.Conversation) ConversationResult {
 			Outcome:   t.Outcome,
 			Error:     t.Error,
 			Verdicts:  t.Verdicts,
+			Raw:       string(t.Raw),
 		}
 		if t.Chunks > 0 {
 			r := &rec.Turns[i]
@@ -555,21 +525,20 @@ func millis(d time.Duration) float64 {
 func (a *Aggregator) Snapshot() Snapshot {
 	a.flush()
 	var snap Snapshot
-	var oc outcomeCounts
+	var oc Counts
 	for i := range a.stripes {
 		s := &a.stripes[i]
 		s.mu.Lock()
 		snap.Calls += s.calls
-		oc.merge(s.outcomes)
+		oc.Merge(s.outcomes)
 		s.mu.Unlock()
 	}
 	// Done first, then started: every conversation done by the first
 	// load had started by the second, so the difference is not negative.
 	done := a.startedDone.Load()
 	snap.InFlight = max(a.started.Load()-done, 0)
-	snap.Conversations = int64(oc.total())
-	snap.Passed, snap.Failed, snap.Errored = int64(oc.passed), int64(oc.failed), int64(oc.errored)
-	snap.Throttled, snap.NotRun = int64(oc.throttled), int64(oc.notRun)
+	snap.Conversations = int64(oc.Total())
+	snap.Counts = oc
 	a.mu.Lock()
 	if h := a.hists.kinds[runner.CallTurn]; h != nil {
 		snap.P95 = time.Duration(valueAtPercentile(h, 95)) * time.Microsecond
@@ -626,7 +595,7 @@ func (a *Aggregator) Result(end Finish) *Result {
 				m = &scenarioAcc{file: acc.file, tags: acc.tags, minPassRate: acc.minPassRate}
 				merged[name] = m
 			}
-			m.outcomes.merge(acc.outcomes)
+			m.outcomes.Merge(acc.outcomes)
 			m.turns += acc.turns
 			m.sim = m.sim.merge(acc.sim)
 			m.convs = append(m.convs, acc.convs...)
@@ -641,11 +610,7 @@ func (a *Aggregator) Result(end Finish) *Result {
 		res.Scenarios = append(res.Scenarios, sr)
 		t := &res.Totals
 		t.Conversations += sr.Runs
-		t.Passed += sr.Passed
-		t.Failed += sr.Failed
-		t.Error += sr.Error
-		t.Throttled += sr.Throttled
-		t.NotRun += sr.NotRun
+		t.Counts.Merge(sr.Counts)
 		t.Turns += acc.turns
 	}
 	slices.SortFunc(res.Scenarios, func(x, y ScenarioResult) int { return strings.Compare(x.Name, y.Name) })
@@ -731,12 +696,8 @@ func scenarioResult(name string, acc *scenarioAcc) ScenarioResult {
 		Name:          name,
 		File:          acc.file,
 		Tags:          acc.tags,
-		Runs:          o.total(),
-		Passed:        o.passed,
-		Failed:        o.failed,
-		Error:         o.errored,
-		Throttled:     o.throttled,
-		NotRun:        o.notRun,
+		Runs:          o.Total(),
+		Counts:        o,
 		MinPassRate:   min(max(acc.minPassRate, 0), 1),
 		Conversations: acc.convs,
 		Simulation:    acc.sim,

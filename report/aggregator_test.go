@@ -45,7 +45,7 @@ func TestAggregatorConcurrent(t *testing.T) {
 				return
 			default:
 				s := a.Snapshot()
-				if s.Conversations != s.Passed+s.Failed+s.Errored+s.Throttled+s.NotRun {
+				if s.Conversations != int64(s.Total()) {
 					t.Errorf("snapshot outcomes do not add up: %+v", s)
 					return
 				}
@@ -107,7 +107,7 @@ func TestAggregatorConcurrent(t *testing.T) {
 		t.Errorf("totals = %+v, want %d conversations, %d calls, %d turns", tot, conversations, newChats+turnCalls, turnCalls)
 	}
 	for o, want := range map[runner.Outcome]int{runner.Passed: tot.Passed, runner.Failed: tot.Failed,
-		runner.Errored: tot.Error, runner.Throttled: tot.Throttled, runner.NotRun: tot.NotRun} {
+		runner.Errored: tot.Errored, runner.Throttled: tot.Throttled, runner.NotRun: tot.NotRun} {
 		if byOutcome[o] != want {
 			t.Errorf("totals %s = %d, want %d", o, want, byOutcome[o])
 		}
@@ -148,7 +148,7 @@ func TestAggregatorConcurrent(t *testing.T) {
 	var scenRuns int
 	for _, s := range res.Scenarios {
 		scenRuns += s.Runs
-		if got := s.Passed + s.Failed + s.Error + s.Throttled + s.NotRun; got != s.Runs {
+		if got := s.Total(); got != s.Runs {
 			t.Errorf("scenario %s: outcomes add up to %d, runs %d", s.Name, got, s.Runs)
 		}
 		if len(s.Conversations) != s.Runs {
@@ -165,7 +165,7 @@ func TestAggregatorConcurrent(t *testing.T) {
 		t.Errorf("scenario runs add up to %d, want %d", scenRuns, tot.Conversations)
 	}
 	snap := a.Snapshot()
-	if snap.Calls != tot.Calls || snap.Conversations != int64(tot.Conversations) || snap.Failed != int64(tot.Failed) {
+	if snap.Calls != tot.Calls || snap.Conversations != int64(tot.Conversations) || snap.Failed != tot.Failed {
 		t.Errorf("final snapshot %+v disagrees with totals %+v", snap, tot)
 	}
 	if snap.P95 <= 0 {
@@ -306,7 +306,7 @@ func TestAggregatorOddInput(t *testing.T) {
 	if got, want := res.Target.URL, "https://api.example.com/v2?api_key=REDACTED&x=REDACTED"; got != want {
 		t.Errorf("URL = %q, want %q", got, want)
 	}
-	if len(res.Scenarios) != 1 || res.Scenarios[0].Name != UnnamedScenario || res.Scenarios[0].Error != 1 {
+	if len(res.Scenarios) != 1 || res.Scenarios[0].Name != UnnamedScenario || res.Scenarios[0].Errored != 1 {
 		t.Fatalf("scenarios = %+v, want one unnamed with 1 error", res.Scenarios)
 	}
 	c := res.Scenarios[0].Conversations[0]

@@ -8,7 +8,7 @@ import (
 )
 
 // MaxStoredText is the most of one text a result keeps: a turn's sent text,
-// reply and error, a verdict's reason, a conversation's reason. A longer
+// reply, raw body and error, a verdict's reason, a conversation's reason. A longer
 // text is cut there (at a character boundary) and marked with its whole
 // length, so a result stays bounded however large the agent's replies are;
 // the transcripts stream (TranscriptsAll) carries every text whole.
@@ -33,7 +33,7 @@ func boundRecord(rec ConversationResult) ConversationResult {
 	long := len(rec.Reason) > MaxStoredText
 	for i := range rec.Turns {
 		t := &rec.Turns[i]
-		if len(t.Sent) > MaxStoredText || len(t.Reply) > MaxStoredText || len(t.Error) > MaxStoredText {
+		if len(t.Sent) > MaxStoredText || len(t.Reply) > MaxStoredText || len(t.Raw) > MaxStoredText || len(t.Error) > MaxStoredText {
 			long = true
 		}
 		for _, v := range t.Verdicts {
@@ -53,7 +53,7 @@ func boundRecord(rec ConversationResult) ConversationResult {
 	rec.Reason = boundText(rec.Reason)
 	turns := make([]TurnRecord, len(rec.Turns))
 	for i, t := range rec.Turns {
-		t.Sent, t.Reply, t.Error = boundText(t.Sent), boundText(t.Reply), boundText(t.Error)
+		t.Sent, t.Reply, t.Raw, t.Error = boundText(t.Sent), boundText(t.Reply), boundText(t.Raw), boundText(t.Error)
 		if len(t.Verdicts) > 0 {
 			vs := make([]scenarios.Verdict, len(t.Verdicts))
 			for j, v := range t.Verdicts {

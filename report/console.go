@@ -270,7 +270,7 @@ func (p *printer) outcomes(r *Result) {
 	const lead, indent = "conversations  ", "               "
 	p.flow(lead+fmtInt(int64(t.Conversations))+":", indent, " · ", []part{
 		p.count(t.Passed, "passed", ansiGreen), p.count(t.Failed, "failed", ansiRed),
-		p.count(t.Error, "error", ansiYellow), p.count(t.Throttled, "throttled", ansiYellow),
+		p.count(t.Errored, "error", ansiYellow), p.count(t.Throttled, "throttled", ansiYellow),
 		p.count(t.NotRun, "not run", ansiYellow)})
 	calls := []part{{text: fmtInt(t.Calls)}}
 	var kinds []string
@@ -453,7 +453,7 @@ func (p *printer) verdict(r *Result) {
 	if t.Conversations == 0 {
 		why = append(why, part{text: "no conversations ran"})
 	}
-	if s := incompleteParts(t.Error, t.Throttled, t.NotRun); s != "" {
+	if s := incompleteParts(t.Errored, t.Throttled, t.NotRun); s != "" {
 		why = append(why, part{text: s})
 	}
 	if r.Interrupted {

@@ -152,7 +152,7 @@ func newHTMLPage(r *Result, maxConvs int) (*htmlPage, error) {
 	t := r.Totals
 	p.Meta = append(p.Meta,
 		[2]string{"duration", fmtDuration(r.Duration())},
-		[2]string{"conversations", fmtInt(int64(t.Conversations)) + ": " + cmpOr(outcomeCounts{t.Passed, t.Failed, t.Error, t.Throttled, t.NotRun}.describe(), "none")},
+		[2]string{"conversations", fmtInt(int64(t.Conversations)) + ": " + cmpOr(t.Counts.describe(), "none")},
 		[2]string{"calls", fmtInt(t.Calls) + " (" + fmtInt(t.Attempts) + " attempts)"},
 	)
 	if b := r.Budget; b.Unit != "" {

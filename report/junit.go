@@ -186,7 +186,7 @@ func scenarioCase(r *Result, s *ScenarioResult) junitTestcase {
 		c.seconds = h.MeanUS * float64(h.Count) / 1000 // every call, kept or not
 	}
 	line := scenarioLine(s)
-	incomplete := s.Error + s.Throttled + s.NotRun
+	incomplete := s.Incomplete()
 	switch {
 	case s.Runs == 0 || s.NotRun == s.Runs:
 		// Not a verdict on the agent, but the run fails for it.
@@ -220,8 +220,8 @@ func scenarioCase(r *Result, s *ScenarioResult) junitTestcase {
 		fmt.Fprintf(&b, "\n%s[%d]: %s\n", s.Name, f.Iteration+1, outcomeWord(f.Outcome))
 		writeProblems(&b, []problem{p})
 	}
-	if nk := notKept(s); nk.total() > 0 {
-		fmt.Fprintf(&b, "\n%s runs counted but not kept in the result (%s)\n", fmtInt(int64(nk.total())), nk.describe())
+	if nk := notKept(s); nk.Total() > 0 {
+		fmt.Fprintf(&b, "\n%s runs counted but not kept in the result (%s)\n", fmtInt(int64(nk.Total())), nk.describe())
 	}
 	for i, cv := range bad {
 		if i == junitMaxTranscripts {
@@ -356,7 +356,7 @@ func junitSystemOut(r *Result) string {
 	}
 	t := r.Totals
 	fmt.Fprintf(&b, "%s conversations: %s\n", fmtInt(int64(t.Conversations)),
-		cmpOr(outcomeCounts{t.Passed, t.Failed, t.Error, t.Throttled, t.NotRun}.describe(), "none"))
+		cmpOr(t.Counts.describe(), "none"))
 	if s := judgeText(r); s != "" {
 		b.WriteString(s + "\n")
 	}

@@ -175,11 +175,7 @@ func Merge(results ...*Result) (*Result, error) {
 		s := &out.Scenarios[i]
 		t := &out.Totals
 		t.Conversations += s.Runs
-		t.Passed += s.Passed
-		t.Failed += s.Failed
-		t.Error += s.Error
-		t.Throttled += s.Throttled
-		t.NotRun += s.NotRun
+		t.Counts.Merge(s.Counts)
 	}
 	if out.Histograms, err = mergeHistograms(ordered); err != nil {
 		return nil, err
@@ -371,7 +367,7 @@ func mergeScenarios(results []*Result) ([]ScenarioResult, error) {
 					return nil, mergeErr(f+".min_pass_rate", "%v and %v: the shards ran different suites", acc.minPassRate, s.MinPassRate)
 				}
 			}
-			acc.outcomes.merge(outcomeCounts{passed: s.Passed, failed: s.Failed, errored: s.Error, throttled: s.Throttled, notRun: s.NotRun})
+			acc.outcomes.Merge(s.Counts)
 			acc.convs = append(acc.convs, s.Conversations...)
 			acc.sim = acc.sim.merge(s.Simulation)
 			if ff := s.FirstFailure; ff != nil {

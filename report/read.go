@@ -235,14 +235,14 @@ func (r *Result) validate() error {
 		v    int64
 	}{
 		{"conversations", int64(t.Conversations)}, {"passed", int64(t.Passed)}, {"failed", int64(t.Failed)},
-		{"error", int64(t.Error)}, {"throttled", int64(t.Throttled)}, {"not_run", int64(t.NotRun)},
+		{"error", int64(t.Errored)}, {"throttled", int64(t.Throttled)}, {"not_run", int64(t.NotRun)},
 		{"calls", t.Calls}, {"attempts", t.Attempts}, {"turns", t.Turns},
 	} {
 		if c.v < 0 {
 			return fieldErr("totals."+c.name, "negative count %d", c.v)
 		}
 	}
-	if sum := t.Passed + t.Failed + t.Error + t.Throttled + t.NotRun; sum != t.Conversations {
+	if sum := t.Total(); sum != t.Conversations {
 		return fieldErr("totals", "outcomes add up to %d, conversations is %d", sum, t.Conversations)
 	}
 	seen := make(map[string]bool, len(r.Scenarios))
@@ -340,7 +340,7 @@ func (s *ScenarioResult) validate(f string) error {
 	for _, c := range []struct {
 		name string
 		v    int
-	}{{"runs", s.Runs}, {"passed", s.Passed}, {"failed", s.Failed}, {"error", s.Error},
+	}{{"runs", s.Runs}, {"passed", s.Passed}, {"failed", s.Failed}, {"error", s.Errored},
 		{"throttled", s.Throttled}, {"not_run", s.NotRun}, {"required", s.Required}} {
 		if c.v < 0 {
 			return fieldErr(f+"."+c.name, "negative count %d", c.v)
@@ -349,7 +349,7 @@ func (s *ScenarioResult) validate(f string) error {
 	if s.Planned != 0 && s.Planned < s.Runs {
 		return fieldErr(f+".planned", "%d, fewer than its %d runs", s.Planned, s.Runs)
 	}
-	if sum := s.Passed + s.Failed + s.Error + s.Throttled + s.NotRun; sum != s.Runs {
+	if sum := s.Total(); sum != s.Runs {
 		return fieldErr(f, "outcomes add up to %d, runs is %d", sum, s.Runs)
 	}
 	if !(s.PassRate >= 0 && s.PassRate <= 1) {

@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -69,9 +70,10 @@ type RegradeReport struct {
 	// that now passes: their later turns were never sent, so they stay
 	// failed.
 	Incomplete int
-	// KeptVerdicts counts expectations that need what a result does not
-	// store (the reply's JSON body for field:, a judge for judge:): they
-	// keep their recorded verdicts.
+	// KeptVerdicts counts expectations that need what the stored turn
+	// does not hold (a judge for judge:; for field:, the reply's JSON body,
+	// absent in files written before it was kept and cut when over
+	// MaxStoredText): they keep their recorded verdicts.
 	KeptVerdicts int
 	// Changes are sorted by scenario, turn, change and expectation.
 	Changes []VerdictChange
@@ -102,7 +104,7 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 	out := cloneForRegrade(res)
 	rep := &RegradeReport{Result: out, Conversations: res.Totals.Conversations, Skipped: map[string]int{}}
 	changes := map[VerdictChange]*VerdictChange{}
-	delta := map[string]*outcomeCounts{} // per scenario: +1/-1 by outcome
+	delta := map[string]*Counts{} // per scenario: +1/-1 by outcome
 	// A conversation is known by its scenario, id, chat and start: ids
 	// alone repeat in results merged from repeats of a run, and a line
 	// given twice (transcripts files concatenated) is graded once.
@@ -140,11 +142,11 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 			rep.Outcomes = append(rep.Outcomes, OutcomeChange{scenario, c.ID, c.Iteration, c.Outcome, nc.Outcome})
 			d := delta[scenario]
 			if d == nil {
-				d = &outcomeCounts{}
+				d = &Counts{}
 				delta[scenario] = d
 			}
-			d.add(nc.Outcome)
-			d.sub(c.Outcome)
+			d.Add(nc.Outcome)
+			d.Remove(c.Outcome)
 		}
 	}
 
@@ -169,7 +171,7 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 	rep.NotStored = max(0, res.Totals.Conversations-stored)
 
 	// Apply: new transcripts, counts, statuses.
-	out.Totals.Passed, out.Totals.Failed, out.Totals.Error, out.Totals.Throttled, out.Totals.NotRun = 0, 0, 0, 0, 0
+	out.Totals.Counts = Counts{}
 	for i := range out.Scenarios {
 		s := &out.Scenarios[i]
 		for j := range s.Conversations {
@@ -178,12 +180,12 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 			}
 		}
 		acc := &scenarioAcc{file: s.File, tags: s.Tags, minPassRate: s.MinPassRate, convs: s.Conversations,
-			outcomes: outcomeCounts{passed: s.Passed, failed: s.Failed, errored: s.Error, throttled: s.Throttled, notRun: s.NotRun}}
+			outcomes: s.Counts}
 		if sc := suite.Lookup(s.Name); sc != nil {
 			acc.minPassRate = sc.MinPassRate
 		}
 		if d := delta[s.Name]; d != nil {
-			acc.outcomes.merge(*d)
+			acc.outcomes.Merge(*d)
 		}
 		first := s.FirstFailure
 		*s = scenarioResult(s.Name, acc)
@@ -192,11 +194,7 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 			s.FirstFailure = first // a failure whose transcript was not kept
 		}
 		t := &out.Totals
-		t.Passed += s.Passed
-		t.Failed += s.Failed
-		t.Error += s.Error
-		t.Throttled += s.Throttled
-		t.NotRun += s.NotRun
+		t.Counts.Merge(s.Counts)
 	}
 	if len(res.Thresholds) > 0 {
 		out.Thresholds = nil
@@ -223,16 +221,6 @@ func Regrade(res *Result, suite *scenarios.Suite, opts RegradeOptions) (*Regrade
 	return rep, nil
 }
 
-func (o *outcomeCounts) sub(out runner.Outcome) {
-	var neg outcomeCounts
-	neg.add(out)
-	o.passed -= neg.passed
-	o.failed -= neg.failed
-	o.errored -= neg.errored
-	o.throttled -= neg.throttled
-	o.notRun -= neg.notRun
-}
-
 // cloneForRegrade copies what Regrade changes: scenarios, their
 // conversations and turns.
 func cloneForRegrade(res *Result) *Result {
@@ -250,17 +238,35 @@ func cloneForRegrade(res *Result) *Result {
 	return &out
 }
 
-// needsUnstored reports whether an expectation needs what a result does
-// not store: the reply's JSON body (field) or a judge.
-func needsUnstored(e *scenarios.Expectation) bool {
+// needsUnstored reports whether an expectation needs what the stored turn
+// does not hold: a judge, or the reply's JSON body (field) when haveRaw is
+// false.
+func needsUnstored(e *scenarios.Expectation, haveRaw bool) bool {
 	switch e.Kind {
-	case "field", "judge":
+	case "judge":
 		return true
+	case "field":
+		return !haveRaw
 	case "any", "all", "not":
-		s := e.String()
-		return strings.Contains(s, "field ") || strings.Contains(s, "judge")
+		return unstoredIn(e.String(), haveRaw)
 	}
 	return false
+}
+
+// unstoredIn reports whether the description of a check names one that
+// needs what the stored turns do not hold (see needsUnstored).
+func unstoredIn(desc string, haveRaw bool) bool {
+	return strings.Contains(desc, "judge") || (!haveRaw && strings.Contains(desc, "field "))
+}
+
+// storedRaw returns a turn's stored reply body for field: expectations, or
+// nil when the result has none to give: a file written before bodies were
+// kept, a failed call, or a body cut at MaxStoredText (no longer JSON).
+func storedRaw(t *TurnRecord) json.RawMessage {
+	if t.Raw == "" || !json.Valid([]byte(t.Raw)) {
+		return nil
+	}
+	return json.RawMessage(t.Raw)
 }
 
 // regradeConversation evaluates one stored conversation again. It returns
@@ -291,7 +297,7 @@ func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *Reg
 			lat = t.LatencyMS
 		}
 		obs := &scenarios.Observation{Text: t.Reply, Handoff: t.Handoff, TokensUsed: t.Tokens,
-			Latency: time.Duration(lat * float64(time.Millisecond))}
+			Latency: time.Duration(lat * float64(time.Millisecond)), Raw: storedRaw(t)}
 		for _, tool := range t.Tools {
 			obs.Tools = append(obs.Tools, scenarios.Tool{Name: tool.Tool, Status: tool.Status, Data: tool.Data})
 		}
@@ -305,7 +311,7 @@ func regradeConversation(sc *scenarios.Scenario, c *ConversationResult, rep *Reg
 		}
 		used := map[string]int{}
 		for i, e := range turn.Expect {
-			if i < len(vs) && needsUnstored(e) {
+			if i < len(vs) && needsUnstored(e, obs.Raw != nil) {
 				key := verdictKey(vs[i].Name, vs[i].Expectation)
 				if o := old[key]; len(o) > used[key] {
 					vs[i] = o[used[key]]
@@ -403,7 +409,7 @@ func (r *RegradeReport) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  not regraded: %d conversation(s): %s\n", r.Skipped[why], why)
 	}
 	if r.KeptVerdicts > 0 {
-		fmt.Fprintf(&b, "  %d verdict(s) of field:/judge: expectations kept as recorded (the result stores no reply body and calls no judge)\n", r.KeptVerdicts)
+		fmt.Fprintf(&b, "  %d verdict(s) of field:/judge: expectations kept as recorded (regrade calls no judge, and field: needs the reply's body, which the result does not hold whole for those turns)\n", r.KeptVerdicts)
 	}
 	if r.Incomplete > 0 {
 		fmt.Fprintf(&b, "  %d conversation(s) stopped at a failure that now passes; their later turns were never sent, so they stay failed\n", r.Incomplete)
@@ -445,8 +451,8 @@ func (r *RegradeReport) WriteText(w io.Writer) error {
 // regraded turns, when the runner would have checked it: every turn was
 // sent and none ended the conversation (an error, or a failure without
 // on_fail: continue). Otherwise the conversation keeps no verdicts of its
-// own. Checks that need what a result does not store (field, judge) keep
-// their recorded verdict.
+// own. Checks that need what the stored turns do not hold (judge, and
+// field when a turn has no stored body) keep their recorded verdict.
 func regradeWhole(sc *scenarios.Scenario, c, nc *ConversationResult, obs []*scenarios.Observation, firstBad *TurnRecord, rep *RegradeReport, changes map[VerdictChange]*VerdictChange) {
 	ended := firstBad != nil && (firstBad.Outcome != runner.Failed || sc.OnFail != scenarios.OnFailContinue)
 	if firstBad == nil && nc.Outcome == runner.Errored && len(c.Verdicts) > 0 {
@@ -474,9 +480,15 @@ func regradeWhole(sc *scenarios.Scenario, c, nc *ConversationResult, obs []*scen
 		key := verdictKey(v.Name, v.Expectation)
 		old[key] = append(old[key], v)
 	}
+	allRaw := true // every turn's body is stored: field: checks run again
+	for _, o := range obs {
+		if o != nil && o.Raw == nil {
+			allRaw = false
+		}
+	}
 	used := map[string]int{}
 	for i, v := range vs {
-		if !strings.Contains(v.Expectation, "field ") && !strings.Contains(v.Expectation, "judge") {
+		if !unstoredIn(v.Expectation, allRaw) {
 			continue
 		}
 		key := verdictKey(v.Name, v.Expectation)

@@ -171,3 +171,25 @@ func TestRegradeCounts(t *testing.T) {
 		t.Errorf("transcripts twice:\n%s", text.String())
 	}
 }
+
+func TestStoredRaw(t *testing.T) {
+	long := `{"pad":"` + strings.Repeat("x", MaxStoredText) + `"}`
+	tests := []struct {
+		name string
+		raw  string
+		want string // "" for none
+	}{
+		{"absent (an older file, a failed call)", "", ""},
+		{"a JSON body", `{"response":"hi","confidence":0.4}`, `{"response":"hi","confidence":0.4}`},
+		{"a JSON body with a newline", "{\"a\":1}\n", "{\"a\":1}\n"},
+		{"cut at the bound", boundText(long), ""},
+		{"not JSON", "<html>oops</html>", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(storedRaw(&TurnRecord{Raw: tt.raw})); got != tt.want {
+				t.Errorf("storedRaw = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

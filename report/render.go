@@ -220,7 +220,7 @@ func statusText(r *Result) (word, why string) {
 	if t.Conversations == 0 {
 		reasons = append(reasons, "no conversations ran")
 	}
-	if s := incompleteParts(t.Error, t.Throttled, t.NotRun); s != "" {
+	if s := incompleteParts(t.Errored, t.Throttled, t.NotRun); s != "" {
 		reasons = append(reasons, s)
 	}
 	if j := r.Judge; j != nil && j.Failures > 0 {
@@ -255,7 +255,7 @@ func plannedText(s *ScenarioResult) string {
 
 // incompleteText is incompleteParts of s, then plannedText.
 func incompleteText(s *ScenarioResult) string {
-	parts := []string{incompleteParts(s.Error, s.Throttled, s.NotRun), plannedText(s)}
+	parts := []string{incompleteParts(s.Errored, s.Throttled, s.NotRun), plannedText(s)}
 	if parts[0] == "" {
 		return parts[1]
 	}
@@ -302,37 +302,12 @@ func targetName(r *Result) string {
 
 // notKept counts, per outcome, a scenario's runs whose transcript the
 // result does not hold.
-func notKept(s *ScenarioResult) outcomeCounts {
-	o := outcomeCounts{passed: s.Passed, failed: s.Failed, errored: s.Error, throttled: s.Throttled, notRun: s.NotRun}
+func notKept(s *ScenarioResult) Counts {
+	o := s.Counts
 	for i := range s.Conversations {
-		switch s.Conversations[i].Outcome {
-		case runner.Passed:
-			o.passed--
-		case runner.Failed:
-			o.failed--
-		case runner.Throttled:
-			o.throttled--
-		case runner.NotRun:
-			o.notRun--
-		default:
-			o.errored--
-		}
+		o.Remove(s.Conversations[i].Outcome)
 	}
 	return o
-}
-
-// describe lists the non-zero counts: "12 passed, 1 not run".
-func (o outcomeCounts) describe() string {
-	var parts []string
-	for _, c := range []struct {
-		n    int
-		word string
-	}{{o.passed, "passed"}, {o.failed, "failed"}, {o.errored, "error"}, {o.throttled, "throttled"}, {o.notRun, "not run"}} {
-		if c.n > 0 {
-			parts = append(parts, fmtInt(int64(c.n))+" "+c.word)
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 // plural formats a count with its noun: "1 call", "1,024 calls".

@@ -257,11 +257,9 @@ func (b BudgetInfo) Left() int64 {
 // Conversations.
 type Totals struct {
 	Conversations int `json:"conversations"`
-	Passed        int `json:"passed"`
-	Failed        int `json:"failed"`
-	Error         int `json:"error"`
-	Throttled     int `json:"throttled"`
-	NotRun        int `json:"not_run"`
+	// Counts are the conversations by outcome (JSON: passed, failed,
+	// error, throttled, not_run).
+	Counts
 	// Calls counts agent calls (new chats and turns), each once however
 	// many attempts it took; Attempts counts the attempts.
 	Calls    int64 `json:"calls"`
@@ -274,15 +272,13 @@ type Totals struct {
 
 // ScenarioResult is the outcome of one scenario over all its conversations.
 type ScenarioResult struct {
-	Name      string   `json:"name"`
-	File      string   `json:"file,omitempty"`
-	Tags      []string `json:"tags,omitempty"`
-	Runs      int      `json:"runs"` // conversations, every outcome included
-	Passed    int      `json:"passed"`
-	Failed    int      `json:"failed"`
-	Error     int      `json:"error"`
-	Throttled int      `json:"throttled"`
-	NotRun    int      `json:"not_run"`
+	Name string   `json:"name"`
+	File string   `json:"file,omitempty"`
+	Tags []string `json:"tags,omitempty"`
+	Runs int      `json:"runs"` // conversations, every outcome included
+	// Counts are the runs by outcome (JSON: passed, failed, error,
+	// throttled, not_run).
+	Counts
 	// Planned is the conversations the scenario was to run before the run
 	// was cut (Result.Cut); set only in a cut run. Planned > Runs means
 	// some of them never started; pass rate and status count the runs
@@ -370,6 +366,13 @@ type TurnRecord struct {
 	Outcome   runner.Outcome      `json:"outcome"`
 	Error     string              `json:"error,omitempty"`
 	Verdicts  []scenarios.Verdict `json:"verdicts,omitempty"`
+	// Raw is the reply's JSON body as the agent sent it, as text, what
+	// field: expectations read: bounded like the other texts (a body over
+	// MaxStoredText is cut and marked, and is then no longer JSON), whole
+	// in the transcripts stream. Absent when the call failed, and in files
+	// written before it was kept; regrade then keeps the recorded verdicts
+	// of field: expectations.
+	Raw string `json:"raw,omitempty"`
 	// A streamed reply's time to first token, its number of content
 	// chunks and its longest gap between two chunks; absent when the reply
 	// did not stream.
@@ -386,7 +389,7 @@ func (r *Result) Duration() time.Duration { return r.Ended.Sub(r.Started) }
 // nothing was interrupted, not run, errored or throttled.
 func (r *Result) Passed() bool {
 	t := r.Totals
-	if r.Interrupted || t.Conversations == 0 || t.Error+t.Throttled+t.NotRun > 0 {
+	if r.Interrupted || t.Conversations == 0 || t.Incomplete() > 0 {
 		return false
 	}
 	for _, th := range r.Thresholds {

@@ -77,7 +77,7 @@ func newRunHTMLPage(run *Run, maxConvs int) (*htmlPage, error) {
 		name := targetName(r)
 		p.Targets = append(p.Targets, name)
 		t := r.Totals
-		desc := fmtInt(int64(t.Conversations)) + " conversations: " + cmpOr(outcomeCounts{t.Passed, t.Failed, t.Error, t.Throttled, t.NotRun}.describe(), "none") +
+		desc := fmtInt(int64(t.Conversations)) + " conversations: " + cmpOr(t.Counts.describe(), "none") +
 			" · " + fmtInt(t.Calls) + " calls"
 		if r.Target.Kind != "" && r.Target.Kind != name {
 			desc = r.Target.Kind + " · " + desc

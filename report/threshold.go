@@ -619,8 +619,11 @@ func compare(got float64, op string, want float64) bool {
 	return false
 }
 
+// scopeCounts are the conversations in a threshold's scope: how many ran
+// and how they ended.
 type scopeCounts struct {
-	runs, passed, failed, errored, throttled int
+	runs int
+	Counts
 }
 
 // counts returns the conversation counts in scope and the count the rate
@@ -629,15 +632,12 @@ func (t Threshold) counts(r *Result) (scopeCounts, int, error) {
 	var c scopeCounts
 	add := func(s *ScenarioResult) {
 		c.runs += s.Runs
-		c.passed += s.Passed
-		c.failed += s.Failed
-		c.errored += s.Error
-		c.throttled += s.Throttled
+		c.Merge(s.Counts)
 	}
 	switch t.Scope.Kind {
 	case "":
 		tt := r.Totals
-		c = scopeCounts{tt.Conversations, tt.Passed, tt.Failed, tt.Error, tt.Throttled}
+		c = scopeCounts{tt.Conversations, tt.Counts}
 	case ScopeScenario:
 		s := r.Scenario(t.Scope.Name)
 		if s == nil {
@@ -658,7 +658,7 @@ func (t Threshold) counts(r *Result) (scopeCounts, int, error) {
 	default:
 		return c, 0, fmt.Errorf("%s cannot be measured per %s", t.Metric, t.Scope.Kind)
 	}
-	n := map[string]int{"pass": c.passed, "fail": c.failed, "error": c.errored, "throttle": c.throttled}[t.m.stat]
+	n := map[string]int{"pass": c.Passed, "fail": c.Failed, "error": c.Errored, "throttle": c.Throttled}[t.m.stat]
 	return c, n, nil
 }
 

@@ -1,8 +1,6 @@
 package runner
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/evalrun/evalrun/scenarios"
@@ -17,16 +15,6 @@ import (
 // stop) is not checked: what it would say of a cut conversation is not a
 // verdict on the agent.
 
-// keepRaw keeps a copy of a reply's JSON body when the scenario's
-// expect_conversation reads bodies (a field: expectation).
-func (cv *convo) keepRaw(raw json.RawMessage) {
-	sc := cv.c.Scenario
-	if len(sc.ExpectConversation) == 0 || !scenarios.NeedsRaw(sc.ExpectConversation) {
-		return
-	}
-	cv.raws = append(cv.raws, bytes.Clone(raw))
-}
-
 // checkConversation evaluates the scenario's expect_conversation over the
 // conversation's turns and settles its outcome from the verdicts.
 func (r *run) checkConversation(cv *convo) {
@@ -38,11 +26,7 @@ func (r *run) checkConversation(cv *convo) {
 	obs := make([]*scenarios.Observation, len(c.Turns))
 	for i := range c.Turns {
 		obs[i] = turnObservation(&c.Turns[i])
-		if i < len(cv.raws) {
-			obs[i].Raw = cv.raws[i]
-		}
 	}
-	cv.raws = nil
 	c.Verdicts = scenarios.EvaluateConversation(r.callBase, items, obs, goalVerdict(c), r.opts.Judge)
 	var undecided *scenarios.Verdict
 	for k, v := range c.Verdicts {
@@ -65,7 +49,7 @@ func (r *run) checkConversation(cv *convo) {
 // turn: what was sent, the reply, its tools, handoff, tokens and the
 // agent's own answer time.
 func turnObservation(t *TurnResult) *scenarios.Observation {
-	o := &scenarios.Observation{User: t.Sent, Text: t.Reply, Handoff: t.Handoff, TokensUsed: t.Tokens, Latency: t.Service}
+	o := &scenarios.Observation{User: t.Sent, Text: t.Reply, Handoff: t.Handoff, TokensUsed: t.Tokens, Latency: t.Service, Raw: t.Raw}
 	for _, tool := range t.Tools {
 		o.Tools = append(o.Tools, scenarios.Tool{Name: tool.Tool, Status: tool.Status, Data: tool.Data})
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/evalrun/evalrun/agent"
@@ -66,6 +67,11 @@ type TurnResult struct {
 	Outcome  Outcome             `json:"outcome"`
 	Error    string              `json:"error,omitempty"`
 	Verdicts []scenarios.Verdict `json:"verdicts,omitempty"`
+	// Raw is the reply's JSON body as the agent sent it (agent.Reply.Raw,
+	// kept as the Conn returned it, like Tools), what field: expectations
+	// read; nil when the call failed. Results keep it bounded, so that
+	// regrade can check field: again.
+	Raw json.RawMessage `json:"raw,omitempty"`
 	// RequestID is the X-Request-ID of the attempt that got the reply and
 	// TraceID the conversation's W3C trace id, to find the call in the
 	// server's logs.

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -428,9 +427,6 @@ type convo struct {
 
 	timer *time.Timer // while parked
 
-	// raws are the replies' JSON bodies, kept only for a scenario whose
-	// expect_conversation reads them (conversation.go).
-	raws []json.RawMessage
 	// sim is the simulated user's state (simulate.go).
 	sim simState
 }
@@ -545,7 +541,7 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		tr.RequestID, tr.TraceID = reply.RequestID, reply.TraceID
 		tr.TTFT, tr.Chunks, tr.Gaps, tr.MaxGap = reply.TTFT, reply.Chunks, reply.Gaps, reply.MaxGap
 		tr.OutputTokens = reply.CompletionTokens
-		cv.keepRaw(reply.Raw)
+		tr.Raw = reply.Raw // not copied: the Conn hands its reply over (agent.Reply.Raw)
 		if turn.NeedsHistory() {
 			if stop := r.readHistory(c, chat, i, res, rng, obs); stop {
 				c.Turns = append(c.Turns, tr)

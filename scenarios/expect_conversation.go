@@ -99,8 +99,8 @@ func turnsDesc(min, max int) string {
 }
 
 // NeedsRaw reports whether a check of the items reads the replies' JSON
-// bodies (a `field:` expectation), so the runner must keep them until the
-// conversation ends.
+// bodies (a `field:` expectation). The runner keeps every turn's body in
+// its record (runner.TurnResult.Raw), so it no longer asks.
 func NeedsRaw(items []*ConversationExpectation) bool {
 	found := false
 	for _, c := range items {

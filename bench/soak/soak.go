@@ -541,13 +541,13 @@ func (c *Case) checkConversations(res *report.Result, v *Verdict, bad func(*bool
 	if t.Conversations != want {
 		bad(&v.Lost, "result accounts for %d conversations, the run has %d", t.Conversations, want)
 	}
-	if sum := t.Passed + t.Failed + t.Error + t.Throttled + t.NotRun; sum != t.Conversations {
+	if sum := t.Total(); sum != t.Conversations {
 		bad(&v.Lost, "outcomes add up to %d, conversations %d", sum, t.Conversations)
 	}
 	runs := 0
 	for _, s := range res.Scenarios {
 		runs += s.Runs
-		if s.Passed+s.Failed+s.Error+s.Throttled+s.NotRun != s.Runs {
+		if s.Total() != s.Runs {
 			bad(&v.Lost, "scenario %s: outcomes do not add up to its %d runs", s.Name, s.Runs)
 		}
 	}

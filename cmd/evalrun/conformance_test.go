@@ -388,7 +388,7 @@ func TestConformance(t *testing.T) {
 				t.Logf("stdout:\n%s\nstderr:\n%s", c.stdout.String(), c.stderr.String())
 			}
 			t.Logf("%s: exit %d; %d conversations: %d passed, %d error; %d calls, %d attempts; server read %d requests on %d connections",
-				tc.name, code, tot.Conversations, tot.Passed, tot.Error, tot.Calls, tot.Attempts, requests, srv.conns.Load())
+				tc.name, code, tot.Conversations, tot.Passed, tot.Errored, tot.Calls, tot.Attempts, requests, srv.conns.Load())
 			if tot.Conversations != confConversations {
 				t.Errorf("%d conversations in the result, want %d", tot.Conversations, confConversations)
 			}

@@ -182,8 +182,12 @@ func TestRedactingObserverHidesKeysAtTheBoundary(t *testing.T) {
 		Sent: "my key is " + key[:20], Reply: "you sent " + key, Error: "HTTP 400: " + key[:len(key)-2],
 		Tools:    []agent.ToolExecution{{Tool: "t", Status: "ok", Data: map[string]any{"k": []any{key}, key: 1}}},
 		Verdicts: []scenarios.Verdict{{Expectation: "contains " + key[:12], Reason: "got " + key}},
+		Raw:      json.RawMessage(`{"response":"you sent ` + key + `","echo":{"` + key[:20] + `":1}}`),
 	}}}
 	o.ConversationDone(orig)
+	if raw := rec.convs[0].Turns[0].Raw; !json.Valid(raw) || !strings.Contains(string(raw), agent.Redacted) {
+		t.Errorf("redacted raw body %s: not JSON, or not redacted", raw)
+	}
 	b, err := json.Marshal(rec.convs[0].Turns)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +196,7 @@ func TestRedactingObserverHidesKeysAtTheBoundary(t *testing.T) {
 	if strings.Contains(all, key[:12]) || strings.Contains(all, key[len(key)-12:]) {
 		t.Errorf("a key reached the reports: %s", all)
 	}
-	if orig.Turns[0].Reply != "you sent "+key {
+	if orig.Turns[0].Reply != "you sent "+key || !strings.Contains(string(orig.Turns[0].Raw), key) {
 		t.Errorf("the runner's record was changed")
 	}
 }

@@ -30,7 +30,7 @@ func TestInterruptWritesReportsMarkedInterrupted(t *testing.T) {
 	if res.Totals.NotRun == 0 {
 		t.Errorf("no conversation is not_run after an interrupt at 400ms of a ~12s run")
 	}
-	sum := res.Totals.Passed + res.Totals.Failed + res.Totals.Error + res.Totals.Throttled + res.Totals.NotRun
+	sum := res.Totals.Total()
 	if sum != res.Totals.Conversations {
 		t.Errorf("outcomes add up to %d, conversations %d", sum, res.Totals.Conversations)
 	}

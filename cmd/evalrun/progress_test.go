@@ -12,7 +12,7 @@ import (
 )
 
 func TestProgressLines(t *testing.T) {
-	snap := report.Snapshot{Conversations: 142, Passed: 130, Failed: 10, Errored: 2, Calls: 1234, P95: 67903 * time.Microsecond, InFlight: 8}
+	snap := report.Snapshot{Conversations: 142, Counts: report.Counts{Passed: 130, Failed: 10, Errored: 2}, Calls: 1234, P95: 67903 * time.Microsecond, InFlight: 8}
 	tests := []struct {
 		name   string
 		st     progressState
@@ -41,7 +41,7 @@ func TestProgressLines(t *testing.T) {
 		},
 		{
 			name: "--duration",
-			st:   progressState{elapsed: 90 * time.Second, dur: 5 * time.Minute, targets: []targetState{{snap: report.Snapshot{Conversations: 40, Passed: 38, NotRun: 2, Calls: 180, InFlight: 3}}}},
+			st:   progressState{elapsed: 90 * time.Second, dur: 5 * time.Minute, targets: []targetState{{snap: report.Snapshot{Conversations: 40, Counts: report.Counts{Passed: 38, NotRun: 2}, Calls: 180, InFlight: 3}}}},
 			lines: []string{
 				"conversations [=====>              ] 40 done  p95 -  passed 38  failed 0  error 0  throttled 0  not run 2",
 				"elapsed 1m30s of 5m00s  ETA 3m30s  calls 180  2.0 calls/s  in flight 3",
@@ -50,8 +50,8 @@ func TestProgressLines(t *testing.T) {
 		{
 			name: "two targets, each with its own p95",
 			st: progressState{elapsed: 10 * time.Second, targets: []targetState{
-				{name: "baseline", total: 20, snap: report.Snapshot{Conversations: 20, Passed: 20, Calls: 60, P95: 120 * time.Millisecond}},
-				{name: "candidate-b", total: 20, snap: report.Snapshot{Conversations: 5, Passed: 4, Failed: 1, Calls: 17, P95: 1401 * time.Millisecond, InFlight: 4}},
+				{name: "baseline", total: 20, snap: report.Snapshot{Conversations: 20, Counts: report.Counts{Passed: 20}, Calls: 60, P95: 120 * time.Millisecond}},
+				{name: "candidate-b", total: 20, snap: report.Snapshot{Conversations: 5, Counts: report.Counts{Passed: 4, Failed: 1}, Calls: 17, P95: 1401 * time.Millisecond, InFlight: 4}},
 			}},
 			lines: []string{
 				"baseline    [====================] 20/20 100%  p95 120.0ms  passed 20  failed 0  error 0  throttled 0  in flight 0",
@@ -88,7 +88,7 @@ type movingSnapshots struct{ reads atomic.Int64 }
 
 func (m *movingSnapshots) Snapshot() report.Snapshot {
 	n := m.reads.Add(1)
-	return report.Snapshot{Conversations: n, Passed: n, Calls: 2 * n}
+	return report.Snapshot{Conversations: n, Counts: report.Counts{Passed: int(n)}, Calls: 2 * n}
 }
 
 // TestProgressReadsOnce: a frame reads each target once, so the bar, the

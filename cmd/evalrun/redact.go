@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/evalrun/evalrun/agent"
 	"github.com/evalrun/evalrun/runner"
@@ -57,6 +58,9 @@ func (o redactingObserver) ConversationDone(c *runner.Conversation) {
 	cp.Turns = make([]runner.TurnResult, len(c.Turns))
 	for i, t := range c.Turns {
 		t.Sent, t.Reply, t.Error = o.r.String(t.Sent), o.r.String(t.Reply), o.r.String(t.Error)
+		if len(t.Raw) > 0 {
+			t.Raw = json.RawMessage(o.r.String(string(t.Raw)))
+		}
 		if len(t.Tools) > 0 {
 			tools := make([]agent.ToolExecution, len(t.Tools))
 			for k, tool := range t.Tools {
