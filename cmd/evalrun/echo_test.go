@@ -13,8 +13,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/evalrun/evalrun/agent"
+	"github.com/evalrun/evalrun/report"
 	"github.com/evalrun/evalrun/runner"
 	"github.com/evalrun/evalrun/scenarios"
 )
@@ -198,5 +200,27 @@ func TestRedactingObserverHidesKeysAtTheBoundary(t *testing.T) {
 	}
 	if orig.Turns[0].Reply != "you sent "+key || !strings.Contains(string(orig.Turns[0].Raw), key) {
 		t.Errorf("the runner's record was changed")
+	}
+}
+
+// TestRedactingObserverPassesStarts: the redacting wrapper keeps the
+// aggregator's count of conversations in flight (the progress line's "in
+// flight"): starts reach it, and a finished conversation leaves it.
+func TestRedactingObserverPassesStarts(t *testing.T) {
+	agg := report.NewAggregator(report.Meta{})
+	var o runner.Observer = redactingObserver{agg, agent.NewRedactor("sk-secret-value-123")}
+	so, ok := o.(runner.StartObserver)
+	if !ok {
+		t.Fatal("the redacting observer hides ConversationStarted")
+	}
+	c := &runner.Conversation{ID: 1, Scenario: &scenarios.Scenario{Name: "s"}, Start: time.Now()}
+	so.ConversationStarted(c)
+	if n := agg.Snapshot().InFlight; n != 1 {
+		t.Fatalf("in flight %d after one start, want 1", n)
+	}
+	c.Outcome = runner.Passed
+	so.ConversationDone(c)
+	if n := agg.Snapshot().InFlight; n != 0 {
+		t.Errorf("in flight %d after the conversation ended, want 0", n)
 	}
 }

@@ -48,6 +48,15 @@ type redactingObserver struct {
 	r *agent.Redactor
 }
 
+// ConversationStarted passes the start on when the wrapped Observer wants
+// it (the aggregator counts conversations in flight for the progress line).
+// A start carries no text from outside, so there is nothing to redact.
+func (o redactingObserver) ConversationStarted(c *runner.Conversation) {
+	if so, ok := o.Observer.(runner.StartObserver); ok {
+		so.ConversationStarted(c)
+	}
+}
+
 func (o redactingObserver) ConversationDone(c *runner.Conversation) {
 	if c == nil || o.r.Empty() {
 		o.Observer.ConversationDone(c)
