@@ -116,12 +116,6 @@ func (r *reportFlags) closeTranscripts() error {
 	return err
 }
 
-// writeReports writes the console summary to stdout and every file report
-// asked for, as writeRunReports does for a run of one target.
-func (a *app) writeReports(res *report.Result, r *reportFlags) error {
-	return a.writeRunReports(report.NewRun(res), r)
-}
-
 // checkJUnit validates --junit-cases before anything runs.
 func (r *reportFlags) checkJUnit() error {
 	c, err := report.ParseJUnitCases(r.junitCases)

@@ -99,15 +99,6 @@ func (g *gateFlags) settings(s map[string]any, suite *scenarios.Suite) {
 	s[report.SettingSuite] = runner.SuiteDigest(suite)
 }
 
-// applyThresholds evaluates the thresholds on res and records them in it
-// (so every report shows them and res.Passed counts them).
-func applyThresholds(res *report.Result, ts []report.Threshold) {
-	if len(ts) == 0 {
-		return
-	}
-	res.Thresholds, _ = report.EvaluateThresholds(res, ts)
-}
-
 // printThresholds prints each threshold with its measured value and ✓/✗.
 func printThresholds(w io.Writer, res *report.Result) {
 	if len(res.Thresholds) == 0 {
