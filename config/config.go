@@ -354,34 +354,50 @@ func (p *parser) targets(v *yaml.Node) {
 var judgeKeys = []string{"url", "model", "api_key_env", "limit"}
 
 func (p *parser) judge(v *yaml.Node) {
+	if j := p.modelSection("judge", v); j != nil {
+		p.cfg.Judge = j
+	}
+}
+
+// userModel parses `user_model:`, which takes the keys of judge:.
+func (p *parser) userModel(v *yaml.Node) {
+	if u := p.modelSection("user_model", v); u != nil {
+		p.cfg.UserModel = u
+	}
+}
+
+// modelSection parses a section naming an OpenAI-compatible model (judge:,
+// user_model:): url, model, api_key_env and limit; nil when it is not a
+// mapping. Errors name the section's keys as section.key.
+func (p *parser) modelSection(section string, v *yaml.Node) *Judge {
 	if v.Kind != yaml.MappingNode {
-		p.errf(v, "judge: want a mapping with url, model, api_key_env, limit, got %s", kindName(v))
-		return
+		p.errf(v, "%s: want a mapping with %s, got %s", section, strings.Join(judgeKeys, ", "), kindName(v))
+		return nil
 	}
 	j := &Judge{Pos: p.pos(v)}
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, val := v.Content[i], v.Content[i+1]
 		switch k.Value {
 		case "url":
-			j.URL, _ = p.scalar("judge.url", val)
+			j.URL, _ = p.scalar(section+".url", val)
 		case "model":
-			j.Model, _ = p.scalar("judge.model", val)
+			j.Model, _ = p.scalar(section+".model", val)
 		case "api_key_env":
-			j.APIKeyEnv, _ = p.scalar("judge.api_key_env", val)
+			j.APIKeyEnv, _ = p.scalar(section+".api_key_env", val)
 		case "limit":
-			j.Limit, _ = p.scalar("judge.limit", val)
+			j.Limit, _ = p.scalar(section+".limit", val)
 			j.LimitPos = p.pos(val)
 		default:
-			p.errf(k, "unknown key %q in judge%s; valid keys: %s", k.Value, suggest(k.Value, judgeKeys), strings.Join(judgeKeys, ", "))
+			p.errf(k, "unknown key %q in %s%s; valid keys: %s", k.Value, section, suggest(k.Value, judgeKeys), strings.Join(judgeKeys, ", "))
 		}
 	}
 	if j.URL == "" {
-		p.errf(v, "judge: missing url (an OpenAI-compatible base URL)")
+		p.errf(v, "%s: missing url (an OpenAI-compatible base URL)", section)
 	}
 	if j.Model == "" {
-		p.errf(v, "judge: missing model")
+		p.errf(v, "%s: missing model", section)
 	}
-	p.cfg.Judge = j
+	return j
 }
 
 func kindName(n *yaml.Node) string {
