@@ -255,6 +255,20 @@ func (d *decoder) float(n *yaml.Node, key string) (float64, bool) {
 	return 0, false
 }
 
+// fraction decodes a number between 0 and 1 (a score or similarity
+// threshold); out of range is reported like a wrong type.
+func (d *decoder) fraction(n *yaml.Node, key string) (float64, bool) {
+	f, ok := d.float(n, key)
+	if !ok {
+		return 0, false
+	}
+	if !(f >= 0 && f <= 1) {
+		d.errorf(n, "%s: must be between 0 and 1, got %s", key, n.Value)
+		return 0, false
+	}
+	return f, true
+}
+
 func (d *decoder) bool(n *yaml.Node, key string) (bool, bool) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
 		switch n.Value {

@@ -411,12 +411,8 @@ func (c *ConversationExpectation) goalJudge(d *decoder, v *yaml.Node) {
 				c.rubric = s
 			}
 		case "min_score":
-			if m, ok := d.float(f.val, "goal_met.min_score"); ok {
-				if !(m >= 0 && m <= 1) {
-					d.errorf(f.val, "goal_met.min_score: must be between 0 and 1, got %s", f.val.Value)
-				} else {
-					c.minScore = m
-				}
+			if m, ok := d.fraction(f.val, "goal_met.min_score"); ok {
+				c.minScore = m
 			}
 		}
 	}

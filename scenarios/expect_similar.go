@@ -36,12 +36,8 @@ func parseSimilar(d *decoder, v *yaml.Node) checker {
 				c.to, hasTo = s, true
 			}
 		case "min":
-			if m, ok := d.float(f.val, "similar.min"); ok {
-				if !(m >= 0 && m <= 1) {
-					d.errorf(f.val, "similar.min: must be between 0 and 1, got %s", f.val.Value)
-				} else {
-					c.min = m
-				}
+			if m, ok := d.fraction(f.val, "similar.min"); ok {
+				c.min = m
 			}
 		}
 	}

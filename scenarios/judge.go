@@ -64,12 +64,8 @@ func parseJudge(d *decoder, v *yaml.Node) checker {
 				c.rubric = s
 			}
 		case "min_score":
-			if m, ok := d.float(f.val, "judge.min_score"); ok {
-				if !(m >= 0 && m <= 1) {
-					d.errorf(f.val, "judge.min_score: must be between 0 and 1, got %s", f.val.Value)
-				} else {
-					c.min = m
-				}
+			if m, ok := d.fraction(f.val, "judge.min_score"); ok {
+				c.min = m
 			}
 		}
 	}
