@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"strconv"
 	"strings"
@@ -110,6 +111,23 @@ type field struct {
 	key, val *yaml.Node
 }
 
+// pairs yields the key and value nodes of mapping n in order, aliases
+// resolved; a key that is not a name (a mapping, a list, null) is reported
+// and its pair skipped, so k.Value is the key's name.
+func (d *decoder) pairs(n *yaml.Node) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(k, v *yaml.Node) bool) {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
+			if _, ok := d.key(k); !ok {
+				continue
+			}
+			if !yield(k, v) {
+				return
+			}
+		}
+	}
+}
+
 // fields checks that n is a mapping whose keys are all in valid (listed in
 // that order in messages) and unique, and returns its known pairs in order.
 // what names the mapping in messages, e.g. "scenario" or "turn".
@@ -124,12 +142,8 @@ func (d *decoder) fields(n *yaml.Node, what string, valid []string) ([]field, bo
 	// in linear time.
 	var seen []*yaml.Node
 	var seenMap map[string]*yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
-		name, ok := d.key(k)
-		if !ok {
-			continue
-		}
+	for k, v := range d.pairs(n) {
+		name := k.Value
 		first := seenMap[name]
 		if seenMap == nil {
 			first = firstKey(seen, name)

@@ -290,12 +290,8 @@ func (d *decoder) conversationExpectation(n *yaml.Node) *ConversationExpectation
 	var nameNode *yaml.Node
 	form := ""
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
-		name, ok := d.key(k)
-		if !ok {
-			continue
-		}
+	for k, v := range d.pairs(n) {
+		name := k.Value
 		if seen[name] {
 			d.errorf(k, "duplicate key %q in expect_conversation item", name)
 			continue

@@ -582,12 +582,8 @@ func (d *decoder) varsInto(n *yaml.Node, key string, vars map[string]string) []s
 	}
 	var order []string
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
-		name, ok := d.key(k)
-		if !ok {
-			continue
-		}
+	for k, v := range d.pairs(n) {
+		name := k.Value
 		switch {
 		case seen[name]:
 			d.errorf(k, "%s: duplicate name %q", key, name)
@@ -698,12 +694,8 @@ func (d *decoder) captures(n *yaml.Node, vars map[string]string) []Capture {
 	}
 	var out []Capture
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
-		name, ok := d.key(k)
-		if !ok {
-			continue
-		}
+	for k, v := range d.pairs(n) {
+		name := k.Value
 		switch {
 		case seen[name]:
 			d.errorf(k, "capture: duplicate name %q", name)

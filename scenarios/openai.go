@@ -32,12 +32,8 @@ func (d *decoder) openAIOptions(n *yaml.Node) *OpenAIOptions {
 		return nil
 	}
 	o := &OpenAIOptions{Body: map[string]json.RawMessage{}}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
-		name, ok := d.key(k)
-		if !ok {
-			continue
-		}
+	for k, v := range d.pairs(n) {
+		name := k.Value
 		switch {
 		case slices.Contains(openAIReserved, name):
 			d.errorf(k, "openai: %q is set by the target and the transport, not by a scenario; valid: any other request field (response_format, tool_choice, seed, stop, max_completion_tokens, ...) or headers", name)
@@ -59,12 +55,8 @@ func (d *decoder) headerMap(n *yaml.Node, key string) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
-		name, ok := d.key(k)
-		if !ok {
-			continue
-		}
+	for k, v := range d.pairs(n) {
+		name := k.Value
 		if name == "" || strings.ContainsAny(name, " \t\r\n:") {
 			d.errorf(k, "%s: %q is not a header name", key, name)
 			continue
@@ -126,12 +118,8 @@ func (d *decoder) toolResults(n *yaml.Node) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
-		name, ok := d.key(k)
-		if !ok {
-			continue
-		}
+	for k, v := range d.pairs(n) {
+		name := k.Value
 		if _, dup := out[name]; dup {
 			d.errorf(k, "tool_results: duplicate key %q", name)
 			continue
