@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"encoding/json"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -32,8 +33,15 @@ func (d *decoder) openAIOptions(n *yaml.Node) *OpenAIOptions {
 		return nil
 	}
 	o := &OpenAIOptions{Body: map[string]json.RawMessage{}}
+	seen := map[string]bool{}
 	for k, v := range d.pairs(n) {
 		name := k.Value
+		switch {
+		case seen[name]:
+			d.errorf(k, "openai: duplicate key %q", name)
+			continue
+		}
+		seen[name] = true
 		switch {
 		case slices.Contains(openAIReserved, name):
 			d.errorf(k, "openai: %q is set by the target and the transport, not by a scenario; valid: any other request field (response_format, tool_choice, seed, stop, max_completion_tokens, ...) or headers", name)
@@ -55,12 +63,19 @@ func (d *decoder) headerMap(n *yaml.Node, key string) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
+	seen := map[string]string{} // canonical name → as written first
 	for k, v := range d.pairs(n) {
 		name := k.Value
 		if name == "" || strings.ContainsAny(name, " \t\r\n:") {
 			d.errorf(k, "%s: %q is not a header name", key, name)
 			continue
 		}
+		// Header names are case-insensitive: X-A and x-a are one header.
+		if first, dup := seen[http.CanonicalHeaderKey(name)]; dup {
+			d.errorf(k, "%s: duplicate header %q (also given as %q)", key, name, first)
+			continue
+		}
+		seen[http.CanonicalHeaderKey(name)] = name
 		if s, ok := d.text(v, key+"."+name); ok {
 			if strings.ContainsAny(s, "\r\n") {
 				d.errorf(v, "%s.%s: a header value cannot hold a line break", key, name)

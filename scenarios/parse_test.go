@@ -158,6 +158,8 @@ func TestParseErrors(t *testing.T) {
 		{"name list", "name: [a]\n" + minimal, "p.yaml:1:7: name: expected a string, got a list"},
 		{"unknown key", "turn:\n  - user: a\n", `p.yaml:1:1: unknown key "turn" in scenario (did you mean turns?); valid keys: name, description, tags, vars, matrix, matrix_csv, client_id, repeat, min_pass_rate, on_fail, openai, turns`},
 		{"duplicate key", "repeat: 1\nrepeat: 2\n" + minimal, `p.yaml:2:1: duplicate key "repeat" (first at line 1)`},
+		{"openai duplicate key", "openai: {seed: 1, seed: 2}\n" + minimal, `p.yaml:1:19: openai: duplicate key "seed"`},
+		{"openai duplicate header", "openai: {headers: {X-A: a, x-a: b}}\n" + minimal, `p.yaml:1:28: openai.headers: duplicate header "x-a" (also given as "X-A")`},
 		{"no turns", "name: x\n", `p.yaml:1:1: scenario "x" has no turns: add ` + "`turns:`"},
 		{"empty turns", "turns: []\n", "p.yaml:1:8: turns: a scenario needs at least one turn"},
 		{"turn not mapping", "turns: [hello]\n", `p.yaml:1:9: turn 1: expected a mapping, got string "hello"`},
