@@ -41,7 +41,8 @@ type core struct {
 	hdrBody, hdrNoBody http.Header
 	// secrets are redacted from every error and debug line: the key (and
 	// its query-escaped form) and header values taken from the environment.
-	secrets []string
+	// Built once, not per line.
+	secrets *Redactor
 	timeout time.Duration
 	maxBody int64
 	ua      []string
@@ -84,7 +85,7 @@ func newCore(opts Options) (*core, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	c := &core{timeout: opts.Timeout, maxBody: opts.MaxBodyBytes, idPrefix: randomHex(4)}
+	c := &core{secrets: NewRedactor(), timeout: opts.Timeout, maxBody: opts.MaxBodyBytes, idPrefix: randomHex(4)}
 	if c.timeout < 0 {
 		return nil, "", fmt.Errorf("agent: Timeout %v is negative: want a positive duration, or 0 for %v", opts.Timeout, DefaultTimeout)
 	}
@@ -208,10 +209,7 @@ func (c *core) setAuth(opts Options) error {
 		c.authName, c.authVal, c.queryName, c.queryVal = "", nil, "", ""
 		return nil
 	}
-	c.secrets = append(c.secrets, opts.APIKey)
-	if esc := url.QueryEscape(opts.APIKey); esc != opts.APIKey {
-		c.secrets = append(c.secrets, esc)
-	}
+	c.secrets.Add(opts.APIKey) // and its query-escaped form
 	return nil
 }
 
@@ -308,7 +306,7 @@ func (c *core) Close() {
 }
 
 // redact hides every secret of the transport in s.
-func (c *core) redact(s string) string { return Redact(s, c.secrets...) }
+func (c *core) redact(s string) string { return c.secrets.String(s) }
 
 // request is one HTTP call a transport wants made.
 type request struct {
