@@ -41,7 +41,8 @@ type core struct {
 	hdrBody, hdrNoBody http.Header
 	// secrets are redacted from every error and debug line: the key (and
 	// its query-escaped form) and header values taken from the environment.
-	secrets []string
+	// Built once, not per line.
+	secrets *Redactor
 	timeout time.Duration
 	maxBody int64
 	ua      []string
@@ -84,7 +85,7 @@ func newCore(opts Options) (*core, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	c := &core{timeout: opts.Timeout, maxBody: opts.MaxBodyBytes, idPrefix: randomHex(4)}
+	c := &core{secrets: NewRedactor(), timeout: opts.Timeout, maxBody: opts.MaxBodyBytes, idPrefix: randomHex(4)}
 	if c.timeout < 0 {
 		return nil, "", fmt.Errorf("agent: Timeout %v is negative: want a positive duration, or 0 for %v", opts.Timeout, DefaultTimeout)
 	}
@@ -208,10 +209,7 @@ func (c *core) setAuth(opts Options) error {
 		c.authName, c.authVal, c.queryName, c.queryVal = "", nil, "", ""
 		return nil
 	}
-	c.secrets = append(c.secrets, opts.APIKey)
-	if esc := url.QueryEscape(opts.APIKey); esc != opts.APIKey {
-		c.secrets = append(c.secrets, esc)
-	}
+	c.secrets.Add(opts.APIKey) // and its query-escaped form
 	return nil
 }
 
@@ -308,7 +306,7 @@ func (c *core) Close() {
 }
 
 // redact hides every secret of the transport in s.
-func (c *core) redact(s string) string { return Redact(s, c.secrets...) }
+func (c *core) redact(s string) string { return c.secrets.String(s) }
 
 // request is one HTTP call a transport wants made.
 type request struct {
@@ -391,14 +389,28 @@ func appendSpanID(b []byte) []byte {
 
 // headerTemplate is the header map of a request without extra headers and
 // with the default Accept, cloned for each call (maps.Clone copies a small
-// map in one piece instead of hashing every key again). The per-attempt
-// keys are present with nil values, so that setting them does not grow the
-// clone.
+// map in one piece instead of hashing every key again).
 func (c *core) headerTemplate(withBody bool) http.Header {
-	h := make(http.Header, 8)
-	h["Accept"] = jsonType
+	return c.baseHeader(nil, "", withBody)
+}
+
+// baseHeader builds the headers of a request but its per-attempt ids: the
+// extra headers, Accept (default application/json), User-Agent,
+// Content-Type for a body (unless an extra header sets it) and the key,
+// later ones winning. X-Request-ID and traceparent are present with nil
+// values, so that setting them does not grow the map.
+func (c *core) baseHeader(extra http.Header, accept string, withBody bool) http.Header {
+	h := make(http.Header, 8+len(extra))
+	for k, v := range extra {
+		h[k] = v
+	}
+	if accept != "" {
+		h["Accept"] = []string{accept}
+	} else {
+		h["Accept"] = jsonType
+	}
 	h["User-Agent"] = c.ua
-	if withBody {
+	if withBody && h["Content-Type"] == nil {
 		h["Content-Type"] = jsonType
 	}
 	if c.authVal != nil {
@@ -409,35 +421,17 @@ func (c *core) headerTemplate(withBody bool) http.Header {
 	return h
 }
 
-// header builds the headers of one attempt: the request's extra headers,
-// Accept (default application/json), User-Agent, Content-Type for a body
-// (unless an extra header sets it), the key, X-Request-ID and traceparent,
-// later ones winning.
+// header builds the headers of one attempt (see baseHeader), with its
+// X-Request-ID and traceparent.
 func (c *core) header(req *request, requestID, traceparent string) http.Header {
 	var h http.Header
-	if req.header == nil && req.accept == "" {
-		if req.body != nil {
-			h = maps.Clone(c.hdrBody)
-		} else {
-			h = maps.Clone(c.hdrNoBody)
-		}
-	} else {
-		h = make(http.Header, 8+len(req.header))
-		for k, v := range req.header {
-			h[k] = v
-		}
-		if req.accept != "" {
-			h["Accept"] = []string{req.accept}
-		} else {
-			h["Accept"] = jsonType
-		}
-		h["User-Agent"] = c.ua
-		if req.body != nil && h["Content-Type"] == nil {
-			h["Content-Type"] = jsonType
-		}
-		if c.authVal != nil {
-			h[c.authName] = c.authVal
-		}
+	switch {
+	case req.header != nil || req.accept != "":
+		h = c.baseHeader(req.header, req.accept, req.body != nil)
+	case req.body != nil:
+		h = maps.Clone(c.hdrBody)
+	default:
+		h = maps.Clone(c.hdrNoBody)
 	}
 	vals := []string{requestID, traceparent}
 	h["X-Request-Id"] = vals[0:1:1]

@@ -554,7 +554,7 @@ func (cx *compiler) parse(field, src string, off0, mode int, allowed map[int]boo
 			if val == "" {
 				return nil, fmt.Errorf("agent: http: %s: environment variable %s is not set", field, args)
 			}
-			cx.core.secrets = append(cx.core.secrets, val)
+			cx.core.secrets.Add(val)
 			switch {
 			case mode == escJSONValue && inString:
 				q := marshalJSON(val)

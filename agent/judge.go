@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"github.com/evalrun/evalrun/internal/backoff"
 	"math"
-	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -78,16 +76,13 @@ type JudgeStats struct {
 // in them. A Judge implements scenarios.Judge and is safe for concurrent
 // use.
 type Judge struct {
-	*core
-	url, model string
-	policy     JudgeOptions
-	cacheDir   string // "" when the cache is off
+	*modelClient
+	cacheDir string // "" when the cache is off
 
 	judgeCounts // every grading's, views' included
 
 	mu       sync.Mutex
 	inflight map[string]*judgeFlight
-	rng      *rand.Rand // guarded by mu
 }
 
 type judgeFlight struct {
@@ -134,18 +129,13 @@ func NewJudge(opts JudgeOptions) (*Judge, error) {
 		return nil, fmt.Errorf("agent: judge: retry settings and MaxCalls must not be negative (MaxAttempts %d, BaseDelay %v, MaxDelay %v, MaxRetryAfter %v, MaxCalls %d)",
 			opts.MaxAttempts, opts.BaseDelay, opts.MaxDelay, opts.MaxRetryAfter, opts.MaxCalls)
 	}
-	c, base, err := newCore(opts.Options)
+	m, err := newModelClient("judge", opts.Options, opts.Model,
+		backoff.Policy{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay, MaxDelay: opts.MaxDelay, MaxRetryAfter: opts.MaxRetryAfter},
+		opts.Limiter, opts.MaxCalls)
 	if err != nil {
-		return nil, fmt.Errorf("agent: judge: %w", err)
+		return nil, err
 	}
-	bp, _ := backoff.Policy{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay, MaxDelay: opts.MaxDelay, MaxRetryAfter: opts.MaxRetryAfter}.WithDefaults()
-	opts.MaxAttempts, opts.BaseDelay, opts.MaxDelay, opts.MaxRetryAfter = bp.MaxAttempts, bp.BaseDelay, bp.MaxDelay, bp.MaxRetryAfter
-	j := &Judge{core: c, model: opts.Model, policy: opts, inflight: map[string]*judgeFlight{},
-		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
-	j.url = base + "/v1/chat/completions"
-	if strings.HasSuffix(base, "/v1") {
-		j.url = base + "/chat/completions"
-	}
+	j := &Judge{modelClient: m, inflight: map[string]*judgeFlight{}}
 	if !opts.NoCache {
 		j.cacheDir = opts.CacheDir
 		if j.cacheDir == "" {
@@ -276,61 +266,22 @@ func (j *Judge) grade(ctx context.Context, q scenarios.GradeRequest, v *JudgeVie
 	if err != nil {
 		return scenarios.Grade{}, &Error{Op: "judge", Kind: KindClient, Detail: "request cannot be encoded as JSON", Err: err}
 	}
-	for attempt := 1; ; attempt++ {
-		g, e := j.attempt(ctx, body, v)
-		if e == nil {
-			return g, nil
-		}
-		// A judge call has no side effect but the judge's tokens, so unlike
-		// an agent call it is re-sent after a timeout or a broken
-		// connection too.
-		resend := e.Retryable() || e.Kind == KindTimeout || e.Kind == KindTransport
-		if !resend || attempt >= j.policy.MaxAttempts {
-			return scenarios.Grade{}, e
-		}
-		t := time.NewTimer(j.delay(attempt, e.RetryAfter))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return scenarios.Grade{}, &Error{Op: "judge", Kind: KindCanceled, Err: ctx.Err()}
-		case <-t.C:
-		}
+	var g scenarios.Grade
+	if e := j.retry(ctx, func() (e *Error) { g, e = j.attempt(ctx, body, v); return e }); e != nil {
+		return scenarios.Grade{}, e
 	}
-}
-
-// delay is the agent calls' backoff (see backoff.Policy.Delay).
-func (j *Judge) delay(retry int, retryAfter time.Duration) time.Duration {
-	p := j.policy
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return backoff.Policy{MaxAttempts: p.MaxAttempts, BaseDelay: p.BaseDelay, MaxDelay: p.MaxDelay, MaxRetryAfter: p.MaxRetryAfter}.Delay(retry, retryAfter, j.rng)
+	return g, nil
 }
 
 // attempt sends one request.
 func (j *Judge) attempt(ctx context.Context, body []byte, v *JudgeView) (scenarios.Grade, *Error) {
-	if j.policy.Limiter != nil {
-		if err := j.policy.Limiter.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				return scenarios.Grade{}, &Error{Op: "judge", Kind: KindCanceled, Err: ctx.Err()}
-			}
-			return scenarios.Grade{}, &Error{Op: "judge", Kind: KindThrottled, Detail: "judge rate limit: " + err.Error()}
-		}
-	}
-	if n := j.add(v, cCalls, 1); j.policy.MaxCalls > 0 && n > j.policy.MaxCalls {
-		j.add(v, cCalls, -1)
-		return scenarios.Grade{}, &Error{Op: "judge", Kind: KindQuotaExhausted, Detail: fmt.Sprintf("the judge's call limit (%d) is reached", j.policy.MaxCalls)}
-	}
-	data, status, _, _, e := j.roundTrip(ctx, &request{op: "judge", method: http.MethodPost, url: j.url, body: body, limit: j.maxBody})
+	data, status, e := j.post(ctx, body, func(n int64) int64 { return j.add(v, cCalls, n) })
 	if e != nil {
 		return scenarios.Grade{}, e
 	}
 	g, err := parseJudgeAnswer(data)
 	if err != nil {
-		d := err.Error()
-		if snip := shorten(j.redact(string(data)), 80); snip != "" {
-			d += "; body starts: " + snip
-		}
-		return scenarios.Grade{}, &Error{Op: "judge", Kind: KindProtocol, Status: status, Detail: j.detail(d)}
+		return scenarios.Grade{}, j.badAnswer(err.Error(), data, status)
 	}
 	return g, nil
 }

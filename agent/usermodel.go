@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,14 +47,9 @@ type UserModelStats struct {
 // agent's: they have their own retries, rate limit and counters. It
 // implements scenarios.UserSimulator and is safe for concurrent use.
 type UserModel struct {
-	*core
-	url, model string
-	policy     UserModelOptions
+	*modelClient
 
 	turns, calls, failures atomic.Int64
-
-	mu  sync.Mutex
-	rng *rand.Rand
 }
 
 var _ scenarios.UserSimulator = (*UserModel)(nil)
@@ -83,18 +75,13 @@ func NewUserModel(opts UserModelOptions) (*UserModel, error) {
 	if opts.MaxAttempts < 0 || opts.BaseDelay < 0 || opts.MaxDelay < 0 || opts.MaxRetryAfter < 0 || opts.MaxCalls < 0 {
 		return nil, errors.New("agent: user model: retry settings and MaxCalls must not be negative")
 	}
-	c, base, err := newCore(opts.Options)
+	m, err := newModelClient("user model", opts.Options, opts.Model,
+		backoff.Policy{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay, MaxDelay: opts.MaxDelay, MaxRetryAfter: opts.MaxRetryAfter},
+		opts.Limiter, opts.MaxCalls)
 	if err != nil {
-		return nil, fmt.Errorf("agent: user model: %w", err)
+		return nil, err
 	}
-	bp, _ := backoff.Policy{MaxAttempts: opts.MaxAttempts, BaseDelay: opts.BaseDelay, MaxDelay: opts.MaxDelay, MaxRetryAfter: opts.MaxRetryAfter}.WithDefaults()
-	opts.MaxAttempts, opts.BaseDelay, opts.MaxDelay, opts.MaxRetryAfter = bp.MaxAttempts, bp.BaseDelay, bp.MaxDelay, bp.MaxRetryAfter
-	u := &UserModel{core: c, model: opts.Model, policy: opts, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
-	u.url = base + "/v1/chat/completions"
-	if strings.HasSuffix(base, "/v1") {
-		u.url = base + "/chat/completions"
-	}
-	return u, nil
+	return &UserModel{modelClient: m}, nil
 }
 
 // Stats returns the model's counters so far.
@@ -134,44 +121,16 @@ func (u *UserModel) next(ctx context.Context, q scenarios.SimRequest) (scenarios
 	if err != nil {
 		return scenarios.SimStep{}, &Error{Op: "user model", Kind: KindClient, Detail: "request cannot be encoded as JSON", Err: err}
 	}
-	for attempt := 1; ; attempt++ {
-		content, e := u.attempt(ctx, body)
-		if e == nil {
-			return parseUserStep(content, q.Last)
-		}
-		// Like a judge call, a user-model call has no side effect to repeat.
-		resend := e.Retryable() || e.Kind == KindTimeout || e.Kind == KindTransport
-		if !resend || attempt >= u.policy.MaxAttempts {
-			return scenarios.SimStep{}, e
-		}
-		u.mu.Lock()
-		d := backoff.Policy{MaxAttempts: u.policy.MaxAttempts, BaseDelay: u.policy.BaseDelay, MaxDelay: u.policy.MaxDelay, MaxRetryAfter: u.policy.MaxRetryAfter}.Delay(attempt, e.RetryAfter, u.rng)
-		u.mu.Unlock()
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return scenarios.SimStep{}, &Error{Op: "user model", Kind: KindCanceled, Err: ctx.Err()}
-		case <-t.C:
-		}
+	var content string
+	if e := u.retry(ctx, func() (e *Error) { content, e = u.attempt(ctx, body); return e }); e != nil {
+		return scenarios.SimStep{}, e
 	}
+	return parseUserStep(content, q.Last)
 }
 
 // attempt sends one request and returns the first choice's content.
 func (u *UserModel) attempt(ctx context.Context, body []byte) (string, *Error) {
-	if u.policy.Limiter != nil {
-		if err := u.policy.Limiter.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				return "", &Error{Op: "user model", Kind: KindCanceled, Err: ctx.Err()}
-			}
-			return "", &Error{Op: "user model", Kind: KindThrottled, Detail: "user model rate limit: " + err.Error()}
-		}
-	}
-	if n := u.calls.Add(1); u.policy.MaxCalls > 0 && n > u.policy.MaxCalls {
-		u.calls.Add(-1)
-		return "", &Error{Op: "user model", Kind: KindQuotaExhausted, Detail: fmt.Sprintf("the user model's call limit (%d) is reached", u.policy.MaxCalls)}
-	}
-	data, status, _, _, e := u.roundTrip(ctx, &request{op: "user model", method: http.MethodPost, url: u.url, body: body, limit: u.maxBody})
+	data, status, e := u.post(ctx, body, u.calls.Add)
 	if e != nil {
 		return "", e
 	}
@@ -183,11 +142,7 @@ func (u *UserModel) attempt(ctx context.Context, body []byte) (string, *Error) {
 		} `json:"choices"`
 	}
 	if err := json.Unmarshal(data, &resp); err != nil || len(resp.Choices) == 0 {
-		d := "the answer is not a chat completion with a choice"
-		if snip := shorten(u.redact(string(data)), 80); snip != "" {
-			d += "; body starts: " + snip
-		}
-		return "", &Error{Op: "user model", Kind: KindProtocol, Status: status, Detail: u.detail(d)}
+		return "", u.badAnswer("the answer is not a chat completion with a choice", data, status)
 	}
 	return resp.Choices[0].Message.Content, nil
 }
