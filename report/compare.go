@@ -165,12 +165,7 @@ type LatencyDiff struct {
 }
 
 // format formats a value of d's unit for people.
-func (d LatencyDiff) format(v int64) string {
-	if d.Unit == UnitMilliTokensPerSecond {
-		return FormatTPS(float64(v) / 1000)
-	}
-	return FormatMicros(float64(v))
-}
+func (d LatencyDiff) format(v int64) string { return formatIn(d.Unit, float64(v)) }
 
 // interval formats a value's confidence interval in d's unit.
 func (d LatencyDiff) interval(iv Interval) string {
