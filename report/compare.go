@@ -165,12 +165,7 @@ type LatencyDiff struct {
 }
 
 // format formats a value of d's unit for people.
-func (d LatencyDiff) format(v int64) string {
-	if d.Unit == UnitMilliTokensPerSecond {
-		return FormatTPS(float64(v) / 1000)
-	}
-	return FormatMicros(float64(v))
-}
+func (d LatencyDiff) format(v int64) string { return formatIn(d.Unit, float64(v)) }
 
 // interval formats a value's confidence interval in d's unit.
 func (d LatencyDiff) interval(iv Interval) string {
@@ -492,17 +487,21 @@ func fmtPct(p float64) string { return strconv.FormatFloat(p, 'f', -1, 64) }
 // the interval is unbounded below (Lo 0); where u > n, above (Hi -1).
 func QuantileInterval(h *hdrhistogram.Histogram, p, conf float64) Interval {
 	n := h.TotalCount()
-	iv := Interval{Value: valueAtPercentile(h, p), Hi: -1}
 	if n == 0 {
-		iv.Hi = 0
-		return iv
+		return Interval{}
 	}
 	l, u := quantileRanks(n, p/100, conf)
+	// The value and both bounds in one walk of the counts.
+	v := valuesAtRanks(h, []int64{percentileRank(p, n), min(max(l, 1), n), min(max(u, 1), n)})
+	iv := Interval{Value: v[0].hi, Hi: -1}
+	if p <= 0 {
+		iv.Value = v[0].lo // as valueAtPercentile: the lowest equivalent of the minimum
+	}
 	if l >= 1 {
-		iv.Lo = valueAtRank(h, l)
+		iv.Lo = v[1].hi
 	}
 	if u <= n {
-		iv.Hi = valueAtRank(h, u)
+		iv.Hi = v[2].hi
 	}
 	return iv
 }

@@ -95,6 +95,16 @@ func HistogramUnit(kind string) string {
 	return ""
 }
 
+// formatIn formats a histogram value v of unit (HistogramUnit) for
+// people: a latency in microseconds as FormatMicros, milli-tokens per
+// second as FormatTPS.
+func formatIn(unit string, v float64) string {
+	if unit == UnitMilliTokensPerSecond {
+		return FormatTPS(v / 1000)
+	}
+	return FormatMicros(v)
+}
+
 // tpsMilli converts n tokens produced in d to the milli-tokens per second
 // HistOutputTPS records, clamped to the histogram's range (a reply with no
 // measurable time counts as the highest rate).

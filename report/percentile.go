@@ -60,15 +60,6 @@ func valuesAtPercentiles(h *hdrhistogram.Histogram, ps []float64) []int64 {
 	return out
 }
 
-// valueAtRank returns the highest equivalent value of the k-th smallest
-// recorded value of h (1 ≤ k ≤ n); 0 for an empty histogram.
-func valueAtRank(h *hdrhistogram.Histogram, k int64) int64 {
-	if h.TotalCount() == 0 {
-		return 0
-	}
-	return valuesAtRanks(h, []int64{min(max(k, 1), h.TotalCount())})[0].hi
-}
-
 // bucketRange is the range of values one count of a histogram stands for.
 type bucketRange struct{ lo, hi int64 }
 

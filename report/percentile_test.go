@@ -123,7 +123,7 @@ func TestPercentilesMatchSortedOracle(t *testing.T) {
 			t.Fatalf("n=%d p0 = %d, want the minimum %d", n, got, want)
 		}
 		for k := int64(1); k <= int64(n); k += 1 + int64(n)/20 {
-			if got, want := valueAtRank(h, k), highestEquivalent(t, sorted[k-1]); got != want {
+			if got, want := valuesAtRanks(h, []int64{k})[0].hi, highestEquivalent(t, sorted[k-1]); got != want {
 				t.Fatalf("n=%d rank %d = %d, want %d", n, k, got, want)
 			}
 		}

@@ -33,16 +33,14 @@ func streamRows(r *Result) []streamRow {
 		if h == nil || h.Count == 0 {
 			continue
 		}
-		f := fmtMicros
+		hu := HistogramUnit(m.kind)
+		f := func(v int64) string { return formatIn(hu, float64(v)) }
 		unit := ""
-		mean := FormatMicros(h.MeanUS)
-		if HistogramUnit(m.kind) == UnitMilliTokensPerSecond {
-			f = func(v int64) string { return FormatTPS(float64(v) / 1000) }
+		if hu == UnitMilliTokensPerSecond {
 			unit = "tok/s"
-			mean = FormatTPS(h.MeanUS / 1000)
 		}
 		out = append(out, streamRow{Label: m.label, Metric: m.kind, Unit: unit, Count: fmtInt(h.Count),
-			Min: f(h.MinUS), P50: f(h.P50US), P90: f(h.P90US), P95: f(h.P95US), P99: f(h.P99US), Max: f(h.MaxUS), Mean: mean})
+			Min: f(h.MinUS), P50: f(h.P50US), P90: f(h.P90US), P95: f(h.P95US), P99: f(h.P99US), Max: f(h.MaxUS), Mean: formatIn(hu, h.MeanUS)})
 	}
 	return out
 }

@@ -126,6 +126,21 @@ type metric struct {
 	stream string
 }
 
+// statOf returns m's statistic (min, max, mean or the percentile m.pct)
+// of the non-empty histogram h, in h's unit.
+func (m metric) statOf(h *hdrhistogram.Histogram) float64 {
+	switch m.stat {
+	case "min":
+		return float64(h.Min())
+	case "max":
+		return float64(h.Max())
+	case "mean":
+		return h.Mean()
+	default:
+		return float64(valueAtPercentile(h, m.pct))
+	}
+}
+
 // streamMetrics are the prefixes of the streaming latency metrics, e.g.
 // ttft.p95 (also written "ttft p95"), and the histogram each reads.
 // output_tps is not a latency: tokens per second, higher is better.
@@ -506,16 +521,7 @@ func (t Threshold) Evaluate(r *Result) (out ThresholdResult) {
 			why = "no calls in scope"
 			return out
 		}
-		switch t.m.stat {
-		case "min":
-			got = float64(h.Min())
-		case "max":
-			got = float64(h.Max())
-		case "mean":
-			got = h.Mean()
-		default:
-			got = float64(valueAtPercentile(h, t.m.pct))
-		}
+		got = t.m.statOf(h)
 		// Compared as printed (4 significant digits), so that a gate
 		// written from the value shown agrees with it: 67903 µs prints
 		// "67.90ms" and meets p95<=67.9ms.
@@ -545,17 +551,7 @@ func (t Threshold) Evaluate(r *Result) (out ThresholdResult) {
 			why = "no streamed reply in scope"
 			return out
 		}
-		var milli float64
-		switch t.m.stat {
-		case "min":
-			milli = float64(h.Min())
-		case "max":
-			milli = float64(h.Max())
-		case "mean":
-			milli = h.Mean()
-		default:
-			milli = float64(valueAtPercentile(h, t.m.pct))
-		}
+		milli := t.m.statOf(h)
 		// Compared as printed, as latencies are.
 		got = PrintedTPS(milli / 1000)
 		out.Value = FormatTPS(milli / 1000)
