@@ -1,10 +1,6 @@
 package runner
 
-import (
-	"fmt"
-
-	"github.com/evalrun/evalrun/scenarios"
-)
+import "github.com/evalrun/evalrun/scenarios"
 
 // Conversation-level expectations (a scenario's expect_conversation) are
 // checked once the conversation has sent all its turns, against every
@@ -28,20 +24,8 @@ func (r *run) checkConversation(cv *convo) {
 		obs[i] = turnObservation(&c.Turns[i])
 	}
 	c.Verdicts = scenarios.EvaluateConversation(r.callBase, items, obs, goalVerdict(c), r.opts.Judge)
-	var undecided *scenarios.Verdict
-	for k, v := range c.Verdicts {
-		switch {
-		case v.Undecided:
-			if undecided == nil {
-				undecided = &c.Verdicts[k]
-			}
-		case !v.Passed:
-			settle(c, Failed, "conversation: "+verdictWhy(v))
-			return
-		}
-	}
-	if undecided != nil {
-		settle(c, Errored, fmt.Sprintf("conversation: %s", verdictWhy(*undecided)))
+	if o, v := verdictsOutcome(c.Verdicts); o != Passed {
+		settle(c, o, "conversation: "+verdictWhy(v))
 	}
 }
 
