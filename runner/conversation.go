@@ -33,9 +33,5 @@ func (r *run) checkConversation(cv *convo) {
 // turn: what was sent, the reply, its tools, handoff, tokens and the
 // agent's own answer time.
 func turnObservation(t *TurnResult) *scenarios.Observation {
-	o := &scenarios.Observation{User: t.Sent, Text: t.Reply, Handoff: t.Handoff, TokensUsed: t.Tokens, Latency: t.Service, Raw: t.Raw}
-	for _, tool := range t.Tools {
-		o.Tools = append(o.Tools, scenarios.Tool{Name: tool.Tool, Status: tool.Status, Data: tool.Data})
-	}
-	return o
+	return &scenarios.Observation{User: t.Sent, Text: t.Reply, Handoff: t.Handoff, TokensUsed: t.Tokens, Latency: t.Service, Raw: t.Raw, Tools: toolsOf(t.Tools)}
 }

@@ -612,11 +612,22 @@ func observation(obs *scenarios.Observation, reply *agent.Reply, service time.Du
 		TokensUsed: reply.TokensUsed,
 		Latency:    service,
 		Raw:        reply.Raw,
-	}
-	for _, t := range reply.Tools {
-		obs.Tools = append(obs.Tools, scenarios.Tool{Name: t.Tool, Status: t.Status, Data: t.Data})
+		Tools:      toolsOf(reply.Tools),
 	}
 	return obs
+}
+
+// toolsOf is what expectations and the simulated user see of a reply's
+// tool executions; nil when there are none.
+func toolsOf(ts []agent.ToolExecution) []scenarios.Tool {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make([]scenarios.Tool, len(ts))
+	for i, t := range ts {
+		out[i] = scenarios.Tool{Name: t.Tool, Status: t.Status, Data: t.Data}
+	}
+	return out
 }
 
 // callOutcome is how one call (all its attempts) ended.
