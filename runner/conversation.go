@@ -1,10 +1,6 @@
 package runner
 
-import (
-	"fmt"
-
-	"github.com/evalrun/evalrun/scenarios"
-)
+import "github.com/evalrun/evalrun/scenarios"
 
 // Conversation-level expectations (a scenario's expect_conversation) are
 // checked once the conversation has sent all its turns, against every
@@ -28,20 +24,8 @@ func (r *run) checkConversation(cv *convo) {
 		obs[i] = turnObservation(&c.Turns[i])
 	}
 	c.Verdicts = scenarios.EvaluateConversation(r.callBase, items, obs, goalVerdict(c), r.opts.Judge)
-	var undecided *scenarios.Verdict
-	for k, v := range c.Verdicts {
-		switch {
-		case v.Undecided:
-			if undecided == nil {
-				undecided = &c.Verdicts[k]
-			}
-		case !v.Passed:
-			settle(c, Failed, "conversation: "+verdictWhy(v))
-			return
-		}
-	}
-	if undecided != nil {
-		settle(c, Errored, fmt.Sprintf("conversation: %s", verdictWhy(*undecided)))
+	if o, v := verdictsOutcome(c.Verdicts); o != Passed {
+		settle(c, o, "conversation: "+verdictWhy(v))
 	}
 }
 
@@ -49,9 +33,5 @@ func (r *run) checkConversation(cv *convo) {
 // turn: what was sent, the reply, its tools, handoff, tokens and the
 // agent's own answer time.
 func turnObservation(t *TurnResult) *scenarios.Observation {
-	o := &scenarios.Observation{User: t.Sent, Text: t.Reply, Handoff: t.Handoff, TokensUsed: t.Tokens, Latency: t.Service, Raw: t.Raw}
-	for _, tool := range t.Tools {
-		o.Tools = append(o.Tools, scenarios.Tool{Name: tool.Tool, Status: tool.Status, Data: tool.Data})
-	}
-	return o
+	return &scenarios.Observation{User: t.Sent, Text: t.Reply, Handoff: t.Handoff, TokensUsed: t.Tokens, Latency: t.Service, Raw: t.Raw, Tools: toolsOf(t.Tools)}
 }

@@ -95,3 +95,33 @@ func TestRunConversationExpectations(t *testing.T) {
 		})
 	}
 }
+
+// TestVerdictsOutcome: the first failed verdict decides (Failed), else the
+// first undecided one (Errored), else the verdicts pass.
+func TestVerdictsOutcome(t *testing.T) {
+	pass := scenarios.Verdict{Expectation: "a", Passed: true}
+	fail1 := scenarios.Verdict{Expectation: "f1"}
+	fail2 := scenarios.Verdict{Expectation: "f2"}
+	und1 := scenarios.Verdict{Expectation: "u1", Undecided: true}
+	und2 := scenarios.Verdict{Expectation: "u2", Undecided: true}
+	tests := []struct {
+		name string
+		vs   []scenarios.Verdict
+		want Outcome
+		why  string
+	}{
+		{"none", nil, Passed, ""},
+		{"all pass", []scenarios.Verdict{pass, pass}, Passed, ""},
+		{"first failure", []scenarios.Verdict{pass, fail1, fail2}, Failed, "f1"},
+		{"failure after undecided", []scenarios.Verdict{und1, pass, fail2}, Failed, "f2"},
+		{"first undecided", []scenarios.Verdict{pass, und1, und2}, Errored, "u1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, v := verdictsOutcome(tt.vs)
+			if o != tt.want || v.Expectation != tt.why {
+				t.Errorf("verdictsOutcome = %v, %q; want %v, %q", o, v.Expectation, tt.want, tt.why)
+			}
+		})
+	}
+}

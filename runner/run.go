@@ -557,23 +557,9 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 		// not be decided (the judge failed) is an error, unless another
 		// expectation failed anyway.
 		tr.Outcome = Passed
-		var undecided *scenarios.Verdict
-		for k, v := range tr.Verdicts {
-			if v.Undecided {
-				if undecided == nil {
-					undecided = &tr.Verdicts[k]
-				}
-				continue
-			}
-			if !v.Passed {
-				tr.Outcome = Failed
-				settle(c, Failed, fmt.Sprintf("turn %d: %s", i+1, verdictWhy(v)))
-				break
-			}
-		}
-		if tr.Outcome == Passed && undecided != nil {
-			tr.Outcome = Errored
-			settle(c, Errored, fmt.Sprintf("turn %d: %s", i+1, verdictWhy(*undecided)))
+		if o, v := verdictsOutcome(tr.Verdicts); o != Passed {
+			tr.Outcome = o
+			settle(c, o, fmt.Sprintf("turn %d: %s", i+1, verdictWhy(v)))
 		}
 		c.Turns = append(c.Turns, tr)
 		if tr.Outcome == Errored || (tr.Outcome == Failed && sc.OnFail != scenarios.OnFailContinue) {
@@ -587,6 +573,24 @@ func (r *run) replay(cv *convo) (wake time.Time, over bool) {
 	r.checkConversation(cv)
 	settle(c, Passed, "")
 	return time.Time{}, true
+}
+
+// verdictsOutcome is the outcome that verdicts decide, and the verdict
+// that decides it: the first failed one (Failed: a verdict on the agent),
+// else the first undecided one (Errored: the judge failed), else Passed.
+func verdictsOutcome(vs []scenarios.Verdict) (Outcome, scenarios.Verdict) {
+	o, why := Passed, scenarios.Verdict{}
+	for _, v := range vs {
+		switch {
+		case v.Undecided:
+			if o == Passed {
+				o, why = Errored, v
+			}
+		case !v.Passed:
+			return Failed, v
+		}
+	}
+	return o, why
 }
 
 // verdictWhy is a failed verdict on one line: the expectation and why.
@@ -608,11 +612,22 @@ func observation(obs *scenarios.Observation, reply *agent.Reply, service time.Du
 		TokensUsed: reply.TokensUsed,
 		Latency:    service,
 		Raw:        reply.Raw,
-	}
-	for _, t := range reply.Tools {
-		obs.Tools = append(obs.Tools, scenarios.Tool{Name: t.Tool, Status: t.Status, Data: t.Data})
+		Tools:      toolsOf(reply.Tools),
 	}
 	return obs
+}
+
+// toolsOf is what expectations and the simulated user see of a reply's
+// tool executions; nil when there are none.
+func toolsOf(ts []agent.ToolExecution) []scenarios.Tool {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make([]scenarios.Tool, len(ts))
+	for i, t := range ts {
+		out[i] = scenarios.Tool{Name: t.Tool, Status: t.Status, Data: t.Data}
+	}
+	return out
 }
 
 // callOutcome is how one call (all its attempts) ended.

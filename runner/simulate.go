@@ -80,10 +80,7 @@ func transcript(c *Conversation) []scenarios.SimTurn {
 	out := make([]scenarios.SimTurn, len(c.Turns))
 	for i := range c.Turns {
 		t := &c.Turns[i]
-		out[i] = scenarios.SimTurn{User: t.Sent, Agent: t.Reply, Handoff: t.Handoff}
-		for _, tool := range t.Tools {
-			out[i].Tools = append(out[i].Tools, scenarios.Tool{Name: tool.Tool, Status: tool.Status, Data: tool.Data})
-		}
+		out[i] = scenarios.SimTurn{User: t.Sent, Agent: t.Reply, Handoff: t.Handoff, Tools: toolsOf(t.Tools)}
 	}
 	return out
 }

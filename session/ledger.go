@@ -76,9 +76,12 @@ type LedgerRun struct {
 	done chan struct{}
 }
 
-// countingObserver counts the attempts of every call before passing it on.
+// countingObserver counts the attempts of every call before passing it on,
+// and passes conversation starts on to the wrapped observer when it wants
+// them (so, nil otherwise).
 type countingObserver struct {
 	runner.Observer
+	so runner.StartObserver
 	lr *LedgerRun
 }
 
@@ -87,14 +90,10 @@ func (o countingObserver) CallDone(c *runner.Call) {
 	o.Observer.CallDone(c)
 }
 
-// countingStartObserver keeps the wrapped observer's ConversationStarted.
-type countingStartObserver struct {
-	countingObserver
-	so runner.StartObserver
-}
-
-func (o countingStartObserver) ConversationStarted(c *runner.Conversation) {
-	o.so.ConversationStarted(c)
+func (o countingObserver) ConversationStarted(c *runner.Conversation) {
+	if o.so != nil {
+		o.so.ConversationStarted(c)
+	}
 }
 
 // nopObserver stands in for a nil runner.Options.Observer.
@@ -116,11 +115,8 @@ func StartLedger(ac *Account, runID string, opts *runner.Options) *LedgerRun {
 	if inner == nil {
 		inner = nopObserver{}
 	}
-	co := countingObserver{Observer: inner, lr: lr}
-	opts.Observer = co
-	if so, ok := inner.(runner.StartObserver); ok {
-		opts.Observer = countingStartObserver{co, so}
-	}
+	so, _ := inner.(runner.StartObserver)
+	opts.Observer = countingObserver{Observer: inner, so: so, lr: lr}
 	go func() {
 		defer close(lr.done)
 		t := time.NewTicker(LedgerFlushEvery)

@@ -317,3 +317,60 @@ func TestLedgerErrorTyped(t *testing.T) {
 		t.Error("cycle start day 29 accepted")
 	}
 }
+
+// recorder is a runner.Observer that counts what it hears.
+type recorder struct{ calls, dones int }
+
+func (r *recorder) CallDone(*runner.Call)                 { r.calls++ }
+func (r *recorder) ConversationDone(*runner.Conversation) { r.dones++ }
+
+// startRecorder is a recorder that also hears conversation starts.
+type startRecorder struct {
+	recorder
+	starts int
+}
+
+func (r *startRecorder) ConversationStarted(*runner.Conversation) { r.starts++ }
+
+// TestStartLedgerObserver: the observer StartLedger puts in front of the
+// run's counts every attempt and passes calls, ends and (to an observer
+// that wants them) starts on; with none, it discards them.
+func TestStartLedgerObserver(t *testing.T) {
+	plain, starts := &recorder{}, &startRecorder{}
+	tests := []struct {
+		name  string
+		inner runner.Observer
+		// what the inner observer heard; nil for none
+		heard      func() (calls, dones, starts int)
+		wantStarts int
+	}{
+		{"none", nil, nil, 0},
+		{"plain", plain, func() (int, int, int) { return plain.calls, plain.dones, 0 }, 0},
+		{"start observer", starts, func() (int, int, int) { return starts.calls, starts.dones, starts.starts }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ac := openAccount(t, filepath.Join(t.TempDir(), "ledger.json"))
+			opts := runner.Options{Observer: tt.inner}
+			lr := StartLedger(ac, "run-1", &opts)
+			defer lr.Finish(nil, nil, nil)
+			so, ok := opts.Observer.(runner.StartObserver)
+			if !ok {
+				t.Fatal("the ledger's observer is no runner.StartObserver")
+			}
+			so.ConversationStarted(&runner.Conversation{})
+			opts.Observer.CallDone(&runner.Call{Attempts: 3})
+			opts.Observer.CallDone(&runner.Call{Attempts: 1})
+			opts.Observer.ConversationDone(&runner.Conversation{})
+			if n := lr.calls.Load(); n != 4 {
+				t.Errorf("counted %d attempts, want 4", n)
+			}
+			if tt.heard == nil {
+				return
+			}
+			if c, d, s := tt.heard(); c != 2 || d != 1 || s != tt.wantStarts {
+				t.Errorf("inner heard %d calls, %d ends, %d starts; want 2, 1, %d", c, d, s, tt.wantStarts)
+			}
+		})
+	}
+}

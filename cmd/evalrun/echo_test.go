@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -222,5 +223,46 @@ func TestRedactingObserverPassesStarts(t *testing.T) {
 	so.ConversationDone(c)
 	if n := agg.Snapshot().InFlight; n != 0 {
 		t.Errorf("in flight %d after the conversation ended, want 0", n)
+	}
+}
+
+// TestRedactValue: tool data are redacted in strings and keys at any
+// depth; data that hold no secret come back as they are (not copied), and
+// the original of redacted data is left as it was.
+func TestRedactValue(t *testing.T) {
+	const key = "sk-live-VALUE-0123456789abcdef"
+	r := agent.NewRedactor(key)
+	tests := []struct {
+		name   string
+		in     func() any
+		want   any
+		copied bool
+	}{
+		{"clean map", func() any { return map[string]any{"a": []any{"x", 1.0}, "b": map[string]any{"c": true}} },
+			map[string]any{"a": []any{"x", 1.0}, "b": map[string]any{"c": true}}, false},
+		{"secret deep in a list", func() any { return map[string]any{"a": []any{"x", map[string]any{"k": "is " + key}}} },
+			map[string]any{"a": []any{"x", map[string]any{"k": "is " + agent.Redacted}}}, true},
+		{"secret in a key", func() any { return map[string]any{key: 1.0, "n": nil} },
+			map[string]any{agent.Redacted: 1.0, "n": nil}, true},
+		{"clean list", func() any { return []any{"x", 2.0} }, []any{"x", 2.0}, false},
+		{"a number", func() any { return 3.0 }, 3.0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.in()
+			got := redactValue(r, in)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("redactValue = %#v, want %#v", got, tt.want)
+			}
+			if !reflect.DeepEqual(in, tt.in()) {
+				t.Errorf("the original was changed: %#v", in)
+			}
+			if k := reflect.ValueOf(in).Kind(); k == reflect.Map || k == reflect.Slice {
+				same := reflect.ValueOf(got).UnsafePointer() == reflect.ValueOf(in).UnsafePointer()
+				if same == tt.copied {
+					t.Errorf("copied: %v, want %v", !same, tt.copied)
+				}
+			}
+		})
 	}
 }

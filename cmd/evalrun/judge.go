@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/evalrun/evalrun/agent"
 	"github.com/evalrun/evalrun/config"
 	"github.com/evalrun/evalrun/report"
@@ -25,27 +27,13 @@ func (a *app) openJudge(cfg *config.File, suite *scenarios.Suite) (*runJudge, er
 		return nil, nil // LoadWith already refused judge expectations without a judge
 	}
 	j := cfg.Judge
-	var key string
-	if j.APIKeyEnv != "" {
-		key = a.secret(j.APIKeyEnv)
-		if key == "" {
-			return nil, usageErr("%s: judge.api_key_env: environment variable %s is empty", j.Pos, j.APIKeyEnv)
-		}
-	}
-	opts := agent.JudgeOptions{
-		Options: agent.Options{BaseURL: j.URL, APIKey: key, UserAgent: "evalrun/" + version},
-		Model:   j.Model,
-	}
-	if j.Limit != "" {
-		lim, err := paceOf(j.Limit)
-		if err != nil {
-			return nil, usageErr("%s: judge.limit: %v", j.LimitPos, err)
-		}
-		opts.Limiter = lim
-	}
-	judge, err := agent.NewJudge(opts)
+	o, lim, err := a.modelClient("judge", j)
 	if err != nil {
-		return nil, usageErr("%s: judge: %v", j.Pos, agent.Redact(err.Error(), key))
+		return nil, err
+	}
+	judge, err := agent.NewJudge(agent.JudgeOptions{Options: o, Model: j.Model, Limiter: lim})
+	if err != nil {
+		return nil, usageErr("%s: judge: %v", j.Pos, agent.Redact(err.Error(), o.APIKey))
 	}
 	return &runJudge{Judge: judge, model: j.Model, limit: j.Limit}, nil
 }
@@ -93,6 +81,30 @@ func judgeErr(results ...*report.Result) error {
 		return nil
 	}
 	return unfinishedErr("the judge failed %d gradings: their expectations are undecided and their conversations errors, not verdicts on the agent (the reports say why)", failures)
+}
+
+// modelClient returns the client options of a model section (section is
+// "judge" or "user_model"): its key from the environment variable the file
+// names, evalrun's user agent, and the pacing of its limit (nil when it has
+// none).
+func (a *app) modelClient(section string, m *config.Judge) (agent.Options, interface {
+	Wait(context.Context) error
+}, error) {
+	o := agent.Options{BaseURL: m.URL, UserAgent: "evalrun/" + version}
+	if m.APIKeyEnv != "" {
+		o.APIKey = a.secret(m.APIKeyEnv)
+		if o.APIKey == "" {
+			return o, nil, usageErr("%s: %s.api_key_env: environment variable %s is empty", m.Pos, section, m.APIKeyEnv)
+		}
+	}
+	if m.Limit == "" {
+		return o, nil, nil
+	}
+	lim, err := paceOf(m.Limit)
+	if err != nil {
+		return o, nil, usageErr("%s: %s.limit: %v", m.LimitPos, section, err)
+	}
+	return o, lim, nil
 }
 
 // paceOf parses a judge.limit or user_model.limit value ("2/s", "100/min")

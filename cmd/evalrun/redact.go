@@ -101,22 +101,54 @@ func (o redactingObserver) ConversationDone(c *runner.Conversation) {
 	o.Observer.ConversationDone(&cp)
 }
 
-// redactValue returns a copy of a decoded JSON value with its strings
-// (keys included) redacted.
+// redactValue returns a decoded JSON value with its strings (keys
+// included) redacted: v itself when it holds no secret (tool data rarely
+// does, so it is not copied), a copy otherwise.
 func redactValue(r *agent.Redactor, v any) any {
+	if !holdsSecret(r, v) {
+		return v
+	}
+	return redactCopy(r, v)
+}
+
+// holdsSecret reports whether redacting a decoded JSON value would change
+// any of its strings (keys included).
+func holdsSecret(r *agent.Redactor, v any) bool {
+	switch x := v.(type) {
+	case string:
+		return r.String(x) != x
+	case map[string]any:
+		for k, e := range x {
+			if r.String(k) != k || holdsSecret(r, e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if holdsSecret(r, e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// redactCopy returns a copy of a decoded JSON value with its strings (keys
+// included) redacted.
+func redactCopy(r *agent.Redactor, v any) any {
 	switch x := v.(type) {
 	case string:
 		return r.String(x)
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[r.String(k)] = redactValue(r, e)
+			out[r.String(k)] = redactCopy(r, e)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = redactValue(r, e)
+			out[i] = redactCopy(r, e)
 		}
 		return out
 	}

@@ -32,27 +32,13 @@ func (a *app) openUser(cfg *config.File, suite *scenarios.Suite) (scenarios.User
 		}, nil
 	}
 	u := cfg.UserModel
-	var key string
-	if u.APIKeyEnv != "" {
-		key = a.secret(u.APIKeyEnv)
-		if key == "" {
-			return nil, none, usageErr("%s: user_model.api_key_env: environment variable %s is empty", u.Pos, u.APIKeyEnv)
-		}
-	}
-	opts := agent.UserModelOptions{
-		Options: agent.Options{BaseURL: u.URL, APIKey: key, UserAgent: "evalrun/" + version},
-		Model:   u.Model,
-	}
-	if u.Limit != "" {
-		lim, err := paceOf(u.Limit)
-		if err != nil {
-			return nil, none, usageErr("%s: user_model.limit: %v", u.LimitPos, err)
-		}
-		opts.Limiter = lim
-	}
-	m, err := agent.NewUserModel(opts)
+	o, lim, err := a.modelClient("user_model", u)
 	if err != nil {
-		return nil, none, usageErr("%s: user_model: %v", u.Pos, agent.Redact(err.Error(), key))
+		return nil, none, err
+	}
+	m, err := agent.NewUserModel(agent.UserModelOptions{Options: o, Model: u.Model, Limiter: lim})
+	if err != nil {
+		return nil, none, usageErr("%s: user_model: %v", u.Pos, agent.Redact(err.Error(), o.APIKey))
 	}
 	return m, func(res *report.Result) {
 		st := m.Stats()
