@@ -347,7 +347,9 @@ func TestConformance(t *testing.T) {
 		{name: "terminal escapes in a body", q: quirks{escapes: true}, short: true},
 		// The agent processes the message but answers after --timeout: the
 		// call is a timeout and is not sent again.
-		{name: "no answer before --timeout", q: quirks{stall: 500 * time.Millisecond}, timeout: "100ms", short: true},
+		// A request that times out may be closed before the server reads it
+		// (a busy machine), so the server may read fewer than were charged.
+		{name: "no answer before --timeout", q: quirks{stall: 500 * time.Millisecond}, timeout: "100ms", mayDrop: true, short: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if testing.Short() && !tc.short {
