@@ -402,14 +402,11 @@ func (a *app) connectSide(f *runFlags, s *sideRun) error {
 			}
 			s.tgt.Name = cmp.Or(f.targetName, pu.Host)
 		}
+		if err := a.checkKey(t); err != nil {
+			return err
+		}
 		if t.keyEnv != "" { // "": keyless, as the user said (api_key_env: "", auth: none, --api-key-env "")
 			key = a.secret(t.keyEnv)
-			switch {
-			case key == "" && t.name == "":
-				return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env; for a server that takes no key, --api-key-env \"\")", t.keyEnv)
-			case key == "":
-				return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env %s=VAR or api_key_env:; for a server that takes no key, api_key_env: \"\" or auth: none)", t.keyEnv, t.name)
-			}
 		}
 	}
 	parsed, _ := url.Parse(u)
@@ -656,4 +653,18 @@ func (f *runFlags) newRunID() string {
 		return f.runID
 	}
 	return newRunID()
+}
+
+// checkKey reports a real target (not the simulated agent) whose key
+// variable is empty, unless the user said the target takes no key
+// (keyEnv ""). It comes before the quota check of a run, so that a missing
+// key is not answered with a quota computed without the ledger.
+func (a *app) checkKey(t sideTarget) error {
+	if t.url == "" || t.keyEnv == "" || a.secret(t.keyEnv) != "" {
+		return nil
+	}
+	if t.name == "" {
+		return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env; for a server that takes no key, --api-key-env \"\")", t.keyEnv)
+	}
+	return usageErr("environment variable %s is empty; set it to the agent's API key (or name another with --api-key-env %s=VAR or api_key_env:; for a server that takes no key, api_key_env: \"\" or auth: none)", t.keyEnv, t.name)
 }

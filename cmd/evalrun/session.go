@@ -179,6 +179,11 @@ func (a *app) runTargets(f *runFlags, suite *scenarios.Suite, judge *runJudge, s
 // planSide resolves the side's limits and cost and checks its quota
 // against the ledger (nothing is written): s.q and s.t are set.
 func (a *app) planSide(f *runFlags, suite *scenarios.Suite, s *sideRun) error {
+	if !f.quota.dryRun {
+		if err := a.checkKey(s.t); err != nil {
+			return s.wrap(err)
+		}
+	}
 	lims, err := f.limits.resolve(s.t.kind, s.t.url)
 	if err != nil {
 		return s.wrap(err)
